@@ -1,0 +1,3 @@
+"""kratom_omics.get"""
+
+__all__: list[str] = []

@@ -1,0 +1,188 @@
+"""Build AnnData objects from loaded tables and join them with a sample sheet.
+
+Every loader ends here, so all formats share one way of naming samples, matching them to the sample
+sheet and reporting mismatches.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._core import DEFAULT_PHASES, record_provenance
+from ..errors import InputFormatError, SampleMismatchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
+__all__ = ["attach_samples", "build_anndata", "normalize_run_name"]
+
+logger = logging.getLogger("kratom_omics")
+
+_RUN_SUFFIXES = re.compile(
+    r"(\.(raw|mzml|mzxml|wiff2?|d|dia|mgf|mzml\.gz|raw\.dia|quant|htrms|bam|sam|cram))+$", re.IGNORECASE
+)
+
+
+def normalize_run_name(name: str) -> str:
+    """Reduce a run name or raw-file path to the run name: ``D:\\data\\S1.raw`` -> ``S1``.
+
+    Directories (``/`` or ``\\``) and mass-spectrometry or alignment file extensions are removed.
+    """
+    base = re.split(r"[\\/]", str(name).strip().rstrip("\\/"))[-1]
+    return _RUN_SUFFIXES.sub("", base)
+
+
+def build_anndata(
+    values: pd.DataFrame,
+    var: pd.DataFrame | None = None,
+    *,
+    samples: str | os.PathLike | pd.DataFrame | None = None,
+    source: str,
+    reader: str,
+    parameters: Mapping[str, Any] | None = None,
+    phases: Sequence[str] | None = DEFAULT_PHASES,
+    join: Literal["exact", "inner"] = "exact",
+) -> AnnData:
+    """Create a samples x features AnnData from a numeric ``values`` table (index: samples).
+
+    ``.X`` and ``.layers["raw"]`` hold the values as float64 with NaN for missing; ``var`` (index:
+    feature ids, made unique) is copied to ``.var``; the sample sheet, when given, becomes ``.obs``.
+    """
+    import anndata as ad
+
+    values = values.copy()
+    values.index = values.index.astype(str)
+    if values.index.duplicated().any():
+        dups = sorted(set(values.index[values.index.duplicated()]))
+        raise InputFormatError(
+            f"{source}: sample(s) {dups} appear in more than one column; each sample needs one column."
+        )
+    if values.shape[0] == 0 or values.shape[1] == 0:
+        raise InputFormatError(
+            f"{source}: no data found ({values.shape[0]} samples x {values.shape[1]} features)."
+        )
+    var = pd.DataFrame(index=values.columns) if var is None else var.copy()
+    var.index = pd.Index(_make_unique([str(v) for v in var.index], source))
+    x = values.to_numpy(dtype=np.float64, copy=True)
+    obs = pd.DataFrame(index=pd.Index(values.index, name=None))
+    adata = ad.AnnData(X=x, obs=obs, var=var)
+    adata.layers["raw"] = x.copy()
+    if samples is not None:
+        adata = attach_samples(adata, samples, phases=phases, join=join, source=source)
+    record_provenance(adata, f"kratom_omics.io.{reader}", {"source": source, **(parameters or {})})
+    return adata
+
+
+def _make_unique(names: list[str], source: str) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    n_dup = 0
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            n_dup += 1
+            out.append(f"{name}-{seen[name]}")
+        else:
+            seen[name] = 0
+            out.append(name)
+    if n_dup:
+        logger.info("%s: %d duplicated feature id(s) made unique with suffixes -1, -2, ...", source, n_dup)
+    return out
+
+
+def attach_samples(
+    adata: AnnData,
+    samples: str | os.PathLike | pd.DataFrame,
+    *,
+    phases: Sequence[str] | None = DEFAULT_PHASES,
+    join: Literal["exact", "inner"] = "exact",
+    source: str = "data",
+) -> AnnData:
+    """Join a sample sheet onto ``adata.obs`` by sample name and order the samples as in the sheet.
+
+    Names are matched as given; when that fails, both sides are reduced with
+    :func:`normalize_run_name` (paths and raw-file extensions removed) and matched again.
+
+    Parameters
+    ----------
+    join
+        ``"exact"``: every sample of the data must be in the sheet and vice versa.
+        ``"inner"``: keep the samples present in both and log the others.
+
+    Returns
+    -------
+    A new AnnData whose ``.obs`` holds the sample sheet's columns and whose index is the sheet's names.
+
+    Raises
+    ------
+    SampleMismatchError
+        Listing the samples present in one and absent from the other.
+    """
+    from ._samples import read_samples
+
+    sheet = read_samples(samples, phases=phases)
+
+    data_names = [str(s) for s in adata.obs_names]
+    mapping = _match(data_names, list(sheet.index))
+    missing_in_sheet = [d for d in data_names if d not in mapping]
+    missing_in_data = sorted(set(sheet.index) - set(mapping.values()))
+    if (missing_in_sheet or missing_in_data) and join == "exact":
+        parts = []
+        if missing_in_sheet:
+            parts.append(f"in the data but not the sample sheet: {missing_in_sheet}")
+        if missing_in_data:
+            parts.append(f"in the sample sheet but not the data: {missing_in_data}")
+        raise SampleMismatchError(
+            f"{source}: samples do not match the sample sheet; "
+            + "; ".join(parts)
+            + ". Fix the names in the sample sheet (or use join='inner' to keep the common samples)."
+        )
+    if not mapping:
+        raise SampleMismatchError(
+            f"{source}: no sample of the data {data_names[:10]} is in the sample sheet {list(sheet.index)[:10]}."
+        )
+    if missing_in_sheet or missing_in_data:
+        logger.warning(
+            "%s: keeping %d common samples; dropped from data: %s; not in data: %s",
+            source, len(mapping), missing_in_sheet, missing_in_data,
+        )
+    inverse = {v: k for k, v in mapping.items()}
+    order = [inverse[s] for s in sheet.index if s in inverse]
+    out = adata[order].copy()
+    out.obs_names = pd.Index([mapping[d] for d in order])
+    obs = sheet.loc[list(out.obs_names)]
+    for col in obs.columns:
+        if isinstance(obs[col].dtype, pd.CategoricalDtype) and col not in ("phase", "timepoint"):
+            obs[col] = obs[col].cat.remove_unused_categories()
+    extra = out.obs.drop(columns=[c for c in out.obs.columns if c in obs.columns])
+    out.obs = pd.concat([obs, extra], axis=1)
+    renamed = {d: mapping[d] for d in order if d != mapping[d]}
+    if renamed:
+        out.obs["run"] = [d for d in order]
+    return out
+
+
+def _match(data_names: list[str], sheet_names: list[str]) -> dict[str, str]:
+    sheet_set = set(sheet_names)
+    mapping = {d: d for d in data_names if d in sheet_set}
+    if len(mapping) == len(data_names) == len(sheet_set):
+        return mapping
+    norm_sheet: dict[str, str] = {}
+    for s in sheet_names:
+        norm_sheet.setdefault(normalize_run_name(s), s)
+    taken = set(mapping.values())
+    for d in data_names:
+        if d in mapping:
+            continue
+        s = norm_sheet.get(normalize_run_name(d))
+        if s is not None and s not in taken:
+            mapping[d] = s
+            taken.add(s)
+    return mapping

@@ -1,0 +1,3 @@
+"""kratom_omics.pl"""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""kratom_omics.pp"""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""kratom_omics.report"""
+
+__all__: list[str] = []

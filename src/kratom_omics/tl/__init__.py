@@ -1,0 +1,3 @@
+"""kratom_omics.tl"""
+
+__all__: list[str] = []
