@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,13 +36,24 @@ def read_delimited(path: Path, *, sep: str | None = None, what: str = "table", *
                 head = fh.readline()
             counts = {s: head.count(s) for s in ("\t", ",", ";")}
             sep = max(counts, key=lambda s: counts[s]) if any(counts.values()) else "\t"
-        return pd.read_csv(
+        df = pd.read_csv(
             path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig", **kwargs
         )
     except pd.errors.EmptyDataError:
         raise InputFormatError(f"{what} {str(path)!r} is empty.") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputFormatError(f"{what} {str(path)!r} could not be parsed: {exc}") from None
+    if "header" not in kwargs:  # pandas renames repeated names to "x.1": report them instead
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            header = next(csv.reader([fh.readline().rstrip("\r\n")], delimiter=sep))
+        names = [h.strip() for h in header if h.strip()]
+        dups = sorted({h for h in names if names.count(h) > 1})
+        if dups:
+            raise InputFormatError(
+                f"{what} {str(path)!r} has duplicated column(s) {dups}; each column name must be unique "
+                "(a sample exported twice?)."
+            )
+    return df
 
 
 def to_numeric_frame(
@@ -157,9 +169,6 @@ def read_table(
 
 
 def _sample_columns(df, samples, sample_columns, source, decimal, phases) -> list[str]:
-    dup = df.columns[df.columns.duplicated()]
-    if len(dup):
-        raise InputFormatError(f"{source}: duplicated column(s) {sorted(set(dup))}.")
     if sample_columns is not None:
         missing = [c for c in sample_columns if c not in df.columns]
         if missing:

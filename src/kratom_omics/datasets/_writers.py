@@ -1,0 +1,139 @@
+"""Write simulated data in the formats real tools produce (the project's example data)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
+__all__ = ["write_maxquant", "write_samples"]
+
+# A few contaminants as MaxQuant's contaminants.fasta names them (accession, gene, protein name).
+_CONTAMINANTS = (
+    ("P02769", "ALB", "Serum albumin"),
+    ("P00761", "", "Trypsin"),
+    ("P35908", "KRT2", "Keratin, type II cytoskeletal 2 epidermal"),
+    ("P13645", "KRT10", "Keratin, type I cytoskeletal 10"),
+    ("P04264", "KRT1", "Keratin, type II cytoskeletal 1"),
+    ("Q04695", "KRT17", "Keratin, type I cytoskeletal 17"),
+)
+
+
+_PROTEIN_NAMES = {"Rab35": "Ras-related protein Rab-35", "Hdac2": "Histone deacetylase 2"}
+
+
+def _fasta_header(ids: str, gene: str, name: str) -> str:
+    first = ids.split(";")[0]
+    if first.startswith(("CON__", "REV__")):
+        return "" if first.startswith("REV__") else first.removeprefix("CON__")
+    entry = f"{gene.upper()}_RAT" if gene else f"{first}_RAT"
+    gn = f" GN={gene}" if gene else ""
+    return f">tr|{first}|{entry} {name or 'Uncharacterized protein'} OS=Rattus norvegicus OX=10116{gn}"
+
+
+def write_samples(adata: AnnData, path: str | os.PathLike) -> None:
+    """Write ``adata.obs`` as a tab-separated sample sheet (``sample`` first)."""
+    cols = [c for c in ("phase", "subject", "batch", "timepoint", "region", "sex") if c in adata.obs]
+    sheet = adata.obs[cols].copy()
+    sheet.insert(0, "sample", adata.obs_names)
+    _atomic_write_text(sheet.to_csv(sep="\t", index=False, lineterminator="\n", na_rep=""), Path(path))
+
+
+def write_maxquant(adata: AnnData, path: str | os.PathLike, *, seed: int = 0) -> None:
+    """Write a simulated protein AnnData as a MaxQuant ``proteinGroups.txt``.
+
+    ``LFQ intensity <sample>`` holds ``layers["raw"]``; ``Intensity <sample>`` is the same before LFQ's
+    per-sample normalisation (a sample loading factor) and ``iBAQ <sample>`` divides it by the number of
+    theoretically observable peptides. Missing values are written as 0, as MaxQuant does. Contaminant
+    (``CON__``) and reverse-decoy (``REV__``) rows, a few proteins only identified by site and a few protein
+    groups without gene names are added, with MaxQuant's ``+`` flags.
+    """
+    rng = np.random.default_rng(seed)
+    lfq = np.nan_to_num(np.asarray(adata.layers["raw"], dtype=float).T, nan=0.0)  # features x samples
+    samples = list(adata.obs_names)
+    n, m = lfq.shape
+    genes = adata.var["gene"].astype(str).to_numpy().copy()
+    acc = adata.var["protein_ids"].astype(str).to_numpy()
+    # groups: every 25th protein shares its group with a second accession of a paralog-like entry
+    second = [f"{a};{b}" if i % 25 == 7 else a for i, (a, b) in enumerate(zip(acc, np.roll(acc, 1), strict=True))]
+    no_gene = np.zeros(n, dtype=bool)
+    no_gene[rng.choice(np.flatnonzero(adata.var.get("marker", pd.Series("", index=adata.var_names)) == ""),
+                       size=max(1, n // 100), replace=False)] = True
+    genes[no_gene] = ""
+    only_site = np.zeros(n, dtype=bool)
+    only_site[rng.choice(np.flatnonzero(~no_gene & (lfq.sum(axis=1) > 0)), size=max(1, n // 150), replace=False)] = True
+
+    n_con = len(_CONTAMINANTS)
+    n_rev = max(2, n // 100)
+    extra = n_con + n_rev
+    level = np.nanmedian(np.where(lfq > 0, lfq, np.nan))
+    extra_lfq = np.where(
+        rng.random((extra, m)) < 0.3, 0.0, level * 2.0 ** rng.normal(-2.0, 1.5, (extra, 1)) * 2.0 ** rng.normal(0, 0.3, (extra, m))
+    )
+    lfq_all = np.vstack([lfq, extra_lfq])
+    ids = second + [f"CON__{a}" for a, _, _ in _CONTAMINANTS] + [
+        f"REV__{a}" for a in rng.choice(acc, n_rev, replace=False)
+    ]
+    gene_col = list(genes) + [g for _, g, _ in _CONTAMINANTS] + [""] * n_rev
+    names = [_PROTEIN_NAMES.get(g, "") for g in genes] + [p for _, _, p in _CONTAMINANTS] + [""] * n_rev
+    total = n + extra
+    loading = 2.0 ** rng.normal(0.0, 0.25, m)
+    intensity = np.round(lfq_all * loading)
+    n_theo = rng.integers(8, 60, total)
+    ibaq = np.round(intensity / n_theo[:, None])
+    peptides = np.where(lfq_all.max(axis=1) > 0, rng.integers(1, 40, total), 1)
+    razor = np.maximum(1, peptides - rng.integers(0, 3, total))
+    unique = np.maximum(1, razor - rng.integers(0, 2, total))
+
+    def plus(mask: np.ndarray) -> list[str]:
+        return ["+" if v else "" for v in mask]
+
+    is_con = np.r_[np.zeros(n, bool), np.ones(n_con, bool), np.zeros(n_rev, bool)]
+    is_rev = np.r_[np.zeros(n + n_con, bool), np.ones(n_rev, bool)]
+    cols: dict[str, object] = {
+        "Protein IDs": ids,
+        "Majority protein IDs": ids,
+        "Peptide counts (all)": [";".join([str(p)] * len(i.split(";"))) for p, i in zip(peptides, ids, strict=True)],
+        "Peptide counts (razor+unique)": [str(p) for p in razor],
+        "Peptide counts (unique)": [str(p) for p in unique],
+        "Protein names": names,
+        "Gene names": gene_col,
+        "Fasta headers": [_fasta_header(i, g, p) for i, g, p in zip(ids, gene_col, names, strict=True)],
+        "Number of proteins": [len(i.split(";")) for i in ids],
+        "Peptides": peptides,
+        "Razor + unique peptides": razor,
+        "Unique peptides": unique,
+        "Sequence coverage [%]": np.round(rng.uniform(2, 60, total), 1),
+        "Mol. weight [kDa]": np.round(rng.uniform(10, 250, total), 3),
+        "Q-value": np.round(rng.uniform(0, 0.005, total), 6),
+        "Score": np.round(rng.uniform(5, 323, total), 3),
+        "Intensity": intensity.sum(axis=1).astype(np.int64),
+    }
+    for j, s in enumerate(samples):
+        cols[f"Intensity {s}"] = intensity[:, j].astype(np.int64)
+    cols["iBAQ"] = ibaq.sum(axis=1).astype(np.int64)
+    for j, s in enumerate(samples):
+        cols[f"iBAQ {s}"] = ibaq[:, j].astype(np.int64)
+    for j, s in enumerate(samples):
+        cols[f"LFQ intensity {s}"] = np.round(lfq_all[:, j]).astype(np.int64)
+    cols["MS/MS count"] = peptides * 3
+    cols["Only identified by site"] = plus(np.r_[only_site, np.zeros(extra, bool)])
+    cols["Reverse"] = plus(is_rev)
+    cols["Potential contaminant"] = plus(is_con)
+    cols["id"] = np.arange(total)
+    table = pd.DataFrame(cols)
+    _atomic_write_text(table.to_csv(sep="\t", index=False, lineterminator="\n"), Path(path))
+
+
+def _atomic_write_text(text: str, path: Path) -> None:
+    """Write via a temporary file in the same directory, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,179 @@
+"""Write simulated histone data in the formats real tools produce.
+
+:func:`write_epiprofile` writes an EpiProfile 2.0 ``histone_ratios.xls`` (and optionally the single-PTM
+table); :func:`write_densitometry` writes a western-blot densitometry table. The readers
+:func:`kratom_omics.io.read_epiprofile` and :func:`kratom_omics.io.read_densitometry` read them back.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .._core import get_matrix
+from ..errors import InputFormatError, KeyNotFoundError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
+__all__ = ["write_densitometry", "write_epiprofile"]
+
+#: Single marks EpiProfile 2.0 reports in ``histone_ratios_single_PTMs.xls`` (H3 and H4), in its order.
+SINGLE_PTM_TARGETS: tuple[str, ...] = (
+    "H3K4me1", "H3K4me2", "H3K4me3", "H3K4ac", "H3K9me1", "H3K9me2", "H3K9me3", "H3K9ac", "H3S10ph",
+    "H3K14ac", "H3K18me1", "H3K18ac", "H3K23me1", "H3K23ac", "H31K27me1", "H31K27me2", "H31K27me3",
+    "H31K27ac", "H31K36me1", "H31K36me2", "H31K36me3", "H33K27me1", "H33K27me2", "H33K27me3", "H33K27ac",
+    "H33K36me1", "H33K36me2", "H33K36me3", "H3K56me1", "H3K56me2", "H3K56me3", "H3K56ac", "H3K79me1",
+    "H3K79me2", "H3K79me3", "H3K79ac", "H3K122ac", "H4K5ac", "H4K8ac", "H4K12ac", "H4K16ac", "H4K20me1",
+    "H4K20me2", "H4K20me3", "H4K20ac",
+)  # fmt: skip
+
+
+def _rt_default(var: pd.DataFrame) -> np.ndarray:
+    """Plausible retention times (min): families elute in order, forms a little apart."""
+    fam = var["peptide_family"].astype(str).to_numpy()
+    codes = pd.factorize(fam)[0]
+    within = pd.Series(np.ones(len(fam))).groupby(codes).cumsum().to_numpy() - 1
+    return 12.0 + 4.0 * codes + 0.35 * within
+
+
+def write_epiprofile(
+    adata: AnnData,
+    path: str | os.PathLike,
+    *,
+    ratio_layer: str | None = "raw",
+    area_layer: str | None = "area",
+    rt_layer: str | None = "rt",
+    single_ptms_path: str | os.PathLike | None = None,
+) -> Path:
+    """Write histone peptidoform ratios as EpiProfile 2.0's ``histone_ratios.xls``.
+
+    Parameters
+    ----------
+    adata
+        Samples x peptidoforms with ``.var`` columns ``peptide_family`` (``H3_9_17``), ``sequence`` and
+        ``peptidoform`` (``K9ac``, ``unmod``), e.g. ``kom.datasets.simulate(modality="histone")``.
+    path
+        Output file (tab-separated text with CRLF line ends, as EpiProfile writes it).
+    ratio_layer, area_layer, rt_layer
+        Layers holding ratios, peak areas and retention times (``None`` = ``.X`` for ratios). Areas default
+        to the ratios times 1e9 and retention times to evenly spaced values when the layer is absent.
+    single_ptms_path
+        Also write ``histone_ratios_single_PTMs.xls`` here: the summed ratio of every form carrying each
+        single mark, for the marks EpiProfile reports.
+
+    Returns
+    -------
+    The path written. Missing values (NaN) are written as 0, as EpiProfile writes undetected forms.
+    """
+    need = ["peptide_family", "sequence", "peptidoform"]
+    missing = [c for c in need if c not in adata.var.columns]
+    if missing:
+        raise KeyNotFoundError(
+            f"write_epiprofile: adata.var lacks column(s) {missing}; expected peptidoform annotations as "
+            "written by kom.datasets.simulate(modality='histone') or kom.io.read_epiprofile."
+        )
+    ratio = get_matrix(adata, ratio_layer)
+    area = (
+        get_matrix(adata, area_layer) if area_layer is not None and area_layer in adata.layers else ratio * 1e9
+    )
+    var = adata.var
+    if rt_layer is not None and rt_layer in adata.layers:
+        rt = get_matrix(adata, rt_layer)
+    else:
+        rt = np.broadcast_to(_rt_default(var), ratio.shape)
+    ratio = np.nan_to_num(ratio, nan=0.0)
+    area = np.nan_to_num(area, nan=0.0)
+    rt = np.nan_to_num(rt, nan=0.0)
+    runs = [str(s) for s in adata.obs_names]
+    bad = [r for r in runs if "\t" in r or "\n" in r]
+    if bad:
+        raise InputFormatError(f"write_epiprofile: sample name(s) {bad} contain a tab or line break.")
+    run_cells = [f"{i},{r}" for i, r in enumerate(runs, start=1)]
+    n = len(runs)
+    lines = [
+        "\t".join(["", *run_cells, "", *run_cells, "", *run_cells]),
+        "\t".join(["Peptide", *["Ratio"] * n, "", *["Area"] * n, "", *["RT(min)"] * n]),
+    ]
+    fam = var["peptide_family"].astype(str).to_numpy()
+    order = np.argsort(pd.factorize(fam)[0], kind="stable")
+    current = None
+    for g in order:
+        family = fam[g]
+        if family != current:
+            lines.append(f"{var['sequence'].iloc[g]}({family})")
+            current = family
+        cells = [f"{family} {var['peptidoform'].iloc[g]}"]
+        cells += [f"{v:f}" for v in ratio[:, g]]
+        cells.append("")
+        cells += [f"{v:e}" for v in area[:, g]]
+        cells.append("")
+        cells += [f"{v:.2f}" for v in rt[:, g]]
+        lines.append("\t".join(cells))
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    if single_ptms_path is not None:
+        _write_single_ptms(ratio, var, run_cells, Path(single_ptms_path))
+    return out
+
+
+def _write_single_ptms(ratio: np.ndarray, var: pd.DataFrame, run_cells: list[str], path: Path) -> None:
+    from ..io._epiprofile import parse_marks
+
+    fam = var["peptide_family"].astype(str).to_numpy()
+    forms = var["peptidoform"].astype(str).to_numpy()
+    prefix = np.array([f.split("_")[0] for f in fam])
+    # one row per (prefix, residue, modification) of each form; EpiProfile calls H3 K27/K36 "H31"
+    keys = [
+        [("H31" if p == "H3" and r in ("K27", "K36") else p) + r + m for r, m in parse_marks(f)]
+        for p, f in zip(prefix, forms, strict=True)
+    ]
+    indicator = np.array([[t in k for k in keys] for t in SINGLE_PTM_TARGETS], dtype=np.float64)
+    sums = indicator @ ratio.T
+    lines = ["\t".join(["", *run_cells])]
+    for t, row in zip(SINGLE_PTM_TARGETS, sums, strict=True):
+        lines.append("\t".join([t, *(f"{v:f}" for v in row)]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+
+
+def write_densitometry(table: pd.DataFrame | AnnData, path: str | os.PathLike) -> Path:
+    """Write a long western-blot densitometry table (one row per sample, target and blot).
+
+    Parameters
+    ----------
+    table
+        The long table (columns ``sample``, ``target``, ``signal``, ``blot``, ``normalizer``,
+        ``normalizer_signal``) or an AnnData holding it in ``.uns["densitometry"]`` as
+        ``kom.datasets.simulate(modality="histone", assay="western")`` returns it.
+    path
+        ``.csv`` (comma-separated) or any other name (tab-separated).
+
+    Returns
+    -------
+    The path written.
+    """
+    if not isinstance(table, pd.DataFrame):
+        uns = getattr(table, "uns", {})
+        if "densitometry" not in uns:
+            raise KeyNotFoundError(
+                "write_densitometry: the AnnData has no .uns['densitometry'] table; pass the long table "
+                "or an object from kom.datasets.simulate(modality='histone', assay='western')."
+            )
+        table = pd.DataFrame(uns["densitometry"])
+    required = ["sample", "target", "signal", "blot"]
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise KeyNotFoundError(
+            f"write_densitometry: table lacks column(s) {missing}; expected {required} plus the normaliser."
+        )
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sep = "," if out.suffix.lower() == ".csv" else "\t"
+    table.to_csv(out, sep=sep, index=False, float_format="%.6g")
+    return out
