@@ -1,3 +1,19 @@
 """kratom_omics.pp"""
 
+from ._batch import remove_batch
+from ._filter import filter_valid, remove_flagged
+from ._impute import impute
+from ._normalize import normalize
+from ._qc import qc_metrics
+from ._transform import log2
+
 __all__: list[str] = []
+__all__ += [
+    "filter_valid",
+    "impute",
+    "log2",
+    "normalize",
+    "qc_metrics",
+    "remove_batch",
+    "remove_flagged",
+]

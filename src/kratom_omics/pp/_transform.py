@@ -1,0 +1,112 @@
+"""Log transformation of intensities or counts."""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .._core import check_layer, get_matrix, record_provenance
+from ..errors import InputFormatError, KratomOmicsWarning
+from ._common import X_TRANSFORM_KEY, set_x_transform, start, x_transform
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
+__all__ = ["log2"]
+
+logger = logging.getLogger("kratom_omics")
+
+
+def log2(
+    adata: AnnData,
+    *,
+    pseudocount: float = 0.0,
+    layer: str | None = None,
+    copy: bool = False,
+) -> AnnData | None:
+    """Replace ``.X`` by ``log2(values + pseudocount)``.
+
+    By default the current ``.X`` is transformed. ``.X`` is transformed once only: the step sets
+    ``uns["kratom_omics"]["x_transform"] = "log2"`` and a second call raises. To start again from
+    the values as loaded, pass ``layer="raw"``: ``.X`` is then recomputed from ``layers["raw"]``
+    (any filtering of features stays; earlier normalisation or imputation of ``.X`` is discarded).
+
+    Values that are zero or negative have no logarithm: they become NaN (missing) with a
+    :class:`~kratom_omics.errors.KratomOmicsWarning` giving their number. For counts (ChIP/CUT&Tag
+    reads, spectral counts), where 0 is a real value, give ``pseudocount=1``.
+
+    Parameters
+    ----------
+    adata
+        Samples x features data with linear-scale values.
+    pseudocount
+        Added before taking the logarithm (>= 0).
+    layer
+        Read the linear values from this layer instead of ``.X`` (the result still goes to ``.X``).
+    copy
+        Return a transformed copy instead of modifying ``adata``.
+
+    Returns
+    -------
+    None, or the transformed copy when ``copy=True``. Writes ``.X`` (float64, log2) and
+    ``uns["kratom_omics"]["x_transform"]``; ``layers["raw"]`` is not changed.
+
+    Raises
+    ------
+    InputFormatError
+        ``.X`` is already log2-transformed, or ``pseudocount`` is negative or not finite.
+    """
+    if isinstance(pseudocount, bool) or not isinstance(pseudocount, (int, float, np.number)):
+        raise InputFormatError(f"log2: pseudocount={pseudocount!r} must be a number >= 0 (e.g. 1).")
+    if not math.isfinite(float(pseudocount)) or pseudocount < 0:
+        raise InputFormatError(f"log2: pseudocount={pseudocount!r} must be a finite number >= 0.")
+    check_layer(adata, layer)
+    if layer is None and x_transform(adata) == "log2":
+        raise InputFormatError(
+            "log2: adata.X is already log2-transformed (uns['kratom_omics']['x_transform'] == "
+            "'log2'); a second log would be wrong. To recompute from the loaded values use "
+            "kom.pp.log2(adata, layer='raw')."
+        )
+    values = get_matrix(adata, layer).copy()
+    if layer is None:
+        finite = values[np.isfinite(values)]
+        if finite.size and finite.min() > 0 and finite.max() < 40 and np.median(finite) > 10:
+            warnings.warn(
+                "log2: adata.X looks log-transformed already (all values between 0 and 40, median "
+                f"{np.median(finite):.1f}); check that the loaded values are linear intensities.",
+                KratomOmicsWarning,
+                stacklevel=2,
+            )
+    shifted = values + float(pseudocount)
+    bad = shifted <= 0  # NaN compares False
+    n_bad = int(bad.sum())
+    if n_bad:
+        warnings.warn(
+            f"log2: {n_bad} value(s) <= 0 after adding pseudocount={pseudocount} have no "
+            "logarithm and were "
+            "set to NaN (missing); for counts use pseudocount=1.",
+            KratomOmicsWarning,
+            stacklevel=2,
+        )
+    shifted[bad] = np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.log2(shifted)
+    adata = start(adata, copy)
+    adata.X = out
+    set_x_transform(adata, "log2")
+    logger.info("log2: transformed %d x %d values (%d set to NaN).", *out.shape, n_bad)
+    record_provenance(
+        adata,
+        "kratom_omics.pp.log2",
+        {
+            "pseudocount": pseudocount,
+            "layer": layer,
+            "n_nonpositive": n_bad,
+            X_TRANSFORM_KEY: "log2",
+        },
+    )
+    return adata if copy else None
