@@ -226,6 +226,7 @@ def simulate(
     n_out = int(round(fraction_outlier_variance * n))
     outliers = rng.choice(np.flatnonzero(~is_marker), size=min(n_out, int((~is_marker).sum())), replace=False)
     sigma2[outliers] *= 8.0
+    var["true_mean"] = mu
     var["true_sigma"] = np.sqrt(sigma2)
     var["outlier_variance"] = False
     var.iloc[outliers, var.columns.get_loc("outlier_variance")] = True
