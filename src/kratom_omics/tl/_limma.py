@@ -310,8 +310,8 @@ def weighted_lowess(
     else:
         dx = np.sort(np.diff(xo))
         cumrange = np.cumsum(dx)
-        k = np.arange(npts)
-        delta = float(np.min(cumrange[dx.size - k - 1] / (npts - k)))
+        ncl = np.arange(npts)
+        delta = float(np.min(cumrange[dx.size - ncl - 1] / (npts - ncl)))
     # seeds
     seeds = [0]
     prev = 0
@@ -353,7 +353,7 @@ def weighted_lowess(
     fitted = np.empty(n)
     for _ in range(iterations):
         last = 0
-        for k, s in enumerate(seeds):
+        for k, sp in enumerate(seeds):
             left, right, dist = limits[k]
             xs = xo[left : right + 1]
             ys = yo[left : right + 1]
@@ -362,7 +362,7 @@ def weighted_lowess(
                 val = float(np.sum(ys * wk) / np.sum(wk))
             else:
                 wk = (
-                    (1 - (np.abs(xo[s] - xs) / dist) ** 3) ** 3
+                    (1 - (np.abs(xo[sp] - xs) / dist) ** 3) ** 3
                     * wo[left : right + 1]
                     * robust[left : right + 1]
                 )
@@ -375,17 +375,17 @@ def weighted_lowess(
                     val = float(ym)
                 else:
                     slope = cov / var
-                    val = float(slope * xo[s] + (ym - slope * xm))
-            fitted[s] = val
-            if k > 0 and s - last > 1:
-                cur = xo[s] - xo[last]
-                j = np.arange(last + 1, s)
+                    val = float(slope * xo[sp] + (ym - slope * xm))
+            fitted[sp] = val
+            if k > 0 and sp - last > 1:
+                cur = xo[sp] - xo[last]
+                j = np.arange(last + 1, sp)
                 if cur > thr * subrange:
-                    slope = (fitted[s] - fitted[last]) / cur
-                    fitted[j] = slope * xo[j] + (fitted[s] - slope * xo[s])
+                    slope = (fitted[sp] - fitted[last]) / cur
+                    fitted[j] = slope * xo[j] + (fitted[sp] - slope * xo[sp])
                 else:
-                    fitted[j] = 0.5 * (fitted[s] + fitted[last])
-            last = s
+                    fitted[j] = 0.5 * (fitted[sp] + fitted[last])
+            last = sp
         ares = np.abs(yo - fitted)
         scale = np.mean(ares)
         ror = np.argsort(ares, kind="stable")
