@@ -1,8 +1,10 @@
 """Write simulated histone data in the formats real tools produce.
 
-:func:`write_epiprofile` writes an EpiProfile 2.0 ``histone_ratios.xls`` (and optionally the single-PTM
+:func:`write_epiprofile` writes an EpiProfile 2.0 ``histone_ratios.xls`` (and optionally the
+single-PTM
 table); :func:`write_densitometry` writes a western-blot densitometry table. The readers
-:func:`kratom_omics.io.read_epiprofile` and :func:`kratom_omics.io.read_densitometry` read them back.
+:func:`kratom_omics.io.read_epiprofile` and :func:`kratom_omics.io.read_densitometry` read them
+back.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["write_densitometry", "write_epiprofile"]
 
-#: Single marks EpiProfile 2.0 reports in ``histone_ratios_single_PTMs.xls`` (H3 and H4), in its order.
+#: Single marks EpiProfile 2.0 reports in ``histone_ratios_single_PTMs.xls`` (H3 and H4), in its
+#: order.
 SINGLE_PTM_TARGETS: tuple[str, ...] = (
-    "H3K4me1", "H3K4me2", "H3K4me3", "H3K4ac", "H3K9me1", "H3K9me2", "H3K9me3", "H3K9ac", "H3S10ph",
-    "H3K14ac", "H3K18me1", "H3K18ac", "H3K23me1", "H3K23ac", "H31K27me1", "H31K27me2", "H31K27me3",
-    "H31K27ac", "H31K36me1", "H31K36me2", "H31K36me3", "H33K27me1", "H33K27me2", "H33K27me3", "H33K27ac",
-    "H33K36me1", "H33K36me2", "H33K36me3", "H3K56me1", "H3K56me2", "H3K56me3", "H3K56ac", "H3K79me1",
-    "H3K79me2", "H3K79me3", "H3K79ac", "H3K122ac", "H4K5ac", "H4K8ac", "H4K12ac", "H4K16ac", "H4K20me1",
-    "H4K20me2", "H4K20me3", "H4K20ac",
+    "H3K4me1", "H3K4me2", "H3K4me3", "H3K4ac", "H3K9me1", "H3K9me2", "H3K9me3", "H3K9ac",
+    "H3S10ph", "H3K14ac", "H3K18me1", "H3K18ac", "H3K23me1", "H3K23ac",
+    "H31K27me1", "H31K27me2", "H31K27me3", "H31K27ac", "H31K36me1", "H31K36me2", "H31K36me3",
+    "H33K27me1", "H33K27me2", "H33K27me3", "H33K27ac", "H33K36me1", "H33K36me2", "H33K36me3",
+    "H3K56me1", "H3K56me2", "H3K56me3", "H3K56ac", "H3K79me1", "H3K79me2", "H3K79me3", "H3K79ac",
+    "H3K122ac", "H4K5ac", "H4K8ac", "H4K12ac", "H4K16ac", "H4K20me1", "H4K20me2", "H4K20me3",
+    "H4K20ac",
 )  # fmt: skip
 
 
@@ -55,16 +59,18 @@ def write_epiprofile(
     Parameters
     ----------
     adata
-        Samples x peptidoforms with ``.var`` columns ``peptide_family`` (``H3_9_17``), ``sequence`` and
-        ``peptidoform`` (``K9ac``, ``unmod``), e.g. ``kom.datasets.simulate(modality="histone")``.
+        Samples x peptidoforms with ``.var`` columns ``peptide_family`` (``H3_9_17``), ``sequence``
+        and ``peptidoform`` (``K9ac``, ``unmod``), e.g.
+        ``kom.datasets.simulate(modality="histone")``.
     path
         Output file (tab-separated text with CRLF line ends, as EpiProfile writes it).
     ratio_layer, area_layer, rt_layer
-        Layers holding ratios, peak areas and retention times (``None`` = ``.X`` for ratios). Areas default
-        to the ratios times 1e9 and retention times to evenly spaced values when the layer is absent.
+        Layers holding ratios, peak areas and retention times (``None`` = ``.X`` for ratios). Areas
+        default to the ratios times 1e9 and retention times to evenly spaced values when the layer
+        is absent.
     single_ptms_path
-        Also write ``histone_ratios_single_PTMs.xls`` here: the summed ratio of every form carrying each
-        single mark, for the marks EpiProfile reports.
+        Also write ``histone_ratios_single_PTMs.xls`` here: the summed ratio of every form carrying
+        each single mark, for the marks EpiProfile reports.
 
     Returns
     -------
@@ -74,12 +80,15 @@ def write_epiprofile(
     missing = [c for c in need if c not in adata.var.columns]
     if missing:
         raise KeyNotFoundError(
-            f"write_epiprofile: adata.var lacks column(s) {missing}; expected peptidoform annotations as "
+            f"write_epiprofile: adata.var lacks column(s) {missing}; expected peptidoform "
+            "annotations as "
             "written by kom.datasets.simulate(modality='histone') or kom.io.read_epiprofile."
         )
     ratio = get_matrix(adata, ratio_layer)
     area = (
-        get_matrix(adata, area_layer) if area_layer is not None and area_layer in adata.layers else ratio * 1e9
+        get_matrix(adata, area_layer)
+        if area_layer is not None and area_layer in adata.layers
+        else ratio * 1e9
     )
     var = adata.var
     if rt_layer is not None and rt_layer in adata.layers:
@@ -92,7 +101,9 @@ def write_epiprofile(
     runs = [str(s) for s in adata.obs_names]
     bad = [r for r in runs if "\t" in r or "\n" in r]
     if bad:
-        raise InputFormatError(f"write_epiprofile: sample name(s) {bad} contain a tab or line break.")
+        raise InputFormatError(
+            f"write_epiprofile: sample name(s) {bad} contain a tab or line break."
+        )
     run_cells = [f"{i},{r}" for i, r in enumerate(runs, start=1)]
     n = len(runs)
     lines = [
@@ -122,7 +133,9 @@ def write_epiprofile(
     return out
 
 
-def _write_single_ptms(ratio: np.ndarray, var: pd.DataFrame, run_cells: list[str], path: Path) -> None:
+def _write_single_ptms(
+    ratio: np.ndarray, var: pd.DataFrame, run_cells: list[str], path: Path
+) -> None:
     from ..io._epiprofile import parse_marks
 
     fam = var["peptide_family"].astype(str).to_numpy()
@@ -162,7 +175,8 @@ def write_densitometry(table: pd.DataFrame | AnnData, path: str | os.PathLike) -
         uns = getattr(table, "uns", {})
         if "densitometry" not in uns:
             raise KeyNotFoundError(
-                "write_densitometry: the AnnData has no .uns['densitometry'] table; pass the long table "
+                "write_densitometry: the AnnData has no .uns['densitometry'] table; pass the long "
+                "table "
                 "or an object from kom.datasets.simulate(modality='histone', assay='western')."
             )
         table = pd.DataFrame(uns["densitometry"])
@@ -170,7 +184,8 @@ def write_densitometry(table: pd.DataFrame | AnnData, path: str | os.PathLike) -
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise KeyNotFoundError(
-            f"write_densitometry: table lacks column(s) {missing}; expected {required} plus the normaliser."
+            f"write_densitometry: table lacks column(s) {missing}; expected {required} plus the "
+            "normaliser."
         )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,433 @@
+"""EpiProfile 2.0 histone PTM tables: ``histone_ratios.xls`` and the single-PTM table.
+
+``histone_ratios.xls`` is, despite its extension, a text table: tab-separated with CRLF line ends,
+often re-saved from a spreadsheet as comma- or semicolon-separated text::
+
+    <empty>   1,S1    2,S2    <empty>  1,S1    2,S2    <empty>  1,S1     2,S2
+    Peptide   Ratio   Ratio   <empty>  Area    Area    <empty>  RT(min)  RT(min)
+    KSTGGKAPR(H3_9_17)
+    H3_9_17 unmod   0.2   0.3     1.2e9  1.5e9     21.50  21.48
+    H3_9_17 K9ac    0.1   0.05    ...
+
+The first header row holds the run names (``<index>,<raw file name>``) over each of the Ratio,
+Area and RT blocks, the second row the block labels; blocks are separated by an empty column. A
+peptide-family row (``SEQUENCE(FAMILY)``, nothing else on the line) precedes the peptidoform rows
+of that family, each named ``<FAMILY> <forms>`` (``unmod`` or the modified residues, e.g.
+``K9me1K14ac``). A peptidoform that was not detected is written as 0. Older EpiProfile versions
+wrote one ``RT(min) Area Ratio`` triplet per run with the run name over its first column; that
+layout is read too.
+
+``histone_ratios_single_PTMs.xls`` holds one row per single mark (``H3K9ac``; ``H31K27me1`` and
+``H33K27me1`` for the H3.1 and H3.3 forms of K27/K36) with the run names on the first row and no
+label row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import logging
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._core import DEFAULT_PHASES
+from ..errors import InputFormatError
+from ._anndata import build_anndata
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
+__all__ = ["histone_label", "parse_marks", "read_epiprofile", "split_site"]
+
+logger = logging.getLogger("kratom_omics")
+
+#: Modification suffixes recognised in peptidoform and site names.
+MOD_TYPES = (
+    "me1",
+    "me2",
+    "me3",
+    "ac",
+    "ph",
+    "ub",
+    "cr",
+    "bu",
+    "pr",
+    "su",
+    "ma",
+    "hib",
+    "bz",
+    "gl",
+    "la",
+)
+_MOD = "|".join(sorted(MOD_TYPES, key=len, reverse=True))
+_MARK_RE = re.compile(rf"([A-Z])(\d+)({_MOD})")
+_FAMILY_ROW_RE = re.compile(r"^\s*([A-Za-z]+)\s*\(\s*([^()\s]+)\s*\)\s*$")
+_FAMILY_RE = re.compile(r"^(H[0-9A-Za-z.]*?)_(\d+)_(\d+)$")
+_SITE_RE = re.compile(rf"^(H[0-9A-Za-z.]*?)([A-Z])(\d+)({_MOD})$")
+_BLOCKS = {"ratio": "ratio", "area": "area", "rt(min)": "rt", "rt": "rt", "rt (min)": "rt"}
+_RUN_PREFIX = re.compile(r"^\s*\d+\s*,\s*")
+
+
+def histone_label(prefix: str) -> str:
+    """Histone named by an EpiProfile family prefix: ``H3`` -> ``H3``, ``H33`` -> ``H3.3``,
+    ``H31`` -> ``H3.1``."""
+    m = re.fullmatch(r"H3(\d)", prefix)
+    return f"H3.{m.group(1)}" if m else prefix
+
+
+def parse_marks(form: str) -> list[tuple[str, str]]:
+    """Residues and modifications of a peptidoform name: ``"K9me1K14ac"`` -> ``[("K9", "me1"),
+    ("K14", "ac")]``.
+
+    ``"unmod"`` (or any name without a recognised mark) gives an empty list.
+    """
+    return [(f"{aa}{pos}", mod) for aa, pos, mod in _MARK_RE.findall(str(form))]
+
+
+def split_site(name: str) -> tuple[str, str, str] | None:
+    """Split a single-mark name ``"H31K27me1"`` into ``("H31", "K27", "me1")`` (None if it is not
+    one)."""
+    m = _SITE_RE.match(str(name).strip())
+    if m is None:
+        return None
+    return m.group(1), f"{m.group(2)}{m.group(3)}", m.group(4)
+
+
+def _sniff(lines: list[str]) -> str:
+    """Delimiter of an EpiProfile table, judged on the label row (the run row holds commas in its
+    cells)."""
+    probe = lines[1] if len(lines) > 1 else lines[0]
+    for sep in ("\t", ";", ","):
+        if sep in probe:
+            return sep
+    return "\t"
+
+
+def _read_rows(path: Path) -> tuple[list[list[str]], str]:
+    if not path.exists():
+        raise InputFormatError(f"EpiProfile table {str(path)!r} does not exist.")
+    raw = path.read_bytes()
+    if raw[:4] == b"\xd0\xcf\x11\xe0" or raw[:2] == b"PK":
+        raise InputFormatError(
+            f"{path}: this is a binary Excel workbook, not EpiProfile's text table; open it in a "
+            "spreadsheet "
+            "and save it as tab-separated text (or CSV), or use the histone_ratios.xls EpiProfile "
+            "wrote."
+        )
+    text = raw.decode("utf-8-sig", errors="replace")
+    lines = list(text.splitlines())
+    while lines and not lines[-1].strip(" \t,;"):
+        lines.pop()
+    if not lines:
+        raise InputFormatError(f"{path} is empty; expected an EpiProfile histone_ratios table.")
+    sep = _sniff(lines)
+    rows = [
+        [c.strip() for c in r] for r in csv.reader(_io.StringIO("\n".join(lines)), delimiter=sep)
+    ]
+    return rows, sep
+
+
+def _run_name(cell: str) -> str:
+    return _RUN_PREFIX.sub("", cell).strip()
+
+
+def _parse_header(rows: list[list[str]], source: str) -> dict[str, list[tuple[str, int]]]:
+    """Map block ("ratio", "area", "rt") -> [(run, column)] from the two header rows."""
+    runs_row, label_row = rows[0], rows[1]
+    blocks: dict[str, list[tuple[str, int]]] = {}
+    current_run = ""
+    prev_labelled = False
+    for j in range(1, len(label_row)):
+        label = label_row[j].strip().lower()
+        run_cell = runs_row[j] if j < len(runs_row) else ""
+        if not label:
+            prev_labelled = False
+            if run_cell:
+                current_run = _run_name(
+                    run_cell
+                )  # interleaved layout: name over an empty label? keep it
+            continue
+        if label not in _BLOCKS:
+            raise InputFormatError(
+                f"{source}: column {j + 1} of the second header row is {label_row[j]!r}; expected "
+                "'Ratio', "
+                "'Area' or 'RT(min)' (EpiProfile's block labels)."
+            )
+        if run_cell:
+            current_run = _run_name(run_cell)
+        elif not prev_labelled or not current_run:
+            raise InputFormatError(
+                f"{source}: column {j + 1} ({label_row[j]!r}) has no run name in the first header "
+                "row."
+            )
+        prev_labelled = True
+        blocks.setdefault(_BLOCKS[label], []).append((current_run, j))
+    if "ratio" not in blocks:
+        raise InputFormatError(
+            f"{source}: no 'Ratio' column in the second header row {label_row[:6]}...; expected "
+            "EpiProfile's "
+            "histone_ratios layout (run names on row 1, Ratio/Area/RT(min) labels on row 2)."
+        )
+    ratio_runs = [r for r, _ in blocks["ratio"]]
+    dup = sorted({r for r in ratio_runs if ratio_runs.count(r) > 1})
+    if dup:
+        raise InputFormatError(f"{source}: run(s) {dup} appear twice in the Ratio block.")
+    for name, cols in blocks.items():
+        runs = [r for r, _ in cols]
+        if runs != ratio_runs:
+            raise InputFormatError(
+                f"{source}: the {name!r} block lists runs {runs} but the Ratio block lists "
+                f"{ratio_runs}; "
+                "every block must hold the same runs in the same order (was a column deleted or "
+                "moved?)."
+            )
+    return blocks
+
+
+def _numeric(
+    cells: np.ndarray, source: str, labels: list[str], cols: list[str], what: str
+) -> np.ndarray:
+    df = pd.DataFrame(cells)
+    text = df.apply(lambda c: c.str.strip())
+    text = text.mask(text.isin(["", "NA", "NaN", "nan", "#N/A"]))
+    num = text.apply(lambda c: pd.to_numeric(c, errors="coerce"))
+    bad = num.isna() & text.notna()
+    if bad.to_numpy().any():
+        i, j = (int(v[0]) for v in np.nonzero(bad.to_numpy()))
+        raise InputFormatError(
+            f"{source}: {what} of {labels[i]!r} in run {cols[j]!r} is {cells[i, j]!r}; expected a "
+            "number."
+        )
+    return num.to_numpy(dtype=np.float64)
+
+
+def read_epiprofile(
+    path: str | os.PathLike,
+    samples: str | os.PathLike | pd.DataFrame | None = None,
+    *,
+    level: Literal["auto", "peptidoforms", "sites"] = "auto",
+    phases: Sequence[str] | None = DEFAULT_PHASES,
+    join: Literal["exact", "inner"] = "exact",
+) -> AnnData:
+    """Read an EpiProfile 2.0 histone PTM table into a samples x features AnnData.
+
+    Parameters
+    ----------
+    path
+        ``histone_ratios.xls`` (peptidoforms) or ``histone_ratios_single_PTMs.xls`` (single marks);
+        tab-, comma- or semicolon-separated text (the delimiter is detected).
+    samples
+        Sample sheet joined onto ``.obs``. Run names are read without EpiProfile's ``<index>,``
+        prefix and matched to the sheet as given or without raw-file extensions.
+    level
+        ``"peptidoforms"`` for ``histone_ratios.xls``, ``"sites"`` for the single-PTM file;
+        ``"auto"`` tells them apart by the second header row (``Peptide, Ratio, ...``).
+    phases, join
+        Passed to :func:`kratom_omics.io.attach_samples`.
+
+    Returns
+    -------
+    AnnData with ``.X`` and ``layers["raw"]`` = ratios (0, i.e. not detected, -> NaN).
+    Peptidoforms: ``layers["area"]`` (peak areas) and ``layers["rt"]`` (retention time, min) when
+    the file has those blocks; ``.var`` indexed by EpiProfile's peptidoform name with ``histone``,
+    ``peptide_family``, ``sequence``, ``peptidoform``, ``residues`` (``"K9;K14"``), ``marks``
+    (``"H3K9ac;H3K14ac"``, empty for ``unmod``) and ``mark`` (as ``marks``, or ``"<histone>
+    unmod"``). Sites: ``.var`` indexed by the mark (``H3K9ac``) with ``histone``, ``residues``,
+    ``marks``, ``mark`` and ``modification``.
+
+    Raises
+    ------
+    InputFormatError
+        Missing or mislabelled header rows, blocks that list different runs, a family row without
+        peptidoform rows, a peptidoform row outside its family, or a non-numeric value (the message
+        names the row and run).
+    """
+    p = Path(path)
+    source = str(p)
+    rows, sep = _read_rows(p)
+    if len(rows) < 2:
+        raise InputFormatError(
+            f"{source}: only {len(rows)} line; expected two header rows and data rows."
+        )
+    is_pf = bool(rows[1]) and rows[1][0].strip().lower() == "peptide"
+    if level == "auto":
+        level = "peptidoforms" if is_pf else "sites"
+    if level == "peptidoforms":
+        values, var, layers = _peptidoforms(rows, source)
+    elif level == "sites":
+        if is_pf:
+            raise InputFormatError(
+                f"{source} is a peptidoform table (second row starts with 'Peptide'); use "
+                "level='peptidoforms'."
+            )
+        values, var, layers = _sites(rows, source)
+    else:
+        raise InputFormatError(f"level={level!r}; expected 'auto', 'peptidoforms' or 'sites'.")
+    adata = build_anndata(
+        values,
+        var,
+        samples=None,
+        source=source,
+        reader="read_epiprofile",
+        parameters={"level": level, "delimiter": sep},
+    )
+    for name, mat in layers.items():
+        adata.layers[name] = mat
+    if samples is not None:
+        from ._anndata import attach_samples
+
+        adata = attach_samples(adata, samples, phases=phases, join=join, source=source)
+    logger.info("%s: %d runs x %d %s", source, adata.n_obs, adata.n_vars, level)
+    return adata
+
+
+def _peptidoforms(
+    rows: list[list[str]], source: str
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+    blocks = _parse_header(rows, source)
+    runs = [r for r, _ in blocks["ratio"]]
+    width = max(len(r) for r in rows)
+    records: list[dict[str, str]] = []
+    data_rows: list[list[str]] = []
+    family = sequence = ""
+    family_line = 0
+    n_forms = 0
+    for k, row in enumerate(rows[2:], start=3):
+        first = row[0].strip() if row else ""
+        rest = [c for c in row[1:] if c.strip()]
+        if not first and not rest:
+            continue
+        if first and not rest:
+            m = _FAMILY_ROW_RE.match(first)
+            if m is None:
+                raise InputFormatError(
+                    f"{source}: line {k} is {first!r} with no values; expected a peptide-family "
+                    "row such as "
+                    "'KSTGGKAPR(H3_9_17)' or a peptidoform row with values."
+                )
+            if family and n_forms == 0:
+                raise InputFormatError(
+                    f"{source}: peptide family {family!r} (line {family_line}) has no peptidoform "
+                    "rows; "
+                    "every family row must be followed by its peptidoforms."
+                )
+            sequence, family, family_line, n_forms = m.group(1), m.group(2), k, 0
+            continue
+        if not family:
+            raise InputFormatError(
+                f"{source}: line {k} ({first!r}) holds values before any peptide-family row such "
+                "as "
+                "'KSTGGKAPR(H3_9_17)'."
+            )
+        label, _, form = first.partition(" ")
+        if label != family or not form.strip():
+            raise InputFormatError(
+                f"{source}: line {k} is the peptidoform {first!r} inside family {family!r} (line "
+                f"{family_line}); "
+                f"expected '{family} <form>' such as '{family} unmod'."
+            )
+        form = form.strip()
+        fm = _FAMILY_RE.match(family)
+        prefix = fm.group(1) if fm else family.split("_")[0]
+        marks = parse_marks(form)
+        records.append(
+            {
+                "feature": first,
+                "histone": histone_label(prefix),
+                "peptide_family": family,
+                "sequence": sequence,
+                "peptidoform": form,
+                "residues": ";".join(r for r, _ in marks),
+                "marks": ";".join(f"{prefix}{r}{mod}" for r, mod in marks),
+            }
+        )
+        data_rows.append(row + [""] * (width - len(row)))
+        n_forms += 1
+    if family and n_forms == 0:
+        raise InputFormatError(
+            f"{source}: peptide family {family!r} (line {family_line}) has no peptidoform rows; "
+            "every family row must be followed by its peptidoforms."
+        )
+    if not records:
+        raise InputFormatError(f"{source}: no peptidoform rows found below the two header rows.")
+    cells = np.array(data_rows, dtype=object)
+    labels = [r["feature"] for r in records]
+    mats = {
+        name: _numeric(cells[:, [j for _, j in cols]], source, labels, runs, name)
+        for name, cols in blocks.items()
+    }
+    ratio = mats["ratio"]
+    missing = ~(ratio > 0)
+    if "area" in mats:
+        missing |= ~(mats["area"] > 0)
+        mats["area"] = np.where(missing, np.nan, mats["area"])
+    ratio = np.where(missing, np.nan, ratio)
+    layers = {"area": mats["area"].T} if "area" in mats else {}
+    if "rt" in mats:
+        layers["rt"] = np.where(mats["rt"] > 0, mats["rt"], np.nan).T
+    var = pd.DataFrame(records).set_index("feature")
+    var.index.name = None
+    var["mark"] = np.where(var["marks"] != "", var["marks"], var["histone"] + " unmod")
+    values = pd.DataFrame(ratio.T, index=pd.Index(runs), columns=var.index)
+    return values, var, layers
+
+
+def _sites(
+    rows: list[list[str]], source: str
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+    header = rows[0]
+    runs = [_run_name(c) for c in header[1:] if c.strip()]
+    cols = [j for j in range(1, len(header)) if header[j].strip()]
+    if not runs:
+        raise InputFormatError(
+            f"{source}: the first row holds no run names; expected EpiProfile's single-PTM layout "
+            "('<tab>1,S1<tab>2,S2', then one row per mark)."
+        )
+    names: list[str] = []
+    data: list[list[str]] = []
+    for k, row in enumerate(rows[1:], start=2):
+        if not row or not any(c.strip() for c in row):
+            continue
+        name = row[0].strip()
+        if not name:
+            raise InputFormatError(
+                f"{source}: line {k} has values but no mark name in the first column."
+            )
+        padded = row + [""] * (len(header) - len(row))
+        data.append([padded[j] for j in cols])
+        names.append(name)
+    if not names:
+        raise InputFormatError(f"{source}: no mark rows below the run-name row.")
+    ratio = _numeric(np.array(data, dtype=object), source, names, runs, "ratio")
+    ratio = np.where(ratio > 0, ratio, np.nan)
+    recs = []
+    for name in names:
+        parts = split_site(name.split(" ")[-1]) if " " not in name else None
+        if " " in name:  # "<family> K5ac" rows of extended tables
+            fam, _, mark = name.partition(" ")
+            fm = _FAMILY_RE.match(fam)
+            pm = parse_marks(mark)
+            if fm and len(pm) == 1:
+                parts = (fm.group(1), pm[0][0], pm[0][1])
+        if parts is None:
+            recs.append({"histone": "", "residues": "", "modification": "", "marks": name})
+            continue
+        prefix, residue, mod = parts
+        recs.append(
+            {
+                "histone": histone_label(prefix),
+                "residues": residue,
+                "modification": mod,
+                "marks": f"{prefix}{residue}{mod}",
+            }
+        )
+    var = pd.DataFrame(recs, index=pd.Index(names))
+    var["mark"] = var["marks"]
+    values = pd.DataFrame(ratio.T, index=pd.Index(runs), columns=var.index)
+    return values, var, {}
