@@ -29,7 +29,20 @@ def write_example_data(
     """Simulate one withdrawal study (proteomics and histone marks on the same animals) and write it in
     the formats of MaxQuant, EpiProfile and a densitometry table, with its sample sheet.
 
-    The same ``seed`` always writes byte-identical files. Returns the paths written.
+    The same ``seed`` always writes byte-identical files.
+
+    Parameters
+    ----------
+    out
+        Directory to write into (created if needed).
+    seed
+        Seed of the simulation.
+    n_features, n_per_phase
+        Size of the simulated proteomics study.
+
+    Returns
+    -------
+    The paths written, in the order of :data:`EXAMPLE_FILES`.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,19 @@ def _fasta_header(ids: str, gene: str, name: str) -> str:
 
 
 def write_samples(adata: AnnData, path: str | os.PathLike) -> None:
-    """Write ``adata.obs`` as a tab-separated sample sheet (``sample`` first)."""
+    """Write ``adata.obs`` as a tab-separated sample sheet.
+
+    Parameters
+    ----------
+    adata
+        Data whose ``.obs`` holds ``phase`` and optionally ``subject``, ``batch``, ``timepoint``, ...
+    path
+        Output file.
+
+    Returns
+    -------
+    None; writes ``path`` (columns ``sample``, ``phase``, then the optional standard columns).
+    """
     cols = [c for c in ("phase", "subject", "batch", "timepoint", "region", "sex") if c in adata.obs]
     sheet = adata.obs[cols].copy()
     sheet.insert(0, "sample", adata.obs_names)
@@ -53,6 +65,19 @@ def write_maxquant(adata: AnnData, path: str | os.PathLike, *, seed: int = 0) ->
     theoretically observable peptides. Missing values are written as 0, as MaxQuant does. Contaminant
     (``CON__``) and reverse-decoy (``REV__``) rows, a few proteins only identified by site and a few protein
     groups without gene names are added, with MaxQuant's ``+`` flags.
+
+    Parameters
+    ----------
+    adata
+        A protein simulation (``.layers["raw"]`` intensities, ``.var`` with ``gene`` and ``protein_ids``).
+    path
+        Output file, conventionally ``proteinGroups.txt``.
+    seed
+        Seed of the extra rows and flags.
+
+    Returns
+    -------
+    None; writes ``path`` atomically.
     """
     rng = np.random.default_rng(seed)
     lfq = np.nan_to_num(np.asarray(adata.layers["raw"], dtype=float).T, nan=0.0)  # features x samples

@@ -34,6 +34,10 @@ def normalize_run_name(name: str) -> str:
     """Reduce a run name or raw-file path to the run name: ``D:\\data\\S1.raw`` -> ``S1``.
 
     Directories (``/`` or ``\\``) and mass-spectrometry or alignment file extensions are removed.
+
+    Returns
+    -------
+    The run name.
     """
     base = re.split(r"[\\/]", str(name).strip().rstrip("\\/"))[-1]
     return _RUN_SUFFIXES.sub("", base)

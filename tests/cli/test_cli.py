@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import anndata as ad
+import numpy as np
+import pytest
+
+import kratom_omics as kom
+from kratom_omics.cli import app, main
+
+
+def run(args, capsys):
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_version(capsys):
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0
+    assert out.strip() == f"kratom-omics {kom.__version__}"
+
+
+def all_commands():
+    import typer.main
+
+    group = typer.main.get_command(app)
+    return sorted(group.commands)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("command", all_commands())
+def test_every_command_has_help(command, capsys):
+    code, out, _ = run([command, "--help"], capsys)
+    assert code == 0
+    assert "Usage" in out
+    assert command in out
+
+
+def test_simulate_writes_h5ad(tmp_path, capsys):
+    out = tmp_path / "sim.h5ad"
+    code, _, err = run(["simulate", str(out), "--seed", "3", "--n-features", "50", "--timepoints", "1,7"], capsys)
+    assert code == 0, err
+    adata = ad.read_h5ad(out)
+    ref = kom.datasets.simulate(seed=3, n_features=50, timepoints=(1, 7))
+    np.testing.assert_array_equal(adata.X, ref.X)
+    assert sorted(adata.obs["timepoint"].dropna().unique()) == [1.0, 7.0]
+    assert "wrote" in err  # logs go to stderr
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_user_error_is_one_line_exit_1(tmp_path, capsys):
+    code, out, err = run(["simulate", str(tmp_path / "x.h5ad"), "--modality", "rna"], capsys)
+    assert code == 1
+    assert err.strip() == "error: modality='rna'; expected 'protein' or 'histone'."
+    assert not (tmp_path / "x.h5ad").exists()
+
+
+def test_debug_shows_traceback(tmp_path, capsys):
+    code, _, err = run(["--debug", "simulate", str(tmp_path / "x.h5ad"), "--modality", "rna"], capsys)
+    assert code == 1
+    assert "Traceback" in err
+    assert "InputFormatError" in err
+
+
+def test_usage_error_exit_2(capsys):
+    code, _, err = run(["simulate"], capsys)
+    assert code == 2
+    assert "Missing argument" in err
+
+
+def test_console_script_runs():
+    proc = subprocess.run(
+        [sys.executable, "-m", "kratom_omics", "--version"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("kratom-omics ")
