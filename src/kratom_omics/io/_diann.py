@@ -1,0 +1,319 @@
+"""DIA-NN protein tables: ``report.pg_matrix.tsv`` (wide) and the main report (long, TSV/parquet).
+
+The wide matrix has annotation columns (``Protein.Group``, ``Protein.Ids``, ``Protein.Names``,
+``Genes``, ``First.Protein.Description`` and, depending on the version, more) followed by one column
+per run, named by the run's raw-file path. The main report has one row per precursor and run; the
+protein group quantities (``PG.MaxLFQ``, ...) repeat on every precursor row and are read once per
+run and group after the q-value filters.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .._core import DEFAULT_PHASES
+from ..errors import InputFormatError, KeyNotFoundError
+from ._anndata import normalize_run_name
+from ._proteomics import (
+    JoinArg,
+    SamplesArg,
+    _parquet_columns,
+    finish,
+    protein_var,
+    read_columns,
+    read_header,
+    require_columns,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
+__all__ = ["read_diann"]
+
+logger = logging.getLogger("kratom_omics")
+
+_MATRIX_ANNOTATIONS = {
+    "Protein.Group": "protein_group",
+    "Protein.Ids": "protein_ids",
+    "Protein.Names": "protein_names",
+    "Genes": "gene",
+    "First.Protein.Description": "description",
+    "N.Sequences": "n_sequences",
+    "N.Proteotypic.Sequences": "n_proteotypic_sequences",
+}
+# DIA-NN annotation columns are dotted capitalised words (Protein.Group, N.Sequences)
+_ANNOTATION_NAME = re.compile(r"^[A-Z][A-Za-z]*(\.[A-Z][A-Za-z]*)+$")
+QUANTITIES = {"maxlfq": "PG.MaxLFQ", "quantity": "PG.Quantity", "normalised": "PG.Normalised"}
+
+
+def _is_annotation(column: str) -> bool:
+    if column in _MATRIX_ANNOTATIONS:
+        return True
+    return bool(_ANNOTATION_NAME.match(column)) and normalize_run_name(column) == column
+
+
+def read_diann(
+    path: str | os.PathLike,
+    samples: SamplesArg = None,
+    *,
+    quantity: str | None = None,
+    q_value: float | None = 0.01,
+    pg_q_value: float | None = 0.01,
+    lib_pg_q_value: float | None = None,
+    phases: Sequence[str] | None = DEFAULT_PHASES,
+    join: JoinArg = "exact",
+) -> AnnData:
+    """Read DIA-NN protein groups from ``report.pg_matrix.tsv`` or the main report.
+
+    Parameters
+    ----------
+    path
+        ``*.pg_matrix.tsv`` (one column per run) or the long main report (``*.tsv`` or
+        ``*.parquet``, DIA-NN 1.8 to 2.x). The kind is recognised from the header.
+    samples
+        Sample sheet (path or DataFrame) joined by run name; raw-file paths (Windows or POSIX,
+        ``.raw``, ``.d``, ``.mzML``, ``.wiff``) are reduced to run names first.
+    quantity
+        Main report only: ``"maxlfq"`` (``PG.MaxLFQ``, default), ``"quantity"`` (``PG.Quantity``) or
+        ``"normalised"`` (``PG.Normalised``). The matrix holds DIA-NN's protein quantities as
+        written.
+    q_value, pg_q_value, lib_pg_q_value
+        Main report only: keep precursor rows with ``Q.Value``, ``PG.Q.Value`` and
+        ``Lib.PG.Q.Value`` at or below these cut-offs (``None`` = no filter). A column the report
+        lacks is skipped with a log message, unless the cut-off was set explicitly for
+        ``Lib.PG.Q.Value``.
+    phases, join
+        See :func:`kratom_omics.io.attach_samples`.
+
+    Returns
+    -------
+    AnnData with raw protein intensities in ``.X`` and ``.layers["raw"]`` (zeros as NaN); ``.var``
+    indexed by the leading protein of ``Protein.Group`` with ``protein_group``, ``protein_ids``,
+    ``protein_leading``, ``gene`` (``;``-joined ``Genes``), ``gene_leading``, ``protein_names``,
+    ``is_contaminant``, ``is_decoy``; ``.obs["file"]`` with the raw-file path when it differs from
+    the run name, and the sample sheet.
+    """
+    p = Path(path)
+    source = str(p)
+    if p.name.lower().endswith(".parquet"):
+        header, delim = _parquet_columns(p), "\t"
+    else:
+        header, delim = read_header(p, what="DIA-NN report")
+    require_columns(header, ["Protein.Group"], source, "DIA-NN", p)
+    long = bool({"Run", "File.Name"} & set(header)) and bool(
+        {"Precursor.Id", "PG.MaxLFQ", "PG.Quantity"} & set(header)
+    )
+    if long:
+        return _read_report(
+            p,
+            header,
+            delim,
+            samples=samples,
+            quantity=quantity,
+            cutoffs={
+                "Q.Value": q_value,
+                "PG.Q.Value": pg_q_value,
+                "Lib.PG.Q.Value": lib_pg_q_value,
+            },
+            phases=phases,
+            join=join,
+        )
+    if quantity is not None:
+        raise InputFormatError(
+            f"{source}: quantity={quantity!r} applies to the DIA-NN main report; a pg_matrix holds "
+            "one quantity per run. Drop quantity= or read report.tsv/report.parquet."
+        )
+    if p.name.lower().endswith(".parquet"):
+        raise InputFormatError(
+            f"{source}: a parquet file without 'Run'/'File.Name' and 'PG.MaxLFQ' columns; "
+            "expected the "
+            "DIA-NN 2.x main report (report.parquet)."
+        )
+    runs = [c for c in header if not _is_annotation(c)]
+    text = [c for c in header if _is_annotation(c)]
+    if not runs:
+        raise InputFormatError(
+            f"{source}: no run columns found; every column is an annotation ({text}). "
+            "Expected one column per run after the annotation columns."
+        )
+    annotations, values = read_columns(
+        p,
+        sep=delim,
+        header=header,
+        text=text,
+        numeric=runs,
+        source=source,
+        row_label="Protein.Group",
+    )
+    names = _run_names(runs, source)
+    values.columns = names
+    var = _var(annotations, source)
+    obs = pd.DataFrame({"file": runs}, index=names)
+    return finish(
+        values,
+        var,
+        samples=samples,
+        source=source,
+        reader="read_diann",
+        parameters={"kind": "pg_matrix"},
+        phases=phases,
+        join=join,
+        obs=obs if any(r != n for r, n in zip(runs, names, strict=True)) else None,
+    )
+
+
+def _run_names(runs: Sequence[str], source: str) -> list[str]:
+    names = [normalize_run_name(r) for r in runs]
+    seen: dict[str, str] = {}
+    for run, name in zip(runs, names, strict=True):
+        if name in seen:
+            raise InputFormatError(
+                f"{source}: runs {seen[name]!r} and {run!r} have the same run name {name!r}; "
+                "rename one raw file or pass a sample sheet with the full paths."
+            )
+        seen[name] = run
+    return names
+
+
+def _var(annotations: pd.DataFrame, source: str) -> pd.DataFrame:
+    ann = annotations.rename(columns=_MATRIX_ANNOTATIONS)
+    extra: dict[str, pd.Series | np.ndarray] = {"protein_group": ann["protein_group"]}
+    for col in ("protein_names", "description", "n_sequences", "n_proteotypic_sequences"):
+        if col in ann:
+            series = ann[col]
+            if col.startswith("n_"):
+                series = pd.to_numeric(series, errors="coerce")
+            extra[col] = series
+    ids = ann["protein_ids"] if "protein_ids" in ann else ann["protein_group"]
+    return protein_var(
+        ids.fillna(ann["protein_group"]),
+        genes=ann.get("gene"),
+        leading=ann["protein_group"],
+        extra=extra,
+        source=source,
+    )
+
+
+def _read_report(
+    p: Path,
+    header: list[str],
+    delim: str,
+    *,
+    samples: SamplesArg,
+    quantity: str | None,
+    cutoffs: dict[str, float | None],
+    phases: Sequence[str] | None,
+    join: JoinArg,
+) -> AnnData:
+    source = str(p)
+    key = "maxlfq" if quantity is None else str(quantity).lower()
+    if key not in QUANTITIES:
+        raise KeyNotFoundError(
+            f"quantity={quantity!r} is not a DIA-NN protein quantity; expected one of "
+            f"{list(QUANTITIES)} ({', '.join(QUANTITIES.values())})."
+        )
+    qcol = QUANTITIES[key]
+    require_columns(header, [qcol], source, "DIA-NN main report", p)
+    run_col = "Run" if "Run" in header else "File.Name"
+    filters = {}
+    for col, cut in cutoffs.items():
+        if cut is None:
+            continue
+        if col not in header:
+            if col == "Lib.PG.Q.Value":
+                raise InputFormatError(
+                    f"{source}: lib_pg_q_value={cut} was given but the report has no "
+                    "'Lib.PG.Q.Value' "
+                    "column (written by DIA-NN 1.9+ with match-between-runs)."
+                )
+            logger.info("%s: no %r column; that q-value filter is skipped", source, col)
+            continue
+        filters[col] = float(cut)
+    text = [
+        c
+        for c in (run_col, "Protein.Group", "Protein.Ids", "Protein.Names", "Genes")
+        if c in header
+    ]
+    numeric = [qcol, *filters]
+    if p.name.lower().endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(p, columns=list(dict.fromkeys([*text, *numeric]))).to_pandas()
+        if table.empty:
+            raise InputFormatError(f"{source}: the report has no rows.")
+        ann = table[text].astype("string").astype(object).where(table[text].notna(), np.nan)
+        vals = table[numeric].apply(pd.to_numeric, errors="coerce").astype(np.float64)
+        bad = vals.isna() & table[numeric].notna()
+        if bad.to_numpy().any():
+            col = vals.columns[np.flatnonzero(bad.any().to_numpy())[0]]
+            raise InputFormatError(f"{source}: column {col!r} holds non-numeric values.")
+    else:
+        ann, vals = read_columns(
+            p,
+            sep=delim,
+            header=header,
+            text=text,
+            numeric=numeric,
+            source=source,
+            row_label="Protein.Group",
+        )
+    keep = np.ones(len(vals), dtype=bool)
+    for col, cut in filters.items():
+        keep &= (vals[col] <= cut).to_numpy()
+    logger.info(
+        "%s: %d of %d precursor rows pass the q-value filters %s",
+        source,
+        int(keep.sum()),
+        len(keep),
+        filters,
+    )
+    long = pd.concat([ann, vals[[qcol]]], axis=1)
+    all_runs = list(pd.unique(long[run_col].astype(str)))
+    long = long.loc[keep]
+    pairs = long.drop_duplicates(subset=[run_col, "Protein.Group", qcol])
+    clash = pairs.duplicated(subset=[run_col, "Protein.Group"], keep=False)
+    if clash.any():
+        logger.warning(
+            "%s: %d run/protein-group pairs have differing %s values across precursor rows; "
+            "the first "
+            "is used",
+            source,
+            int(clash.sum()),
+            qcol,
+        )
+    pairs = pairs.drop_duplicates(subset=[run_col, "Protein.Group"])
+    if pairs.empty:
+        raise InputFormatError(
+            f"{source}: no precursor row passes the q-value filters {filters}; relax q_value=/"
+            "pg_q_value= or check the report."
+        )
+    groups = pd.Index(pd.unique(pairs["Protein.Group"]))
+    wide = pairs.pivot(index="Protein.Group", columns=run_col, values=qcol)
+    wide = wide.reindex(index=groups, columns=all_runs)
+    names = _run_names(all_runs, source)
+    wide.columns = names
+    first = pairs.drop_duplicates(subset=["Protein.Group"]).set_index("Protein.Group").loc[groups]
+    annotations = first.reset_index(names="Protein.Group")[
+        [c for c in ("Protein.Group", "Protein.Ids", "Protein.Names", "Genes") if c in pairs]
+    ]
+    var = _var(annotations, source)
+    obs = pd.DataFrame({"file": all_runs}, index=names)
+    return finish(
+        wide,
+        var,
+        samples=samples,
+        source=source,
+        reader="read_diann",
+        parameters={"kind": "report", "quantity": key, "filters": filters},
+        phases=phases,
+        join=join,
+        obs=obs if any(r != n for r, n in zip(all_runs, names, strict=True)) else None,
+    )

@@ -1,0 +1,175 @@
+"""FragPipe (IonQuant/Philosopher) ``combined_protein.tsv``.
+
+Per-sample columns are ``<sample> Spectral Count``, ``<sample> Unique Spectral Count``, ``<sample>
+Total Spectral Count``, ``<sample> Intensity``, ``<sample> MaxLFQ Intensity``, ``<sample> Razor
+Intensity`` and more. Sample names are taken from the ``<sample> Spectral Count`` family (or,
+without it, from the intensity columns) so that ``S1 MaxLFQ Intensity`` is never read as the
+``Intensity`` of a sample called ``S1 MaxLFQ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .._core import DEFAULT_PHASES
+from ..errors import InputFormatError, KeyNotFoundError
+from ._proteomics import (
+    CONTAMINANT_PREFIXES,
+    DECOY_PREFIXES,
+    JoinArg,
+    SamplesArg,
+    finish,
+    prefix_flag,
+    protein_var,
+    read_columns,
+    read_header,
+    require_columns,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
+__all__ = ["read_fragpipe"]
+
+QUANTITIES = {"maxlfq": "MaxLFQ Intensity", "intensity": "Intensity", "razor": "Razor Intensity"}
+_QUALIFIERS = (
+    "Unique",
+    "Total",
+    "Razor",
+    "MaxLFQ",
+    "MaxLFQ Unique",
+    "MaxLFQ Total",
+    "MaxLFQ Razor",
+)
+_ANNOTATIONS = {
+    "Protein": "protein",
+    "Protein ID": "protein_id",
+    "Entry Name": "entry_name",
+    "Gene": "gene",
+    "Protein Description": "description",
+    "Description": "description",
+    "Organism": "organism",
+    "Protein Probability": "protein_probability",
+    "Combined Total Peptides": "n_peptides",
+    "Indistinguishable Proteins": "indistinguishable",
+}
+
+
+def _samples(header: Sequence[str]) -> list[str]:
+    def stems(suffix: str) -> list[str]:
+        return [c[: -len(suffix)] for c in header if c.endswith(suffix) and len(c) > len(suffix)]
+
+    found = stems(" Spectral Count") or stems(" Intensity")
+    found = [s for s in found if not s.startswith("Combined")]
+    qualified = {f"{s} {q}" for s in found for q in _QUALIFIERS}
+    return [s for s in found if s not in qualified]
+
+
+def read_fragpipe(
+    path: str | os.PathLike,
+    samples: SamplesArg = None,
+    *,
+    quantity: str | None = None,
+    phases: Sequence[str] | None = DEFAULT_PHASES,
+    join: JoinArg = "exact",
+) -> AnnData:
+    """Read a FragPipe ``combined_protein.tsv`` into a samples x proteins AnnData.
+
+    Parameters
+    ----------
+    path
+        ``combined_protein.tsv`` from FragPipe (IonQuant or Philosopher quantification).
+    samples
+        Sample sheet (path or DataFrame) joined by the experiment names of the table.
+    quantity
+        ``"maxlfq"`` (``<sample> MaxLFQ Intensity``, default when present), ``"intensity"``
+        (``<sample> Intensity``, default otherwise) or ``"razor"`` (``<sample> Razor Intensity``).
+        Spectral counts are never read as intensities.
+    phases, join
+        See :func:`kratom_omics.io.attach_samples`.
+
+    Returns
+    -------
+    AnnData with raw intensities in ``.X`` and ``.layers["raw"]`` (zeros as NaN); ``.var`` indexed
+    by ``Protein ID`` with ``protein_ids`` (with the indistinguishable proteins),
+    ``protein_leading``, ``gene``, ``gene_leading``, ``entry_name``, ``description``, ``n_peptides``
+    (``Combined Total Peptides``), ``is_contaminant`` (``contam_`` entries), ``is_decoy``.
+    """
+    p = Path(path)
+    source = str(p)
+    header, delim = read_header(p, what="FragPipe table")
+    require_columns(header, ["Protein", "Protein ID"], source, "FragPipe combined_protein", p)
+    names = _samples(header)
+    available = {
+        key: {s: f"{s} {suffix}" for s in names if f"{s} {suffix}" in header}
+        for key, suffix in QUANTITIES.items()
+    }
+    if quantity is None:
+        quantity = "maxlfq" if available["maxlfq"] else "intensity"
+    key = str(quantity).lower()
+    if key not in QUANTITIES:
+        raise KeyNotFoundError(
+            f"quantity={quantity!r} is not a FragPipe quantity; expected one of {list(QUANTITIES)}."
+        )
+    columns = available[key]
+    if not columns:
+        present = [k for k, v in available.items() if v]
+        raise InputFormatError(
+            f"{source}: no '<sample> {QUANTITIES[key]}' columns for quantity={key!r}; "
+            + (f"the table has {present}." if present else "the table has no sample intensities.")
+        )
+    text = [c for c in _ANNOTATIONS if c in header]
+    if "Protein Description" in text and "Description" in text:
+        text.remove("Description")
+    annotations, values = read_columns(
+        p,
+        sep=delim,
+        header=header,
+        text=text,
+        numeric=list(columns.values()),
+        source=source,
+        row_label="Protein ID",
+    )
+    ann = annotations.rename(columns=_ANNOTATIONS)
+    ids = ann["protein_id"].astype("string")
+    if "indistinguishable" in ann:
+        others = (
+            ann["indistinguishable"].astype("string").str.findall(r"\|([^|,\s]+)\|").str.join(";")
+        )
+        ids = ids.where(others.isna() | (others == ""), ids + ";" + others)
+    protein = ann["protein"].fillna("")
+    extra: dict[str, pd.Series | np.ndarray] = {}
+    for col in ("entry_name", "description", "organism"):
+        if col in ann:
+            extra[col] = ann[col]
+    for col in ("n_peptides", "protein_probability"):
+        if col in ann:
+            series = pd.to_numeric(ann[col], errors="coerce")
+            if col == "n_peptides" and series.notna().all():
+                series = series.astype(np.int64)
+            extra[col] = series
+    var = protein_var(
+        ids.astype(object),
+        genes=ann.get("gene"),
+        contaminant=prefix_flag(protein, CONTAMINANT_PREFIXES),
+        decoy=prefix_flag(protein, DECOY_PREFIXES),
+        extra=extra,
+        source=source,
+    )
+    values.columns = list(columns)
+    return finish(
+        values,
+        var,
+        samples=samples,
+        source=source,
+        reader="read_fragpipe",
+        parameters={"quantity": key, "columns": list(columns.values())},
+        phases=phases,
+        join=join,
+    )

@@ -1,0 +1,192 @@
+"""Spectronaut protein reports: long (a row per run and protein group, or precursor) and pivot.
+
+Long reports carry ``R.FileName`` (or ``R.Raw File Name``), ``R.Condition``, ``R.Replicate``,
+``PG.ProteinGroups``, ``PG.Genes`` and ``PG.Quantity``; precursor-level exports repeat the protein
+values on every row and are read once per run and group. Pivot reports have one column per run named
+``[1] <run>.raw.PG.Quantity``. Both may be written with a decimal comma (``1234,5``, detected from
+the cells) and with ``Filtered``/``NaN`` for missing values.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .._core import DEFAULT_PHASES
+from ..errors import InputFormatError
+from ._anndata import normalize_run_name
+from ._proteomics import (
+    JoinArg,
+    SamplesArg,
+    finish,
+    protein_var,
+    read_columns,
+    read_header,
+    require_columns,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
+__all__ = ["read_spectronaut"]
+
+logger = logging.getLogger("kratom_omics")
+
+_ANNOTATIONS = {
+    "PG.ProteinGroups": "protein_group",
+    "PG.ProteinAccessions": "protein_accessions",
+    "PG.Genes": "gene",
+    "PG.ProteinNames": "protein_names",
+    "PG.ProteinDescriptions": "description",
+    "PG.Organisms": "organism",
+}
+_RUN_COLUMNS = ("R.FileName", "R.Raw File Name")
+
+
+def read_spectronaut(
+    path: str | os.PathLike,
+    samples: SamplesArg = None,
+    *,
+    quantity: str | None = None,
+    decimal: str = "auto",
+    phases: Sequence[str] | None = DEFAULT_PHASES,
+    join: JoinArg = "exact",
+) -> AnnData:
+    """Read a Spectronaut protein report (long or pivot) into a samples x protein-groups AnnData.
+
+    Parameters
+    ----------
+    path
+        A Spectronaut report export (``.tsv``, ``.xls`` text or ``.csv``; the delimiter is sniffed).
+    samples
+        Sample sheet (path or DataFrame) joined by run name (``R.FileName`` without raw-file
+        extension).
+    quantity
+        The protein quantity column without run prefix, ``"PG.Quantity"`` by default (e.g.
+        ``"PG.MS2Quantity"``).
+    decimal
+        ``"auto"`` (detect a decimal comma from the cells), ``"."`` or ``","``.
+    phases, join
+        See :func:`kratom_omics.io.attach_samples`.
+
+    Returns
+    -------
+    AnnData with raw protein quantities in ``.X`` and ``.layers["raw"]`` (zeros, ``Filtered`` and
+    ``NaN`` as NaN); ``.var`` indexed by the leading protein of ``PG.ProteinGroups`` with
+    ``protein_group``, ``protein_ids``, ``protein_leading``, ``gene`` (``PG.Genes``, ``;``-joined),
+    ``gene_leading``, ``is_contaminant``, ``is_decoy``; long reports add ``.obs["condition"]`` and
+    ``.obs["replicate"]`` (``R.Condition``, ``R.Replicate``); plus the sample sheet.
+    """
+    p = Path(path)
+    source = str(p)
+    header, delim = read_header(p, what="Spectronaut report")
+    qname = "PG.Quantity" if quantity is None else str(quantity)
+    if decimal not in {"auto", ".", ","}:
+        raise InputFormatError(f"decimal={decimal!r}; expected 'auto', '.' or ','.")
+    id_col = next((c for c in ("PG.ProteinGroups", "PG.ProteinAccessions") if c in header), None)
+    if id_col is None:
+        require_columns(header, ["PG.ProteinGroups"], source, "Spectronaut", p)
+        raise InputFormatError(f"{source}: no 'PG.ProteinGroups' column.")  # pragma: no cover
+    run_col = next((c for c in _RUN_COLUMNS if c in header), None)
+    pivot = re.compile(r"^\[(\d+)\]\s+(.+)\." + re.escape(qname) + r"$")
+    pivot_cols = [c for c in header if pivot.match(c)]
+    text = [c for c in _ANNOTATIONS if c in header]
+    if pivot_cols:
+        runs = [normalize_run_name(pivot.match(c).group(2)) for c in pivot_cols]  # type: ignore[union-attr]
+        dup = sorted({r for r in runs if runs.count(r) > 1})
+        if dup:
+            raise InputFormatError(
+                f"{source}: run(s) {dup} appear in more than one '[n] <run>.{qname}' column; "
+                "each run needs one column."
+            )
+        annotations, values = read_columns(
+            p,
+            sep=delim,
+            header=header,
+            text=text,
+            numeric=pivot_cols,
+            source=source,
+            decimal=decimal,
+            row_label=id_col,
+        )
+        values.columns = runs
+        return finish(
+            values,
+            _var(annotations, id_col, source),
+            samples=samples,
+            source=source,
+            reader="read_spectronaut",
+            parameters={"kind": "pivot", "quantity": qname},
+            phases=phases,
+            join=join,
+        )
+    if run_col is None or qname not in header:
+        raise InputFormatError(
+            f"{source}: not a Spectronaut protein report: expected a long report with "
+            f"{_RUN_COLUMNS[0]!r} and {qname!r} columns or a pivot report with "
+            f"'[1] <run>.{qname}' columns; found {header[:12]}."
+        )
+    extra_obs = [c for c in ("R.Condition", "R.Replicate") if c in header]
+    annotations, values = read_columns(
+        p,
+        sep=delim,
+        header=header,
+        text=[run_col, *extra_obs, *text],
+        numeric=[qname],
+        source=source,
+        decimal=decimal,
+        row_label=id_col,
+    )
+    long = pd.concat([annotations, values], axis=1)
+    if long[run_col].isna().any():
+        rows = [int(i) + 2 for i in np.flatnonzero(long[run_col].isna().to_numpy())][:10]
+        raise InputFormatError(f"{source}: empty {run_col!r} on line(s) {rows}.")
+    all_runs = list(pd.unique(long[run_col]))
+    pairs = long.drop_duplicates(subset=[run_col, id_col])
+    groups = pd.Index(pd.unique(pairs[id_col].dropna()))
+    wide = pairs.pivot(index=id_col, columns=run_col, values=qname).reindex(
+        index=groups, columns=all_runs
+    )
+    names = [normalize_run_name(r) for r in all_runs]
+    if len(set(names)) != len(names):
+        raise InputFormatError(f"{source}: run names {all_runs} are not unique without extensions.")
+    wide.columns = names
+    first = pairs.drop_duplicates(subset=[id_col]).set_index(id_col).loc[groups]
+    first = first.reset_index(names=id_col)
+    var = _var(first[text], id_col, source)
+    obs = None
+    if extra_obs:
+        per_run = long.drop_duplicates(subset=[run_col]).set_index(run_col)[extra_obs]
+        per_run.index = [normalize_run_name(r) for r in per_run.index]
+        obs = per_run.rename(columns={"R.Condition": "condition", "R.Replicate": "replicate"})
+        if "replicate" in obs:
+            numeric = pd.to_numeric(obs["replicate"], errors="coerce")
+            if numeric.notna().all():
+                obs["replicate"] = numeric.astype(np.int64)
+    return finish(
+        wide,
+        var,
+        samples=samples,
+        source=source,
+        reader="read_spectronaut",
+        parameters={"kind": "long", "quantity": qname},
+        phases=phases,
+        join=join,
+        obs=obs,
+    )
+
+
+def _var(annotations: pd.DataFrame, id_col: str, source: str) -> pd.DataFrame:
+    ann = annotations.rename(columns=_ANNOTATIONS)
+    key = _ANNOTATIONS[id_col]
+    extra = {
+        c: ann[c] for c in ("protein_group", "protein_names", "description", "organism") if c in ann
+    }
+    return protein_var(ann[key], genes=ann.get("gene"), extra=extra, source=source)
