@@ -1,9 +1,28 @@
 """Read tool outputs and sample sheets into AnnData (samples x features)."""
 
+from ._alphapept import read_alphadia, read_alphapept
 from ._anndata import attach_samples, normalize_run_name
+from ._diann import read_diann
 from ._epiprofile import read_epiprofile
+from ._fragpipe import read_fragpipe
+from ._maxquant import read_maxquant
+from ._mztab import read_mztab
+from ._proteomics import PROTEOMICS_FORMATS, detect_proteomics_format, read_proteomics
 from ._samples import read_samples
+from ._spectronaut import read_spectronaut
 from ._table import read_table
 
 __all__ = ["attach_samples", "normalize_run_name", "read_samples", "read_table"]
 __all__ += ["read_epiprofile"]
+__all__ += [
+    "PROTEOMICS_FORMATS",
+    "detect_proteomics_format",
+    "read_alphadia",
+    "read_alphapept",
+    "read_diann",
+    "read_fragpipe",
+    "read_maxquant",
+    "read_mztab",
+    "read_proteomics",
+    "read_spectronaut",
+]
