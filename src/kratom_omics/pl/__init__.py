@@ -1,3 +1,29 @@
-"""kratom_omics.pl"""
+"""Plots of QC, differential results, phase trajectories and histone data (matplotlib/seaborn,
+Agg-safe)."""
 
-__all__: list[str] = []
+from ._histone import family_fractions, histone_composition, mark_heatmap, western
+from ._qc import correlation, cv, detected, intensity_distributions, missingness, pca
+from ._results import ma, pvalue_histogram, top_heatmap, volcano
+from ._style import phase_colors
+from ._trajectories import stages, trajectories, trajectory_summary
+
+__all__ = [
+    "correlation",
+    "cv",
+    "detected",
+    "family_fractions",
+    "histone_composition",
+    "intensity_distributions",
+    "ma",
+    "mark_heatmap",
+    "missingness",
+    "pca",
+    "phase_colors",
+    "pvalue_histogram",
+    "stages",
+    "top_heatmap",
+    "trajectories",
+    "trajectory_summary",
+    "volcano",
+    "western",
+]

@@ -1,0 +1,309 @@
+"""Shared plotting helpers: the phase palette, figure creation, feature matching and result access.
+
+Figures are created with :class:`matplotlib.figure.Figure` (never through ``pyplot``), so plotting
+works with
+any backend, in threads and in batch jobs, and figures are freed when no longer referenced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .._core import check_obs_key
+from ..errors import InputFormatError, KeyNotFoundError, ResultNotFoundError, did_you_mean
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+#: Colours of the default phases, shared by every plot and the report.
+DEFAULT_PHASE_COLORS: dict[str, str] = {
+    "control": "#4C72B0",
+    "use": "#DD8452",
+    "withdrawal": "#C44E52",
+}
+#: Colours of significant up / down features and of the rest in volcano and MA plots.
+UP_COLOR = "#C44E52"
+DOWN_COLOR = "#4C72B0"
+NS_COLOR = "#BBBBBB"
+_EXTRA_COLORS = (
+    "#55A868",
+    "#8172B3",
+    "#937860",
+    "#DA8BC3",
+    "#8C8C8C",
+    "#CCB974",
+    "#64B5CD",
+    "#2F4B7C",
+    "#A05195",
+    "#FF7C43",
+)
+
+
+def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    """Return ``ax`` or the single Axes of a new Agg-safe figure."""
+    if ax is not None:
+        return ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig.add_subplot()
+
+
+def new_figure(
+    n_panels: int, *, ncols: int, panel_size: tuple[float, float]
+) -> tuple[Figure, list[Axes]]:
+    """A new figure with ``n_panels`` Axes on a grid of ``ncols`` columns (unused cells removed)."""
+    from matplotlib.figure import Figure
+
+    ncols = max(1, min(ncols, n_panels))
+    nrows = int(np.ceil(n_panels / ncols))
+    fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
+    for extra in axes[n_panels:]:
+        fig.delaxes(extra)
+    return fig, axes[:n_panels]
+
+
+def group_colors(
+    adata: AnnData, groupby: str = "phase", *, palette: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Colour of each level of ``adata.obs[groupby]``, shared by every plot.
+
+    Colours come from ``palette`` when given (and are then stored), else from
+    ``adata.uns[f"{groupby}_colors"]``
+    (a list in category order, as scanpy stores them), else from the default phase palette, and are
+    stored in
+    ``adata.uns[f"{groupby}_colors"]`` so later plots and the report reuse them.
+
+    Parameters
+    ----------
+    adata
+        Annotated data (samples x features).
+    groupby
+        Column of ``adata.obs``.
+    palette
+        Mapping level -> colour (any matplotlib colour) overriding the stored or default colours.
+
+    Returns
+    -------
+    Mapping level -> hex colour. Writes ``adata.uns[f"{groupby}_colors"]`` (list, category order).
+    """
+    from matplotlib.colors import is_color_like, to_hex
+
+    check_obs_key(adata, groupby)
+    col = adata.obs[groupby]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        levels = [str(c) for c in col.cat.categories]
+    else:
+        levels = [str(v) for v in pd.unique(col.dropna())]
+    key = f"{groupby}_colors"
+    stored = adata.uns.get(key)
+    colors: dict[str, str] = {}
+    if stored is not None and len(stored) == len(levels):
+        colors = {lv: to_hex(str(c)) for lv, c in zip(levels, stored, strict=True)}
+    extra = iter(_EXTRA_COLORS * (1 + len(levels) // len(_EXTRA_COLORS)))
+    for lv in levels:
+        if lv not in colors:
+            colors[lv] = DEFAULT_PHASE_COLORS.get(lv.lower()) or next(extra)
+    if palette is not None:
+        for lv, c in palette.items():
+            if not is_color_like(c):
+                raise InputFormatError(
+                    f"palette[{lv!r}]={c!r} is not a colour; "
+                    "use a name ('red') or a hex code ('#C44E52')."
+                )
+            if str(lv) not in colors:
+                raise KeyNotFoundError(
+                    did_you_mean(str(lv), levels, what="palette key").replace(
+                        "is not available", f"is not a level of adata.obs[{groupby!r}]"
+                    )
+                )
+            colors[str(lv)] = to_hex(c)
+    adata.uns[key] = [colors[lv] for lv in levels]
+    return colors
+
+
+def phase_colors(
+    adata: AnnData, groupby: str = "phase", *, palette: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Colour of each phase, shared by every plot and the report; override with ``palette``.
+
+    Parameters
+    ----------
+    adata
+        Annotated data (samples x features).
+    groupby
+        Column of ``adata.obs`` holding the phases.
+    palette
+        Mapping phase -> colour; stored for all later plots.
+
+    Returns
+    -------
+    Mapping phase -> hex colour. Writes ``adata.uns[f"{groupby}_colors"]`` (list in category order).
+    """
+    return group_colors(adata, groupby, palette=palette)
+
+
+def sample_order(adata: AnnData, groupby: str = "phase") -> np.ndarray:
+    """Sample positions ordered by ``groupby`` level, then time point (when present), then name."""
+    check_obs_key(adata, groupby)
+    col = adata.obs[groupby]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        code = col.cat.codes.to_numpy()
+    else:
+        code = pd.factorize(col)[0]
+    code = np.where(code < 0, code.max() + 1, code)
+    tp = (
+        pd.to_numeric(adata.obs["timepoint"], errors="coerce").to_numpy(dtype=float)
+        if "timepoint" in adata.obs.columns
+        else np.zeros(adata.n_obs)
+    )
+    tp = np.nan_to_num(tp, nan=-np.inf)
+    names = adata.obs_names.to_numpy().astype(str)
+    return np.lexsort((names, tp, code))
+
+
+def match_features(
+    adata: AnnData, features: str | Sequence[str], *, argument: str = "features"
+) -> list[str]:
+    """Feature ids matching each query by id or gene symbol, case-insensitively within ``;`` groups.
+
+    A query first matches a feature id exactly; otherwise it matches every feature whose id,
+    ``gene``,
+    ``marker`` or ``mark`` holds it as one of its ``;``-separated entries (case ignored).
+    """
+    queries = [features] if isinstance(features, str) else list(features)
+    names = adata.var_names.astype(str)
+    cols = [c for c in ("gene", "marker", "mark") if c in adata.var.columns]
+    token_frames = [pd.Series(names, index=names)]
+    token_frames += [adata.var[c].astype(str).set_axis(names) for c in cols]
+    # one long table feature -> lower-case token, built once (vectorised split/explode)
+    tokens = pd.concat(
+        [s.str.lower().str.split(";").explode().str.strip() for s in token_frames]
+    ).reset_index()
+    tokens.columns = pd.Index(["feature", "token"])
+    by_token = tokens.drop_duplicates().groupby("token")["feature"].apply(list)
+    order = {n: i for i, n in enumerate(names)}
+    out: list[str] = []
+    for q in queries:
+        q = str(q)
+        if q in order:
+            hits = [q]
+        else:
+            hits = sorted(by_token.get(q.lower().strip(), []), key=order.__getitem__)
+        if not hits:
+            choices = (
+                adata.var["gene"].astype(str).tolist()
+                if "gene" in adata.var.columns
+                else names.tolist()
+            )
+            raise KeyNotFoundError(
+                did_you_mean(q, choices, what=argument).replace(
+                    "is not available",
+                    "matches no feature id or gene symbol of adata.var "
+                    "(case ignored, ';' groups split)",
+                )
+            )
+        out.extend(h for h in hits if h not in out)
+    return out
+
+
+def feature_labels(adata: AnnData, features: Sequence[str]) -> list[str]:
+    """Display label per feature: its gene symbol when known, else its id."""
+    if "gene" not in adata.var.columns:
+        return [str(f) for f in features]
+    genes = adata.var["gene"].reindex(list(features)).astype(str)
+    return [
+        g if g not in ("", "nan", "None") else str(f) for f, g in zip(features, genes, strict=True)
+    ]
+
+
+def differential_result(adata: AnnData, key: str = "differential") -> Mapping[str, Any]:
+    """The stored result of :func:`kratom_omics.tl.differential` under ``adata.uns[key]``."""
+    res = adata.uns.get(key)
+    if not isinstance(res, Mapping) or "table" not in res:
+        avail = [k for k, v in adata.uns.items() if isinstance(v, Mapping) and "table" in v]
+        raise ResultNotFoundError(
+            f"key={key!r}: no differential results in adata.uns[{key!r}]; run "
+            f"kom.tl.differential(adata, ..., key_added={key!r}) first. "
+            f"Result keys present: {avail}"
+        )
+    return res
+
+
+def contrasts_of(adata: AnnData, key: str = "differential") -> list[str]:
+    res = differential_result(adata, key)
+    if "contrasts" in res:
+        return [str(c) for c in np.atleast_1d(res["contrasts"])]
+    return [str(c) for c in pd.unique(res["table"]["contrast"])]
+
+
+def contrast_table(
+    adata: AnnData, key: str = "differential", contrast: str | None = None
+) -> pd.DataFrame:
+    """Rows of the differential table for one contrast (the first when ``contrast`` is None)."""
+    res = differential_result(adata, key)
+    table = pd.DataFrame(res["table"])
+    contrasts = contrasts_of(adata, key)
+    if contrast is None:
+        if not contrasts:
+            raise ResultNotFoundError(f"adata.uns[{key!r}] holds no contrasts.")
+        contrast = contrasts[0]
+    if contrast not in contrasts:
+        raise KeyNotFoundError(
+            did_you_mean(contrast, contrasts, what="contrast").replace(
+                "is not available", f"is not a contrast of adata.uns[{key!r}]"
+            )
+        )
+    out = table.loc[table["contrast"].astype(str) == contrast].copy()
+    out["feature"] = out["feature"].astype(str)
+    return out.reset_index(drop=True)
+
+
+def fdr_of(adata: AnnData, key: str, fdr: float | None) -> float:
+    """The FDR threshold: ``fdr`` when given, else the one the analysis used, else 0.05."""
+    if fdr is not None:
+        if not 0 < fdr < 1:
+            raise InputFormatError(f"fdr={fdr!r} must be between 0 and 1 (exclusive), e.g. 0.05.")
+        return float(fdr)
+    params = differential_result(adata, key).get("params", {})
+    value = params.get("fdr") if isinstance(params, Mapping) else None
+    return float(value) if value is not None else 0.05
+
+
+def groupby_of(adata: AnnData, key: str, groupby: str | None) -> str:
+    """``groupby`` when given, else the one the differential analysis used (when stored), else
+    ``"phase"``."""
+    if groupby is not None:
+        return groupby
+    res = adata.uns.get(key)
+    if isinstance(res, Mapping):
+        params = res.get("params", {})
+        if isinstance(params, Mapping) and params.get("groupby"):
+            return str(params["groupby"])
+    return "phase"
+
+
+def biomarker_features(adata: AnnData, contrast: str | None = None) -> list[str]:
+    """Features of candidate biomarkers found by :func:`kratom_omics.tl.flag_biomarkers` (if
+    stored)."""
+    store = adata.uns.get("biomarkers")
+    if store is None:
+        return []
+    table = store.get("table") if isinstance(store, Mapping) else store
+    if not isinstance(table, pd.DataFrame) or "feature" not in table.columns:
+        return []
+    sel = table
+    if contrast is not None and "contrast" in sel.columns:
+        sel = sel.loc[sel["contrast"].astype(str) == contrast]
+    if "found" in sel.columns:
+        sel = sel.loc[sel["found"].astype(bool)]
+    feats = sel["feature"].dropna().astype(str)
+    feats = feats[feats.isin(adata.var_names)]
+    return list(dict.fromkeys(feats))
