@@ -135,6 +135,222 @@ def example_data_cmd(
         logger.info("wrote %s", path)
 
 
+def read_h5ad(path: Path):
+    """Read an h5ad file with a one-line error when it is missing or not h5ad."""
+    import anndata as ad
+
+    from ..errors import InputFormatError
+
+    if not path.exists():
+        raise InputFormatError(f"{str(path)!r} does not exist.")
+    try:
+        return ad.read_h5ad(path)
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputFormatError(f"{str(path)!r} is not a readable .h5ad file: {exc}") from None
+
+
+def write_table(table, path: Path) -> None:
+    """Write a DataFrame as TSV atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        table.to_csv(tmp, sep="\t", index=False, lineterminator="\n")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+@command("load")
+def load_cmd(
+    data: Annotated[Path, typer.Argument(help="Tool output to read.")],
+    out: Annotated[Path, typer.Argument(help="Output .h5ad file.")],
+    samples: Annotated[Path | None, typer.Option(help="Sample sheet (TSV/CSV/XLSX).")] = None,
+    format: Annotated[str, typer.Option(help="Input format, or auto.")] = "auto",
+    quantity: Annotated[str | None, typer.Option(help="Quantity where a tool has several (e.g. lfq).")] = None,
+    phases: Annotated[str, typer.Option(help="Phases in order, comma-separated.")] = "control,use,withdrawal",
+    join: Annotated[str, typer.Option(help="exact: every sample in both; inner: common samples.")] = "exact",
+) -> None:
+    """Read a tool output (MaxQuant, DIA-NN, FragPipe, Spectronaut, AlphaPept, mzTab, EpiProfile,
+    densitometry, featureCounts, generic table) into .h5ad with the sample sheet."""
+    from .. import io
+
+    adata = io.read(data, samples, format=format, quantity=quantity, phases=_split(phases), join=join)  # type: ignore[arg-type]
+    write_h5ad(adata, out)
+    logger.info("loaded %s: %d samples x %d features -> %s", data, adata.n_obs, adata.n_vars, out)
+
+
+@command("preprocess")
+def preprocess_cmd(
+    data: Annotated[Path, typer.Argument(help="Input .h5ad (as loaded).")],
+    out: Annotated[Path, typer.Argument(help="Output .h5ad.")],
+    remove_flagged: Annotated[bool, typer.Option(help="Remove contaminants, decoys, only-by-site.")] = True,
+    transform: Annotated[str, typer.Option(help="log2, logit, clr or none.")] = "log2",
+    pseudocount: Annotated[float, typer.Option(help="Pseudo-count before log2.")] = 0.0,
+    min_valid: Annotated[float, typer.Option(help="Minimum valid values: number (>=1) or fraction.")] = 0.7,
+    valid_mode: Annotated[str, typer.Option(help="total, each_group or any_group.")] = "any_group",
+    normalize: Annotated[str, typer.Option(help="median, quantile or none.")] = "median",
+    impute: Annotated[str, typer.Option(help="none, downshift, minprob, knn or mixed.")] = "none",
+    groupby: Annotated[str, typer.Option(help="Sample-sheet column of the groups.")] = "phase",
+    seed: Annotated[int, typer.Option(help="Seed of the imputation.")] = 0,
+) -> None:
+    """Filter, transform, normalise and (only if asked) impute (kom.pp.recipe)."""
+    from .. import pp
+
+    adata = read_h5ad(data)
+    pp.recipe(
+        adata,
+        remove_flagged=remove_flagged,
+        transform=transform,  # type: ignore[arg-type]
+        pseudocount=pseudocount,
+        min_valid=min_valid,
+        valid_mode=valid_mode,  # type: ignore[arg-type]
+        normalize=normalize,  # type: ignore[arg-type]
+        impute=impute,  # type: ignore[arg-type]
+        groupby=groupby,
+        seed=seed,
+    )
+    write_h5ad(adata, out)
+
+
+@command("differential")
+def differential_cmd(
+    data: Annotated[Path, typer.Argument(help="Preprocessed .h5ad.")],
+    out: Annotated[Path, typer.Argument(help="Output .h5ad with the results stored.")],
+    contrast: Annotated[
+        list[str] | None, typer.Option(help='Contrast in level names, e.g. "withdrawal - control"; repeatable.')
+    ] = None,
+    groupby: Annotated[str, typer.Option(help="Sample-sheet column of the groups.")] = "phase",
+    covariate: Annotated[list[str] | None, typer.Option(help="Covariate column (batch, subject); repeatable.")] = None,
+    formula: Annotated[str | None, typer.Option(help="Design formula instead of groupby + covariates.")] = None,
+    trend: Annotated[bool, typer.Option(help="Intensity-dependent prior (limma trend).")] = False,
+    robust: Annotated[bool, typer.Option(help="Robust empirical Bayes (limma robust).")] = False,
+    fdr: Annotated[str, typer.Option(help="bh, by, bonferroni, holm, qvalue or none.")] = "bh",
+    key_added: Annotated[str, typer.Option(help="Key of the results in .uns.")] = "differential",
+    table: Annotated[Path | None, typer.Option(help="Also write the long result table (TSV).")] = None,
+    f_table: Annotated[Path | None, typer.Option(help="Also write the moderated F table (TSV).")] = None,
+) -> None:
+    """Moderated t and F statistics with limma's linear models and empirical Bayes (kom.tl.differential)."""
+    from .. import get, tl
+
+    adata = read_h5ad(data)
+    tl.differential(
+        adata,
+        groupby,
+        contrasts=tuple(contrast) if contrast else None,
+        covariates=tuple(covariate or ()),
+        formula=formula,
+        trend=trend,
+        robust=robust,
+        fdr=fdr,
+        key_added=key_added,
+    )
+    write_h5ad(adata, out)
+    if table is not None:
+        write_table(get.differential(adata, key=key_added), table)
+    if f_table is not None:
+        write_table(get.differential_f(adata, key=key_added), f_table)
+
+
+@command("biomarkers")
+def biomarkers_cmd(
+    data: Annotated[Path, typer.Argument(help=".h5ad with differential results.")],
+    out: Annotated[Path, typer.Argument(help="Output .h5ad with the flags stored.")],
+    candidates: Annotated[Path | None, typer.Option(help="Candidate list (TSV); default: the shipped list.")] = None,
+    modality: Annotated[str | None, typer.Option(help="Modality of the data (protein or histone).")] = None,
+    key: Annotated[str, typer.Option(help="Key of the differential results.")] = "differential",
+    alpha: Annotated[float, typer.Option(help="FDR level.")] = 0.05,
+    min_abs_log2fc: Annotated[float, typer.Option(help="Minimum absolute log2 fold change.")] = 0.58,
+    table: Annotated[Path | None, typer.Option(help="Also write the candidate table (TSV).")] = None,
+    features_table: Annotated[Path | None, typer.Option(help="Also write the per-feature flags (TSV).")] = None,
+) -> None:
+    """Flag candidate withdrawal markers (kom.tl.flag_biomarkers)."""
+    from .. import get, tl
+
+    adata = read_h5ad(data)
+    tl.flag_biomarkers(
+        adata, key=key, candidates=candidates, alpha=alpha, min_abs_log2fc=min_abs_log2fc, modality=modality
+    )
+    write_h5ad(adata, out)
+    if table is not None:
+        write_table(get.biomarkers(adata, table="candidates"), table)
+    if features_table is not None:
+        write_table(get.biomarkers(adata, table="features"), features_table)
+
+
+@command("plot")
+def plot_cmd(
+    kind: Annotated[str, typer.Argument(help="Plot: volcano, ma, pvalue-histogram, trajectories, pca, ...")],
+    data: Annotated[Path, typer.Argument(help="Input .h5ad.")],
+    out: Annotated[Path, typer.Argument(help="Output figure (.png, .svg or .pdf by extension).")],
+    contrast: Annotated[str | None, typer.Option(help="Contrast of result plots.")] = None,
+    feature: Annotated[list[str] | None, typer.Option(help="Feature or gene (trajectories); repeatable.")] = None,
+    key: Annotated[str, typer.Option(help="Key of the differential results.")] = "differential",
+) -> None:
+    """Draw one figure from a .h5ad file and save it (format from the extension)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .. import pl
+    from ..errors import InputFormatError
+
+    name = kind.replace("-", "_")
+    func = getattr(pl, name, None)
+    if func is None or name not in pl.__all__:
+        raise InputFormatError(f"plot {kind!r} does not exist; available: {sorted(pl.__all__)}")
+    if out.suffix.lower() not in {".png", ".svg", ".pdf"}:
+        raise InputFormatError(f"{str(out)!r}: expected a .png, .svg or .pdf file name.")
+    adata = read_h5ad(data)
+    import inspect
+
+    params = inspect.signature(func).parameters
+    kwargs: dict[str, Any] = {}
+    if contrast is not None and "contrast" in params:
+        kwargs["contrast"] = contrast
+    if "key" in params:
+        kwargs["key"] = key
+    if feature and "features" in params:
+        kwargs["features"] = feature
+    result = func(adata, **kwargs)
+    fig = result if hasattr(result, "savefig") else result.figure
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    try:
+        fig.savefig(tmp, dpi=150, bbox_inches="tight")
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+        plt.close(fig)
+
+
+@command("report")
+def report_cmd(
+    inputs: Annotated[list[str], typer.Argument(help="NAME=file.h5ad per modality (or one file.h5ad).")],
+    out: Annotated[Path, typer.Option(help="Output HTML file.")] = Path("report.html"),
+    title: Annotated[str, typer.Option(help="Title of the report.")] = "kratom-omics report",
+    key: Annotated[str, typer.Option(help="Key of the differential results.")] = "differential",
+) -> None:
+    """Write the self-contained HTML report (and its tables as TSV beside it)."""
+    from .. import report
+    from ..errors import InputFormatError
+
+    data: dict[str, Any] = {}
+    for item in inputs:
+        name, sep, path = item.partition("=")
+        if not sep:
+            name, path = Path(item).stem, item
+        if not name or name in data:
+            raise InputFormatError(f"report input {item!r}: expected NAME=file.h5ad with distinct names.")
+        data[name] = read_h5ad(Path(path))
+    report.html(data if len(data) > 1 else next(iter(data.values())), out, title=title, key=key)
+    logger.info("wrote %s", out)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``kratom-omics`` with ``argv`` (default: the process arguments); return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)

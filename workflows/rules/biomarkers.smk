@@ -1,0 +1,26 @@
+rule biomarkers:
+    """Flag candidate withdrawal markers (prior candidates such as Rab35, HDAC2, H3K9ac, and new ones)."""
+    input:
+        h5ad="results/{modality}/differential.h5ad",
+        candidates=config.get("biomarkers", {}).get("candidates", "config/candidates.tsv"),
+    output:
+        h5ad="results/{modality}/biomarkers.h5ad",
+        table=report(
+            "results/tables/{modality}_biomarkers.tsv",
+            caption="../report/biomarkers.rst",
+            category="Biomarkers",
+            labels={"modality": "{modality}"},
+        ),
+    params:
+        alpha=config.get("biomarkers", {}).get("alpha", 0.05),
+        lfc=config.get("biomarkers", {}).get("min_abs_log2fc", 0.58),
+    log:
+        "logs/biomarkers/{modality}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    shell:
+        "kratom-omics biomarkers {input.h5ad:q} {output.h5ad:q} --candidates {input.candidates:q} "
+        "--modality {wildcards.modality} --alpha {params.alpha} --min-abs-log2fc {params.lfc} "
+        "--table {output.table:q} 2> {log:q}"

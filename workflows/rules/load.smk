@@ -1,0 +1,22 @@
+rule load:
+    """Read a tool output into AnnData and join the sample sheet (every mismatch is reported)."""
+    input:
+        data=lambda w: modality_config(w)["input"],
+        samples=config["samples"],
+    output:
+        "results/{modality}/loaded.h5ad",
+    params:
+        format=lambda w: modality_config(w).get("format", "auto"),
+        quantity=lambda w: (
+            f"--quantity {q(modality_config(w)['quantity'])}" if modality_config(w).get("quantity") else ""
+        ),
+        phases=",".join(config["phases"]),
+    log:
+        "logs/load/{modality}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    shell:
+        "kratom-omics load {input.data:q} {output:q} --format {params.format} {params.quantity} "
+        "--samples {input.samples:q} --phases {params.phases:q} 2> {log:q}"
