@@ -1,6 +1,7 @@
 """kratom_omics.pp"""
 
 from ._batch import remove_batch
+from ._counts import calc_norm_factors, log_cpm, voom
 from ._filter import filter_valid, remove_flagged
 from ._impute import impute
 from ._normalize import normalize
@@ -17,3 +18,4 @@ __all__ += [
     "remove_batch",
     "remove_flagged",
 ]
+__all__ += ["calc_norm_factors", "log_cpm", "voom"]
