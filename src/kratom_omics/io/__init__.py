@@ -2,6 +2,7 @@
 
 from ._alphapept import read_alphadia, read_alphapept
 from ._anndata import attach_samples, normalize_run_name
+from ._candidates import read_candidates
 from ._diann import read_diann
 from ._epiprofile import read_epiprofile
 from ._fragpipe import read_fragpipe
@@ -26,3 +27,4 @@ __all__ += [
     "read_proteomics",
     "read_spectronaut",
 ]
+__all__ += ["read_candidates"]
