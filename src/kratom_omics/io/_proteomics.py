@@ -487,7 +487,14 @@ def detect_from_header(path: Path, columns: list[str]) -> tuple[str, str] | None
 def detect_proteomics_format(path: str | os.PathLike) -> str:
     """Name the tool that wrote a protein table, from its file name and header.
 
-    Returns one of :data:`PROTEOMICS_FORMATS`.
+    Parameters
+    ----------
+    path
+        The protein table (text, ``.gz``, ``.parquet`` or mzTab).
+
+    Returns
+    -------
+    One of :data:`PROTEOMICS_FORMATS`, e.g. ``"maxquant"``.
 
     Raises
     ------

@@ -1,0 +1,71 @@
+"""Format auto-detection and the read_proteomics dispatcher."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import kratom_omics as kom
+from kratom_omics.errors import InputFormatError, KeyNotFoundError
+
+DATA = Path(__file__).parent.parent / "data" / "proteomics"
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("proteinGroups.txt", "maxquant"),
+        ("proteinGroups_R.txt", "maxquant"),
+        ("proteinGroups_silac.txt", "maxquant"),
+        ("report.pg_matrix.tsv", "diann"),
+        ("report_2x.pg_matrix.tsv", "diann"),
+        ("report.tsv", "diann"),
+        ("combined_protein.tsv", "fragpipe"),
+        ("spectronaut_report.tsv", "spectronaut"),
+        ("spectronaut_pivot.tsv", "spectronaut"),
+        ("results_proteins.csv", "alphapept"),
+        ("pg.matrix.tsv", "alphadia"),
+        ("quant.mzTab", "mztab"),
+        ("identification_only.mzTab", "mztab"),
+    ],
+)
+def test_detect(name, fmt):
+    assert kom.io.detect_proteomics_format(DATA / name) == fmt
+
+
+def test_unknown_header_lists_signatures(tmp_path):
+    path = tmp_path / "table.tsv"
+    path.write_text("id\tS1\tS2\nP1\t1\t2\n")
+    with pytest.raises(InputFormatError) as err:
+        kom.io.read_proteomics(path)
+    msg = str(err.value)
+    assert "could not recognise the proteomics tool from the header ['id', 'S1', 'S2']" in msg
+    assert "MaxQuant proteinGroups.txt: 'Protein IDs'" in msg
+    assert "mzTab: lines starting with 'MTD'" in msg
+    assert "kom.io.read_table" in msg
+
+
+def test_explicit_format_and_typo():
+    a = kom.io.read_proteomics(DATA / "proteinGroups.txt", format="MaxQuant", quantity="intensity")
+    assert a["CTRL_1", "Q5U316"].X[0, 0] == 2.1e8
+    with pytest.raises(
+        KeyNotFoundError, match=r"format='maxqant' is not available\. Did you mean 'maxquant'"
+    ):
+        kom.io.read_proteomics(DATA / "proteinGroups.txt", format="maxqant")
+
+
+def test_missing_and_empty_file(tmp_path):
+    with pytest.raises(InputFormatError, match="does not exist"):
+        kom.io.read_proteomics(tmp_path / "nope.txt")
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("\n\n")
+    with pytest.raises(InputFormatError, match="is empty"):
+        kom.io.read_proteomics(empty)
+
+
+def test_wrong_explicit_tool():
+    with pytest.raises(
+        InputFormatError, match="looks like a MaxQuant table: use format='maxquant'"
+    ):
+        kom.io.read_proteomics(DATA / "proteinGroups.txt", format="fragpipe")

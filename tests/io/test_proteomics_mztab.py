@@ -1,0 +1,60 @@
+"""mzTab 1.0: assays -> runs and study variables, null cells, identification-only files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kratom_omics as kom
+from kratom_omics.errors import InputFormatError
+
+DATA = Path(__file__).parent.parent / "data" / "proteomics"
+
+
+def test_assays_are_samples():
+    a = kom.io.read_proteomics(DATA / "quant.mzTab")
+    assert list(a.obs_names) == ["CTRL_1", "CTRL_2", "WD_1", "WD_2"]
+    assert a.obs["assay"].tolist() == ["assay[1]", "assay[2]", "assay[3]", "assay[4]"]
+    assert a.obs["study_variable"].tolist() == ["control", "control", "withdrawal", "withdrawal"]
+    assert a.obs["ms_run"].iloc[0] == "file:///data/kratom/CTRL_1.mzML"
+    assert a.obs["sample_description"].iloc[3] == "rat 4, mitragynine withdrawal day 1"
+    # assay abundances, never the study-variable summaries (1.1e8, 3.0e8)
+    np.testing.assert_array_equal(a[:, "Q5U316"].X.ravel(), [1.0e8, 1.2e8, 3.1e8, 2.9e8])
+    np.testing.assert_array_equal(a[:, "Q6P6W3"].X.ravel(), [4.0e7, np.nan, 8.1e7, 8.5e7])
+    assert a.var.loc["Q5U316", "protein_ids"] == "Q5U316;Q6NYB7;F1LQ99"
+    assert a.var.loc["Q5U316", "gene"] == "Rab35"  # GN= of the description
+    assert a.var["is_decoy"].tolist() == [False, False, True]
+    assert a.var.loc["DECOY_P63018", "gene"] == "DECOY_P63018"
+
+
+def test_sample_sheet_join():
+    sheet = pd.DataFrame(
+        {
+            "sample": ["CTRL_1", "CTRL_2", "WD_1", "WD_2"],
+            "phase": ["control"] * 2 + ["withdrawal"] * 2,
+        }
+    )
+    a = kom.io.read_mztab(DATA / "quant.mzTab", sheet)
+    assert a.obs["phase"].tolist() == ["control", "control", "withdrawal", "withdrawal"]
+    assert a.obs["study_variable"].tolist() == ["control", "control", "withdrawal", "withdrawal"]
+
+
+def test_identification_only():
+    with pytest.raises(
+        InputFormatError, match=r"carries no protein abundances .*identification-only"
+    ):
+        kom.io.read_proteomics(DATA / "identification_only.mzTab")
+
+
+def test_ragged_row(tmp_path):
+    lines = (DATA / "quant.mzTab").read_text().splitlines()
+    lines[-1] = "\t".join(lines[-1].split("\t")[:10])
+    path = tmp_path / "cut.mzTab"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(
+        InputFormatError, match=rf"line {len(lines)} has 9 fields but the PRH header"
+    ):
+        kom.io.read_mztab(path)
