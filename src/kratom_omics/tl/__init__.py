@@ -1,3 +1,6 @@
-"""kratom_omics.tl"""
+"""kratom_omics.tl: statistics (differential abundance, multiple testing)."""
 
-__all__: list[str] = []
+from ._differential import differential
+from ._multitest import adjust_pvalues
+
+__all__: list[str] = ["adjust_pvalues", "differential"]

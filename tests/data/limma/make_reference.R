@@ -1,9 +1,9 @@
 # Reference outputs of R limma for tests/tl/test_limma_reference.py.
 #   Rscript make_reference.R 3.54   # Debian r-bioc-limma (system library)
 #   Rscript make_reference.R 3.62   # limma 3.62 installed in ~/.local/share/limma-3.62
-# Reads the input CSVs written by make_inputs.py and writes <case>_limma<version>.csv (one row per
-# feature and contrast: <case>_contrasts_limma<version>.csv.gz; per feature, with the moderated F and the
-# prior: <case>_features_limma<version>.csv.gz).
+# Reads the input CSVs written by make_inputs.py and writes, per case, one row per feature and
+# contrast (<case>_contrasts_limma<version>.csv.gz) and one row per feature with the moderated F and
+# the prior (<case>_features_limma<version>.csv.gz).
 args <- commandArgs(trailingOnly = TRUE)
 version <- if (length(args)) args[1] else "3.62"
 if (version == "3.62") {

@@ -1,0 +1,110 @@
+"""Results of :func:`kratom_omics.tl.differential` as tidy tables."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..errors import KeyNotFoundError, ResultNotFoundError, did_you_mean
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
+__all__ = ["differential", "differential_f"]
+
+_ASCENDING = {"pvalue": True, "padj": True, "feature": True, "contrast": True, "se": True}
+_BY_ABS = {"log2fc", "t"}
+
+
+def _result(adata: AnnData, key: str, part: str) -> pd.DataFrame:
+    res = adata.uns.get(key)
+    if not isinstance(res, dict) or part not in res:
+        available = sorted(
+            k
+            for k, v in adata.uns.items()
+            if isinstance(v, dict) and "table" in v and "f_table" in v
+        )
+        hint = (
+            f"Available differential results: {available}."
+            if available
+            else "Run kom.tl.differential(adata, ...) first."
+        )
+        raise ResultNotFoundError(
+            f"adata.uns[{key!r}] holds no kom.tl.differential result ({part!r} missing). {hint}"
+        )
+    return res[part]
+
+
+def _sorted(df: pd.DataFrame, sort_by: str | None) -> pd.DataFrame:
+    if sort_by is None:
+        return df.reset_index(drop=True)
+    if sort_by not in df.columns:
+        raise KeyNotFoundError(
+            did_you_mean(sort_by, df.columns, what="sort_by").replace(
+                "is not available", "is not a column of the result table"
+            )
+        )
+    if sort_by in _BY_ABS:
+        order = (
+            df[sort_by].abs().sort_values(ascending=False, kind="stable", na_position="last").index
+        )
+        return df.loc[order].reset_index(drop=True)
+    ascending = _ASCENDING.get(sort_by, False)
+    return df.sort_values(
+        sort_by, ascending=ascending, kind="stable", na_position="last"
+    ).reset_index(drop=True)
+
+
+def differential(
+    adata: AnnData,
+    key: str = "differential",
+    *,
+    contrast: str | None = None,
+    sort_by: str | None = None,
+) -> pd.DataFrame:
+    """The long result table of :func:`kratom_omics.tl.differential` (a copy).
+
+    Parameters
+    ----------
+    adata
+        AnnData holding the result.
+    key
+        ``key_added`` used by :func:`kratom_omics.tl.differential`.
+    contrast
+        Keep only this contrast (spacing is normalised: ``"withdrawal-control"`` works).
+    sort_by
+        Column to sort by: ``pvalue``/``padj`` ascending, ``log2fc``/``t`` by decreasing absolute
+        value, ``B``/``mean_log2`` and other statistics decreasing; NaN last.
+
+    Returns
+    -------
+    DataFrame with columns ``feature, contrast, log2fc, se, ci_low, ci_high, mean_log2, t, df_total,
+    pvalue, padj, B, s2_post, df_residual, n_obs`` (+ ``gene``), one row per feature and contrast.
+    """
+    table = _result(adata, key, "table").copy()
+    if contrast is not None:
+        from ..tl._design import normalize_contrast
+
+        name = normalize_contrast(contrast)
+        present = list(pd.unique(table["contrast"]))
+        if name not in present:
+            raise KeyNotFoundError(
+                did_you_mean(contrast, present, what="contrast").replace(
+                    "is not available", f"is not a contrast of adata.uns[{key!r}]"
+                )
+            )
+        table = table[table["contrast"] == name]
+    return _sorted(table, sort_by)
+
+
+def differential_f(
+    adata: AnnData, key: str = "differential", *, sort_by: str | None = None
+) -> pd.DataFrame:
+    """The moderated F table (all contrasts jointly) of :func:`kratom_omics.tl.differential`.
+
+    Returns
+    -------
+    DataFrame with columns ``feature, F, df1, df2, pvalue, padj`` (+ ``gene``), one row per feature.
+    """
+    return _sorted(_result(adata, key, "f_table").copy(), sort_by)

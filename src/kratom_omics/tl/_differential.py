@@ -1,0 +1,304 @@
+"""``kom.tl.differential``: limma-equivalent differential abundance on an AnnData."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .._core import check_layer, get_matrix, record_provenance
+from ..errors import DesignError, KeyNotFoundError, did_you_mean
+from ._design import build_design, contrast_matrix, normalize_contrast
+from ._limma import contrasts_fit, ebayes, lm_fit
+from ._multitest import adjust_pvalues
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
+__all__ = ["TABLE_COLUMNS", "differential"]
+
+logger = logging.getLogger("kratom_omics")
+
+LIMMA_VERSION = "3.62"
+LEGACY_LIMMA_VERSION = "3.54"
+TABLE_COLUMNS: tuple[str, ...] = (
+    "feature",
+    "contrast",
+    "log2fc",
+    "se",
+    "ci_low",
+    "ci_high",
+    "mean_log2",
+    "t",
+    "df_total",
+    "pvalue",
+    "padj",
+    "B",
+    "s2_post",
+    "df_residual",
+    "n_obs",
+)
+F_COLUMNS: tuple[str, ...] = ("feature", "F", "df1", "df2", "pvalue", "padj")
+
+
+def _weights_matrix(adata: AnnData, weights: Any) -> tuple[np.ndarray | None, str]:
+    """Observation weights as features x samples (or one per sample) and their name for params."""
+    if weights is None:
+        return None, ""
+    if isinstance(weights, str):
+        if weights not in adata.layers:
+            check_layer(adata, weights)
+        w = get_matrix(adata, weights).T
+        name = weights
+    else:
+        arr = np.asarray(weights, dtype=float)
+        if arr.shape == (adata.n_obs,):
+            w = arr
+        elif arr.shape == (adata.n_obs, adata.n_vars):
+            w = arr.T
+        else:
+            raise DesignError(
+                f"weights has shape {arr.shape}; expected (n_obs, n_vars) = "
+                f"{(adata.n_obs, adata.n_vars)} "
+                f"for observation weights or ({adata.n_obs},) for one weight per sample."
+            )
+        name = "array"
+    with np.errstate(invalid="ignore"):
+        neg = np.asarray(w < 0)
+    if np.any(neg):
+        raise DesignError(
+            f"weights {name!r} contain {int(neg.sum())} negative value(s); weights must be >= 0 "
+            "(0 or NaN drops an observation)."
+        )
+    return np.asarray(w, dtype=float), name
+
+
+def differential(
+    adata: AnnData,
+    groupby: str = "phase",
+    contrasts: Sequence[str] | str | None = None,
+    *,
+    covariates: Sequence[str] = (),
+    formula: str | None = None,
+    layer: str | None = None,
+    weights: str | np.ndarray | None = None,
+    trend: bool = False,
+    robust: bool = False,
+    legacy: bool | None = None,
+    fdr: str = "bh",
+    key_added: str = "differential",
+) -> None:
+    """Moderated (limma) tests of contrasts between groups, for every feature.
+
+    Each feature is fit by least squares on its observed samples (R limma's ``lmFit``), contrasts
+    are taken with limma's ``contrasts.fit`` and variances are moderated by empirical Bayes
+    (``eBayes``). Results agree with R limma 3.62 (``legacy=True``: with limma 3.54 and earlier).
+
+    Parameters
+    ----------
+    adata
+        Samples x features, log2 scale, NaN for missing values.
+    groupby
+        Column of ``adata.obs`` whose levels are compared (default ``"phase"``).
+    contrasts
+        Linear combinations of the levels of ``groupby``, e.g. ``"withdrawal - control"``,
+        ``"(use + withdrawal)/2 - control"``; back-quote level names that are not identifiers
+        (```24h` - control``). With ``formula``, design column names may be used too. Default:
+        every level against the first one.
+    covariates
+        Further ``.obs`` columns: categorical ones (``batch``, ``subject`` for a paired design)
+        enter with treatment coding, numeric ones linearly. The design is
+        ``~ 0 + groupby + covariates``.
+    formula
+        A formulaic/R formula such as ``"~ 0 + phase + batch"`` used instead of ``groupby`` +
+        ``covariates``. Contrasts in level names of ``groupby`` are mapped onto its columns.
+    layer
+        Use ``adata.layers[layer]`` instead of ``adata.X``.
+    weights
+        Observation weights: the name of a layer, an ``(n_obs, n_vars)`` array, or one weight per
+        sample; they enter the least squares as limma's ``lmFit`` weights. 0 or NaN drops a value.
+    trend
+        Let the prior variance depend on the mean abundance (limma ``trend=TRUE``).
+    robust
+        Robust empirical Bayes, protecting against outlying variances (``robust=TRUE``).
+    legacy
+        limma's ``legacy``: ``None`` chooses the unequal-df estimator when residual df differ (e.g.
+        with missing values), ``True`` always uses moment matching (limma <= 3.60 behaviour).
+    fdr
+        Multiple-testing adjustment per contrast: ``"bh"``, ``"by"``, ``"bonferroni"``, ``"holm"``,
+        ``"qvalue"`` or ``"none"``.
+    key_added
+        Key of ``adata.uns`` receiving the result.
+
+    Returns
+    -------
+    None. Writes ``adata.uns[key_added]``, a dict with
+
+    ``"params"``
+        the call, the design columns, ``limma_version_matched`` (and ``pi0`` for ``fdr="qvalue"``).
+    ``"contrasts"``
+        list of contrast names.
+    ``"table"``
+        long DataFrame, one row per feature and contrast: ``feature, contrast, log2fc, se, ci_low,
+        ci_high, mean_log2, t, df_total, pvalue, padj, B, s2_post, df_residual, n_obs``
+        (+ ``gene``).
+    ``"f_table"``
+        moderated F test of all contrasts per feature: ``feature, F, df1, df2, pvalue, padj``.
+    ``"prior"``
+        ``df_prior`` and ``s2_prior`` (scalars, or per-feature arrays with ``trend``/``robust``).
+    ``"contrast_matrix"``
+        DataFrame, design columns x contrasts.
+
+    Also appends a step to ``adata.uns["kratom_omics"]["provenance"]``.
+    """
+    if not isinstance(key_added, str) or not key_added or "/" in key_added:
+        raise DesignError(f"key_added={key_added!r} must be a non-empty string without '/'.")
+    if isinstance(covariates, str):
+        covariates = (covariates,)
+    covariates = list(covariates)
+    if not isinstance(trend, bool) or not isinstance(robust, bool):
+        raise DesignError(
+            f"trend and robust must be True or False; got trend={trend!r}, robust={robust!r}."
+        )
+    if legacy is not None and not isinstance(legacy, bool):
+        raise DesignError(f"legacy must be None, True or False; got {legacy!r}.")
+    if groupby is not None and groupby not in adata.obs.columns and formula is None:
+        raise KeyNotFoundError(
+            did_you_mean(groupby, adata.obs.columns, what="groupby").replace(
+                "is not available", "is not a column of adata.obs"
+            )
+        )
+    design = build_design(adata.obs, groupby, covariates=covariates, formula=formula)
+
+    if contrasts is None:
+        if len(design.levels) < 2 or not design.level_vectors:
+            raise DesignError(
+                f"no contrasts given and groupby={groupby!r} does not define levels in the design "
+                f"{design.columns}; pass contrasts in design column names."
+            )
+        contrasts = [f"{lv} - {design.levels[0]}" for lv in design.levels[1:]]
+    elif isinstance(contrasts, str):
+        contrasts = [contrasts]
+    names = [normalize_contrast(c) for c in contrasts]
+    if len(set(names)) != len(names):
+        dup = sorted({c for c in names if names.count(c) > 1})
+        raise DesignError(f"contrasts {dup} are given more than once; list each contrast once.")
+    cmat = contrast_matrix(design, names)
+
+    y = get_matrix(adata, layer).T  # features x samples
+    w, wname = _weights_matrix(adata, weights)
+    fit = lm_fit(y, design.matrix, weights=w, coef_names=design.columns)
+    if float(np.max(fit.df_residual, initial=0.0)) == 0:
+        raise DesignError(
+            "no feature has residual degrees of freedom (each has at most as many observed samples "
+            f"as the {len(design.columns)} design columns); add replicates, drop covariates or "
+            "filter "
+            "features with many missing values."
+        )
+    cfit = contrasts_fit(fit, cmat)
+    eb = ebayes(cfit, fit, trend=trend, robust=robust, legacy=legacy)
+
+    features = adata.var_names.astype(str).to_numpy()
+    g, k = cfit.coefficients.shape
+    se = cfit.stdev_unscaled * np.sqrt(eb.s2_post)[:, None]
+    from scipy import stats
+
+    with np.errstate(invalid="ignore"):
+        q = stats.t.ppf(0.975, eb.df_total)
+    q = np.where(np.isinf(eb.df_total), stats.norm.ppf(0.975), q)
+    margin = se * q[:, None]
+    padj = np.empty((g, k))
+    fdr_info: dict[str, Any] = {}
+    for j in range(k):
+        padj[:, j], info = adjust_pvalues(eb.p_value[:, j], fdr)
+        if "pi0" in info:
+            fdr_info.setdefault("pi0", []).append(info["pi0"])
+
+    def long(a: np.ndarray) -> np.ndarray:
+        return np.asarray(a, dtype=float).T.reshape(-1)
+
+    def rep(a: np.ndarray) -> np.ndarray:
+        return np.tile(np.asarray(a), k)
+
+    table = pd.DataFrame(
+        {
+            "feature": rep(features),
+            "contrast": np.repeat(np.array(names, dtype=object), g),
+            "log2fc": long(cfit.coefficients),
+            "se": long(se),
+            "ci_low": long(cfit.coefficients - margin),
+            "ci_high": long(cfit.coefficients + margin),
+            "mean_log2": rep(fit.amean),
+            "t": long(eb.t),
+            "df_total": rep(eb.df_total),
+            "pvalue": long(eb.p_value),
+            "padj": long(padj),
+            "B": long(eb.lods),
+            "s2_post": rep(eb.s2_post),
+            "df_residual": rep(fit.df_residual),
+            "n_obs": rep(fit.n_obs.astype(np.int64)),
+        }
+    )
+    table["feature"] = table["feature"].astype(str)
+    table["contrast"] = table["contrast"].astype(str)
+    if "gene" in adata.var.columns:
+        table["gene"] = rep(adata.var["gene"].astype(str).to_numpy())
+    fpadj, _ = adjust_pvalues(eb.f_p_value, fdr)
+    f_table = pd.DataFrame(
+        {
+            "feature": features,
+            "F": eb.f_stat,
+            "df1": np.full(g, float(eb.f_df1)),
+            "df2": np.asarray(eb.f_df2, dtype=float),
+            "pvalue": eb.f_p_value,
+            "padj": fpadj,
+        }
+    )
+    if "gene" in adata.var.columns:
+        f_table["gene"] = adata.var["gene"].astype(str).to_numpy()
+
+    def prior_value(v: Any) -> Any:
+        arr = np.asarray(v, dtype=float)
+        return float(arr) if arr.ndim == 0 else arr.copy()
+
+    matched = LEGACY_LIMMA_VERSION if legacy is True else LIMMA_VERSION
+    params: dict[str, Any] = {
+        "groupby": groupby if groupby is not None else "",
+        "contrasts": list(names),
+        "covariates": covariates,
+        "formula": formula if formula is not None else "",
+        "design_formula": design.formula,
+        "design_columns": list(design.columns),
+        "trend": trend,
+        "robust": robust,
+        "legacy": "" if legacy is None else legacy,
+        "legacy_path_used": bool(eb.legacy),
+        "fdr": str(fdr).lower(),
+        "layer": layer if layer is not None else "",
+        "weights": wname,
+        "limma_version_matched": matched,
+        "n_features": int(g),
+        "n_samples": int(adata.n_obs),
+    }
+    if "pi0" in fdr_info:
+        params["pi0"] = [float(x) for x in fdr_info["pi0"]]
+    adata.uns[key_added] = {
+        "params": params,
+        "contrasts": list(names),
+        "table": table,
+        "f_table": f_table,
+        "prior": {"df_prior": prior_value(eb.df_prior), "s2_prior": prior_value(eb.s2_prior)},
+        "contrast_matrix": pd.DataFrame(cmat, index=design.columns, columns=names),
+    }
+    n_na = int(np.isnan(cfit.coefficients).any(axis=1).sum())
+    logger.info(
+        "differential: %d features x %d contrasts (%s); %d feature(s) with an NA contrast",
+        g,
+        k,
+        ", ".join(names),
+        n_na,
+    )
+    record_provenance(adata, "tl.differential", params)
