@@ -148,7 +148,9 @@ def remove_batch(
         impute (:func:`kratom_omics.pp.impute`) or keep complete features
         (``kom.pp.filter_valid(adata, min_valid=1.0)``) first, or use ``"regress"``. Every batch
         needs at least 2 samples. Features that ComBat returns as NaN (no variance) are left
-        unchanged.
+        unchanged. Categorical ``keep``/``covariates`` columns are given to ComBat as 0/1 indicator
+        columns without their first level: scanpy's own coding of a categorical covariate repeats
+        the batch intercepts and makes the design singular.
     key_added
         Write the corrected values to ``.layers[key_added]`` and leave ``.X`` unchanged.
     copy
@@ -258,14 +260,20 @@ def _combat(
             f"adata.obs[{batch!r}] have a single sample; ComBat needs 2 or more per batch (use "
             "method='regress')."
         )
-    obs = pd.DataFrame(index=[str(i) for i in range(adata.n_obs)])
-    for col in [batch, *keeps, *covs]:
-        column = adata.obs[col]
-        obs[col] = column.to_numpy() if _is_numeric(column) else pd.Categorical(column.astype(str))
+    # scanpy builds "~ 0 + factor" for categorical covariates, which repeats the intercept of the
+    # batch indicators (a singular design): pass 0/1 columns without their first level instead
+    obs = pd.DataFrame({batch: pd.Categorical(adata.obs[batch].astype(str))})
+    obs.index = [str(i) for i in range(adata.n_obs)]
+    extra: list[str] = []
+    for col in [*keeps, *covs]:
+        values, names = _treatment(adata.obs[col], col)
+        for k, name in enumerate(names):
+            key = f"__{name}"
+            obs[key] = values[:, k]
+            extra.append(key)
     tmp = ad.AnnData(X=x.copy(), obs=obs)
-    extra = [*keeps, *covs] or None
     corrected = np.asarray(
-        sc.pp.combat(tmp, key=batch, covariates=extra, inplace=False), dtype=np.float64
+        sc.pp.combat(tmp, key=batch, covariates=extra or None, inplace=False), dtype=np.float64
     )
     bad = ~np.isfinite(corrected)
     if bad.any():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
 X_TRANSFORM_KEY = "x_transform"
 
 Scale = Literal["auto", "log2", "linear"]
+
+logger = logging.getLogger("kratom_omics")
 
 
 def start(adata: AnnData, copy: bool) -> AnnData:
@@ -51,13 +54,30 @@ def set_x_transform(adata: AnnData, value: str) -> None:
     adata.uns.setdefault(UNS_KEY, {})[X_TRANSFORM_KEY] = value
 
 
+def looks_log2(values: np.ndarray) -> bool:
+    """Whether values look log-transformed rather than linear intensities, ratios or counts.
+
+    True when some finite value is negative (intensities, ratios and counts are not), or when the
+    values are not all integers, all lie below 64 and their median is above 1 (log2 intensities lie
+    around 10-40; linear MS intensities are far larger, linear ratios lie in [0, 1]).
+    """
+    m = np.asarray(values, dtype=np.float64)
+    finite = m[np.isfinite(m)]
+    if not finite.size:
+        return False
+    if (finite < 0).any():
+        return True
+    if np.all(finite == np.round(finite)):
+        return False
+    return bool(finite.max() < 64 and np.median(finite) > 1)
+
+
 def is_log2(adata: AnnData, layer: str | None, scale: Scale) -> bool:
     """Whether the matrix read from ``layer`` (None = ``.X``) is on the log2 scale.
 
-    ``scale="auto"``: ``.X`` is log2 when :func:`kratom_omics.pp.log2` was applied (state flag or
-    provenance); ``layers["raw"]`` is linear; any other layer is treated as log2 when its finite
-    values are all below 64 (no MS intensity or count matrix is that small, no log2 intensity that
-    large).
+    ``scale="auto"``: ``.X`` is log2 when :func:`kratom_omics.pp.log2` was applied (state flag
+    ``uns["kratom_omics"]["x_transform"]`` or provenance); ``layers["raw"]`` is linear; otherwise
+    (``.X`` without the flag, other layers) the values decide (:func:`looks_log2`).
     """
     if scale == "log2":
         return True
@@ -65,13 +85,18 @@ def is_log2(adata: AnnData, layer: str | None, scale: Scale) -> bool:
         return False
     if scale != "auto":
         raise InputFormatError(f"scale={scale!r} is not one of 'auto', 'log2', 'linear'.")
-    if layer is None:
-        return x_transform(adata) == "log2"
+    if layer is None and x_transform(adata) == "log2":
+        return True
     if layer == "raw":
         return False
-    m = np.asarray(adata.layers[layer], dtype=np.float64)
-    finite = m[np.isfinite(m)]
-    return bool(finite.size) and bool(np.nanmax(np.abs(finite)) < 64)
+    m = adata.X if layer is None else adata.layers[layer]
+    guess = looks_log2(np.asarray(m))
+    logger.debug(
+        "scale of %s not recorded; the values look %s",
+        "adata.X" if layer is None else f"layers[{layer!r}]",
+        "log-transformed" if guess else "linear",
+    )
+    return guess
 
 
 def group_codes(adata: AnnData, groupby: str) -> tuple[list[str], np.ndarray]:

@@ -71,13 +71,18 @@ def remove_flagged(
     """
     adata = start(adata, copy)
     wanted = {"is_contaminant": contaminants, "is_decoy": decoys, "only_by_site": only_by_site}
+    argument = {
+        "is_contaminant": "contaminants",
+        "is_decoy": "decoys",
+        "only_by_site": "only_by_site",
+    }
     remove = np.zeros(adata.n_vars, dtype=bool)
     n_removed: dict[str, int] = {}
     skipped: list[str] = []
     for column, use in wanted.items():
         if not isinstance(use, (bool, np.bool_)):
             raise InputFormatError(
-                f"remove_flagged: {column.removeprefix('is_')}={use!r} must be True or False."
+                f"remove_flagged: {argument[column]}={use!r} must be True or False."
             )
         if not use:
             continue

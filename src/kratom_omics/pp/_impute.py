@@ -10,7 +10,7 @@ import numpy as np
 
 from .._core import get_matrix, record_provenance
 from ..errors import DesignError, InputFormatError, KratomOmicsWarning, did_you_mean
-from ._common import group_codes, group_onehot, start, x_transform
+from ._common import group_codes, group_onehot, is_log2, start
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -168,11 +168,10 @@ def impute(
         or n_neighbors < 1
     ):
         raise InputFormatError(f"impute: n_neighbors={n_neighbors!r} must be an integer >= 1.")
-    if x_transform(adata) != "log2":
+    if not is_log2(adata, None, "auto"):
         logger.warning(
-            "impute: adata.X is not marked as log2-transformed; the imputation models assume "
-            "log-scale intensities (run kom.pp.log2 first unless the values already are on a log "
-            "scale)."
+            "impute: adata.X looks like linear values; the imputation models assume log-scale "
+            "intensities (run kom.pp.log2 first)."
         )
 
     x = get_matrix(adata).copy()

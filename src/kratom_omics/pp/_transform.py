@@ -11,7 +11,7 @@ import numpy as np
 
 from .._core import check_layer, get_matrix, record_provenance
 from ..errors import InputFormatError, KratomOmicsWarning
-from ._common import X_TRANSFORM_KEY, set_x_transform, start, x_transform
+from ._common import X_TRANSFORM_KEY, looks_log2, set_x_transform, start, x_transform
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -26,6 +26,7 @@ def log2(
     *,
     pseudocount: float = 0.0,
     layer: str | None = None,
+    force: bool = False,
     copy: bool = False,
 ) -> AnnData | None:
     """Replace ``.X`` by ``log2(values + pseudocount)``.
@@ -47,6 +48,10 @@ def log2(
         Added before taking the logarithm (>= 0).
     layer
         Read the linear values from this layer instead of ``.X`` (the result still goes to ``.X``).
+    force
+        Transform even though the values look log-transformed already (negative values, or
+        non-integer values all below 64 with median above 1); use for small linear values such as
+        densitometry ratios above 1.
     copy
         Return a transformed copy instead of modifying ``adata``.
 
@@ -58,7 +63,8 @@ def log2(
     Raises
     ------
     InputFormatError
-        ``.X`` is already log2-transformed, or ``pseudocount`` is negative or not finite.
+        ``.X`` is already log2-transformed (recorded, or judged from the values unless
+        ``force=True``), or ``pseudocount`` is negative or not finite.
     """
     if isinstance(pseudocount, bool) or not isinstance(pseudocount, (int, float, np.number)):
         raise InputFormatError(f"log2: pseudocount={pseudocount!r} must be a number >= 0 (e.g. 1).")
@@ -72,15 +78,16 @@ def log2(
             "kom.pp.log2(adata, layer='raw')."
         )
     values = get_matrix(adata, layer).copy()
-    if layer is None:
+    if not force and looks_log2(values):
+        source = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
         finite = values[np.isfinite(values)]
-        if finite.size and finite.min() > 0 and finite.max() < 40 and np.median(finite) > 10:
-            warnings.warn(
-                "log2: adata.X looks log-transformed already (all values between 0 and 40, median "
-                f"{np.median(finite):.1f}); check that the loaded values are linear intensities.",
-                KratomOmicsWarning,
-                stacklevel=2,
-            )
+        raise InputFormatError(
+            f"log2: {source} looks log-transformed already (values from {finite.min():.3g} to "
+            f"{finite.max():.3g}, median {np.median(finite):.3g}; linear intensities are positive "
+            "and far larger); a second log would be wrong. If the values are linear, pass "
+            "force=True; if they are log2 already, skip this step and record the scale with "
+            "adata.uns['kratom_omics']['x_transform'] = 'log2'."
+        )
     shifted = values + float(pseudocount)
     bad = shifted <= 0  # NaN compares False
     n_bad = int(bad.sum())
@@ -105,6 +112,7 @@ def log2(
         {
             "pseudocount": pseudocount,
             "layer": layer,
+            "force": force,
             "n_nonpositive": n_bad,
             X_TRANSFORM_KEY: "log2",
         },
