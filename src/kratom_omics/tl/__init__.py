@@ -1,6 +1,9 @@
 """kratom_omics.tl: statistics (differential abundance, multiple testing)."""
 
+from ._biomarkers import cross_modality, flag_biomarkers
 from ._differential import differential
 from ._multitest import adjust_pvalues
+from ._performance import marker_auc, panel_cv
 
 __all__: list[str] = ["adjust_pvalues", "differential"]
+__all__ += ["cross_modality", "flag_biomarkers", "marker_auc", "panel_cv"]

@@ -1,0 +1,705 @@
+"""Flag withdrawal markers: every feature's status per contrast, and every expected candidate's
+fate.
+
+:func:`flag_biomarkers` reads the result of :func:`kratom_omics.tl.differential`
+(``adata.uns[key]["table"]``: one row per feature and contrast with ``log2fc`` and ``padj``) and a
+candidate list (:func:`kratom_omics.io.read_candidates`). A feature is *significant* in a contrast
+when ``padj < alpha`` and ``|log2fc| >= min_abs_log2fc``; a feature detected in one group only
+(``log2fc`` of ``+inf``/``-inf``, from an on/off detection test) has status ``"on/off"``.
+
+Candidates are matched to features
+
+- proteins: by symbol, ignoring letter case (``RAB35``, ``Rab35`` and ``rab35`` are one candidate
+  across
+  human, rat and mouse spellings) and inside protein groups (``Rab35;Rab1a``); the candidate's
+  ``aliases`` are matched too. Symbols are read from ``.var["gene"]`` (or ``genes``, ``gene_names``,
+  ``Gene names``, ``symbol``) and from the feature ids.
+- histone marks: by mark name (``H3K9ac``) in ``.var["marks"]`` / ``.var["mark"]`` (``;``-separated
+  site
+  marks such as ``"H3K9ac;H3K14ac"``) and in feature names, both EpiProfile peptidoforms
+  (``"H3_9_17 K9ac"``, ``"H3_9_17 K9acK14ac"``: the histone is read from the peptide family) and
+  site-level names (``"H3K9ac"``). Histone variants count as their core histone (H3.3 as H3).
+
+A candidate absent from the data is kept, with status ``"not measured"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._core import get_matrix, record_provenance
+from ..errors import DesignError, InputFormatError, ResultNotFoundError
+from ._performance import _auc, auc_with_ci
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
+__all__ = ["CANDIDATE_STATUSES", "FEATURE_STATUSES", "cross_modality", "flag_biomarkers"]
+
+log = logging.getLogger("kratom_omics")
+
+#: Status of a feature in a contrast.
+FEATURE_STATUSES: tuple[str, ...] = ("up", "down", "on/off", "not significant", "not tested")
+#: Status of a candidate in its contrast.
+CANDIDATE_STATUSES: tuple[str, ...] = (
+    "concordant",
+    "discordant",
+    "on/off",
+    "not significant",
+    "not tested",
+    "not measured",
+)
+
+_SYMBOL_COLUMNS = ("gene", "genes", "gene_names", "Gene names", "gene_name", "symbol", "Gene")
+_MARK_COLUMNS = ("marks", "mark")
+_HISTONE_CORE = re.compile(r"^(H2A|H2B|H3|H4|H1)", re.IGNORECASE)
+_SITE_MARK = re.compile(
+    r"([KRSTY]\d+)(ac|me[123]?|ph|ub|cr|bu|pr|su|ma|hib|bz|la|gl|ox)", re.IGNORECASE
+)
+_EPIPROFILE = re.compile(r"^(H[0-9A-Za-z.]+?)_\d+_\d+\s+(.+)$")
+_SITE_LEVEL = re.compile(
+    r"(H2A|H2B|H3|H4|H1)[0-9A-Za-z.]*?[\s_:.-]?([KRSTY]\d+)(ac|me[123]?|ph|ub|cr|bu|pr|su|ma|hib|bz|la)",
+    re.IGNORECASE,
+)
+
+
+# -------------------------------------------------------------------------------------------------
+# matching
+# -------------------------------------------------------------------------------------------------
+
+
+def normalize_mark(text: str) -> str:
+    """``"H3K9ac"``, ``"H3.3 K9ac"``, ``"h3-k9Ac"`` -> ``"h3k9ac"``; ``""`` for a non-mark."""
+    m = _SITE_LEVEL.search(str(text))
+    if m is None:
+        return ""
+    core = _HISTONE_CORE.match(m.group(1))
+    return (
+        f"{(core.group(1) if core else m.group(1)).lower()}{m.group(2).lower()}{m.group(3).lower()}"
+    )
+
+
+def _join_lower(parts: tuple[str, ...]) -> str:
+    return "".join(parts).lower()
+
+
+def _long_tokens(values: pd.Series, sep: str = r"[;,|]") -> pd.DataFrame:
+    """One row per (feature position, token) from ``;``-separated cells (vectorised)."""
+    s = values.astype(object).where(values.notna(), "").astype(str)
+    parts = s.str.split(sep).explode()
+    parts = parts.str.strip()
+    out = pd.DataFrame({"pos": parts.index.to_numpy(), "token": parts.to_numpy()})
+    return out[out["token"] != ""]
+
+
+def _protein_index(var: pd.DataFrame) -> pd.DataFrame:
+    """Long table of (feature position, casefolded symbol) from symbol columns and feature ids."""
+    frames = []
+    reset = var.reset_index(drop=True)
+    for col in _SYMBOL_COLUMNS:
+        if col in reset.columns:
+            frames.append(_long_tokens(reset[col]))
+    frames.append(_long_tokens(pd.Series(np.asarray(var.index, dtype=object))))
+    long = pd.concat(frames, ignore_index=True)
+    long["key"] = long["token"].str.casefold()
+    return long.drop_duplicates(["pos", "key"])
+
+
+def _histone_index(var: pd.DataFrame) -> pd.DataFrame:
+    """Long table of (feature position, normalised mark) from mark columns and feature names."""
+    frames = []
+    reset = var.reset_index(drop=True)
+    for col in _MARK_COLUMNS:
+        if col in reset.columns:
+            t = _long_tokens(reset[col], sep=r"[;,|/]")
+            t["key"] = t["token"].map(normalize_mark)
+            frames.append(t)
+    names = pd.Series(np.asarray(var.index, dtype=str))
+    # EpiProfile peptidoforms: "<family> <marks>" with the histone taken from the family
+    parts = names.str.extract(_EPIPROFILE)
+    has = parts[0].notna()
+    if has.any():
+        core = parts.loc[has, 0].str.extract(_HISTONE_CORE, expand=False).fillna(parts.loc[has, 0])
+        sites = parts.loc[has, 1].str.findall(_SITE_MARK).explode().dropna()
+        if len(sites):
+            key = core.loc[sites.index].str.lower() + sites.map(_join_lower)
+            frames.append(pd.DataFrame({"pos": sites.index.to_numpy(), "key": key.to_numpy()}))
+    # site-level names ("H3K9ac", "H3K9ac_H3K14ac", "H3 K9ac")
+    site = names[~has].str.findall(_SITE_LEVEL).explode().dropna()
+    if len(site):
+        key = site.map(_join_lower)
+        frames.append(pd.DataFrame({"pos": site.index.to_numpy(), "key": key.to_numpy()}))
+    if not frames:
+        return pd.DataFrame({"pos": np.array([], dtype=int), "key": np.array([], dtype=object)})
+    long = pd.concat([f[["pos", "key"]] for f in frames], ignore_index=True)
+    long = long[long["key"] != ""]
+    return long.drop_duplicates()
+
+
+def match_candidates(
+    var: pd.DataFrame, candidates: pd.DataFrame, modality: str
+) -> dict[int, np.ndarray]:
+    """Positions of the features matching each candidate row (only rows of ``modality``)."""
+    index = _histone_index(var) if modality == "histone" else _protein_index(var)
+    by_key = index.groupby("key")["pos"].apply(lambda s: np.unique(s.to_numpy())).to_dict()
+    out: dict[int, np.ndarray] = {}
+    for i, row in candidates.reset_index(drop=True).iterrows():
+        if row["modality"] != modality:
+            continue
+        names = [
+            row["candidate"],
+            *[a for a in re.split(r"[;,|]", str(row.get("aliases", ""))) if a.strip()],
+        ]
+        keys = (
+            {normalize_mark(n) for n in names} - {""}
+            if modality == "histone"
+            else {n.strip().casefold() for n in names}
+        )
+        hits = [by_key[k] for k in keys if k in by_key]
+        out[int(str(i))] = (
+            np.unique(np.concatenate(hits)).astype(int) if hits else np.array([], dtype=int)
+        )
+    return out
+
+
+# -------------------------------------------------------------------------------------------------
+# inputs
+# -------------------------------------------------------------------------------------------------
+
+
+def _differential(adata: AnnData, key: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    if key not in adata.uns:
+        raise ResultNotFoundError(
+            f"key={key!r}: no differential result in adata.uns; run "
+            f"kom.tl.differential(adata, groupby='phase', contrasts=[...], key_added={key!r}) "
+            "first."
+        )
+    res = adata.uns[key]
+    if not isinstance(res, Mapping) or "table" not in res:
+        raise ResultNotFoundError(
+            f"adata.uns[{key!r}] is not a differential result (expected a mapping with 'table' and "
+            f"'params'); found {type(res).__name__} with keys "
+            f"{list(res)[:10] if isinstance(res, Mapping) else []}."
+        )
+    table = res["table"]
+    need = ("feature", "contrast", "log2fc", "padj")
+    missing = [c for c in need if c not in table.columns]
+    if missing:
+        raise InputFormatError(
+            f"adata.uns[{key!r}]['table'] lacks column(s) {missing}; expected the table written by "
+            "kom.tl.differential (feature, contrast, log2fc, padj, ...)."
+        )
+    params = dict(res.get("params", {}))
+    return table, params
+
+
+def _infer_modality(adata: AnnData) -> str:
+    sim = adata.uns.get("simulation")
+    if isinstance(sim, Mapping) and sim.get("modality") in ("protein", "histone"):
+        return str(sim["modality"])
+    if any(c in adata.var.columns for c in ("marks", "mark", "histone", "peptide_family")):
+        return "histone"
+    return "protein"
+
+
+def _contrast_levels(contrast: str, levels: Sequence[str]) -> tuple[str, str] | None:
+    parts = [p.strip() for p in str(contrast).split(" - ")]
+    if len(parts) == 2 and parts[0] in levels and parts[1] in levels:
+        return parts[0], parts[1]
+    return None
+
+
+def _label(var: pd.DataFrame) -> np.ndarray:
+    for col in _SYMBOL_COLUMNS:
+        if col in var.columns:
+            lab = var[col].astype(object).where(var[col].notna(), "").astype(str).to_numpy()
+            return np.where(lab == "", np.asarray(var.index, dtype=str), lab)
+    return np.asarray(var.index, dtype=str)
+
+
+# -------------------------------------------------------------------------------------------------
+# flag_biomarkers
+# -------------------------------------------------------------------------------------------------
+
+
+def flag_biomarkers(
+    adata: AnnData,
+    key: str = "differential",
+    candidates: str | os.PathLike | pd.DataFrame | None = None,
+    *,
+    alpha: float = 0.05,
+    min_abs_log2fc: float = 0.58,
+    key_added: str = "biomarkers",
+    modality: Literal["protein", "histone"] | None = None,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> None:
+    """Flag significant features and report every expected candidate marker.
+
+    Parameters
+    ----------
+    adata
+        Samples x features with a result of :func:`kratom_omics.tl.differential` in
+        ``adata.uns[key]``.
+    key
+        Key of the differential result.
+    candidates
+        Candidate list: a ``candidates.tsv`` path or a DataFrame (see
+        :func:`kratom_omics.io.read_candidates`); ``None`` uses the list shipped with the package.
+    alpha
+        FDR level: a feature is significant when ``padj < alpha`` ...
+    min_abs_log2fc
+        ... and ``|log2fc| >= min_abs_log2fc`` (0.58 = a 1.5-fold change).
+    key_added
+        Key of ``adata.uns`` for the result.
+    modality
+        What the features are (``"protein"`` or ``"histone"``); candidates of the other modality are
+        reported as not measured. ``None`` infers it (histone when ``.var`` has ``marks``/``mark``/
+        ``histone``/``peptide_family`` columns).
+    n_boot, confidence, seed
+        Bootstrap of the ROC AUC intervals (for candidate features and significant features).
+
+    Returns
+    -------
+    None. Writes ``adata.uns[key_added]`` = ``{"params", "features", "candidates"}``:
+
+    ``features``
+        One row per feature and contrast: ``feature, label, contrast, log2fc, padj, significant,
+        direction ("up"/"down"/""), status`` (one of :data:`FEATURE_STATUSES`), ``candidates``
+        (matched candidate names, ``;``-separated), ``auc`` (ROC AUC of the contrast's first group
+        against its second), ``auc_ci_low, auc_ci_high`` (for significant and candidate features)
+        and ``n_detected_<group>`` (samples with a measured, non-imputed value per group).
+    ``candidates``
+        One row per candidate: ``candidate, modality, contrast, expected, evidence, found,
+        n_features, features, best_feature, label, log2fc, padj, significant, observed, concordant,
+        n_significant, n_concordant, n_detected_<group>, auc, auc_ci_low, auc_ci_high, status`` (one
+        of :data:`CANDIDATE_STATUSES`) and ``note``. ``best_feature`` is the matched feature
+        reported (a significant one first, then the lowest ``padj``); the counts cover all matched
+        features.
+
+    ``kom.get.biomarkers(adata, key=key_added, table="candidates" | "features")`` returns them.
+    """
+    from ..io._candidates import read_candidates
+
+    if not 0 < alpha < 1:
+        raise DesignError(f"alpha={alpha}; expected an FDR level between 0 and 1 (e.g. 0.05).")
+    if min_abs_log2fc < 0:
+        raise DesignError(
+            f"min_abs_log2fc={min_abs_log2fc}; expected 0 or a positive log2 fold change."
+        )
+    if modality is not None and modality not in ("protein", "histone"):
+        raise DesignError(
+            f"modality={modality!r}; expected 'protein', 'histone' or None to infer it."
+        )
+    table, dparams = _differential(adata, key)
+    cands = read_candidates(candidates)
+    mod = modality or _infer_modality(adata)
+    groupby = str(dparams.get("groupby", "phase"))
+    layer = dparams.get("layer")
+    layer = None if layer in (None, "", "X") else str(layer)
+
+    var_names = pd.Index(adata.var_names)
+    pos = var_names.get_indexer(table["feature"].astype(str))
+    if (pos < 0).any():
+        unknown = table["feature"][pos < 0].iloc[0]
+        raise InputFormatError(
+            f"adata.uns[{key!r}]['table'] names feature {unknown!r} that is not in adata.var_names "
+            f"({int((pos < 0).sum())} rows); was the AnnData subset after kom.tl.differential? "
+            "Re-run it."
+        )
+
+    # groups, detection and values for AUCs
+    x = get_matrix(adata, layer)
+    detected = ~np.isnan(x)
+    if "imputed_mask" in adata.layers:
+        detected &= ~np.asarray(adata.layers["imputed_mask"], dtype=bool)
+    if groupby in adata.obs.columns:
+        gcol = adata.obs[groupby]
+        levels = (
+            [str(c) for c in gcol.cat.categories]
+            if isinstance(gcol.dtype, pd.CategoricalDtype)
+            else list(pd.unique(gcol.dropna().astype(str)))
+        )
+        group = gcol.astype(str).to_numpy()
+    else:
+        log.warning(
+            "flag_biomarkers: groupby %r not in adata.obs; no detection counts or AUCs", groupby
+        )
+        levels, group = [], np.array([], dtype=str)
+    n_det = {lv: detected[group == lv].sum(axis=0) for lv in levels}
+
+    # feature table
+    feats = table[["feature", "contrast"]].copy().reset_index(drop=True)
+    feats["feature"] = feats["feature"].astype(str)
+    feats["contrast"] = feats["contrast"].astype(str)
+    feats.insert(1, "label", _label(adata.var)[pos])
+    lfc = pd.to_numeric(table["log2fc"], errors="coerce").to_numpy(dtype=float)
+    padj = pd.to_numeric(table["padj"], errors="coerce").to_numpy(dtype=float)
+    feats["log2fc"] = lfc
+    feats["padj"] = padj
+    feats = _flag(feats, alpha, min_abs_log2fc)
+    matches = match_candidates(adata.var, cands, mod)
+    names_of = pd.Series([""] * adata.n_vars, dtype=object)
+    for i, hit in matches.items():
+        for j in hit:
+            names_of[j] = (
+                f"{names_of[j]};{cands['candidate'][i]}" if names_of[j] else cands["candidate"][i]
+            )
+    feats["candidates"] = names_of.to_numpy()[pos]
+
+    # AUCs per contrast
+    auc = np.full(len(feats), np.nan)
+    lo, hi = auc.copy(), auc.copy()
+    for k, contrast in enumerate(pd.unique(feats["contrast"])):
+        pair = _contrast_levels(contrast, levels)
+        if pair is None:
+            continue
+        rows = np.flatnonzero(feats["contrast"].to_numpy() == contrast)
+        cols = pos[rows]
+        xa, xb = x[group == pair[0]][:, cols], x[group == pair[1]][:, cols]
+        auc[rows] = _auc(xa, xb)
+        want = feats["significant"].to_numpy()[rows] | (feats["candidates"].to_numpy()[rows] != "")
+        if want.any() and n_boot > 0:
+            _, l_, h_ = auc_with_ci(
+                xa[:, want], xb[:, want], n_boot=n_boot, confidence=confidence, seed=seed + k
+            )
+            lo[rows[want]], hi[rows[want]] = l_, h_
+    feats["auc"], feats["auc_ci_low"], feats["auc_ci_high"] = auc, lo, hi
+    for lv in levels:
+        feats[f"n_detected_{lv}"] = np.asarray(n_det[lv])[pos].astype(np.int64)
+
+    cand_table = _candidate_rows(cands, matches, feats, pos, mod, levels, alpha, adata)
+
+    params: dict[str, Any] = {
+        "key": key,
+        "alpha": alpha,
+        "min_abs_log2fc": min_abs_log2fc,
+        "modality": mod,
+        "groupby": groupby,
+        "candidates": "default"
+        if candidates is None
+        else ("DataFrame" if isinstance(candidates, pd.DataFrame) else str(candidates)),
+        "n_boot": n_boot,
+        "confidence": confidence,
+        "seed": seed,
+    }
+    adata.uns[key_added] = {"params": params, "features": feats, "candidates": cand_table}
+    record_provenance(adata, "kratom_omics.tl.flag_biomarkers", {**params, "key_added": key_added})
+    n_sig = int(feats["significant"].sum())
+    n_conc = int((cand_table["status"] == "concordant").sum())
+    log.info(
+        "flag_biomarkers: %d significant feature-contrast pairs; %d of %d candidates concordant",
+        n_sig,
+        n_conc,
+        len(cand_table),
+    )
+
+
+def _flag(feats: pd.DataFrame, alpha: float, min_abs_log2fc: float) -> pd.DataFrame:
+    lfc = feats["log2fc"].to_numpy()
+    padj = feats["padj"].to_numpy()
+    tested = ~np.isnan(lfc)
+    onoff = np.isinf(lfc)
+    with np.errstate(invalid="ignore"):
+        sig = tested & (padj < alpha) & (np.abs(lfc) >= min_abs_log2fc)
+    direction = np.where(tested & (lfc > 0), "up", np.where(tested & (lfc < 0), "down", ""))
+    status = np.select(
+        [~tested, onoff, sig],
+        ["not tested", "on/off", direction],
+        default="not significant",
+    )
+    feats["significant"] = sig
+    feats["direction"] = np.where(sig | onoff, direction, "")
+    feats["status"] = status
+    return feats
+
+
+def _candidate_rows(
+    cands: pd.DataFrame,
+    matches: dict[int, np.ndarray],
+    feats: pd.DataFrame,
+    pos: np.ndarray,
+    mod: str,
+    levels: Sequence[str],
+    alpha: float,
+    adata: AnnData,
+) -> pd.DataFrame:
+    contrasts = set(feats["contrast"])
+    var_names = np.asarray(adata.var_names, dtype=str)
+    rows = []
+    for i, c in cands.reset_index(drop=True).iterrows():
+        i = int(str(i))
+        row: dict[str, Any] = {
+            "candidate": c["candidate"],
+            "modality": c["modality"],
+            "contrast": c["contrast"],
+            "expected": c["direction"],
+            "evidence": c["evidence"],
+            "found": False,
+            "n_features": 0,
+            "features": "",
+            "best_feature": "",
+            "label": "",
+            "log2fc": np.nan,
+            "padj": np.nan,
+            "significant": pd.NA,
+            "observed": "",
+            "concordant": pd.NA,
+            "n_significant": 0,
+            "n_concordant": 0,
+            **{f"n_detected_{lv}": 0 for lv in levels},
+            "auc": np.nan,
+            "auc_ci_low": np.nan,
+            "auc_ci_high": np.nan,
+            "status": "not measured",
+            "note": "",
+        }
+        hit = matches.get(i, np.array([], dtype=int))
+        if c["modality"] != mod:
+            row["note"] = f"{c['modality']} candidate; these data are {mod}"
+            rows.append(row)
+            continue
+        if hit.size == 0:
+            row["note"] = "no feature matches this candidate"
+            rows.append(row)
+            continue
+        row["found"] = True
+        row["n_features"] = int(hit.size)
+        row["features"] = ";".join(var_names[hit][:20]) + (";..." if hit.size > 20 else "")
+        sign = 1.0
+        contrast = c["contrast"]
+        if contrast not in contrasts:
+            a, b = contrast.split(" - ")
+            if f"{b} - {a}" in contrasts:
+                contrast, sign = f"{b} - {a}", -1.0
+            else:
+                row["status"] = "not tested"
+                row["note"] = (
+                    f"contrast {c['contrast']!r} not in the differential results "
+                    f"{sorted(contrasts)}"
+                )
+                _most_detected(row, hit, feats, pos, levels, var_names)
+                rows.append(row)
+                continue
+        sub = feats[(feats["contrast"] == contrast) & np.isin(pos, hit)].copy()
+        sub = sub[sub["status"] != "not tested"]
+        if sub.empty:
+            row["status"] = "not tested"
+            row["note"] = "matched features have no result in this contrast"
+            _most_detected(row, hit, feats, pos, levels, var_names)
+            rows.append(row)
+            continue
+        lfc = sub["log2fc"].to_numpy() * sign
+        obs_dir = np.where(lfc > 0, "up", np.where(lfc < 0, "down", ""))
+        conc = obs_dir == c["direction"]
+        sig = sub["significant"].to_numpy()
+        onoff = np.isinf(lfc)
+        order = np.lexsort(
+            (
+                -np.abs(np.nan_to_num(lfc, posinf=1e300, neginf=1e300)),
+                sub["padj"].fillna(2.0).to_numpy(),
+                ~(sig | onoff),
+            )
+        )
+        b = order[0]
+        best = sub.iloc[b]
+        row.update(
+            {
+                "best_feature": best["feature"],
+                "label": best["label"],
+                "log2fc": float(lfc[b]),
+                "padj": float(best["padj"]),
+                "significant": bool(sig[b]),
+                "observed": obs_dir[b],
+                "concordant": bool(conc[b]) if obs_dir[b] else pd.NA,
+                "n_significant": int(sig.sum()),
+                "n_concordant": int((sig & conc).sum()),
+                **{f"n_detected_{lv}": int(best[f"n_detected_{lv}"]) for lv in levels},
+                "auc": float(best["auc"]) if sign > 0 else 1.0 - float(best["auc"]),
+                "auc_ci_low": float(best["auc_ci_low"])
+                if sign > 0
+                else 1.0 - float(best["auc_ci_high"]),
+                "auc_ci_high": float(best["auc_ci_high"])
+                if sign > 0
+                else 1.0 - float(best["auc_ci_low"]),
+            }
+        )
+        if onoff[b]:
+            row["status"] = "on/off"
+            row["note"] = (
+                f"detected in one group only ({'up' if lfc[b] > 0 else 'down'} in {c['contrast']})"
+            )
+        elif sig[b]:
+            row["status"] = "concordant" if conc[b] else "discordant"
+        else:
+            row["status"] = "not significant"
+        if sign < 0:
+            row["note"] = (
+                row["note"] + "; " if row["note"] else ""
+            ) + f"read from {contrast!r} with sign flipped"
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    for col in ("significant", "concordant"):
+        out[col] = out[col].astype("boolean")
+    for col in (
+        "n_features",
+        "n_significant",
+        "n_concordant",
+        *[f"n_detected_{lv}" for lv in levels],
+    ):
+        out[col] = out[col].astype(np.int64)
+    return out
+
+
+def _most_detected(
+    row: dict[str, Any],
+    hit: np.ndarray,
+    feats: pd.DataFrame,
+    pos: np.ndarray,
+    levels: Sequence[str],
+    var_names: np.ndarray,
+) -> None:
+    """Report the matched feature detected in the most samples (for candidates without a test)."""
+    sub = feats[np.isin(pos, hit)].drop_duplicates("feature")
+    if sub.empty:
+        row["best_feature"] = var_names[hit[0]]
+        return
+    cols = [f"n_detected_{lv}" for lv in levels]
+    best = sub.iloc[int(np.argmax(sub[cols].sum(axis=1).to_numpy()))] if cols else sub.iloc[0]
+    row["best_feature"] = best["feature"]
+    row["label"] = best["label"]
+    for col in cols:
+        row[col] = int(best[col])
+
+
+# -------------------------------------------------------------------------------------------------
+# cross-modality view
+# -------------------------------------------------------------------------------------------------
+
+CROSS_COLUMNS: tuple[str, ...] = (
+    "contrast",
+    "modality",
+    "candidate",
+    "expected",
+    "observed",
+    "log2fc",
+    "padj",
+    "significant",
+    "concordant",
+    "auc",
+    "status",
+    "best_feature",
+    "n_features",
+    "dataset",
+    "evidence",
+)
+
+
+def _as_mapping(data: Any) -> Mapping[str, AnnData]:
+    if hasattr(data, "mod") and isinstance(data.mod, Mapping):  # MuData
+        return dict(data.mod)
+    if isinstance(data, Mapping):
+        return data
+    raise InputFormatError(
+        "expected a mapping of modality name to AnnData (e.g. "
+        f"{{'protein': adata_p, 'histone': adata_h}}) "
+        f"or a MuData; got {type(data).__name__}."
+    )
+
+
+def cross_table(data: Any, key: str = "biomarkers") -> pd.DataFrame:
+    """Side-by-side candidates of several modalities from stored :func:`flag_biomarkers` results."""
+    mapping = _as_mapping(data)
+    frames = []
+    for name, ad in mapping.items():
+        if key not in ad.uns or "candidates" not in ad.uns[key]:
+            raise ResultNotFoundError(
+                f"dataset {name!r} has no biomarker result under adata.uns[{key!r}]; run "
+                f"kom.tl.flag_biomarkers(adata, key_added={key!r}) on it first, or use "
+                "kom.tl.cross_modality."
+            )
+        res = ad.uns[key]
+        mod = str(res["params"]["modality"])
+        t = res["candidates"]
+        t = t[t["modality"] == mod].copy()
+        t["dataset"] = str(name)
+        frames.append(t)
+    both = pd.concat(frames, ignore_index=True)
+    # candidates of a modality no dataset measured: keep them, as not measured
+    first = next(iter(mapping.values())).uns[key]["candidates"]
+    covered = set(both["modality"])
+    rest = first[~first["modality"].isin(covered)].copy()
+    if not rest.empty:
+        rest["dataset"] = ""
+        rest["note"] = "no dataset of this modality"
+        both = pd.concat([both, rest], ignore_index=True)
+    order_c = {c: i for i, c in enumerate(pd.unique(first["contrast"]))}
+    order_m = {"protein": 0, "histone": 1}
+    both["_c"] = both["contrast"].map(order_c).fillna(len(order_c))
+    both["_m"] = both["modality"].map(order_m).fillna(2)
+    both = both.sort_values(["_c", "_m"], kind="stable").drop(columns=["_c", "_m"])
+    return both[list(CROSS_COLUMNS)].reset_index(drop=True)
+
+
+def cross_modality(
+    data: Any,
+    candidates: str | os.PathLike | pd.DataFrame | None = None,
+    *,
+    key: str = "differential",
+    key_added: str = "biomarkers",
+    alpha: float = 0.05,
+    min_abs_log2fc: float = 0.58,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Put protein and histone-mark candidates side by side, contrast by contrast.
+
+    Parameters
+    ----------
+    data
+        Mapping of modality name to AnnData (``{"protein": adata_p, "histone": adata_h}``) or a
+        MuData, each with a differential result under ``key``. Names ``"protein"``/``"histone"`` set
+        the modality.
+    candidates
+        Candidate list for :func:`flag_biomarkers` (default: the shipped list).
+    key
+        Key of the differential results.
+    key_added
+        Key under which each dataset's :func:`flag_biomarkers` result is stored (computed when
+        missing).
+    alpha, min_abs_log2fc, n_boot, seed
+        Passed to :func:`flag_biomarkers`.
+
+    Returns
+    -------
+    DataFrame with one row per candidate, ordered by contrast then modality (protein, histone),
+    columns ``contrast, modality, candidate, expected, observed, log2fc, padj, significant,
+    concordant, auc, status, best_feature, n_features, dataset, evidence``. Writes
+    ``adata.uns[key_added]`` of each dataset that had no result yet.
+    """
+    mapping = _as_mapping(data)
+    if not mapping:
+        raise InputFormatError("cross_modality: no dataset given; pass {'protein': adata, ...}.")
+    for name, ad in mapping.items():
+        if key_added not in ad.uns:
+            mod = name if name in ("protein", "histone") else None
+            flag_biomarkers(
+                ad,
+                key,
+                candidates,
+                alpha=alpha,
+                min_abs_log2fc=min_abs_log2fc,
+                key_added=key_added,
+                modality=mod,  # type: ignore[arg-type]
+                n_boot=n_boot,
+                seed=seed,
+            )
+    return cross_table(mapping, key_added)
