@@ -1,17 +1,15 @@
-"""Plots of QC, differential results, phase trajectories and histone data (matplotlib/seaborn,
-Agg-safe)."""
+"""Plots of QC, differential results, phase trajectories and histone data (Agg-safe)."""
 
-from ._histone import family_fractions, histone_composition, mark_heatmap, western
+from ._histone import histone_composition, mark_heatmap, western
 from ._qc import correlation, cv, detected, intensity_distributions, missingness, pca
 from ._results import ma, pvalue_histogram, top_heatmap, volcano
 from ._style import phase_colors
-from ._trajectories import stages, trajectories, trajectory_summary
+from ._trajectories import trajectories
 
 __all__ = [
     "correlation",
     "cv",
     "detected",
-    "family_fractions",
     "histone_composition",
     "intensity_distributions",
     "ma",
@@ -20,10 +18,8 @@ __all__ = [
     "pca",
     "phase_colors",
     "pvalue_histogram",
-    "stages",
     "top_heatmap",
     "trajectories",
-    "trajectory_summary",
     "volcano",
     "western",
 ]

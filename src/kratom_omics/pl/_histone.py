@@ -20,6 +20,7 @@ from ._style import (
     match_features,
     new_axes,
     new_figure,
+    quiet,
 )
 from ._trajectories import stages
 
@@ -85,7 +86,7 @@ def family_fractions(
     indicator = np.zeros((adata.n_vars, uniq.size))
     indicator[np.arange(adata.n_vars), codes] = 1.0
     sums = m @ indicator
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with quiet():
         frac = m / sums[:, codes]
     st = stages(adata, groupby, timepoint=timepoint)
     names = list(st["stage"].cat.categories)
@@ -94,7 +95,7 @@ def family_fractions(
     )
     frac0 = np.nan_to_num(frac, nan=0.0)
     counts = onehot.T @ np.isfinite(frac)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with quiet():
         means = (onehot.T @ frac0) / counts
     labels = (
         adata.var["peptidoform"].astype(str).to_numpy()
@@ -342,7 +343,7 @@ def western_tests(
         if lv == reference:
             continue
         other = m[values == lv]
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with quiet():
             t = stats.ttest_ind(other, ref, axis=0, equal_var=False, nan_policy="omit")
         pv = np.asarray(t.pvalue, dtype=float)
         for f, p in zip(features, pv, strict=True):
@@ -420,7 +421,7 @@ def western(
         raise KeyNotFoundError(did_you_mean(reference, levels, what="reference"))
     m = get_matrix(adata, layer)[:, adata.var_names.get_indexer(feats)]
     if relative_to_reference:
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with quiet():
             m = m / np.nanmean(m[values == reference], axis=0, keepdims=True)
     tests = western_tests(adata, feats, groupby=groupby, layer=layer, key=key, reference=reference)
     rng = np.random.default_rng(seed)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .._core import check_obs_key, get_matrix
 from ..errors import InputFormatError
-from ._style import group_colors, new_axes, new_figure, sample_order
+from ._style import group_colors, new_axes, new_figure, quiet, sample_order
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -28,7 +28,7 @@ def _display_matrix(adata: AnnData, layer: str | None) -> tuple[np.ndarray, str]
     """The matrix to show and its axis label; ``layers["raw"]`` (as loaded) is shown as log2."""
     m = get_matrix(adata, layer)
     if layer == "raw":
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet():
             m = np.where(m > 0, np.log2(np.where(m > 0, m, 1.0)), np.nan)
         return m, "log2(raw)"
     return m, "log2 value" if layer is None else f"{layer}"
@@ -122,7 +122,7 @@ def missingness(
     m, label = _display_matrix(adata, layer)
     observed = np.isfinite(m)
     keep = observed.any(axis=0)
-    with np.errstate(invalid="ignore"):
+    with quiet():
         mean = np.nanmean(m[:, keep], axis=0)
     frac = 1.0 - observed[:, keep].mean(axis=0)
     ax = new_axes(ax, (4.5, 3.5))
@@ -199,6 +199,7 @@ def intensity_distributions(
                 patch.set_hatch("//")
         for med in bp["medians"]:
             med.set_color("black")
+            med.set_gid("median")
 
     if before is not None:
         m_before, label_before = _display_matrix(adata, before)
@@ -435,7 +436,7 @@ def cv(
     for lv in levels:
         sub = m[values == lv]
         n = np.isfinite(sub).sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with quiet():
             sd = (
                 np.nanstd(sub, axis=0, ddof=1)
                 if sub.shape[0] > 1

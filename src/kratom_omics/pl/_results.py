@@ -24,6 +24,7 @@ from ._style import (
     groupby_of,
     match_features,
     new_axes,
+    quiet,
     sample_order,
 )
 
@@ -165,7 +166,7 @@ def volcano(
         raise InputFormatError(f"lfc={lfc!r} must be >= 0 (an absolute log2 fold change, e.g. 1).")
     fc = _finite_fc(table)
     p = pd.to_numeric(table["pvalue"], errors="coerce").to_numpy(dtype=float)
-    with np.errstate(divide="ignore"):
+    with quiet():
         y = -np.log10(np.clip(p, 1e-300, 1.0))
     status = _status(table, fdr, lfc)
     ax = new_axes(ax, (5.0, 4.2))
@@ -366,7 +367,7 @@ def top_heatmap(
     order = sample_order(adata, groupby)
     cols = adata.var_names.get_indexer(feats)
     m = get_matrix(adata, layer)[np.ix_(order, cols)].T
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with quiet():
         if scale != "none":
             m = m - np.nanmean(m, axis=1, keepdims=True)
         if scale == "zscore":

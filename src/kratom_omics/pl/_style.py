@@ -7,7 +7,9 @@ any backend, in threads and in batch jobs, and figures are freed when no longer 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,13 +25,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Colours of the default phases, shared by every plot and the report.
 DEFAULT_PHASE_COLORS: dict[str, str] = {
-    "control": "#4C72B0",
-    "use": "#DD8452",
-    "withdrawal": "#C44E52",
+    "control": "#4c72b0",
+    "use": "#dd8452",
+    "withdrawal": "#c44e52",
 }
 #: Colours of significant up / down features and of the rest in volcano and MA plots.
-UP_COLOR = "#C44E52"
-DOWN_COLOR = "#4C72B0"
+UP_COLOR = "#c44e52"
+DOWN_COLOR = "#4c72b0"
 NS_COLOR = "#BBBBBB"
 _EXTRA_COLORS = (
     "#55A868",
@@ -43,6 +45,14 @@ _EXTRA_COLORS = (
     "#A05195",
     "#FF7C43",
 )
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence numpy's warnings on empty slices and divisions (NaN results are intended)."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -267,14 +277,18 @@ def contrast_table(
 
 
 def fdr_of(adata: AnnData, key: str, fdr: float | None) -> float:
-    """The FDR threshold: ``fdr`` when given, else the one the analysis used, else 0.05."""
+    """The FDR threshold: ``fdr`` when given, else a numeric ``params["alpha"]``, else 0.05."""
     if fdr is not None:
         if not 0 < fdr < 1:
             raise InputFormatError(f"fdr={fdr!r} must be between 0 and 1 (exclusive), e.g. 0.05.")
         return float(fdr)
     params = differential_result(adata, key).get("params", {})
-    value = params.get("fdr") if isinstance(params, Mapping) else None
-    return float(value) if value is not None else 0.05
+    if isinstance(params, Mapping):
+        for name in ("alpha", "fdr_level"):
+            value = params.get(name)
+            if isinstance(value, (int, float, np.number)) and 0 < float(value) < 1:
+                return float(value)
+    return 0.05
 
 
 def groupby_of(adata: AnnData, key: str, groupby: str | None) -> str:
@@ -291,19 +305,17 @@ def groupby_of(adata: AnnData, key: str, groupby: str | None) -> str:
 
 
 def biomarker_features(adata: AnnData, contrast: str | None = None) -> list[str]:
-    """Features of candidate biomarkers found by :func:`kratom_omics.tl.flag_biomarkers` (if
-    stored)."""
+    """Features of candidate biomarkers found by ``kom.tl.flag_biomarkers`` (when stored)."""
     store = adata.uns.get("biomarkers")
-    if store is None:
+    table = store.get("candidates") if isinstance(store, Mapping) else None
+    if not isinstance(table, pd.DataFrame) or "found" not in table.columns:
         return []
-    table = store.get("table") if isinstance(store, Mapping) else store
-    if not isinstance(table, pd.DataFrame) or "feature" not in table.columns:
-        return []
-    sel = table
+    sel = table.loc[table["found"].fillna(False).astype(bool)]
     if contrast is not None and "contrast" in sel.columns:
         sel = sel.loc[sel["contrast"].astype(str) == contrast]
-    if "found" in sel.columns:
-        sel = sel.loc[sel["found"].astype(bool)]
-    feats = sel["feature"].dropna().astype(str)
+    col = "best_feature" if "best_feature" in sel.columns else "features"
+    if col not in sel.columns:
+        return []
+    feats = sel[col].dropna().astype(str).str.split(";").explode().str.strip()
     feats = feats[feats.isin(adata.var_names)]
     return list(dict.fromkeys(feats))

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+import kratom_omics as kom
+from kratom_omics.errors import InputFormatError, KeyNotFoundError, ResultNotFoundError
+from kratom_omics.pl._style import contrast_table, match_features, sample_order
+
+
+def test_default_phase_colors_are_stored_and_reused(protein):
+    colors = kom.pl.phase_colors(protein)
+    assert colors == {"control": "#4c72b0", "use": "#dd8452", "withdrawal": "#c44e52"}
+    assert protein.uns["phase_colors"] == ["#4c72b0", "#dd8452", "#c44e52"]
+    protein.uns["phase_colors"] = ["black", "green", "#123456"]
+    assert kom.pl.phase_colors(protein)["withdrawal"] == "#123456"
+    assert kom.pl.phase_colors(protein)["use"] == "#008000"
+
+
+def test_palette_override_is_stored(protein):
+    kom.pl.phase_colors(protein, palette={"withdrawal": "purple"})
+    assert protein.uns["phase_colors"][2] == "#800080"
+    with pytest.raises(InputFormatError, match=r"palette\['use'\]='notacolour' is not a colour"):
+        kom.pl.phase_colors(protein, palette={"use": "notacolour"})
+    with pytest.raises(
+        KeyNotFoundError, match=r"palette key='withdrawl'.*Did you mean 'withdrawal'"
+    ):
+        kom.pl.phase_colors(protein, palette={"withdrawl": "red"})
+
+
+def test_unknown_groupby_suggests(protein):
+    with pytest.raises(
+        KeyNotFoundError, match=r"groupby='phse' is not a column of adata.obs. Did you mean 'phase'"
+    ):
+        kom.pl.phase_colors(protein, "phse")
+
+
+def test_match_features_by_id_and_gene_groups_case_insensitive():
+    var = pd.DataFrame({"gene": ["Rab35;Rab35b", "Hdac2", "Gapdh"]}, index=["P1", "P2", "P3"])
+    a = ad.AnnData(np.zeros((2, 3)), var=var)
+    assert match_features(a, "rab35") == ["P1"]
+    assert match_features(a, "RAB35B") == ["P1"]
+    assert match_features(a, ["P3", "hdac2"]) == ["P3", "P2"]
+    with pytest.raises(
+        KeyNotFoundError, match=r"features='Rab3' matches no feature id or gene symbol"
+    ):
+        match_features(a, "Rab3")
+
+
+def test_sample_order_follows_phase_then_timepoint(histone):
+    order = sample_order(histone)
+    names = histone.obs_names[order]
+    assert list(histone.obs["phase"].astype(str).iloc[order]) == sorted(
+        histone.obs["phase"].astype(str), key=["control", "use", "withdrawal"].index
+    )
+    tp = histone.obs["timepoint"].iloc[order].to_numpy()
+    wd = tp[np.isfinite(tp)]
+    assert (np.diff(wd) >= 0).all()
+    assert names[-1].endswith("_d7")
+
+
+def test_result_errors(protein):
+    with pytest.raises(
+        ResultNotFoundError, match=r"no differential results in adata.uns\['other'\]; run"
+    ):
+        contrast_table(protein, "other")
+    with pytest.raises(
+        KeyNotFoundError,
+        match=r"contrast='withdrawal - contrl'.*Did you mean 'withdrawal - control'",
+    ):
+        contrast_table(protein, "differential", "withdrawal - contrl")
+    assert len(contrast_table(protein, "differential")) == protein.n_vars
