@@ -157,33 +157,37 @@ def read_columns(
         "encoding": "utf-8-sig",
         "keep_default_na": False,
         "low_memory": False,
+        "index_col": False,
     }
     text_dtypes = dict.fromkeys(text, str)
+    attempts = {".": ["."], ",": [","], "auto": [".", ","]}.get(decimal)
+    if attempts is None:
+        raise InputFormatError(f"decimal={decimal!r}; expected 'auto', '.' or ','.")
+    df: pd.DataFrame | None = None
     try:
-        if decimal in {".", "auto"}:
-            df = pd.read_csv(
-                path,
-                dtype={**text_dtypes, **dict.fromkeys(numeric, np.float64)},
-                na_values=dict.fromkeys(numeric, _NA_VALUES),
-                **kwargs,
-            )
+        for mark in attempts:
+            try:
+                df = pd.read_csv(
+                    path,
+                    dtype={**text_dtypes, **dict.fromkeys(numeric, np.float64)},
+                    na_values=dict.fromkeys(numeric, _NA_VALUES),
+                    decimal=mark,
+                    **kwargs,
+                )
+            except ValueError:  # a cell is not a number with this decimal mark
+                continue
+            if mark != ".":
+                logger.info("%s: decimal mark %r", source, mark)
+            break
+        if df is not None:
             values = df[list(numeric)]
-        else:
-            raise ValueError("decimal comma")
-    except ValueError:
-        try:
+        else:  # read as text to name the first bad cell (or to parse '1.234,5')
             df = pd.read_csv(path, dtype=str, **kwargs)
-        except pd.errors.EmptyDataError:
-            raise InputFormatError(f"{source}: the file is empty.") from None
-        except pd.errors.ParserError as exc:
-            raise InputFormatError(f"{source}: could not be parsed: {exc}") from None
-        labels = pd.Index(df[row_label].astype(str)) if row_label is not None else None
-        if decimal == "auto":
-            decimal = detect_decimal(df[list(numeric)])
-            logger.info("%s: decimal mark %r", source, decimal)
-        values = to_numeric_frame(
-            df[list(numeric)], source=source, decimal=decimal, row_label=labels
-        )
+            labels = pd.Index(df[row_label].astype(str)) if row_label is not None else None
+            mark = detect_decimal(df[list(numeric)]) if decimal == "auto" else decimal
+            values = to_numeric_frame(
+                df[list(numeric)], source=source, decimal=mark, row_label=labels
+            )
     except pd.errors.EmptyDataError:
         raise InputFormatError(f"{source}: the file is empty.") from None
     except pd.errors.ParserError as exc:
