@@ -4,6 +4,7 @@ from ._alphapept import read_alphadia, read_alphapept
 from ._anndata import attach_samples, normalize_run_name
 from ._candidates import read_candidates
 from ._counts import read_featurecounts, read_peaks
+from ._densitometry import read_densitometry
 from ._diann import read_diann
 from ._epiprofile import read_epiprofile
 from ._fragpipe import read_fragpipe
@@ -15,7 +16,7 @@ from ._spectronaut import read_spectronaut
 from ._table import read_table
 
 __all__ = ["attach_samples", "normalize_run_name", "read_samples", "read_table"]
-__all__ += ["read_epiprofile", "read_featurecounts", "read_peaks"]
+__all__ += ["read_densitometry", "read_epiprofile", "read_featurecounts", "read_peaks"]
 __all__ += [
     "PROTEOMICS_FORMATS",
     "detect_proteomics_format",
