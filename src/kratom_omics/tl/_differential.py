@@ -13,7 +13,7 @@ from .._core import check_layer, get_matrix, record_provenance
 from ..errors import DesignError, KeyNotFoundError, did_you_mean
 from ._design import build_design, contrast_matrix, normalize_contrast
 from ._limma import contrasts_fit, ebayes, lm_fit
-from ._multitest import adjust_pvalues
+from ._multitest import adjust_pvalues, check_method
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -150,12 +150,14 @@ def differential(
     ``"prior"``
         ``df_prior`` and ``s2_prior`` (scalars, or per-feature arrays with ``trend``/``robust``).
     ``"contrast_matrix"``
-        DataFrame, design columns x contrasts.
+        long DataFrame ``contrast, coefficient, weight``: each contrast as weights of the design
+        columns.
 
     Also appends a step to ``adata.uns["kratom_omics"]["provenance"]``.
     """
     if not isinstance(key_added, str) or not key_added or "/" in key_added:
         raise DesignError(f"key_added={key_added!r} must be a non-empty string without '/'.")
+    fdr = check_method(fdr)
     if isinstance(covariates, str):
         covariates = (covariates,)
     covariates = list(covariates)
@@ -291,7 +293,15 @@ def differential(
         "table": table,
         "f_table": f_table,
         "prior": {"df_prior": prior_value(eb.df_prior), "s2_prior": prior_value(eb.s2_prior)},
-        "contrast_matrix": pd.DataFrame(cmat, index=design.columns, columns=names),
+        "contrast_matrix": pd.DataFrame(
+            {
+                "contrast": np.repeat(np.array(names, dtype=object), len(design.columns)).astype(
+                    str
+                ),
+                "coefficient": np.tile(np.array(design.columns, dtype=object), k).astype(str),
+                "weight": cmat.T.reshape(-1),
+            }
+        ),
     }
     n_na = int(np.isnan(cfit.coefficients).any(axis=1).sum())
     logger.info(

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import DesignError, did_you_mean
 
-__all__ = ["FDR_METHODS", "adjust_pvalues", "pi0_bootstrap"]
+__all__ = ["FDR_METHODS", "adjust_pvalues", "check_method", "pi0_bootstrap"]
 
 FDR_METHODS: tuple[str, ...] = ("bh", "by", "bonferroni", "holm", "qvalue", "none")
 _ALIASES = {"fdr": "bh", "fdr_bh": "bh", "benjamini-hochberg": "bh", "fdr_by": "by"}
@@ -57,11 +57,20 @@ def pi0_bootstrap(p: np.ndarray, lambdas: np.ndarray | None = None) -> float:
     return float(min(pi0[mse == mse.min()].min(), 1.0))
 
 
-def adjust_pvalues(p: np.ndarray, method: str = "bh") -> tuple[np.ndarray, dict[str, Any]]:
-    """Adjust ``p`` over its non-missing values; returns adjusted values and info (pi0)."""
+def check_method(method: str) -> str:
+    """The canonical name of an adjustment method, or a :class:`DesignError` with a suggestion."""
     key = _ALIASES.get(str(method).lower(), str(method).lower())
     if key not in FDR_METHODS:
-        raise DesignError(did_you_mean(str(method), FDR_METHODS, what="fdr"))
+        raise DesignError(
+            did_you_mean(str(method), [*FDR_METHODS, *_ALIASES], what="fdr")
+            + " Use one of 'bh', 'by', 'bonferroni', 'holm', 'qvalue', 'none'."
+        )
+    return key
+
+
+def adjust_pvalues(p: np.ndarray, method: str = "bh") -> tuple[np.ndarray, dict[str, Any]]:
+    """Adjust ``p`` over its non-missing values; returns adjusted values and info (pi0)."""
+    key = check_method(method)
     p = np.asarray(p, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)

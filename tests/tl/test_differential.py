@@ -1,0 +1,339 @@
+"""kom.tl.differential: API, designs, contrasts, errors, storage (numbers: test_limma_reference)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+import kratom_omics as kom
+from kratom_omics.errors import DesignError, KeyNotFoundError
+from kratom_omics.tl._design import (
+    build_design,
+    contrast_matrix,
+    normalize_contrast,
+    parse_contrast,
+)
+from kratom_omics.tl._differential import TABLE_COLUMNS
+from kratom_omics.tl._limma import lm_fit
+
+PHASES = ["control", "use", "withdrawal"]
+
+
+def simulated(n_per: int = 4, n_feat: int = 60, seed: int = 1) -> ad.AnnData:
+    rng = np.random.default_rng(seed)
+    phase = np.repeat(PHASES, n_per)
+    x = rng.normal(22, 0.3, (phase.size, n_feat))
+    x[phase == "withdrawal", 0] += 2.0  # Rab35 up in withdrawal
+    x[phase == "withdrawal", 1] -= 1.5  # H3K9ac down
+    obs = pd.DataFrame(
+        {
+            "phase": pd.Categorical(phase, categories=PHASES, ordered=True),
+            "batch": np.tile(["b1", "b2"], phase.size // 2),
+            "subject": [f"m{i}" for i in range(phase.size)],
+        },
+        index=[f"s{i}" for i in range(phase.size)],
+    )
+    var = pd.DataFrame({"gene": ["Rab35", "H3K9ac"] + [f"G{i}" for i in range(2, n_feat)]})
+    var.index = [f"P{i:03d}" for i in range(n_feat)]
+    a = ad.AnnData(X=x, obs=obs, var=var)
+    a.layers["raw"] = 2**x
+    return a
+
+
+# --------------------------------------------------------------------------------------------------
+# contrasts
+# --------------------------------------------------------------------------------------------------
+
+SYMBOLS = {
+    "control": np.array([1.0, 0, 0]),
+    "use": np.array([0, 1.0, 0]),
+    "withdrawal": np.array([0, 0, 1.0]),
+}
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("withdrawal - control", [-1, 0, 1]),
+        ("withdrawal-control", [-1, 0, 1]),
+        ("(use + withdrawal)/2 - control", [-1, 0.5, 0.5]),
+        ("2*withdrawal - use - control", [-1, -1, 2]),
+        ("-control + 0.5*use + withdrawal/2", [-1, 0.5, 0.5]),
+        ("`withdrawal` - (control)", [-1, 0, 1]),
+        ("1e-1 * (withdrawal - use) * 10", [0, -1, 1]),
+    ],
+)
+def test_parse_contrast(expr: str, expected: list[float]) -> None:
+    np.testing.assert_allclose(parse_contrast(expr, SYMBOLS), expected)
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("withdrawl - control", r"name='withdrawl' is not a level .* Did you mean 'withdrawal'\?"),
+        ("use * control", "multiplies two levels; contrasts must be linear"),
+        ("use / control", "divides by a level"),
+        ("(use - control", r"has an unclosed '\('"),
+        ("use - control)", r"unexpected '\)'"),
+        ("use; __import__('os')", "unexpected character ';'"),
+        ("use - 1", "adds a number to a level"),
+        ("2 + 3", "contains no level or coefficient name"),
+        ("use / 0", "divides by zero"),
+        ("", "is empty"),
+    ],
+)
+def test_parse_contrast_errors(expr: str, message: str) -> None:
+    with pytest.raises((DesignError, KeyNotFoundError), match=message):
+        parse_contrast(expr, SYMBOLS)
+
+
+def test_normalize_contrast() -> None:
+    assert normalize_contrast("withdrawal-control") == "withdrawal - control"
+    assert normalize_contrast(" (use+withdrawal) / 2-control") == "(use + withdrawal)/2 - control"
+    assert normalize_contrast("-control+use") == "-control + use"
+    assert normalize_contrast("`24h`-`day 0`") == "`24h` - `day 0`"
+
+
+def test_backquoted_levels_that_are_not_identifiers() -> None:
+    a = simulated()
+    a.obs["time"] = pd.Categorical(
+        np.repeat(["day 0", "24h", "7d"], 4), categories=["day 0", "24h", "7d"], ordered=True
+    )
+    kom.tl.differential(a, "time", ["`24h` - `day 0`", "`7d`-`day 0`"])
+    assert a.uns["differential"]["contrasts"] == ["`24h` - `day 0`", "`7d` - `day 0`"]
+    kom.tl.differential(a, "phase", ["withdrawal - control"], key_added="ref")
+    got = kom.get.differential(a, contrast="`7d` - `day 0`")["log2fc"].to_numpy()
+    ref = kom.get.differential(a, "ref")["log2fc"].to_numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
+def test_contrast_matrix_identically_zero() -> None:
+    design = build_design(simulated().obs, "phase")
+    with pytest.raises(DesignError, match="'use - use' is identically zero"):
+        contrast_matrix(design, ["use - use"])
+
+
+# --------------------------------------------------------------------------------------------------
+# designs
+# --------------------------------------------------------------------------------------------------
+
+
+def test_group_design_columns_and_codings() -> None:
+    obs = simulated().obs.assign(dose=np.linspace(0, 1, 12))
+    d = build_design(obs, "phase", covariates=["batch", "dose"])
+    assert d.columns == ["phase[control]", "phase[use]", "phase[withdrawal]", "batch[T.b2]", "dose"]
+    assert d.matrix.shape == (12, 5)
+    np.testing.assert_array_equal(d.matrix[:, 3], np.tile([0, 1], 6))
+    np.testing.assert_allclose(d.matrix[:, 4], np.linspace(0, 1, 12))
+    assert d.formula == "~ 0 + phase + batch + dose"
+
+
+def test_singular_design_names_aliased_columns() -> None:
+    a = simulated()
+    a.obs["cage"] = np.where(a.obs["phase"] == "withdrawal", "k2", "k1")
+    with pytest.raises(
+        DesignError, match=r"column\(s\) \['cage\[T.k2\]'\] are linear combinations"
+    ):
+        kom.tl.differential(a, "phase", covariates=["cage"])
+
+
+def test_one_subject_per_sample_is_singular() -> None:
+    a = simulated()
+    with pytest.raises(
+        DesignError, match=r"the design is singular: column\(s\) \['subject\[T.m7\]', 'subject"
+    ):
+        kom.tl.differential(a, "phase", covariates=["subject"])
+
+
+def test_too_few_samples() -> None:
+    a = simulated()[[0, 4]].copy()
+    with pytest.raises(DesignError, match="2 columns for 2 samples, leaving no residual degrees"):
+        kom.tl.differential(a, "phase")
+
+
+def test_no_feature_with_residual_df() -> None:
+    a = simulated()
+    a.X[np.ix_([1, 2, 3, 5, 6, 7, 9, 10, 11], np.arange(a.n_vars))] = np.nan
+    with pytest.raises(DesignError, match="no feature has residual degrees of freedom"):
+        kom.tl.differential(a, "phase")
+
+
+def test_bad_keys() -> None:
+    a = simulated()
+    with pytest.raises(
+        KeyNotFoundError, match=r"groupby='phse' is not a column of adata.obs. Did you mean 'phase'"
+    ):
+        kom.tl.differential(a, "phse")
+    with pytest.raises(
+        KeyNotFoundError,
+        match=r"covariate='bach' is not a column of adata.obs. Did you mean 'batch'",
+    ):
+        kom.tl.differential(a, "phase", covariates=["bach"])
+    with pytest.raises(KeyNotFoundError, match=r"name='withdrawl' .* Did you mean 'withdrawal'"):
+        kom.tl.differential(a, "phase", ["withdrawl - control"])
+    with pytest.raises(KeyNotFoundError, match="layer='counts' is not a layer of adata"):
+        kom.tl.differential(a, "phase", layer="counts")
+    a.obs.loc["s3", "phase"] = np.nan
+    with pytest.raises(
+        DesignError, match=r"adata.obs\['phase'\] is missing for 1 sample\(s\) \['s3'\]"
+    ):
+        kom.tl.differential(a, "phase")
+
+
+def test_single_level_and_duplicate_contrasts() -> None:
+    a = simulated()
+    with pytest.raises(
+        DesignError, match=r"has 1 level\(s\) \['b2'\]; differential abundance needs"
+    ):
+        kom.tl.differential(a[a.obs.batch == "b2"].copy(), "batch")
+    with pytest.raises(DesignError, match="given more than once"):
+        kom.tl.differential(a, "phase", ["use - control", "use-control"])
+
+
+def test_weights_errors() -> None:
+    a = simulated()
+    with pytest.raises(
+        DesignError, match=r"weights has shape \(3, 3\); expected \(n_obs, n_vars\) = \(12, 60\)"
+    ):
+        kom.tl.differential(a, "phase", weights=np.ones((3, 3)))
+    a.layers["w"] = np.ones(a.shape)
+    a.layers["w"][0, 0] = -1
+    with pytest.raises(DesignError, match=r"weights 'w' contain 1 negative value\(s\)"):
+        kom.tl.differential(a, "phase", weights="w")
+    with pytest.raises(KeyNotFoundError, match="layer='ww' is not a layer of adata"):
+        kom.tl.differential(a, "phase", weights="ww")
+
+
+# --------------------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------------------
+
+
+def test_defaults_storage_and_planted_signal() -> None:
+    a = simulated()
+    kom.tl.differential(a)
+    res = a.uns["differential"]
+    assert res["contrasts"] == ["use - control", "withdrawal - control"]
+    table = res["table"]
+    assert list(table.columns) == [*TABLE_COLUMNS, "gene"]
+    assert isinstance(table.index, pd.RangeIndex)
+    assert table.shape == (2 * a.n_vars, 16)
+    assert table["n_obs"].dtype == np.int64
+    wd = table[table["contrast"] == "withdrawal - control"].set_index("gene")
+    assert wd["log2fc"]["Rab35"] == pytest.approx(2.0, abs=0.4)
+    assert wd["log2fc"]["H3K9ac"] == pytest.approx(-1.5, abs=0.4)
+    assert set(wd.nsmallest(2, "pvalue").index) == {"Rab35", "H3K9ac"}
+    assert (wd["padj"] >= wd["pvalue"]).all()
+    np.testing.assert_allclose(
+        wd["ci_high"] - wd["log2fc"], wd["log2fc"] - wd["ci_low"], rtol=1e-12
+    )
+    f = res["f_table"]
+    assert list(f.columns) == ["feature", "F", "df1", "df2", "pvalue", "padj", "gene"]
+    assert (f["df1"] == 2).all()
+    p = res["params"]
+    assert p["design_columns"] == ["phase[control]", "phase[use]", "phase[withdrawal]"]
+    assert p["limma_version_matched"] == "3.62"
+    assert p["legacy"] == ""
+    assert not any(v is None for v in p.values())
+    assert np.ndim(res["prior"]["df_prior"]) == 0
+    steps = a.uns["kratom_omics"]["provenance"]
+    assert steps[sorted(steps)[-1]]["function"] == "tl.differential"
+
+
+def test_h5ad_round_trip(tmp_path: Path) -> None:
+    a = simulated()
+    a.X[0, :5] = np.nan
+    kom.tl.differential(
+        a,
+        "phase",
+        ["withdrawal - control", "(use + withdrawal)/2 - control"],
+        robust=True,
+        fdr="qvalue",
+    )
+    kom.tl.differential(a, "phase", trend=True, key_added="trend")
+    path = tmp_path / "res.h5ad"
+    a.write_h5ad(path)
+    b = ad.read_h5ad(path)
+    for key in ("differential", "trend"):
+        pd.testing.assert_frame_equal(
+            kom.get.differential(b, key), kom.get.differential(a, key), check_dtype=False
+        )
+        pd.testing.assert_frame_equal(
+            kom.get.differential_f(b, key), kom.get.differential_f(a, key), check_dtype=False
+        )
+        assert list(b.uns[key]["contrasts"]) == a.uns[key]["contrasts"]
+    np.testing.assert_allclose(
+        b.uns["differential"]["prior"]["df_prior"], a.uns["differential"]["prior"]["df_prior"]
+    )
+    pd.testing.assert_frame_equal(
+        b.uns["differential"]["contrast_matrix"], a.uns["differential"]["contrast_matrix"]
+    )
+    assert len(b.uns["differential"]["params"]["pi0"]) == 2
+    assert b.uns["trend"]["params"]["trend"]
+
+
+def test_layer_and_unit_weights_give_same_numbers() -> None:
+    a = simulated()
+    a.layers["log"] = a.X.copy()
+    a.layers["one"] = np.ones(a.shape)
+    kom.tl.differential(a, "phase", key_added="x")
+    kom.tl.differential(a, "phase", layer="log", key_added="layer")
+    kom.tl.differential(a, "phase", weights="one", key_added="w")
+    kom.tl.differential(a, "phase", weights=np.ones(a.n_obs), key_added="w1")
+    ref = a.uns["x"]["table"]
+    for key in ("layer", "w", "w1"):
+        np.testing.assert_allclose(a.uns[key]["table"]["t"], ref["t"], rtol=1e-10)
+    assert a.uns["w"]["params"]["weights"] == "one"
+    assert a.uns["w1"]["params"]["weights"] == "array"
+
+
+def test_weights_downweight_an_outlier() -> None:
+    a = simulated()
+    a.X[8, 5] += 5.0  # outlier in withdrawal for feature 5
+    w = np.ones(a.shape)
+    w[8, 5] = 1e-6
+    kom.tl.differential(a, "phase", ["withdrawal - control"], key_added="plain")
+    kom.tl.differential(a, "phase", ["withdrawal - control"], weights=w, key_added="weighted")
+    assert a.uns["plain"]["table"]["log2fc"][5] > 1.0
+    assert abs(a.uns["weighted"]["table"]["log2fc"][5]) < 0.5
+
+
+def test_batched_fit_matches_per_feature_least_squares() -> None:
+    rng = np.random.default_rng(5)
+    n, g = 14, 300
+    design = np.column_stack([np.repeat(np.eye(3), [5, 5, 4], axis=0), rng.normal(size=n)])
+    y = rng.normal(size=(g, n)) + 10
+    y[rng.random((g, n)) < 0.2] = np.nan
+    y[0, :5] = np.nan  # first group missing: coefficient not estimable
+    w = rng.uniform(0.5, 2, (g, n))
+    fit = lm_fit(y, design, weights=w)
+    for i in range(g):
+        ok = np.isfinite(y[i])
+        sw = np.sqrt(w[i, ok])
+        x = design[ok] * sw[:, None]
+        keep = np.linalg.norm(x, axis=0) > 0
+        coef, *_ = np.linalg.lstsq(x[:, keep], y[i, ok] * sw, rcond=None)
+        np.testing.assert_allclose(fit.coefficients[i, keep], coef, rtol=1e-9)
+        assert np.isnan(fit.coefficients[i, ~keep]).all()
+        df = ok.sum() - keep.sum()
+        assert fit.df_residual[i] == df
+        rss = np.sum((y[i, ok] * sw - x[:, keep] @ coef) ** 2)
+        np.testing.assert_allclose(fit.sigma[i], np.sqrt(rss / df), rtol=1e-9)
+        cov = np.linalg.inv(x[:, keep].T @ x[:, keep])
+        np.testing.assert_allclose(fit.stdev_unscaled[i, keep], np.sqrt(np.diag(cov)), rtol=1e-9)
+
+
+def test_bad_arguments() -> None:
+    a = simulated()
+    with pytest.raises(DesignError, match="key_added='a/b' must be a non-empty string without '/'"):
+        kom.tl.differential(a, "phase", key_added="a/b")
+    with pytest.raises(DesignError, match=r"fdr='fdrr' is not available\. Did you mean"):
+        kom.tl.differential(a, "phase", fdr="fdrr")
+    with pytest.raises(DesignError, match="legacy must be None, True or False"):
+        kom.tl.differential(a, "phase", legacy="yes")  # type: ignore[arg-type]
+    with pytest.raises(DesignError, match="formula '~ 0 \\+ phse' could not be built"):
+        kom.tl.differential(a, "phase", formula="~ 0 + phse")

@@ -1,0 +1,78 @@
+"""kom.tl.adjust_pvalues against R's p.adjust and qvalue (tests/data/limma/make_padjust.R)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.multitest import multipletests
+
+import kratom_omics as kom
+from kratom_omics.errors import DesignError
+from kratom_omics.tl._multitest import pi0_bootstrap
+
+DATA = Path(__file__).parents[1] / "data" / "limma"
+
+
+@pytest.fixture(scope="module")
+def pvals() -> np.ndarray:
+    return pd.read_csv(DATA / "pvalues.csv")["p"].to_numpy(dtype=float)
+
+
+@pytest.fixture(scope="module")
+def ref() -> pd.DataFrame:
+    return pd.read_csv(DATA / "padjust_R.csv")
+
+
+@pytest.mark.parametrize("method", ["bh", "by", "bonferroni", "holm", "qvalue"])
+def test_matches_r(pvals: np.ndarray, ref: pd.DataFrame, method: str) -> None:
+    adj, info = kom.tl.adjust_pvalues(pvals, method)
+    expected = ref[method].to_numpy()
+    np.testing.assert_array_equal(np.isnan(adj), np.isnan(pvals))
+    np.testing.assert_allclose(adj, expected, rtol=1e-12, atol=0)
+    if method == "qvalue":
+        assert info["pi0"] == pytest.approx(ref["pi0"].iloc[0], rel=1e-12)
+    else:
+        assert info == {}
+
+
+@pytest.mark.parametrize(
+    ("method", "sm"),
+    [("bh", "fdr_bh"), ("by", "fdr_by"), ("bonferroni", "bonferroni"), ("holm", "holm")],
+)
+def test_matches_statsmodels(pvals: np.ndarray, method: str, sm: str) -> None:
+    ok = ~np.isnan(pvals)
+    adj, _ = kom.tl.adjust_pvalues(pvals, method)
+    np.testing.assert_allclose(adj[ok], multipletests(pvals[ok], method=sm)[1], rtol=1e-12)
+
+
+def test_none_and_aliases(pvals: np.ndarray) -> None:
+    adj, _ = kom.tl.adjust_pvalues(pvals, "none")
+    np.testing.assert_array_equal(adj, pvals)
+    a, _ = kom.tl.adjust_pvalues(pvals, "BH")
+    b, _ = kom.tl.adjust_pvalues(pvals, "fdr_bh")
+    np.testing.assert_array_equal(a, b)
+
+
+def test_small_examples() -> None:
+    p = np.array([0.01, 0.04, np.nan, 0.03, 0.5])
+    adj, _ = kom.tl.adjust_pvalues(p, "bh")
+    np.testing.assert_allclose(adj, [0.04, 0.16 / 3, np.nan, 0.16 / 3, 0.5], rtol=1e-12)
+    holm, _ = kom.tl.adjust_pvalues(p, "holm")
+    np.testing.assert_allclose(holm, [0.04, 0.09, np.nan, 0.09, 0.5])
+    empty, _ = kom.tl.adjust_pvalues(np.array([np.nan, np.nan]), "bh")
+    assert np.isnan(empty).all()
+
+
+def test_pi0_of_uniform_p_is_near_one() -> None:
+    rng = np.random.default_rng(0)
+    assert pi0_bootstrap(rng.uniform(size=5000)) == pytest.approx(1.0, abs=0.05)
+
+
+def test_bad_method_and_values() -> None:
+    with pytest.raises(DesignError, match=r"fdr='bhh' is not available\. Did you mean 'bh'\?"):
+        kom.tl.adjust_pvalues(np.array([0.1]), "bhh")
+    with pytest.raises(DesignError, match=r"p-values must lie in \[0, 1\]; got 1 outside"):
+        kom.tl.adjust_pvalues(np.array([0.1, 1.5]), "bh")
