@@ -48,9 +48,8 @@ def biomarkers(
     -------
     A copy of the table as a DataFrame with a fresh integer index.
     """
-    if table == "cross" or (
-        not hasattr(data, "uns") and (isinstance(data, Mapping) or hasattr(data, "mod"))
-    ):
+    several = isinstance(data, Mapping) or isinstance(getattr(data, "mod", None), Mapping)
+    if table == "cross" or several:
         if table not in ("cross", "candidates"):
             raise InputFormatError(
                 f"table={table!r} with several datasets; only table='cross' combines datasets. "
