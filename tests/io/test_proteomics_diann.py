@@ -94,3 +94,26 @@ def test_duplicated_run_names(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputFormatError, match=r"have the same run name 'CTRL_1'"):
         kom.io.read_diann(path)
+
+
+def test_report_without_run_column_uses_file_names(tmp_path):
+    report = pd.read_csv(DATA / "report.tsv", sep="\t").drop(columns=["Run"])
+    path = tmp_path / "report.tsv"
+    report.to_csv(path, sep="\t", index=False)
+    a = kom.io.read_diann(path)
+    assert list(a.obs_names) == ["CTRL_1", "USE_1", "WD_1"]
+    assert a.obs["file"].iloc[2] == r"D:\Data\kratom\WD_1.raw"
+
+
+def test_report_non_numeric_quantity(tmp_path):
+    report = pd.read_csv(DATA / "report.tsv", sep="\t")
+    report["PG.MaxLFQ"] = report["PG.MaxLFQ"].astype(object)
+    report.loc[4, "PG.MaxLFQ"] = "#VALUE!"
+    path = tmp_path / "report.tsv"
+    report.to_csv(path, sep="\t", index=False)
+    with pytest.raises(InputFormatError) as err:
+        kom.io.read_diann(path)
+    assert "column 'PG.MaxLFQ' has a non-numeric value '#VALUE!' at feature 'P63018'" in str(
+        err.value
+    )
+    assert str(path) in str(err.value)

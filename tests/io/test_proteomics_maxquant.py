@@ -233,3 +233,14 @@ def test_example_data_loads():
     assert set(a.obs_names) <= set(sheet.index)
     assert {"gene", "is_contaminant", "is_decoy", "only_by_site"} <= set(a.var.columns)
     assert np.nanmin(a.X) > 0
+
+
+def test_gzipped_table(tmp_path):
+    import gzip
+
+    path = tmp_path / "proteinGroups.txt.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(PG.read_text())
+    a = kom.io.read_proteomics(path)
+    assert a.shape == (6, 7)
+    assert a["WD_2", "Q5U316"].X[0, 0] == 2.9e8

@@ -58,3 +58,23 @@ def test_ragged_row(tmp_path):
         InputFormatError, match=rf"line {len(lines)} has 9 fields but the PRH header"
     ):
         kom.io.read_mztab(path)
+
+
+def test_labelled_assays_sharing_a_run(tmp_path):
+    """TMT-style: several assays per ms_run get '<run>_assay<n>' names."""
+    text = (DATA / "quant.mzTab").read_text()
+    text = text.replace("assay[2]-ms_run_ref\tms_run[2]", "assay[2]-ms_run_ref\tms_run[1]")
+    path = tmp_path / "tmt.mzTab"
+    path.write_text(text)
+    a = kom.io.read_mztab(path)
+    assert list(a.obs_names) == ["CTRL_1_assay1", "CTRL_1_assay2", "WD_1_assay3", "WD_2_assay4"]
+    assert a.obs["ms_run"].iloc[1] == "file:///data/kratom/CTRL_1.mzML"
+
+
+def test_not_mztab(tmp_path):
+    path = tmp_path / "x.mzTab"
+    path.write_text("accession\tvalue\nP1\t1\n")
+    with pytest.raises(
+        InputFormatError, match=r"not an mzTab file: line 1 starts with 'accession'"
+    ):
+        kom.io.read_mztab(path)

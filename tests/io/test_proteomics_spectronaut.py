@@ -72,3 +72,12 @@ def test_non_numeric_quantity(tmp_path):
         r"at feature 'Q6P6W3'",
     ):
         kom.io.read_spectronaut(path)
+
+
+def test_not_a_protein_report(tmp_path):
+    path = tmp_path / "report.tsv"
+    path.write_text("PG.ProteinGroups\tPG.Genes\tEG.PrecursorId\nQ5U316\tRab35\t_GTVFLK_.2\n")
+    with pytest.raises(
+        InputFormatError, match=r"not a Spectronaut protein report: expected a long"
+    ):
+        kom.io.read_spectronaut(path)

@@ -134,8 +134,7 @@ def read_diann(
     if p.name.lower().endswith(".parquet"):
         raise InputFormatError(
             f"{source}: a parquet file without 'Run'/'File.Name' and 'PG.MaxLFQ' columns; "
-            "expected the "
-            "DIA-NN 2.x main report (report.parquet)."
+            "expected the DIA-NN 2.x main report (report.parquet)."
         )
     runs = [c for c in header if not _is_annotation(c)]
     text = [c for c in header if _is_annotation(c)]
@@ -231,8 +230,7 @@ def _read_report(
             if col == "Lib.PG.Q.Value":
                 raise InputFormatError(
                     f"{source}: lib_pg_q_value={cut} was given but the report has no "
-                    "'Lib.PG.Q.Value' "
-                    "column (written by DIA-NN 1.9+ with match-between-runs)."
+                    "'Lib.PG.Q.Value' column (written by DIA-NN 1.9+ with match-between-runs)."
                 )
             logger.info("%s: no %r column; that q-value filter is skipped", source, col)
             continue
@@ -283,8 +281,7 @@ def _read_report(
     if clash.any():
         logger.warning(
             "%s: %d run/protein-group pairs have differing %s values across precursor rows; "
-            "the first "
-            "is used",
+            "the first is used",
             source,
             int(clash.sum()),
             qcol,

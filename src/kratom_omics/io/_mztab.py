@@ -68,8 +68,7 @@ def _parse(path: Path, source: str) -> tuple[dict[str, str], list[str], list[lis
                 if len(fields) - 1 != len(header):
                     raise InputFormatError(
                         f"{source}: line {line_no} has {len(fields) - 1} fields but the PRH header "
-                        "has "
-                        f"{len(header)}; the file may be truncated or edited."
+                        f"has {len(header)}; the file may be truncated or edited."
                     )
                 if not rows:
                     first_row_line = line_no

@@ -100,8 +100,7 @@ def check_duplicates(columns: Sequence[str], selected: Sequence[str], source: st
     if dup:
         raise InputFormatError(
             f"{source}: column(s) {dup} appear more than once in the header; each sample needs "
-            "exactly "
-            "one column. Remove the duplicated columns or re-export the table."
+            "exactly one column. Remove the duplicated columns or re-export the table."
         )
 
 
