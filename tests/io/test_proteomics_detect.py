@@ -69,3 +69,21 @@ def test_wrong_explicit_tool():
         InputFormatError, match="looks like a MaxQuant table: use format='maxquant'"
     ):
         kom.io.read_proteomics(DATA / "proteinGroups.txt", format="fragpipe")
+
+
+def test_file_name_hint_gives_the_readers_message(tmp_path):
+    path = tmp_path / "proteinGroups.txt"
+    path.write_text("id\tIntensity S1\nP1\t1\n")
+    assert kom.io.detect_proteomics_format(path) == "maxquant"
+    with pytest.raises(InputFormatError, match=r"not a MaxQuant proteinGroups table: missing"):
+        kom.io.read_proteomics(path)
+
+
+def test_windows_export_bom_and_crlf(tmp_path):
+    path = tmp_path / "combined_protein.tsv"
+    text = (DATA / "combined_protein.tsv").read_text()
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    a = kom.io.read_proteomics(path)
+    assert list(a.obs_names) == ["CTRL_1", "USE_1", "WD_1"]
+    assert a.var.loc["Q6P6W3", "gene"] == "Hdac2"
+    assert a["WD_1", "Q5U316"].X[0, 0] == 3.1e8

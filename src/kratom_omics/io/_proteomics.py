@@ -398,7 +398,7 @@ class _Signature:
 
 
 def _pivot_pg(cols: list[str]) -> bool:
-    return any(re.match(r"^\[\d+\]\s.*PG\.Quantity$", c) for c in cols)
+    return any(re.match(r"^\[\d+\]\s.*\.PG\.\w+$", c) for c in cols)
 
 
 _SIGNATURES: tuple[_Signature, ...] = (
@@ -427,13 +427,11 @@ _SIGNATURES: tuple[_Signature, ...] = (
     ),
     _Signature(
         "spectronaut",
-        "Spectronaut report: 'PG.ProteinGroups' with 'R.FileName' and 'PG.Quantity' (long) or "
+        "Spectronaut report: 'PG.ProteinGroups' with 'R.FileName' (long) or "
         "'[n] <run>.PG.Quantity' columns (pivot)",
         lambda s, c, n: (
             ("PG.ProteinGroups" in s or "PG.ProteinAccessions" in s)
-            and (
-                ("PG.Quantity" in s and bool({"R.FileName", "R.Raw File Name"} & s)) or _pivot_pg(c)
-            )
+            and (bool({"R.FileName", "R.Raw File Name"} & s) or _pivot_pg(c))
         ),
     ),
     _Signature(
@@ -461,6 +459,17 @@ _LABELS = {
     "alphadia": "AlphaDIA",
     "mztab": "mzTab",
 }
+
+
+# file names the tools write, used when the header matches no signature (the reader then says
+# which columns are missing)
+_FILE_NAMES: tuple[tuple[str, str], ...] = (
+    (r"proteinGroups", "maxquant"),
+    (r"pg_matrix", "diann"),
+    (r"combined_protein", "fragpipe"),
+    (r"results_proteins", "alphapept"),
+    (r"^(pg\.matrix|protein)\.tsv", "alphadia"),
+)
 
 
 def _parquet_columns(path: Path) -> list[str]:
@@ -526,6 +535,10 @@ def detect_proteomics_format(path: str | os.PathLike) -> str:
     if found is not None:
         logger.info("%s: detected %s format", p, _LABELS[found[0]])
         return found[0]
+    for pattern, fmt in _FILE_NAMES:
+        if re.search(pattern, p.name, flags=re.IGNORECASE):
+            logger.warning("%s: header not recognised; the file name suggests %s", p, _LABELS[fmt])
+            return fmt
     looked = "; ".join(sig.description for sig in _SIGNATURES)
     raise InputFormatError(
         f"{str(p)!r}: could not recognise the proteomics tool from the header "
