@@ -95,3 +95,20 @@ def test_log2_bad_arguments():
         kom.pp.log2(_linear(), pseudocount="1")  # type: ignore[arg-type]
     with pytest.raises(KeyError, match=r"layer='rwa' is not a layer of adata. Did you mean 'raw'"):
         kom.pp.log2(_linear(), layer="rwa")
+
+
+def test_log2_refuses_other_recorded_transforms():
+    adata = _linear()
+    adata.uns["kratom_omics"] = {"x_transform": "logit"}
+    with pytest.raises(InputFormatError, match=r"already logit-transformed"):
+        kom.pp.log2(adata)
+
+
+def test_log2_on_a_view_makes_it_an_actual_object():
+    parent = _linear()
+    view = parent[:, :3]
+    assert view.is_view
+    kom.pp.log2(view, pseudocount=1)
+    assert not view.is_view
+    np.testing.assert_allclose(view.X[0], np.log2([2.0, 3.0, 5.0]))
+    np.testing.assert_array_equal(parent.X[0], [1.0, 2.0, 4.0, 1024.0])  # parent untouched

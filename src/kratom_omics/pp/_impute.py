@@ -66,17 +66,51 @@ def _minprob_params(
     return mean, np.full(x.shape[0], sd), sd
 
 
-def _knn(x: np.ndarray, n_neighbors: int) -> np.ndarray:
-    """Impute each feature from its ``n_neighbors`` most similar features (nan-Euclidean)."""
-    from sklearn.impute import KNNImputer
+def _knn(x: np.ndarray, n_neighbors: int, *, chunk_bytes: int = 64 * 2**20) -> np.ndarray:
+    """Impute each feature from its ``n_neighbors`` most similar features (nan-Euclidean).
 
-    features = x.T  # features are the rows compared by KNNImputer
-    imputer = KNNImputer(n_neighbors=n_neighbors, weights="uniform", keep_empty_features=True)
-    filled = imputer.fit_transform(features).T
-    # a sample with no observed value at all gets no estimate (KNNImputer would put 0 there)
-    empty_samples = ~np.isfinite(x).any(axis=1)
-    filled[empty_samples] = np.nan
-    return filled
+    The estimate of scikit-learn's ``KNNImputer(n_neighbors).fit_transform(x.T).T``: the distance
+    between two features is ``sqrt(n_samples / n_common * sum of squared differences)`` over the
+    samples where both are observed; a missing value of feature ``i`` in sample ``s`` is the mean of
+    sample ``s``'s values of the ``n_neighbors`` nearest features observed in ``s``; a feature that
+    shares no sample with any donor gets the mean of sample ``s``. Distances come from matrix
+    products in chunks of features, so the memory stays near ``chunk_bytes``.
+    """
+    f = x.T  # features x samples
+    observed = np.isfinite(f)
+    n_feat, n_samp = f.shape
+    out = np.where(observed, f, np.nan)
+    f0 = np.where(observed, f, 0.0)
+    m = observed.astype(np.float64)
+    sq = f0**2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sample_mean = np.nanmean(out, axis=0)
+    receivers_all = np.flatnonzero(~observed.all(axis=1))
+    step = max(1, int(chunk_bytes // (8 * max(n_feat, 1))))
+    for begin in range(0, receivers_all.size, step):  # chunks of features
+        rows = receivers_all[begin : begin + step]
+        n_common = m[rows] @ m.T
+        ssq = sq[rows] @ m.T + m[rows] @ sq.T - 2.0 * (f0[rows] @ f0.T)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dist = np.sqrt(np.maximum(ssq, 0.0) * (n_samp / n_common))
+        dist[n_common == 0] = np.nan
+        for s in range(n_samp):  # loop over samples
+            recv = np.flatnonzero(~observed[rows, s])
+            donors = np.flatnonzero(observed[:, s])
+            if recv.size == 0 or donors.size == 0:
+                continue
+            d = dist[recv]
+            d[:, ~observed[:, s]] = np.inf  # not a donor for sample s
+            k = min(n_neighbors, donors.size)
+            nearest = np.argpartition(d, k - 1, axis=1)[:, :k]  # NaN distances sort last
+            weight = np.isfinite(np.take_along_axis(d, nearest, axis=1)).astype(np.float64)
+            values = np.where(weight > 0, f[nearest, s], 0.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                estimate = (weight * values).sum(axis=1) / weight.sum(axis=1)
+            estimate[weight.sum(axis=1) == 0] = sample_mean[s]
+            out[rows[recv], s] = estimate
+    return out.T
 
 
 def impute(
@@ -109,11 +143,16 @@ def impute(
         ``N(mean - shift * sd, (width * sd)^2)`` with ``mean`` and ``sd`` of the observed values of
         each sample (``per="sample"``) or of the whole matrix (``per="matrix"``). For values
         missing because they are below detection.
-        ``"minprob"``: imputeLCMD's ``impute.MinProb``; draws from ``N(quantile_q(sample),
-        sigma^2)`` with ``sigma = tune_sigma * median`` of the SDs of the features observed in more
-        than half the samples. ``"knn"``: each missing value is the mean of that sample's values of
-        the ``n_neighbors`` most similar features (nan-Euclidean distance over samples;
-        scikit-learn ``KNNImputer`` on features). For values missing at random.
+
+        ``"minprob"``: imputeLCMD's ``impute.MinProb``; draws from
+        ``N(quantile_q(sample), sigma^2)`` with ``sigma = tune_sigma * median`` of the SDs of the
+        features observed in more than half the samples.
+
+        ``"knn"``: each missing value is the mean of that sample's values of the ``n_neighbors``
+        most similar features observed in that sample (nan-Euclidean distance over samples; the
+        values of scikit-learn's ``KNNImputer`` applied to features, computed in chunks). For
+        values missing at random.
+
         ``"mixed"``: features absent from a whole group of ``groupby`` (on/off candidates, missing
         not at random) get ``"downshift"`` values; all other features get ``"knn"`` values.
     seed

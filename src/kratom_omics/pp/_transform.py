@@ -71,11 +71,12 @@ def log2(
     if not math.isfinite(float(pseudocount)) or pseudocount < 0:
         raise InputFormatError(f"log2: pseudocount={pseudocount!r} must be a finite number >= 0.")
     check_layer(adata, layer)
-    if layer is None and x_transform(adata) == "log2":
+    done = x_transform(adata)
+    if layer is None and done is not None:
         raise InputFormatError(
-            "log2: adata.X is already log2-transformed (uns['kratom_omics']['x_transform'] == "
-            "'log2'); a second log would be wrong. To recompute from the loaded values use "
-            "kom.pp.log2(adata, layer='raw')."
+            f"log2: adata.X is already {done}-transformed (uns['kratom_omics']['x_transform'] == "
+            f"{done!r}); a second transform would be wrong. To recompute from the loaded values "
+            "use kom.pp.log2(adata, layer='raw')."
         )
     values = get_matrix(adata, layer).copy()
     if not force and looks_log2(values):
