@@ -244,3 +244,20 @@ def test_gzipped_table(tmp_path):
     a = kom.io.read_proteomics(path)
     assert a.shape == (6, 7)
     assert a["WD_2", "Q5U316"].X[0, 0] == 2.9e8
+
+
+def test_gene_from_several_fasta_headers_listed_once(tmp_path):
+    header = (
+        "sp|P63018|HSP7C_RAT Heat shock cognate 71 kDa protein "
+        "OS=Rattus norvegicus OX=10116 GN=Hspa8"
+    )
+    isoform = "sp|P63018-2|HSP7C_RAT Isoform 2 OS=Rattus norvegicus OX=10116 GN=Hspa8 PE=1 SV=1"
+    other = (
+        "tr|F1M953|F1M953_RAT Heat shock 70 kDa protein 2 OS=Rattus norvegicus OX=10116 GN=Hspa2"
+    )
+    path = tmp_path / "proteinGroups.txt"
+    path.write_text(PG.read_text().replace(header, f"{header};{isoform};{other}"))
+    a = kom.io.read_maxquant(path)
+    assert a.var.loc["P63018", "gene"] == "Hspa8;Hspa2"
+    assert a.var.loc["P63018", "gene_leading"] == "Hspa8"
+    assert a.var.loc["Q5U316", "gene"] == "Rab35;Rab1a"  # reported gene names are kept as they are

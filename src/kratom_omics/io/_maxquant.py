@@ -24,8 +24,8 @@ from ..errors import InputFormatError, KeyNotFoundError
 from ._proteomics import (
     JoinArg,
     SamplesArg,
+    fill_genes,
     finish,
-    genes_from_headers,
     plus_flag,
     protein_var,
     r_name,
@@ -209,8 +209,7 @@ def read_maxquant(
     n = len(annotations)
     genes = annotations.get("gene")
     if "fasta_headers" in annotations:
-        from_headers = genes_from_headers(annotations["fasta_headers"])
-        genes = from_headers if genes is None else genes.fillna(from_headers)
+        genes = fill_genes(genes, annotations["fasta_headers"])
     extra: dict[str, pd.Series | np.ndarray] = {
         "majority_protein_ids": annotations["majority_protein_ids"],
         "only_by_site": plus_flag(annotations.get("only_by_site"), n),

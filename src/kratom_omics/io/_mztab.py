@@ -26,8 +26,8 @@ from ._proteomics import (
     JoinArg,
     SamplesArg,
     check_exists,
+    fill_genes,
     finish,
-    genes_from_headers,
     open_text,
     protein_var,
 )
@@ -191,8 +191,7 @@ def read_mztab(
     if gene_cols:
         genes = text[gene_cols[0]]
     if "description" in text:
-        from_desc = genes_from_headers(text["description"])
-        genes = from_desc if genes is None else genes.fillna(from_desc)
+        genes = fill_genes(genes, text["description"])
     decoy_cols = [c for c in text.columns if c.startswith("opt_") and "decoy" in c.lower()]
     decoy = (
         text[decoy_cols[0]].astype("string").str.strip().isin(["1", "true", "TRUE", "+"]).to_numpy()

@@ -242,10 +242,23 @@ def join_symbols(series: pd.Series, seps: str = ";,") -> pd.Series:
 
 
 def genes_from_headers(series: pd.Series) -> pd.Series:
-    """Gene symbols (``;``-joined) from UniProt FASTA headers or descriptions (``GN=Rab35``)."""
-    found = series.astype("string").str.findall(r"\bGN=([^\s;]+)")
-    joined = found.str.join(";")
-    return joined.mask(joined.isna() | (joined == "")).astype(object)
+    """Gene symbols (``;``-joined, each once) from UniProt FASTA headers (``GN=Rab35``)."""
+    found = series.astype("string").str.findall(r"\bGN=([^\s;]+)").explode().dropna()
+    pairs = found.reset_index().drop_duplicates()
+    joined = pairs.groupby(pairs.columns[0], sort=False)[pairs.columns[1]].agg(";".join)
+    return joined.reindex(series.index).astype(object)
+
+
+def fill_genes(genes: pd.Series | None, texts: pd.Series) -> pd.Series:
+    """Fill missing gene symbols with the ``GN=`` symbols of FASTA headers or descriptions."""
+    if genes is None:
+        return genes_from_headers(texts)
+    need = genes.isna().to_numpy()
+    if not need.any():
+        return genes
+    out = genes.astype(object).copy()
+    out[need] = genes_from_headers(texts[need]).to_numpy()
+    return out
 
 
 def prefix_flag(ids: pd.Series, prefixes: Sequence[str]) -> np.ndarray:
@@ -353,7 +366,7 @@ def finish(
     table = pd.DataFrame(mat.T, index=names, columns=var.index)
     adata = build_anndata(
         table,
-        var.reset_index(drop=True).set_axis(var.index),
+        var,
         samples=None,
         source=source,
         reader=reader,
@@ -377,16 +390,6 @@ def finish(
                 adata.obs["run"] = names
                 adata.obs_names = pd.Index(renamed)
     return attach_samples(adata, samples, phases=phases, join=join, source=source)
-
-
-def resolve_choice(value: str, choices: Mapping[str, Any], *, argument: str, source: str) -> str:
-    """Return ``value`` lower-cased when it is one of ``choices``; otherwise a helpful error."""
-    key = str(value).lower()
-    if key not in choices:
-        raise KeyNotFoundError(
-            f"{source}: " + did_you_mean(str(value), list(choices), what=argument)
-        )
-    return key
 
 
 # auto-detection -----------------------------------------------------------------------------------
