@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 
+import anndata as ad
 import numpy as np
 import pytest
 
@@ -52,7 +53,7 @@ def test_signature_and_docstring(name):
         ("qc_metrics", {}),
     ],
 )
-def test_copy_leaves_input_raw_kept_and_step_recorded(protein, name, kwargs):
+def test_copy_leaves_input_raw_kept_and_step_recorded(protein, name, kwargs, tmp_path):
     adata = protein.copy()
     before_x = adata.X.copy()
     n_steps = len(adata.uns["kratom_omics"]["provenance"])
@@ -66,3 +67,8 @@ def test_copy_leaves_input_raw_kept_and_step_recorded(protein, name, kwargs):
     kept = np.isin(protein.var_names, out.var_names)
     np.testing.assert_array_equal(out.layers["raw"], protein.layers["raw"][:, kept])
     assert getattr(kom.pp, name)(adata, **kwargs) is None  # in place returns None
+    out.write_h5ad(tmp_path / f"{name}.h5ad")
+    back = ad.read_h5ad(tmp_path / f"{name}.h5ad")
+    np.testing.assert_array_equal(back.X, out.X)
+    assert list(back.layers) == list(out.layers)
+    assert len(back.uns["kratom_omics"]["provenance"]) == n_steps + 1

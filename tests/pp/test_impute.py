@@ -198,3 +198,18 @@ def test_impute_errors():
     with pytest.raises(DesignError, match=r"could not be imputed in sample\(s\) \['S1'\]"):
         kom.pp.impute(lonely)
     assert np.isnan(adata.X).sum() == 1
+
+
+@pytest.mark.parametrize(("n_neighbors", "fraction"), [(5, 0.2), (3, 0.6)])
+def test_knn_equals_scikit_learn_knnimputer_on_features(n_neighbors, fraction):
+    from sklearn.impute import KNNImputer
+
+    from kratom_omics.pp._impute import _knn
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(20, 1, size=(10, 300)) + rng.normal(0, 2, size=(1, 300))
+    x[rng.random(x.shape) < fraction] = NAN
+    expected = KNNImputer(n_neighbors=n_neighbors).fit_transform(x.T).T
+    np.testing.assert_allclose(_knn(x, n_neighbors), expected, rtol=1e-12)
+    # small chunks give the same numbers
+    np.testing.assert_allclose(_knn(x, n_neighbors, chunk_bytes=8 * 300 * 7), expected, rtol=1e-12)
