@@ -261,3 +261,19 @@ def test_gene_from_several_fasta_headers_listed_once(tmp_path):
     assert a.var.loc["P63018", "gene"] == "Hspa8;Hspa2"
     assert a.var.loc["P63018", "gene_leading"] == "Hspa8"
     assert a.var.loc["Q5U316", "gene"] == "Rab35;Rab1a"  # reported gene names are kept as they are
+
+
+def test_trimmed_table_without_experiment_columns(tmp_path):
+    """Without 'Peptides <s>' columns samples come from the prefix, minus SILAC and summaries."""
+    path = tmp_path / "proteinGroups.txt"
+    path.write_text(
+        "Protein IDs\tMajority protein IDs\tIntensity\tIntensity L\tIntensity L S1\t"
+        "Intensity S1\tIntensity S2\tiBAQ peptides\tiBAQ S1\tiBAQ S2\n"
+        "Q5U316\tQ5U316\t30\t10\t10\t10\t20\t4\t2.5\t5\n"
+    )
+    a = kom.io.read_maxquant(path)
+    assert list(a.obs_names) == ["S1", "S2"]
+    np.testing.assert_array_equal(a.X.ravel(), [10.0, 20.0])
+    b = kom.io.read_maxquant(path, quantity="ibaq")
+    assert list(b.obs_names) == ["S1", "S2"]
+    np.testing.assert_array_equal(b.X.ravel(), [2.5, 5.0])
