@@ -244,8 +244,6 @@ def differential(
             "n_obs": rep(fit.n_obs.astype(np.int64)),
         }
     )
-    table["feature"] = table["feature"].astype(str)
-    table["contrast"] = table["contrast"].astype(str)
     if "gene" in adata.var.columns:
         table["gene"] = rep(adata.var["gene"].astype(str).to_numpy())
     fpadj, _ = adjust_pvalues(eb.f_p_value, fdr)

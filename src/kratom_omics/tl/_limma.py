@@ -39,7 +39,6 @@ __all__ = [
 
 _EPS = np.finfo(float).eps
 _QR_TOL = 1e-7  # LINPACK dqrdc2 tolerance used by R's lm.fit
-_CHUNK = 65536
 
 
 # --------------------------------------------------------------------------------------------------
@@ -159,14 +158,29 @@ def _f_pdf(x: np.ndarray, df1: float, df2: float) -> np.ndarray:
 
 
 def _t_sf(t: np.ndarray, df: np.ndarray) -> np.ndarray:
-    """Upper tail of Student's t allowing infinite df (normal)."""
+    """Upper tail of Student's t allowing infinite df (normal); NaN stays NaN."""
     t, df = np.broadcast_arrays(np.asarray(t, float), np.asarray(df, float))
-    out = np.full(t.shape, np.nan)
-    fin = np.isfinite(df) & ~np.isnan(t)
-    inf = np.isinf(df) & ~np.isnan(t)
-    out[fin] = stats.t.sf(t[fin], df[fin])
-    out[inf] = stats.norm.sf(t[inf])
-    return out
+    with np.errstate(invalid="ignore"):
+        out = special.stdtr(np.where(np.isinf(df), 1.0, df), -t)
+    inf = np.isinf(df)
+    if np.any(inf):
+        out = np.where(inf, special.ndtr(-t), out)
+    return np.asarray(out)
+
+
+def _by_unique(func: Any, x: np.ndarray) -> np.ndarray:
+    """``func(x)`` evaluated once per distinct value (residual df take few distinct values)."""
+    x = np.asarray(x, dtype=float)
+    if x.size < 64:
+        return np.asarray(func(x), dtype=float)
+    u, inv = np.unique(x, return_inverse=True)
+    if u.size > x.size // 4:
+        return np.asarray(func(x), dtype=float)
+    return np.asarray(func(u), dtype=float)[inv.reshape(x.shape)]
+
+
+def _trigamma(x: np.ndarray) -> np.ndarray:
+    return _by_unique(lambda v: special.polygamma(1, v), x)
 
 
 def _t_isf(p: np.ndarray, df: float) -> np.ndarray:
@@ -564,7 +578,7 @@ def lm_fit(
     *,
     weights: np.ndarray | None = None,
     coef_names: list[str] | None = None,
-    chunk_size: int = _CHUNK,
+    chunk_size: int | None = None,
 ) -> LinearFit:
     """limma's ``lmFit`` (least squares) of every row of ``y`` (features x samples) on ``design``.
 
@@ -593,9 +607,18 @@ def lm_fit(
             array_w = weights
         else:
             obs_w = np.broadcast_to(weights, y.shape)
-    finite = np.isfinite(y)
-    with np.errstate(invalid="ignore"):
-        amean = np.where(finite, y, 0.0).sum(axis=1) / finite.sum(axis=1)
+    if chunk_size is None:  # about 4 MB per temporary array
+        chunk_size = max(256, (1 << 19) // max(n, 1))
+    # AveExpr (mean of the observed values) and completeness, chunk by chunk to bound memory
+    amean = np.empty(g)
+    any_missing = False
+    for start in range(0, g, chunk_size):
+        yc = y[start : start + chunk_size]
+        fin = np.isfinite(yc)
+        cnt = fin.sum(axis=1)
+        any_missing = any_missing or bool(np.any(cnt < n))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            amean[start : start + chunk_size] = np.where(fin, yc, 0.0).sum(axis=1) / cnt
     coefs = np.full((g, p), np.nan)
     su = np.full((g, p), np.nan)
     sigma = np.full(g, np.nan)
@@ -606,7 +629,7 @@ def lm_fit(
         wmat_row = array_w
     else:
         wmat_row = None
-    all_complete = bool(finite.all()) and (
+    all_complete = not any_missing and (
         obs_w is None and (array_w is None or bool(np.all(np.isfinite(array_w) & (array_w > 0))))
     )
     if array_w is not None and all_complete:
@@ -790,7 +813,7 @@ def fit_f_dist(
     if m == 0:
         m = 1.0
     xs = np.maximum(xs, 1e-5 * m)
-    e = np.log(xs) + logmdigamma(d1 / 2)
+    e = np.log(xs) + _by_unique(logmdigamma, d1 / 2)
     if cov_ok is None:
         emean: Any = float(np.mean(e))
         evar = float(np.sum((e - emean) ** 2) / (nok - 1))
@@ -806,7 +829,7 @@ def fit_f_dist(
             emean[~ok] = _ns_basis(np.asarray(cov_notok), cov_ok, splinedf) @ coef
         else:
             emean = fitted
-    evar = evar - float(np.mean(special.polygamma(1, d1 / 2)))
+    evar = evar - float(np.mean(_trigamma(d1 / 2)))
     if evar > 0:
         df2 = 2 * trigamma_inverse(evar)
         s20 = np.exp(emean - logmdigamma(df2 / 2))
@@ -1066,8 +1089,8 @@ def fit_f_dist_unequal_df1(
     xpos = np.maximum(x, 1e-12 * m)
     z = np.log(xpos)
     d1 = df1 / 2
-    e = z + logmdigamma(d1)
-    w = 1 / special.polygamma(1, d1)
+    e = z + _by_unique(logmdigamma, d1)
+    w = 1 / _trigamma(d1)
     if pw is not None:
         w = w * pw
     if covariate is None:
@@ -1237,7 +1260,13 @@ def _tmixture_vector(
         logp = stats.t.logsf(t[i], df[i])
         t = t.copy()
         t[i] = _t_isf(np.exp(logp), maxdf)
-    o = np.argsort(-t, kind="stable")[:ntarget]
+    if ntarget < t.size:
+        # top ntarget by decreasing |t|, ties in input order (R's order(decreasing = TRUE))
+        kth = np.partition(t, t.size - ntarget)[t.size - ntarget]
+        cand = np.nonzero(t >= kth)[0]
+        o = cand[np.argsort(-t[cand], kind="stable")][:ntarget]
+    else:
+        o = np.argsort(-t, kind="stable")[:ntarget]
     t = t[o]
     v1 = su[o] ** 2
     r = np.arange(1, ntarget + 1)
