@@ -3,6 +3,7 @@
 from ._batch import remove_batch
 from ._counts import calc_norm_factors, log_cpm, voom
 from ._filter import filter_valid, remove_flagged
+from ._histone import filter_histone, histone_sites, histone_transform, merge_histone_forms
 from ._impute import impute
 from ._normalize import normalize
 from ._qc import qc_metrics
@@ -19,3 +20,4 @@ __all__ += [
     "remove_flagged",
 ]
 __all__ += ["calc_norm_factors", "log_cpm", "voom"]
+__all__ += ["filter_histone", "histone_sites", "histone_transform", "merge_histone_forms"]
