@@ -105,7 +105,7 @@ def _sample_columns(
     found = {c[len(full) :]: c for c in header if c.startswith(full)}
     if experiments:
         return {e: found[e] for e in experiments if e in found}
-    label = re.compile(r"^[LMH][ .]")
+    label = re.compile(r"^[LMH]([ .]|$)")
     return {
         name: col
         for name, col in found.items()
