@@ -127,3 +127,19 @@ def test_remove_batch_errors(batch_data):
     single.obs["batch"] = ["b1"] * 11 + ["b9"]
     with pytest.raises(DesignError, match=r"\['b9'\].*single sample"):
         kom.pp.remove_batch(single, method="combat")
+
+
+def test_confounded_batch(caplog):
+    rng = np.random.default_rng(2)
+    obs = pd.DataFrame(
+        {"phase": np.repeat(["control", "withdrawal"], 4), "batch": np.repeat(["b1", "b2"], 4)},
+        index=[f"S{i}" for i in range(8)],
+    )
+    x = rng.normal(20, 1, size=(8, 30))
+    adata = ad.AnnData(x, obs=obs)
+    with caplog.at_level("WARNING", logger="kratom_omics"):
+        kom.pp.remove_batch(adata)
+    assert "['batch'] is confounded with keep=['phase']" in caplog.text
+    np.testing.assert_allclose(adata.X, x)  # nothing separable was removed
+    with pytest.raises(DesignError, match=r"design of batch 'batch' with \['phase'\] is singular"):
+        kom.pp.remove_batch(adata, method="combat")

@@ -222,6 +222,15 @@ def remove_batch(
             logger.info("remove_batch: %s has a single level; nothing to remove.", batch)
             corrected = x.copy()
         else:
+            estimable = _estimable(np.column_stack([design, nuisance]))
+            if not estimable[design.shape[1] :].all():
+                removed = ([batch] if batch is not None else []) + covs
+                logger.warning(
+                    "remove_batch: %s is confounded with keep=%s (or with each other); the part "
+                    "that cannot be separated is kept, not removed.",
+                    removed,
+                    keeps,
+                )
             corrected = _regress_out(x, design, nuisance)
     else:
         corrected = _combat(adata, x, batch, covs, keeps)
@@ -272,9 +281,16 @@ def _combat(
             obs[key] = values[:, k]
             extra.append(key)
     tmp = ad.AnnData(X=x.copy(), obs=obs)
-    corrected = np.asarray(
-        sc.pp.combat(tmp, key=batch, covariates=extra or None, inplace=False), dtype=np.float64
-    )
+    try:
+        corrected = np.asarray(
+            sc.pp.combat(tmp, key=batch, covariates=extra or None, inplace=False), dtype=np.float64
+        )
+    except np.linalg.LinAlgError as err:
+        raise DesignError(
+            f"remove_batch(method='combat'): the design of batch {batch!r} with {[*keeps, *covs]} "
+            "is singular (a batch coincides with a phase or covariate level); a confounded batch "
+            "effect cannot be removed. Check the design with pd.crosstab(adata.obs[...])."
+        ) from err
     bad = ~np.isfinite(corrected)
     if bad.any():
         n_feat = int(bad.any(axis=0).sum())
