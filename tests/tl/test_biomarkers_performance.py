@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
@@ -136,3 +137,34 @@ def test_panel_warns_for_small_n_and_rejects_bad_requests():
         kom.tl.panel_cv(adata, positive="withdrawal", negative=["withdrawal", "use"])
     with pytest.raises(DesignError, match=r"penalty='l3'"):
         kom.tl.panel_cv(adata, penalty="l3")
+
+
+def test_auc_and_intervals_match_pROC(data_dir):
+    values = pd.read_csv(data_dir / "biomarkers" / "auc_values.csv")
+    ref = pd.read_csv(data_dir / "biomarkers" / "pROC_auc.csv", keep_default_na=False)
+    ref = ref.set_index("feature")
+    x = values.drop(columns=["sample", "label"])
+    assert list(x.columns) == list(ref.index)
+    y = values["label"].to_numpy() == 1
+    xv = x.to_numpy(dtype=float)
+    auc, lo, hi = auc_with_ci(xv[y], xv[~y], method="delong")
+    np.testing.assert_allclose(auc, ref["auc"], atol=1e-12)
+    np.testing.assert_allclose(lo, ref["delong_low"], atol=1e-12)
+    np.testing.assert_allclose(hi, ref["delong_high"], atol=1e-12)
+    auc_b, lo_b, hi_b = auc_with_ci(xv[y], xv[~y], n_boot=2000, seed=0)
+    np.testing.assert_allclose(auc_b, ref["auc"], atol=1e-12)
+    np.testing.assert_allclose(lo_b, ref["boot_low"], atol=0.06)
+    np.testing.assert_allclose(hi_b, ref["boot_high"], atol=0.06)
+    with pytest.raises(DesignError, match=r"method='wald'; expected 'bootstrap' or 'delong'"):
+        auc_with_ci(xv[y], xv[~y], method="wald")
+
+
+def test_marker_auc_delong_interval():
+    adata = kom.datasets.simulate("protein", seed=4, n_features=40)
+    kom.tl.marker_auc(adata, negative="control", ci_method="delong")
+    t = adata.uns["marker_auc"]["auc"]
+    assert adata.uns["marker_auc"]["params"]["ci_method"] == "delong"
+    ok = t["auc"].between(0.05, 0.95)
+    assert (
+        (t.loc[ok, "ci_low"] < t.loc[ok, "auc"]) & (t.loc[ok, "auc"] < t.loc[ok, "ci_high"])
+    ).all()

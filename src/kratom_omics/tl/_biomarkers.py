@@ -241,6 +241,7 @@ def flag_biomarkers(
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    ci_method: Literal["bootstrap", "delong"] = "bootstrap",
 ) -> None:
     """Flag significant features and report every expected candidate marker.
 
@@ -266,6 +267,8 @@ def flag_biomarkers(
         ``histone``/``peptide_family`` columns).
     n_boot, confidence, seed
         Bootstrap of the ROC AUC intervals (for candidate features and significant features).
+    ci_method
+        ``"bootstrap"`` (stratified percentile bootstrap) or ``"delong"`` for the AUC intervals.
 
     Returns
     -------
@@ -367,9 +370,14 @@ def flag_biomarkers(
         xa, xb = x[group == pair[0]][:, cols], x[group == pair[1]][:, cols]
         auc[rows] = _auc(xa, xb)
         want = feats["significant"].to_numpy()[rows] | (feats["candidates"].to_numpy()[rows] != "")
-        if want.any() and n_boot > 0:
+        if want.any() and (n_boot > 0 or ci_method == "delong"):
             _, l_, h_ = auc_with_ci(
-                xa[:, want], xb[:, want], n_boot=n_boot, confidence=confidence, seed=seed + k
+                xa[:, want],
+                xb[:, want],
+                n_boot=n_boot,
+                confidence=confidence,
+                seed=seed + k,
+                method=ci_method,
             )
             lo[rows[want]], hi[rows[want]] = l_, h_
     feats["auc"], feats["auc_ci_low"], feats["auc_ci_high"] = auc, lo, hi
@@ -390,6 +398,7 @@ def flag_biomarkers(
         "n_boot": n_boot,
         "confidence": confidence,
         "seed": seed,
+        "ci_method": ci_method,
     }
     adata.uns[key_added] = {"params": params, "features": feats, "candidates": cand_table}
     record_provenance(adata, "kratom_omics.tl.flag_biomarkers", {**params, "key_added": key_added})

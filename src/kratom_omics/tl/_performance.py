@@ -61,6 +61,34 @@ def _auc(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     return out
 
 
+def _delong(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AUC and its DeLong variance per feature (structural components, as pROC computes them)."""
+    n_feat = pos.shape[1]
+    step = max(1, _CHUNK // max(1, pos.shape[0] * neg.shape[0]))
+    auc, var = np.empty(n_feat), np.empty(n_feat)
+    for s in range(0, n_feat, step):
+        diff = pos[:, None, s : s + step] - neg[None, :, s : s + step]
+        valid = ~np.isnan(diff)
+        score = (diff > 0) + 0.5 * (diff == 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v10 = score.sum(axis=1) / valid.sum(axis=1)  # per positive: share of negatives below
+            v01 = score.sum(axis=0) / valid.sum(axis=0)  # per negative: share of positives above
+            m = np.sum(~np.isnan(v10), axis=0)
+            n = np.sum(~np.isnan(v01), axis=0)
+            auc[s : s + step] = np.nanmean(v10, axis=0) if v10.size else np.nan
+            var[s : s + step] = _nanvar1(v10) / m + _nanvar1(v01) / n
+    return auc, var
+
+
+def _nanvar1(v: np.ndarray) -> np.ndarray:
+    """Sample variance (ddof=1) over axis 0, ignoring NaN; NaN with fewer than two values."""
+    k = np.sum(~np.isnan(v), axis=0)
+    mean = np.nansum(v, axis=0) / np.maximum(k, 1)
+    ss = np.nansum((v - mean) ** 2, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(k > 1, ss / (k - 1), np.nan)
+
+
 def auc_with_ci(
     pos: np.ndarray,
     neg: np.ndarray,
@@ -68,6 +96,7 @@ def auc_with_ci(
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    method: Literal["bootstrap", "delong"] = "bootstrap",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ROC AUC of every column and its stratified percentile bootstrap interval.
 
@@ -82,6 +111,9 @@ def auc_with_ci(
         Coverage of the interval.
     seed
         Seed of the random generator.
+    method
+        ``"bootstrap"``: stratified percentile bootstrap. ``"delong"``: DeLong's asymptotic interval
+        (``auc +/- z * se``, clipped to [0, 1], as pROC's ``ci.auc(method="delong")``).
 
     Returns
     -------
@@ -93,6 +125,14 @@ def auc_with_ci(
         pos, neg = pos[:, None], neg[:, None]
     if not 0 < confidence < 1:
         raise DesignError(f"confidence={confidence}; expected a share between 0 and 1 (e.g. 0.95).")
+    if method not in ("bootstrap", "delong"):
+        raise DesignError(f"method={method!r}; expected 'bootstrap' or 'delong'.")
+    if method == "delong":
+        from scipy.stats import norm
+
+        auc, var = _delong(pos, neg)
+        half = norm.ppf(0.5 + confidence / 2.0) * np.sqrt(var)
+        return auc, np.clip(auc - half, 0.0, 1.0), np.clip(auc + half, 0.0, 1.0)
     auc = _auc(pos, neg)
     n_feat = pos.shape[1]
     if n_boot <= 0 or pos.shape[0] == 0 or neg.shape[0] == 0:
@@ -158,6 +198,7 @@ def marker_auc(
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    ci_method: Literal["bootstrap", "delong"] = "bootstrap",
     key_added: str = "marker_auc",
 ) -> None:
     """ROC AUC of each feature for telling one phase from others, with bootstrap confidence
@@ -179,6 +220,8 @@ def marker_auc(
         Layer to use instead of ``X``.
     n_boot, confidence, seed
         Bootstrap resamples, interval coverage and the generator's seed.
+    ci_method
+        ``"bootstrap"`` (stratified percentile bootstrap) or ``"delong"`` (asymptotic interval).
     key_added
         Key of ``adata.uns`` for the result.
 
@@ -204,7 +247,9 @@ def marker_auc(
                 f"negative={neg_level!r} is the positive group too; choose another level."
             )
         xp, xn = x[group == pos_level], x[group == neg_level]
-        auc, lo, hi = auc_with_ci(xp, xn, n_boot=n_boot, confidence=confidence, seed=seed + k)
+        auc, lo, hi = auc_with_ci(
+            xp, xn, n_boot=n_boot, confidence=confidence, seed=seed + k, method=ci_method
+        )
         rows.append(
             pd.DataFrame(
                 {
@@ -229,6 +274,7 @@ def marker_auc(
         "n_boot": n_boot,
         "confidence": confidence,
         "seed": seed,
+        "ci_method": ci_method,
         "n_features": len(idx),
     }
     adata.uns[key_added] = {"params": params, "auc": table}
@@ -453,6 +499,64 @@ def _permute(y: np.ndarray, subjects: np.ndarray | None, rng: np.random.Generato
     return out
 
 
+class _Prep:
+    """Median imputation, standardisation and optional top-F selection, fit on training rows."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, n_select: int | None) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+            med = np.nanmedian(x, axis=0)
+        self.median = np.where(np.isnan(med), 0.0, med)
+        filled = np.where(np.isnan(x), self.median, x)
+        self.mean = filled.mean(axis=0)
+        sd = filled.std(axis=0)
+        self.sd = np.where(sd > 0, sd, 1.0)
+        z = (filled - self.mean) / self.sd
+        self.keep = np.arange(x.shape[1])
+        if n_select is not None and n_select < x.shape[1]:
+            # two-group ANOVA F (the square of the pooled-variance t), constant features last
+            a, b = z[y == 1], z[y == 0]
+            na, nb = a.shape[0], b.shape[0]
+            ss_within = ((a - a.mean(0)) ** 2).sum(0) + ((b - b.mean(0)) ** 2).sum(0)
+            ss_between = na * nb / (na + nb) * (a.mean(0) - b.mean(0)) ** 2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                f = ss_between / (ss_within / max(na + nb - 2, 1))
+            f = np.where(np.isfinite(f), f, -1.0)
+            self.keep = np.sort(np.argsort(-f, kind="stable")[:n_select])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        filled = np.where(np.isnan(x), self.median, x)
+        return ((filled - self.mean) / self.sd)[:, self.keep]
+
+
+def _fit_predict(
+    make: Any, c: float, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, n_select: int | None
+) -> tuple[np.ndarray, np.ndarray, _Prep]:
+    prep = _Prep(xtr, ytr, n_select)
+    model = make(c).fit(prep(xtr), ytr)
+    return model.predict_proba(prep(xte))[:, 1], model.coef_.ravel(), prep
+
+
+def _choose_c(
+    make: Any,
+    cs: Sequence[float],
+    x: np.ndarray,
+    y: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    n_select: int | None,
+) -> float:
+    """The C with the lowest mean validation log loss over the inner splits (first C on ties)."""
+    loss = np.zeros(len(cs))
+    for train, val in splits:
+        prep = _Prep(x[train], y[train], n_select)
+        ztr, zval = prep(x[train]), prep(x[val])
+        for i, c in enumerate(cs):
+            p = np.clip(make(c).fit(ztr, y[train]).predict_proba(zval)[:, 1], 1e-12, 1 - 1e-12)
+            yv = y[val]
+            loss[i] += -np.mean(yv * np.log(p) + (1 - yv) * np.log1p(-p))
+    return float(cs[int(np.argmin(loss))])
+
+
 def _nested_cv(
     x: np.ndarray,
     y: np.ndarray,
@@ -464,24 +568,17 @@ def _nested_cv(
     inner_splits: int,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]], np.ndarray]:
-    from sklearn.feature_selection import SelectKBest, f_classif
-    from sklearn.impute import SimpleImputer
+    import sklearn
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import (
-        GridSearchCV,
-        LeaveOneGroupOut,
-        StratifiedGroupKFold,
-        StratifiedKFold,
-    )
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold, StratifiedKFold
+
+    def make(c: float) -> Any:
+        return _logistic(LogisticRegression, penalty).set_params(C=c)
 
     n_min = int(min(y.sum(), (1 - y).sum()))
-    outer: Any
     if subjects is not None:
-        outer = LeaveOneGroupOut()
-        splits = list(outer.split(x, y, groups=subjects))
+        splits = list(LeaveOneGroupOut().split(x, y, groups=subjects))
     else:
         outer = StratifiedKFold(
             n_splits=max(2, min(n_splits, n_min)), shuffle=True, random_state=seed
@@ -492,51 +589,29 @@ def _nested_cv(
     coefs = np.zeros((len(splits), x.shape[1]))
     rows: list[dict[str, Any]] = []
     for k, (train, test) in enumerate(splits):
-        steps: list[tuple[str, Any]] = [
-            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-            ("scale", StandardScaler()),
-        ]
-        if n_select is not None and n_select < x.shape[1]:
-            steps.append(("select", SelectKBest(f_classif, k=n_select)))
-        steps.append(("model", _logistic(LogisticRegression, penalty)))
-        pipe = Pipeline(steps)
         ytr = y[train]
         n_min_tr = int(min(ytr.sum(), (1 - ytr).sum()))
-        n_inner = max(2, min(inner_splits, n_min_tr))
-        inner: Any
-        if subjects is not None:
-            inner = StratifiedGroupKFold(n_splits=n_inner, shuffle=True, random_state=seed)
-            fit_kw = {"groups": subjects[train]}
-        else:
-            inner = StratifiedKFold(n_splits=n_inner, shuffle=True, random_state=seed)
-            fit_kw = {}
-        with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore"
-            )  # constant features in tiny folds, inner folds with one class
+        c_best = float(Cs[len(Cs) // 2])
+        with (
+            warnings.catch_warnings(),
+            sklearn.config_context(assume_finite=True, skip_parameter_validation=True),
+        ):
+            warnings.simplefilter("ignore")  # constant features or one-class folds in tiny studies
             if n_min_tr >= 2 and len(Cs) > 1:
-                search = GridSearchCV(
-                    pipe,
-                    {"model__C": list(Cs)},
-                    cv=inner,
-                    scoring="neg_log_loss",
-                    error_score=np.nan,
-                )
-                search.fit(x[train], ytr, **fit_kw)
-                best = search.best_estimator_
-                c_best = float(search.best_params_["model__C"])
-            else:
-                c_best = float(Cs[len(Cs) // 2])
-                best = pipe.set_params(model__C=c_best).fit(x[train], ytr)
-            p = best.predict_proba(x[test])[:, 1]
+                n_inner = max(2, min(inner_splits, n_min_tr))
+                if subjects is not None:
+                    inner = StratifiedGroupKFold(n_splits=n_inner, shuffle=True, random_state=seed)
+                    inner_splits_ = list(inner.split(x[train], ytr, groups=subjects[train]))
+                else:
+                    inner_ = StratifiedKFold(n_splits=n_inner, shuffle=True, random_state=seed)
+                    inner_splits_ = list(inner_.split(x[train], ytr))
+                inner_splits_ = [(a, b) for a, b in inner_splits_ if 0 < ytr[a].sum() < a.size]
+                if inner_splits_:
+                    c_best = _choose_c(make, Cs, x[train], ytr, inner_splits_, n_select)
+            p, w, prep = _fit_predict(make, c_best, x[train], ytr, x[test], n_select)
         prob[test] = p
         fold_of[test] = k
-        w = best.named_steps["model"].coef_.ravel()
-        if "select" in best.named_steps:
-            full = np.zeros(x.shape[1])
-            full[best.named_steps["select"].get_support()] = w
-            w = full
-        coefs[k] = w
+        coefs[k, prep.keep] = w
         yt = y[test]
         fold_auc = float(roc_auc_score(yt, p)) if 0 < yt.sum() < yt.size else np.nan
         rows.append({"fold": k, "n_test": int(test.size), "C": c_best, "auc": fold_auc})
