@@ -143,6 +143,7 @@ def remove_batch(
         covariate terms are subtracted. With NaN each feature is fitted on its observed samples (as
         ``lmFit``); a term that cannot be estimated for a feature is not removed from it. Results
         equal limma's (with centred numeric covariates).
+
         ``"combat"``: ``scanpy.pp.combat`` (empirical-Bayes location/scale, Johnson et al. 2007)
         with ``keep`` and ``covariates`` as its covariates. ComBat cannot take missing values:
         impute (:func:`kratom_omics.pp.impute`) or keep complete features

@@ -150,8 +150,8 @@ def filter_valid(
         requires ``ceil(f * n)`` valid values, so ``0.7`` of 4 samples needs 3 and ``1.0`` needs
         all.
     mode
-        ``"total"``: counted over all samples. ``"each_group"``: required in every group of
-        ``groupby``. ``"any_group"``: required in at least one group (keeps on/off features, e.g. a
+        ``"total"``: counted over all samples; ``"each_group"``: required in every group of
+        ``groupby``; ``"any_group"``: required in at least one group (keeps on/off features, e.g. a
         protein detected only after withdrawal). Samples whose ``groupby`` value is missing count
         only in ``"total"``.
     groupby

@@ -100,22 +100,28 @@ def normalize(
     method
         ``"median"`` (default): subtract each sample's median (over its observed features) and add
         back the median of the sample medians, so the intensity scale is kept (MSstats'
-        ``equalizeMedians``). ``"quantile"``: quantile normalisation identical to
-        ``limma::normalizeQuantiles`` (each sample gets the mean sorted distribution; NaN handled
-        as limma does; scale kept). ``"reference_sample"``: for a pooled QC or reference sample(s)
-        named in ``reference``, subtract from each sample the median over features of its
-        difference to the reference (the mean of the reference samples when several are given);
-        reference samples end with offset 0 (one reference). ``"reference_feature"``: subtract, per
-        sample, the mean of the centred reference features named in ``reference`` (``var_names`` or
-        ``var["gene"]``), e.g. housekeeping proteins or total histone H3; each reference feature is
-        centred on its mean over samples first, so the scale is kept and a missing reference value
-        does not bias the offset. ``"none"``: leave the values, record the decision in the
-        provenance.
+        ``equalizeMedians``).
+
+        ``"quantile"``: quantile normalisation identical to ``limma::normalizeQuantiles`` (each
+        sample gets the mean sorted distribution; NaN handled as limma does; scale kept).
+
+        ``"reference_sample"``: for a pooled QC or reference sample(s) named in ``reference``,
+        subtract from each sample the median over features of its difference to the reference (the
+        mean of the reference samples when several are given); a single reference sample ends with
+        offset 0.
+
+        ``"reference_feature"``: subtract, per sample, the mean of the centred reference features
+        named in ``reference`` (``var_names`` or ``var["gene"]``), e.g. housekeeping proteins or
+        total histone H3; each reference feature is centred on its mean over samples first, so the
+        scale is kept and a missing reference value does not bias the offset.
+
+        ``"none"``: leave the values, record the decision in the provenance.
     reference
         Sample name(s) for ``"reference_sample"``; feature name(s) for ``"reference_feature"``.
     scale
-        ``"auto"``: log2 when :func:`kratom_omics.pp.log2` was applied to ``.X``; or
-        ``"log2"``/``"linear"``.
+        ``"auto"``: log2 when ``uns["kratom_omics"]["x_transform"]`` says so (set by
+        :func:`kratom_omics.pp.log2`), otherwise judged from the values (negative values, or
+        non-integer values below 64, are log-scale); or ``"log2"``/``"linear"``.
     copy
         Return a normalised copy instead of modifying ``adata``.
 

@@ -64,7 +64,8 @@ def qc_metrics(
         Compute from this layer instead of ``.X`` (e.g. ``"raw"``).
     scale
         Scale of the values read: ``"auto"`` (log2 for ``.X`` after :func:`kratom_omics.pp.log2`,
-        linear for ``layers["raw"]``), ``"log2"`` or ``"linear"``.
+        linear for ``layers["raw"]``, otherwise judged from the values: negative values, or
+        non-integer values below 64, are log-scale), ``"log2"`` or ``"linear"``.
     copy
         Return a copy with the metrics instead of writing them to ``adata``.
 
@@ -72,16 +73,17 @@ def qc_metrics(
     -------
     None, or the annotated copy when ``copy=True``. Writes
 
-    - ``.obs["n_detected"]``: finite values per sample; ``.obs["missing_fraction"]``: 1 -
-    n_detected / n_vars;
-      ``.obs["median_intensity"]``: median of the finite values (on the scale read).
+    - ``.obs["n_detected"]``: finite values per sample; ``.obs["missing_fraction"]``:
+      ``1 - n_detected / n_vars``; ``.obs["median_intensity"]``: median of the finite values (on
+      the scale read).
     - ``.var["valid_fraction"]`` and ``.var["valid_fraction_<group>"]``: fraction of finite values
-    overall and
-      in each group; ``.var["mean_intensity"]``: mean of the finite values (on the scale read);
-      ``.var["cv_<group>"]``: coefficient of variation within each group as a fraction (0.2 = 20%),
-      on the linear scale: from log2 values ``sqrt(2^(ln2 * s^2) - 1)`` with ``s`` their SD (the
-      log-normal CV, which MSstats and Perseus users compare with the linear ``sd / mean``), from
-      linear values ``sd / mean``; SDs use ``n - 1``; NaN with fewer than 2 values.
+      overall and in each group; ``.var["mean_intensity"]``: mean of the finite values (on the
+      scale read).
+    - ``.var["cv_<group>"]``: coefficient of variation within each group as a fraction
+      (0.2 = 20%), on the linear scale: from log2 values ``sqrt(2^(ln2 * s^2) - 1)`` with ``s``
+      their SD (the log-normal CV, comparable with the linear ``sd / mean`` that MSstats and
+      Perseus users report); from linear values ``sd / mean``. SDs use ``n - 1``; NaN with fewer
+      than 2 values.
     """
     x = get_matrix(adata, layer)
     log_scale = is_log2(adata, layer, scale)
