@@ -353,3 +353,16 @@ def test_cross_modality_puts_both_modalities_side_by_side(protein, histone):
     assert table.loc[0, "status"] == "concordant"
     assert table.loc[2, "observed"] == "down"
     assert len(table) == 5  # each candidate once, from the dataset of its modality
+
+
+def test_marks_match_on_epiprofile_loader_output(data_dir):
+    from kratom_omics.tl._biomarkers import match_candidates
+
+    adata = kom.io.read_epiprofile(data_dir / "histone" / "histone_ratios.xls")
+    cand = kom.io.read_candidates()
+    hits = match_candidates(adata.var, cand, "histone")
+    found = {cand["candidate"][i]: list(adata.var_names[j]) for i, j in hits.items()}
+    assert found == {
+        "H3K9ac": ["H3_9_17 K9ac", "H3_9_17 K9acK14ac"],
+        "H4K12ac": ["H4_4_17 K12ac", "H4_4_17 K12acK16ac"],
+    }
