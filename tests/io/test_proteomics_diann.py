@@ -117,3 +117,14 @@ def test_report_non_numeric_quantity(tmp_path):
         err.value
     )
     assert str(path) in str(err.value)
+
+
+def test_pg_matrix_run_named_like_an_annotation(tmp_path):
+    path = tmp_path / "report.pg_matrix.tsv"
+    path.write_text(
+        "Protein.Group\tProtein.Ids\tGenes\tLast.Protein.Description\tRat.A\tRat.B\n"
+        "Q5U316\tQ5U316\tRab35\tRas-related protein Rab-35\t10.5\t20\n"
+    )
+    a = kom.io.read_diann(path)
+    assert list(a.obs_names) == ["Rat.A", "Rat.B"]  # numeric dotted columns are runs
+    np.testing.assert_array_equal(a.X.ravel(), [10.5, 20.0])

@@ -136,8 +136,26 @@ def read_diann(
             f"{source}: a parquet file without 'Run'/'File.Name' and 'PG.MaxLFQ' columns; "
             "expected the DIA-NN 2.x main report (report.parquet)."
         )
-    runs = [c for c in header if not _is_annotation(c)]
-    text = [c for c in header if _is_annotation(c)]
+    text = [c for c in header if c in _MATRIX_ANNOTATIONS]
+    # other dotted names (a newer DIA-NN's annotation, or a run called 'Rat.A'): text -> annotation
+    maybe = [c for c in header if c not in _MATRIX_ANNOTATIONS and _is_annotation(c)]
+    if maybe:
+        head = pd.read_csv(
+            p,
+            sep=delim,
+            usecols=[header.index(c) for c in maybe],
+            nrows=100,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",
+        ).set_axis(maybe, axis=1)
+        for col in maybe:
+            cells = head[col].str.strip()
+            cells = cells[~cells.isin(["", "NA", "NaN", "nan"])]
+            if pd.to_numeric(cells, errors="coerce").isna().any():
+                text.append(col)
+                logger.info("%s: annotation column %r is not kept in .var", source, col)
+    runs = [c for c in header if c not in text]
     if not runs:
         raise InputFormatError(
             f"{source}: no run columns found; every column is an annotation ({text}). "
