@@ -337,3 +337,47 @@ def test_bad_arguments() -> None:
         kom.tl.differential(a, "phase", legacy="yes")  # type: ignore[arg-type]
     with pytest.raises(DesignError, match="formula '~ 0 \\+ phse' could not be built"):
         kom.tl.differential(a, "phase", formula="~ 0 + phse")
+
+
+def test_exact_se_uses_each_features_own_design() -> None:
+    a = simulated()
+    a.obs["batch"] = ["b1", "b1", "b2", "b1", "b1", "b2", "b2", "b2", "b1", "b1", "b1", "b2"]
+    rng = np.random.default_rng(9)
+    a.X[rng.random(a.shape) < 0.15] = np.nan
+    a.X[[0, 1], 3] = np.nan  # two control samples missing for feature 3
+    con = ["withdrawal - control", "use - control"]
+    kom.tl.differential(a, "phase", con, covariates=["batch"], key_added="limma")
+    kom.tl.differential(a, "phase", con, covariates=["batch"], exact_se=True, key_added="exact")
+    lim = a.uns["limma"]["table"]
+    ex = a.uns["exact"]["table"]
+    np.testing.assert_allclose(ex["log2fc"], lim["log2fc"], rtol=1e-12)
+    np.testing.assert_allclose(ex["s2_post"], lim["s2_post"], rtol=1e-12)
+    d = build_design(a.obs, "phase", covariates=["batch"]).matrix
+    c = np.array([-1.0, 0, 1, 0])
+    complete = np.isfinite(a.X).all(axis=0)
+    assert complete.any()
+    assert (~complete).any()
+    wd = ex["contrast"] == "withdrawal - control"
+    for j in range(a.n_vars):
+        ok = np.isfinite(a.X[:, j])
+        cov = np.linalg.inv(d[ok].T @ d[ok])
+        se = np.sqrt(c @ cov @ c * ex.loc[wd, "s2_post"].iloc[j])
+        assert ex.loc[wd, "se"].iloc[j] == pytest.approx(se, rel=1e-9)
+        if complete[j]:
+            assert lim.loc[wd, "se"].iloc[j] == pytest.approx(se, rel=1e-9)
+    differs = ~np.isclose(ex.loc[wd, "se"], lim.loc[wd, "se"], rtol=1e-6)
+    assert differs.sum() > 0
+    assert not differs[complete].any()
+    assert a.uns["exact"]["params"]["exact_se"] is True
+
+
+def test_all_missing_feature_gives_nan_rows() -> None:
+    a = simulated()
+    a.X[:, 7] = np.nan
+    kom.tl.differential(a, "phase")
+    t = a.uns["differential"]["table"]
+    rows = t[t["feature"] == "P007"]
+    assert rows[["log2fc", "se", "t", "pvalue", "padj", "B"]].isna().all().all()
+    assert (rows["n_obs"] == 0).all()
+    assert (rows["df_residual"] == 0).all()
+    assert t[t["feature"] != "P007"]["pvalue"].notna().all()

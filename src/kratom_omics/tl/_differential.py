@@ -89,6 +89,7 @@ def differential(
     robust: bool = False,
     legacy: bool | None = None,
     fdr: str = "bh",
+    exact_se: bool = False,
     key_added: str = "differential",
 ) -> None:
     """Moderated (limma) tests of contrasts between groups, for every feature.
@@ -127,6 +128,11 @@ def differential(
     legacy
         limma's ``legacy``: ``None`` chooses the unequal-df estimator when residual df differ (e.g.
         with missing values), ``True`` always uses moment matching (limma <= 3.60 behaviour).
+    exact_se
+        Standard errors of contrasts from each feature's own observed design (exact least squares)
+        instead of limma's single correlation matrix of the complete design. Differs from limma only
+        for features with missing values (or observation weights) in non-orthogonal designs; the
+        moderated F keeps limma's matrix.
     fdr
         Multiple-testing adjustment per contrast: ``"bh"``, ``"by"``, ``"bonferroni"``, ``"holm"``,
         ``"qvalue"`` or ``"none"``.
@@ -161,10 +167,9 @@ def differential(
     if isinstance(covariates, str):
         covariates = (covariates,)
     covariates = list(covariates)
-    if not isinstance(trend, bool) or not isinstance(robust, bool):
-        raise DesignError(
-            f"trend and robust must be True or False; got trend={trend!r}, robust={robust!r}."
-        )
+    for flag, value in (("trend", trend), ("robust", robust), ("exact_se", exact_se)):
+        if not isinstance(value, bool):
+            raise DesignError(f"{flag} must be True or False; got {flag}={value!r}.")
     if legacy is not None and not isinstance(legacy, bool):
         raise DesignError(f"legacy must be None, True or False; got {legacy!r}.")
     if groupby is not None and groupby not in adata.obs.columns and formula is None:
@@ -192,7 +197,7 @@ def differential(
 
     y = get_matrix(adata, layer).T  # features x samples
     w, wname = _weights_matrix(adata, weights)
-    fit = lm_fit(y, design.matrix, weights=w, coef_names=design.columns)
+    fit = lm_fit(y, design.matrix, weights=w, coef_names=design.columns, per_feature_cov=exact_se)
     if float(np.max(fit.df_residual, initial=0.0)) == 0:
         raise DesignError(
             "no feature has residual degrees of freedom (each has at most as many observed samples "
@@ -200,7 +205,7 @@ def differential(
             "filter "
             "features with many missing values."
         )
-    cfit = contrasts_fit(fit, cmat)
+    cfit = contrasts_fit(fit, cmat, exact=exact_se)
     eb = ebayes(cfit, fit, trend=trend, robust=robust, legacy=legacy)
 
     features = adata.var_names.astype(str).to_numpy()
@@ -276,6 +281,7 @@ def differential(
         "robust": robust,
         "legacy": "" if legacy is None else legacy,
         "legacy_path_used": bool(eb.legacy),
+        "exact_se": exact_se,
         "fdr": str(fdr).lower(),
         "layer": layer if layer is not None else "",
         "weights": wname,

@@ -516,11 +516,12 @@ class LinearFit:
     cov_coefficients: np.ndarray  # unscaled covariance of the complete design
     design: np.ndarray
     coef_names: list[str] = field(default_factory=list)
+    cov_per_feature: np.ndarray | None = None  # features x p x p, only when asked for
 
 
 def _batched_fit(
-    yz: np.ndarray, m: np.ndarray, design: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    yz: np.ndarray, m: np.ndarray, design: np.ndarray, *, want_cov: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Weighted least squares of every row of ``yz`` with row weights ``m`` (0 = missing).
 
     Solves all rows at once from their Gram matrices with a column-pivoted Cholesky that drops, as
@@ -569,7 +570,12 @@ def _batched_fit(
     su = np.sqrt(np.sum(linv**2, axis=1))
     beta = np.where(keep, beta, np.nan)
     su = np.where(keep, su, np.nan)
-    return beta, su, rss, keep.sum(axis=1)
+    cov = None
+    if want_cov:
+        cov = np.einsum("gki,gkj->gij", linv, linv)
+        both = keep[:, :, None] & keep[:, None, :]
+        cov = np.where(both, cov, np.nan)
+    return beta, su, rss, keep.sum(axis=1), cov
 
 
 def lm_fit(
@@ -579,6 +585,7 @@ def lm_fit(
     weights: np.ndarray | None = None,
     coef_names: list[str] | None = None,
     chunk_size: int | None = None,
+    per_feature_cov: bool = False,
 ) -> LinearFit:
     """limma's ``lmFit`` (least squares) of every row of ``y`` (features x samples) on ``design``.
 
@@ -643,7 +650,10 @@ def lm_fit(
     # R computes chol2inv of the QR; symmetrise the explicit inverse the same way
     cov = (cov + cov.T) / 2
 
+    cov_feat = np.full((g, p, p), np.nan) if per_feature_cov else None
     if all_complete:
+        if cov_feat is not None:
+            cov_feat[:] = cov
         q, r = np.linalg.qr(xw)
         rinv = np.linalg.inv(r)
         su_row = np.sqrt(np.sum(rinv**2, axis=1))
@@ -679,7 +689,7 @@ def lm_fit(
             else:
                 mc = ok.astype(float)
             yz = np.where(ok, yc, 0.0)
-            b, s, rss, rk = _batched_fit(yz, mc, design)
+            b, s, rss, rk, cv = _batched_fit(yz, mc, design, want_cov=per_feature_cov)
             nob = ok.sum(axis=1)
             d = (nob - rk).astype(float)
             empty = nob == 0
@@ -692,6 +702,9 @@ def lm_fit(
             with np.errstate(invalid="ignore", divide="ignore"):
                 sigma[sl] = np.where(d > 0, np.sqrt(rss / np.where(d > 0, d, 1)), np.nan)
             n_obs[sl] = nob
+            if cov_feat is not None and cv is not None:
+                cv[empty] = np.nan
+                cov_feat[sl] = cv
     return LinearFit(
         coefficients=coefs,
         stdev_unscaled=su,
@@ -702,6 +715,7 @@ def lm_fit(
         cov_coefficients=cov,
         design=design,
         coef_names=list(coef_names) if coef_names is not None else [f"x{i + 1}" for i in range(p)],
+        cov_per_feature=cov_feat,
     )
 
 
@@ -725,10 +739,13 @@ def _cov2cor(v: np.ndarray) -> np.ndarray:
 def contrasts_fit(fit: LinearFit, contrasts: np.ndarray, *, exact: bool = False) -> ContrastFit:
     """limma's ``contrasts.fit``: contrasts of coefficients with limma's single correlation matrix.
 
-    With ``exact=True`` each feature's standard error uses the covariance of its own observed design
-    instead (not limma's behaviour; differs only for features with missing values).
+    With ``exact=True`` each feature's standard error uses the covariance of its own observed
+    (weighted) design instead (not limma's behaviour; differs for features with missing values or
+    observation weights in non-orthogonal designs). The moderated F keeps limma's single matrix.
     """
     c = np.asarray(contrasts, dtype=float)
+    if exact:
+        return _contrasts_fit_exact(fit, c)
     coef = fit.coefficients
     su = fit.stdev_unscaled
     cov = fit.cov_coefficients
@@ -763,6 +780,25 @@ def contrasts_fit(fit: LinearFit, contrasts: np.ndarray, *, exact: bool = False)
         est = np.where(big, np.nan, est)
         se = np.where(big, np.nan, se)
     return ContrastFit(coefficients=est, stdev_unscaled=se, cov_coefficients=cov_out)
+
+
+def _contrasts_fit_exact(fit: LinearFit, c: np.ndarray) -> ContrastFit:
+    """Contrasts with each feature's own covariance (``lm_fit(per_feature_cov=True)``)."""
+    if fit.cov_per_feature is None:
+        raise DesignError("exact standard errors need lm_fit(..., per_feature_cov=True).")
+    nacoef = np.isnan(fit.coefficients)
+    involved = (nacoef.astype(float) @ (c != 0).astype(float)) > 0
+    est = np.where(nacoef, 0.0, fit.coefficients) @ c
+    v = np.nan_to_num(fit.cov_per_feature, nan=0.0)
+    var = np.einsum("ak,gab,bk->gk", c, v, c)
+    se = np.sqrt(np.maximum(var, 0.0))
+    est = np.where(involved, np.nan, est)
+    se = np.where(involved, np.nan, se)
+    empty = fit.n_obs == 0
+    se[empty] = np.nan
+    est[empty] = np.nan
+    rc = np.linalg.cholesky(fit.cov_coefficients).T
+    return ContrastFit(coefficients=est, stdev_unscaled=se, cov_coefficients=(rc @ c).T @ (rc @ c))
 
 
 # --------------------------------------------------------------------------------------------------
