@@ -24,6 +24,10 @@ def flagged():
     return p, h
 
 
+def rab_feature(adata):
+    return adata.var_names[adata.var["gene"] == "Rab35"][0]
+
+
 def test_candidate_and_feature_tables(flagged):
     p, _ = flagged
     cand = kom.get.biomarkers(p)
@@ -38,6 +42,13 @@ def test_candidate_and_feature_tables(flagged):
     assert len(sig) == int(feats["significant"].sum())
     assert sig["significant"].all()
     assert list(sig.index) == list(range(len(sig)))
+    up = kom.get.biomarkers(p, table="features", status="up", contrast="withdrawal - control")
+    assert (up["log2fc"] > 0).all()
+    assert up["significant"].all()
+    assert rab_feature(p) in set(up["feature"])
+    assert kom.get.biomarkers(p, status=["concordant"])["candidate"].tolist()[:1] == ["Rab35"]
+    with pytest.raises(KeyNotFoundError, match=r"status='concordnt' is not a biomarker status"):
+        kom.get.biomarkers(p, status="concordnt")
     # a copy: editing it leaves the stored result alone
     cand.loc[0, "status"] = "edited"
     assert p.uns["biomarkers"]["candidates"].loc[0, "status"] == "concordant"

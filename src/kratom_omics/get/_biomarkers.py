@@ -21,6 +21,7 @@ def biomarkers(
     *,
     table: str = "candidates",
     contrast: str | Sequence[str] | None = None,
+    status: str | Sequence[str] | None = None,
     significant_only: bool = False,
 ) -> pd.DataFrame:
     """Return a table of a biomarker result.
@@ -41,6 +42,8 @@ def biomarkers(
         ``"predictions"``, ``"folds"``, ``"coefficients"`` for :func:`~kratom_omics.tl.panel_cv`).
     contrast
         Keep only rows of this contrast (or these contrasts).
+    status
+        Keep only rows with this status (or these), e.g. ``"concordant"`` or ``["up", "down"]``.
     significant_only
         Keep only significant rows (tables with a ``significant`` column).
 
@@ -106,6 +109,21 @@ def biomarkers(
                     )
                 )
         out = out[out[col].isin(wanted)]
+    if status is not None:
+        if "status" not in out.columns:
+            raise InputFormatError(f"table={table!r} has no 'status' column; drop status=.")
+        wanted_status = [status] if isinstance(status, str) else list(status)
+        from ..tl._biomarkers import CANDIDATE_STATUSES, FEATURE_STATUSES
+
+        known = sorted(set(CANDIDATE_STATUSES) | set(FEATURE_STATUSES))
+        for st in wanted_status:
+            if st not in known:
+                raise KeyNotFoundError(
+                    did_you_mean(st, known, what="status").replace(
+                        "is not available", "is not a biomarker status"
+                    )
+                )
+        out = out[out["status"].isin(wanted_status)]
     if significant_only:
         if "significant" not in out.columns:
             raise InputFormatError(
