@@ -141,7 +141,7 @@ def test_filter_valid_group_modes_ignore_samples_without_group():
 
 def test_filter_valid_copy_leaves_input():
     adata = _valid_data()
-    out = kom.pp.filter_valid(adata, min_valid=6, copy=True)
+    out = kom.pp.filter_valid(adata, min_valid=6, mode="total", copy=True)
     assert out is not None
     assert list(out.var_names) == ["all"]
     assert adata.n_vars == 6
@@ -152,7 +152,7 @@ def test_filter_valid_errors():
     with pytest.raises(DesignError, match=r"min_valid=4 but the smallest group has only 3 samples"):
         kom.pp.filter_valid(adata, min_valid=4, mode="each_group")
     with pytest.raises(DesignError, match=r"number of samples has only 6"):
-        kom.pp.filter_valid(adata, min_valid=7)
+        kom.pp.filter_valid(adata, min_valid=7, mode="total")
     with pytest.raises(InputFormatError, match=r"min_valid=1.5 is a float outside \(0, 1\]"):
         kom.pp.filter_valid(adata, min_valid=1.5)
     with pytest.raises(InputFormatError, match=r"min_valid=True must be a count"):
@@ -162,3 +162,9 @@ def test_filter_valid_errors():
     with pytest.raises(KeyNotFoundError, match=r"groupby='phse'.*Did you mean 'phase'"):
         kom.pp.filter_valid(adata, mode="any_group", groupby="phse")
     assert adata.n_vars == 6
+
+
+def test_filter_valid_default_keeps_on_off_features():
+    adata = _valid_data()
+    kom.pp.filter_valid(adata)  # 70% in at least one phase
+    assert list(adata.var_names) == ["all", "control_only"]

@@ -132,7 +132,7 @@ def filter_valid(
     adata: AnnData,
     *,
     min_valid: float = 0.7,
-    mode: Literal["total", "each_group", "any_group"] = "total",
+    mode: Literal["total", "each_group", "any_group"] = "any_group",
     groupby: str = "phase",
     copy: bool = False,
 ) -> AnnData | None:
@@ -150,10 +150,11 @@ def filter_valid(
         requires ``ceil(f * n)`` valid values, so ``0.7`` of 4 samples needs 3 and ``1.0`` needs
         all.
     mode
-        ``"total"``: counted over all samples; ``"each_group"``: required in every group of
-        ``groupby``; ``"any_group"``: required in at least one group (keeps on/off features, e.g. a
-        protein detected only after withdrawal). Samples whose ``groupby`` value is missing count
-        only in ``"total"``.
+        ``"any_group"`` (default): required in at least one group of ``groupby``, which keeps
+        on/off features (e.g. a protein detected only after withdrawal) for the explicit on/off
+        results of :func:`kratom_omics.tl.differential`; ``"each_group"``: required in every
+        group; ``"total"``: counted over all samples (``groupby`` unused). Samples whose
+        ``groupby`` value is missing count only in ``"total"``.
     groupby
         ``.obs`` column defining the groups of the group modes.
     copy
