@@ -87,3 +87,17 @@ def test_windows_export_bom_and_crlf(tmp_path):
     assert list(a.obs_names) == ["CTRL_1", "USE_1", "WD_1"]
     assert a.var.loc["Q6P6W3", "gene"] == "Hdac2"
     assert a["WD_1", "Q5U316"].X[0, 0] == 3.1e8
+
+
+def test_output_folder(tmp_path):
+    txt = tmp_path / "combined" / "txt"
+    txt.mkdir(parents=True)
+    (txt / "proteinGroups.txt").write_text((DATA / "proteinGroups.txt").read_text())
+    (txt / "peptides.txt").write_text("Sequence\tProteins\n")
+    a = kom.io.read_proteomics(tmp_path, DATA / "samples.tsv")
+    assert a.shape == (6, 7)
+    assert a.uns["kratom_omics"]["provenance"]["step_000"]["function"].endswith("read_maxquant")
+    assert kom.io.read_proteomics(tmp_path / "combined").shape == (6, 7)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputFormatError, match="is a folder without a known protein table"):
+        kom.io.read_proteomics(tmp_path / "empty")

@@ -475,6 +475,37 @@ _FILE_NAMES: tuple[tuple[str, str], ...] = (
 )
 
 
+# protein tables looked for in a folder, best first
+_TABLE_NAMES = (
+    "proteinGroups.txt",
+    "report.pg_matrix.tsv",
+    "report.parquet",
+    "combined_protein.tsv",
+    "results_proteins.csv",
+    "pg.matrix.tsv",
+    "protein.tsv",
+)
+
+
+def find_protein_table(path: str | os.PathLike) -> Path:
+    """Return ``path``; for a folder, the protein table in it, in ``txt`` or in ``combined/txt``."""
+    p = Path(path)
+    if not p.is_dir():
+        return p
+    for folder in (p, p / "txt", p / "combined" / "txt"):
+        for name in _TABLE_NAMES:
+            if (folder / name).is_file():
+                logger.info("%s: reading %s", p, folder / name)
+                return folder / name
+        found = sorted(folder.glob("*.pg_matrix.tsv")) + sorted(folder.glob("*.mzTab"))
+        if len(found) == 1:
+            return found[0]
+    raise InputFormatError(
+        f"{str(p)!r} is a folder without a known protein table (looked for {list(_TABLE_NAMES)}, "
+        "'*.pg_matrix.tsv' and one '*.mzTab', also in 'txt' and 'combined/txt'); pass the file."
+    )
+
+
 def _parquet_columns(path: Path) -> list[str]:
     try:
         import pyarrow.parquet as pq
@@ -569,7 +600,8 @@ def read_proteomics(
     path
         The tool's protein-level output (``proteinGroups.txt``, ``report.pg_matrix.tsv``,
         ``report.tsv``/``report.parquet``, ``combined_protein.tsv``, a Spectronaut report,
-        ``results_proteins.csv``, ``pg.matrix.tsv``, ``*.mzTab``).
+        ``results_proteins.csv``, ``pg.matrix.tsv``, ``*.mzTab``), or the tool's output folder
+        (e.g. MaxQuant's ``combined/txt``), searched for those file names.
     samples
         Sample sheet (path or DataFrame, see :func:`kratom_omics.io.read_samples`) joined by sample
         name; run names and file paths are reduced with :func:`kratom_omics.io.normalize_run_name`
@@ -610,6 +642,7 @@ def read_proteomics(
         "alphadia": read_alphadia,
         "mztab": read_mztab,
     }
+    path = find_protein_table(path)
     fmt = str(format).lower()
     if fmt == "auto":
         fmt = detect_proteomics_format(path)
