@@ -53,8 +53,10 @@ def test_signature_and_docstring(name):
         ("qc_metrics", {}),
     ],
 )
-def test_copy_leaves_input_raw_kept_and_step_recorded(protein, name, kwargs, tmp_path):
-    adata = protein.copy()
+@pytest.mark.parametrize("modality", ["protein", "histone"])
+def test_copy_leaves_input_raw_kept_and_step_recorded(request, modality, name, kwargs, tmp_path):
+    data = request.getfixturevalue(modality)
+    adata = data.copy()
     before_x = adata.X.copy()
     n_steps = len(adata.uns["kratom_omics"]["provenance"])
     out = getattr(kom.pp, name)(adata, copy=True, **kwargs)
@@ -64,8 +66,8 @@ def test_copy_leaves_input_raw_kept_and_step_recorded(protein, name, kwargs, tmp
     steps = out.uns["kratom_omics"]["provenance"]
     assert len(steps) == n_steps + 1
     assert steps[sorted(steps)[-1]]["function"] == f"kratom_omics.pp.{name}"
-    kept = np.isin(protein.var_names, out.var_names)
-    np.testing.assert_array_equal(out.layers["raw"], protein.layers["raw"][:, kept])
+    kept = np.isin(data.var_names, out.var_names)
+    np.testing.assert_array_equal(out.layers["raw"], data.layers["raw"][:, kept])
     assert getattr(kom.pp, name)(adata, **kwargs) is None  # in place returns None
     out.write_h5ad(tmp_path / f"{name}.h5ad")
     back = ad.read_h5ad(tmp_path / f"{name}.h5ad")
