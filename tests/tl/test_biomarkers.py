@@ -196,6 +196,21 @@ def test_symbols_match_across_spellings_and_protein_groups():
     assert f["candidates"].tolist() == ["Rab35", "Rab35", "Rab35", "", "", ""]
 
 
+def test_uniprot_entry_names_give_symbols():
+    ids = ["sp|Q5U316|RAB35_RAT", "tr|A0A0G2K|A0A0G2K_RAT", "sp|P56524|HDAC4_HUMAN"]
+    adata = _symbols_adata([None, None, None], names=ids)
+    differential_table(adata, contrasts=("withdrawal - control",))
+    cand = cands(
+        [
+            ["Rab35", "protein", "withdrawal - control", "up", "x"],
+            ["Hdac4", "protein", "withdrawal - control", "up", "x"],
+        ]
+    )
+    kom.tl.flag_biomarkers(adata, candidates=cand, n_boot=0)
+    found = adata.uns["biomarkers"]["candidates"]["best_feature"].tolist()
+    assert found == ["sp|Q5U316|RAB35_RAT", "sp|P56524|HDAC4_HUMAN"]
+
+
 def test_aliases_match_other_symbols():
     adata = _symbols_adata(["Dlg4", "Gapdh"])
     differential_table(adata, contrasts=("withdrawal - control",))

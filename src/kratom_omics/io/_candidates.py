@@ -10,8 +10,8 @@ one row per expected marker and these columns:
     ``protein`` or ``histone``.
 ``contrast``
     The comparison in which the change is expected, written ``"<level> - <level>"`` with levels of
-    the grouping column used by :func:`kratom_omics.tl.differential` (e.g. ``"withdrawal -
-    control"``).
+    the grouping column used by :func:`kratom_omics.tl.differential`
+    (e.g. ``"withdrawal - control"``).
 ``direction``
     ``up`` or ``down``: the expected sign of the change in ``contrast``.
 ``evidence``

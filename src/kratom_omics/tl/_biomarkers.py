@@ -1,5 +1,4 @@
-"""Flag withdrawal markers: every feature's status per contrast, and every expected candidate's
-fate.
+"""Flag withdrawal markers: each feature's status per contrast, and each expected candidate's fate.
 
 :func:`flag_biomarkers` reads the result of :func:`kratom_omics.tl.differential`
 (``adata.uns[key]["table"]``: one row per feature and contrast with ``log2fc`` and ``padj``) and a
@@ -10,15 +9,15 @@ when ``padj < alpha`` and ``|log2fc| >= min_abs_log2fc``; a feature detected in 
 Candidates are matched to features
 
 - proteins: by symbol, ignoring letter case (``RAB35``, ``Rab35`` and ``rab35`` are one candidate
-  across
-  human, rat and mouse spellings) and inside protein groups (``Rab35;Rab1a``); the candidate's
-  ``aliases`` are matched too. Symbols are read from ``.var["gene"]`` (or ``genes``, ``gene_names``,
-  ``Gene names``, ``symbol``) and from the feature ids.
-- histone marks: by mark name (``H3K9ac``) in ``.var["marks"]`` / ``.var["mark"]`` (``;``-separated
-  site
-  marks such as ``"H3K9ac;H3K14ac"``) and in feature names, both EpiProfile peptidoforms
-  (``"H3_9_17 K9ac"``, ``"H3_9_17 K9acK14ac"``: the histone is read from the peptide family) and
-  site-level names (``"H3K9ac"``). Histone variants count as their core histone (H3.3 as H3).
+  across human, rat and mouse spellings), inside protein groups (``Rab35;Rab1a``) and in UniProt
+  entry names (``RAB35_RAT``, also inside ids like ``sp|Q5U316|RAB35_RAT``); the candidate's
+  ``aliases`` are matched too. Symbols are read from ``.var["gene"]`` (or ``genes``,
+  ``gene_names``, ``Gene names``, ``symbol``) and from the feature ids.
+- histone marks: by mark name (``H3K9ac``) in ``.var["marks"]`` / ``.var["mark"]``
+  (``;``-separated site marks such as ``"H3K9ac;H3K14ac"``) and in feature names, both EpiProfile
+  peptidoforms (``"H3_9_17 K9ac"``, ``"H3_9_17 K9acK14ac"``: the histone is read from the peptide
+  family) and site-level names (``"H3K9ac"``). Histone variants count as their core histone (H3.3
+  as H3).
 
 A candidate absent from the data is kept, with status ``"not measured"``.
 """
@@ -59,6 +58,7 @@ CANDIDATE_STATUSES: tuple[str, ...] = (
 
 _SYMBOL_COLUMNS = ("gene", "genes", "gene_names", "Gene names", "gene_name", "symbol", "Gene")
 _MARK_COLUMNS = ("marks", "mark")
+_ENTRY_NAME = re.compile(r"^([A-Za-z0-9]+)_(?:RAT|MOUSE|HUMAN)$")
 _HISTONE_CORE = re.compile(r"^(H2A|H2B|H3|H4|H1)", re.IGNORECASE)
 _SITE_MARK = re.compile(
     r"([KRSTY]\d+)(ac|me[123]?|ph|ub|cr|bu|pr|su|ma|hib|bz|la|gl|ox)", re.IGNORECASE
@@ -108,6 +108,12 @@ def _protein_index(var: pd.DataFrame) -> pd.DataFrame:
             frames.append(_long_tokens(reset[col]))
     frames.append(_long_tokens(pd.Series(np.asarray(var.index, dtype=object))))
     long = pd.concat(frames, ignore_index=True)
+    # UniProt entry names ("RAB35_RAT", as in "sp|Q5U316|RAB35_RAT") also give their symbol
+    entry = long["token"].str.extract(_ENTRY_NAME, expand=False).dropna()
+    if len(entry):
+        long = pd.concat(
+            [long, pd.DataFrame({"pos": long.loc[entry.index, "pos"], "token": entry})]
+        )
     long["key"] = long["token"].str.casefold()
     return long.drop_duplicates(["pos", "key"])
 

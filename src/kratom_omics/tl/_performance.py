@@ -1,5 +1,4 @@
-"""How well markers separate phases: per-feature ROC AUC with bootstrap intervals, and panels by
-nested CV.
+"""How well markers separate phases: per-feature ROC AUC with intervals, and panels by nested CV.
 
 The AUC of a feature for a positive group (e.g. withdrawal) against a negative group (e.g. use) is
 the probability that a positive sample has the higher value, ties counting one half (the
@@ -7,7 +6,8 @@ Mann-Whitney statistic divided by ``n_pos * n_neg``); it equals
 :func:`sklearn.metrics.roc_auc_score` with the positive group labelled 1. Values below 0.5 mean the
 feature is lower in the positive group. Missing values are left out feature by feature. Intervals
 are stratified percentile bootstraps (positives and negatives resampled separately, as pROC does by
-default) from a seeded generator, so the same seed gives the same interval.
+default) from a seeded generator, so the same seed gives the same interval, or DeLong's asymptotic
+intervals (equal to pROC's ``ci.auc(method="delong")``).
 
 A panel of features is scored by nested cross-validation: an outer split estimates performance on
 samples the model never saw, an inner split chooses the penalty ``C`` of a penalised logistic
