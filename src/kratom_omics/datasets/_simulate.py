@@ -133,6 +133,7 @@ def simulate(
     fraction_outlier_variance: float = 0.02,
     missing_mnar: float = 0.10,
     missing_mcar: float = 0.02,
+    assay: Literal["ptm", "western", "counts"] = "ptm",
 ) -> AnnData:
     """Simulate a withdrawal study with planted, recorded truth.
 
@@ -164,6 +165,10 @@ def simulate(
         Share of features whose variance is 8 times what the prior gives.
     missing_mnar, missing_mcar
         Approximate share of values missing because they are low, and missing completely at random.
+    assay
+        For ``modality="histone"``: ``"ptm"`` (peptidoform ratios, above), ``"western"`` (blot
+        densitometry, one blot per batch) or ``"counts"`` (ChIP/CUT&Tag read counts with spike-ins);
+        see :mod:`kratom_omics.datasets._assays`.
 
     Returns
     -------
@@ -178,7 +183,11 @@ def simulate(
         raise DesignError(f"fraction_changed={fraction_changed}; expected a share between 0 and 1.")
     if not (0 <= missing_mnar < 1 and 0 <= missing_mcar < 1):
         raise DesignError("missing_mnar and missing_mcar must be shares in [0, 1).")
-    params = {k: v for k, v in locals().items() if k not in {"modality"}}
+    if assay != "ptm":
+        from ._assays import simulate_assay
+
+        return simulate_assay(modality, assay, dict(locals()))
+    params = {k: v for k, v in locals().items() if k not in {"modality", "assay"}}
     rng = np.random.default_rng(seed)
     design = make_design(
         phases=phases, n_per_phase=n_per_phase, timepoints=timepoints, repeated=repeated, n_batches=n_batches

@@ -22,7 +22,7 @@ from ..errors import InputFormatError, KeyNotFoundError
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
-__all__ = ["write_densitometry", "write_epiprofile"]
+__all__ = ["write_densitometry", "write_epiprofile", "write_featurecounts"]
 
 #: Single marks EpiProfile 2.0 reports in ``histone_ratios_single_PTMs.xls`` (H3 and H4), in its
 #: order.
@@ -190,5 +190,74 @@ def write_densitometry(table: pd.DataFrame | AnnData, path: str | os.PathLike) -
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     sep = "," if out.suffix.lower() == ".csv" else "\t"
-    table.to_csv(out, sep=sep, index=False, float_format="%.6g")
+    table.to_csv(out, sep=sep, index=False)
+    return out
+
+
+def write_featurecounts(
+    adata: AnnData,
+    path: str | os.PathLike,
+    *,
+    layer: str | None = "raw",
+    program: str = "featureCounts v2.0.3",
+) -> Path:
+    """Write read counts as a featureCounts table (``counts.txt``).
+
+    Parameters
+    ----------
+    adata
+        Samples x regions counts with ``.var`` columns ``chrom``, ``start`` (0-based), ``end``,
+        ``strand`` and ``length`` (e.g. ``kom.datasets.simulate(modality="histone",
+        assay="counts")``); the BAM column names come from ``.obs["bam"]`` or ``<sample>.bam``.
+    path
+        Output file.
+    layer
+        Layer holding the counts (``None`` = ``.X``).
+    program
+        Program and version written on the comment line.
+
+    Returns
+    -------
+    The path written (tab-separated; 1-based inclusive coordinates, as featureCounts writes them).
+    """
+    need = ["chrom", "start", "end"]
+    missing = [c for c in need if c not in adata.var.columns]
+    if missing:
+        raise KeyNotFoundError(f"write_featurecounts: adata.var lacks column(s) {missing}.")
+    counts = get_matrix(adata, layer)
+    if np.isnan(counts).any() or (counts != np.round(counts)).any():
+        raise InputFormatError(
+            "write_featurecounts: the counts hold missing or fractional values; pass layer= naming "
+            "the integer read counts."
+        )
+    var = adata.var
+    bams = (
+        [str(b) for b in adata.obs["bam"]]
+        if "bam" in adata.obs.columns
+        else [f"{s}.bam" for s in adata.obs_names]
+    )
+    start = var["start"].to_numpy(dtype=np.int64) + 1
+    end = var["end"].to_numpy(dtype=np.int64)
+    table = pd.DataFrame(
+        {
+            "Geneid": list(adata.var_names),
+            "Chr": var["chrom"].astype(str).to_numpy(),
+            "Start": start,
+            "End": end,
+            "Strand": var["strand"].astype(str).to_numpy() if "strand" in var.columns else "+",
+            "Length": var["length"].to_numpy(dtype=np.int64)
+            if "length" in var.columns
+            else end - start + 1,
+        }
+    )
+    for j, bam in enumerate(bams):
+        table[bam] = counts[j].astype(np.int64)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    command = " ".join(
+        f'"{a}"' for a in ["featureCounts", "-a", "regions.saf", "-F", "SAF", "-o", out.name, *bams]
+    )
+    with open(out, "w", newline="") as fh:
+        fh.write(f"# Program:{program}; Command:{command}\n")
+        table.to_csv(fh, sep="\t", index=False, lineterminator="\n")
     return out
