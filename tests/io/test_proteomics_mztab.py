@@ -78,3 +78,14 @@ def test_not_mztab(tmp_path):
         InputFormatError, match=r"not an mzTab file: line 1 starts with 'accession'"
     ):
         kom.io.read_mztab(path)
+
+
+def test_agrees_with_pyteomics():
+    """pyteomics' mzTab parser (an independent reader) gives the same assay abundances."""
+    mztab = pytest.importorskip("pyteomics.mztab")
+    table = mztab.MzTab(str(DATA / "quant.mzTab")).protein_table
+    expected = table[[f"protein_abundance_assay[{i}]" for i in range(1, 5)]].astype(float)
+    expected = expected.mask(expected == 0)  # zeros are missing in kratom-omics
+    a = kom.io.read_mztab(DATA / "quant.mzTab")
+    assert list(a.var_names) == list(table.index)
+    np.testing.assert_array_equal(a.X, expected.to_numpy().T)
