@@ -1,4 +1,4 @@
-"""Helpers shared by the preprocessing steps: copy handling, scale state, group masks."""
+"""Shared by the preprocessing steps: copy handling, scale state, group masks."""
 
 from __future__ import annotations
 
