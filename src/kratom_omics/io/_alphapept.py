@@ -73,6 +73,7 @@ def read_alphapept(
     by the leading accession with ``protein_group`` (as written), ``protein_ids`` (accessions,
     ``;``-joined), ``protein_leading``, ``gene`` and ``gene_leading`` (AlphaPept reports no gene
     names: the leading accession), ``is_decoy`` (``REV__``), ``is_contaminant``.
+    ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
     p = Path(path)
     source = str(p)
@@ -151,6 +152,7 @@ def read_alphadia(
     by the leading protein of ``pg`` with ``protein_ids``, ``protein_leading``,
     ``gene``/``gene_leading`` (from a gene column when present, else the leading protein),
     ``is_contaminant``, ``is_decoy``.
+    ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
     p = Path(path)
     source = str(p)

@@ -100,6 +100,7 @@ def read_diann(
     ``protein_leading``, ``gene`` (``;``-joined ``Genes``), ``gene_leading``, ``protein_names``,
     ``is_contaminant``, ``is_decoy``; ``.obs["file"]`` with the raw-file path when it differs from
     the run name, and the sample sheet.
+    ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
     p = Path(path)
     source = str(p)

@@ -100,6 +100,7 @@ def read_fragpipe(
     by ``Protein ID`` with ``protein_ids`` (with the indistinguishable proteins),
     ``protein_leading``, ``gene``, ``gene_leading``, ``entry_name``, ``description``, ``n_peptides``
     (``Combined Total Peptides``), ``is_contaminant`` (``contam_`` entries), ``is_decoy``.
+    ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
     p = Path(path)
     source = str(p)

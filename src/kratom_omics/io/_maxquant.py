@@ -151,6 +151,7 @@ def read_maxquant(
     ``n_peptides_unique`` and the boolean flags ``is_decoy`` (``Reverse``), ``is_contaminant``
     (``Potential contaminant``/``Contaminant``) and ``only_by_site``; ``.obs`` from the sample
     sheet. Proteins are not filtered (see the ``pp`` filters).
+    ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
     p = Path(path)
     source = str(p)

@@ -114,7 +114,7 @@ def read_mztab(
     the sample sheet; ``.var`` indexed by ``accession`` with ``protein_ids`` (accession and
     ambiguity members), ``protein_leading``, ``gene`` (``GN=`` of the description or a gene ``opt_``
     column, else the accession), ``gene_leading``, ``description``, ``is_contaminant``,
-    ``is_decoy``.
+    ``is_decoy``. ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
 
     Raises
     ------

@@ -83,6 +83,7 @@ def read_spectronaut(
     ``protein_group``, ``protein_ids``, ``protein_leading``, ``gene`` (``PG.Genes``, ``;``-joined),
     ``gene_leading``, ``is_contaminant``, ``is_decoy``; long reports add ``.obs["condition"]`` and
     ``.obs["replicate"]`` (``R.Condition``, ``R.Replicate``); plus the sample sheet.
+    ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
     p = Path(path)
     source = str(p)
