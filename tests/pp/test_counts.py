@@ -121,3 +121,16 @@ def test_count_errors(counts):
         kom.pp.voom(counts, design=np.ones((3, 1)))
     with pytest.raises(KeyNotFoundError, match="Did you mean 'phase'"):
         kom.pp.voom(counts, "phse")
+
+
+def test_voom_weights_in_the_differential_engine(counts):
+    """voom -> lmFit(weights) -> eBayes, as limma runs it (voom_limma_toptable.csv)."""
+    kom.pp.calc_norm_factors(counts)
+    kom.pp.voom(counts, "phase")
+    kom.tl.differential(counts, "phase", contrasts=("withdrawal - control",), weights="weights")
+    got = kom.get.differential(counts).set_index("feature")
+    ref = pd.read_csv(D / "voom_limma_toptable.csv", index_col=0)
+    got = got.loc[ref.index]
+    for ours, theirs in [("log2fc", "logFC"), ("t", "t"), ("pvalue", "P.Value"), ("B", "B")]:
+        np.testing.assert_allclose(got[ours], ref[theirs], rtol=1e-10, atol=1e-12, err_msg=ours)
+    np.testing.assert_allclose(got["padj"], ref["adj.P.Val"], rtol=1e-10)

@@ -39,5 +39,13 @@ write.csv(w, "voom_weights.csv", quote = FALSE)
 v0 <- voom(counts)                      # no design, no normalisation factors
 w0 <- v0$weights; dimnames(w0) <- dimnames(counts)
 write.csv(w0, "voom_weights_nodesign.csv", quote = FALSE)
+
+# voom -> lmFit -> eBayes: the weights used by a weighted linear model (contrast withdrawal - control)
+fit <- eBayes(lmFit(v, design))
+tt <- topTable(fit, coef = 2, number = Inf, sort.by = "none")
+write.csv(data.frame(feature = rownames(tt), logFC = tt$logFC, AveExpr = tt$AveExpr, t = tt$t,
+                     P.Value = tt$P.Value, adj.P.Val = tt$adj.P.Val, B = tt$B),
+          "voom_limma_toptable.csv", quote = FALSE, row.names = FALSE)
+
 writeLines(c(paste("R", R.version$major, R.version$minor), paste("edgeR", packageVersion("edgeR")),
              paste("limma", packageVersion("limma"))), "versions.txt")
