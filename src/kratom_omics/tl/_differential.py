@@ -76,6 +76,58 @@ def _weights_matrix(adata: AnnData, weights: Any) -> tuple[np.ndarray | None, st
     return np.asarray(w, dtype=float), name
 
 
+def _long_table(
+    features: np.ndarray, names: list[str], fit: Any, cfit: Any, eb: Any, fdr: str
+) -> pd.DataFrame:
+    """The long result table, filled column by column into one float block (no copy)."""
+    from scipy import stats
+
+    from ._limma import _by_unique
+
+    g, k = cfit.coefficients.shape
+    float_cols = [c for c in TABLE_COLUMNS if c not in ("feature", "contrast", "n_obs")]
+    block = np.empty((g * k, len(float_cols)))
+    col = {c: i for i, c in enumerate(float_cols)}
+
+    def put_long(name: str, a: np.ndarray) -> None:
+        block[:, col[name]].reshape(k, g)[:] = np.asarray(a, dtype=float).T
+
+    def put_rep(name: str, a: np.ndarray) -> None:
+        block[:, col[name]].reshape(k, g)[:] = np.asarray(a, dtype=float)[None, :]
+
+    with np.errstate(invalid="ignore"):
+        q = _by_unique(
+            lambda d: np.where(np.isinf(d), stats.norm.ppf(0.975), stats.t.ppf(0.975, d)),
+            eb.df_total,
+        )
+        se = cfit.stdev_unscaled * np.sqrt(eb.s2_post)[:, None]
+    put_long("log2fc", cfit.coefficients)
+    put_long("se", se)
+    margin = se * q[:, None]
+    put_long("ci_low", cfit.coefficients - margin)
+    put_long("ci_high", cfit.coefficients + margin)
+    del margin, se
+    put_rep("mean_log2", fit.amean)
+    put_long("t", eb.t)
+    put_rep("df_total", eb.df_total)
+    put_long("pvalue", eb.p_value)
+    fdr_info: dict[str, Any] = {}
+    for j in range(k):
+        adj, info = adjust_pvalues(eb.p_value[:, j], fdr)
+        block[j * g : (j + 1) * g, col["padj"]] = adj
+        if "pi0" in info:
+            fdr_info.setdefault("pi0", []).append(info["pi0"])
+    put_long("B", eb.lods)
+    put_rep("s2_post", eb.s2_post)
+    put_rep("df_residual", fit.df_residual)
+    table = pd.DataFrame(block, columns=float_cols, copy=False)
+    table.insert(0, "feature", np.tile(features.astype(object), k))
+    table.insert(1, "contrast", np.repeat(np.array(names, dtype=object), g))
+    table.insert(len(TABLE_COLUMNS) - 1, "n_obs", np.tile(fit.n_obs.astype(np.int64), k))
+    table.attrs["fdr_info"] = fdr_info
+    return table
+
+
 def differential(
     adata: AnnData,
     groupby: str = "phase",
@@ -210,47 +262,10 @@ def differential(
 
     features = adata.var_names.astype(str).to_numpy()
     g, k = cfit.coefficients.shape
-    se = cfit.stdev_unscaled * np.sqrt(eb.s2_post)[:, None]
-    from scipy import stats
-
-    with np.errstate(invalid="ignore"):
-        q = stats.t.ppf(0.975, eb.df_total)
-    q = np.where(np.isinf(eb.df_total), stats.norm.ppf(0.975), q)
-    margin = se * q[:, None]
-    padj = np.empty((g, k))
-    fdr_info: dict[str, Any] = {}
-    for j in range(k):
-        padj[:, j], info = adjust_pvalues(eb.p_value[:, j], fdr)
-        if "pi0" in info:
-            fdr_info.setdefault("pi0", []).append(info["pi0"])
-
-    def long(a: np.ndarray) -> np.ndarray:
-        return np.asarray(a, dtype=float).T.reshape(-1)
-
-    def rep(a: np.ndarray) -> np.ndarray:
-        return np.tile(np.asarray(a), k)
-
-    table = pd.DataFrame(
-        {
-            "feature": rep(features),
-            "contrast": np.repeat(np.array(names, dtype=object), g),
-            "log2fc": long(cfit.coefficients),
-            "se": long(se),
-            "ci_low": long(cfit.coefficients - margin),
-            "ci_high": long(cfit.coefficients + margin),
-            "mean_log2": rep(fit.amean),
-            "t": long(eb.t),
-            "df_total": rep(eb.df_total),
-            "pvalue": long(eb.p_value),
-            "padj": long(padj),
-            "B": long(eb.lods),
-            "s2_post": rep(eb.s2_post),
-            "df_residual": rep(fit.df_residual),
-            "n_obs": rep(fit.n_obs.astype(np.int64)),
-        }
-    )
+    table = _long_table(features, names, fit, cfit, eb, fdr)
+    fdr_info: dict[str, Any] = table.attrs.pop("fdr_info", {})
     if "gene" in adata.var.columns:
-        table["gene"] = rep(adata.var["gene"].astype(str).to_numpy())
+        table["gene"] = np.tile(adata.var["gene"].astype(str).to_numpy().astype(object), k)
     fpadj, _ = adjust_pvalues(eb.f_p_value, fdr)
     f_table = pd.DataFrame(
         {
