@@ -42,6 +42,10 @@ def test_tmm_matches_edger(counts):
     assert counts.uns["count_normalization"]["method"] == "TMM"
     uq = kom.pp.calc_norm_factors(counts, method="upperquartile", copy=True)
     np.testing.assert_allclose(uq.obs["norm_factor"], nf["upperquartile"], rtol=1e-12)
+    counts.var["is_background"] = np.arange(counts.n_vars) >= 40  # rows 41-60 of the R script
+    bg = kom.pp.calc_norm_factors(counts, features="is_background", copy=True)
+    np.testing.assert_allclose(bg.obs["norm_factor"], nf["tmm_subset"], rtol=1e-12)
+    np.testing.assert_allclose(bg.obs["lib_size"], nf["lib_size"])
     ref = kom.pp.calc_norm_factors(counts, ref_column="control_3", copy=True)
     np.testing.assert_allclose(ref.obs["norm_factor"], nf["tmm_ref3"], rtol=1e-12)
 

@@ -194,9 +194,10 @@ def calc_norm_factors(
         Layer holding the counts (``None`` = ``.X``).
     features
         Boolean ``.var`` column restricting the features the factors are computed from, e.g.
-        ``"is_background"`` for large background bins (TMM on background bins scales by the
-        non-enriched part of each library, as csaw does). Library sizes stay the totals over all
-        features.
+        ``"is_background"`` for large background bins: TMM on the background bins with the total
+        library sizes, as csaw's ``normFactors(bins, se.out=data)`` (edgeR's
+        ``calcNormFactors(bin_counts, lib.size=totals)``), scales by the non-enriched part of each
+        library.
     ref_column
         Reference sample for TMM (name or 0-based index); see :func:`tmm_factors`.
     logratio_trim, sum_trim, do_weighting, a_cutoff, p
@@ -226,18 +227,15 @@ def calc_norm_factors(
     if method == "TMM":
         f = tmm_factors(
             sub,
-            lib if features is None else sub.sum(axis=1),
+            lib,
             ref_column=ref,
             logratio_trim=logratio_trim,
             sum_trim=sum_trim,
             do_weighting=do_weighting,
             a_cutoff=a_cutoff,
         )
-        if features is not None:  # express relative to the total library sizes
-            f = f * sub.sum(axis=1) / lib
-            f = f / np.exp(np.mean(np.log(f)))
     elif method == "upperquartile":
-        f = _upper_quartile(sub, lib if features is None else sub.sum(axis=1), p)
+        f = _upper_quartile(sub, lib, p)
     elif method == "spikein":
         if spikein in adata.obs.columns:
             spike = pd.to_numeric(adata.obs[spikein], errors="coerce").to_numpy(dtype=np.float64)

@@ -25,8 +25,12 @@ tmm_nw <- calcNormFactors(counts, method = "TMM", doWeighting = FALSE)
 tmm_ref3 <- calcNormFactors(counts, method = "TMM", refColumn = 3)
 tmm_trim <- calcNormFactors(counts, method = "TMM", logratioTrim = 0.2, sumTrim = 0.1)
 uq <- calcNormFactors(counts, method = "upperquartile")
+# factors from a subset of features (e.g. background bins: rows 41-60) with the total library sizes,
+# as csaw's normFactors(bins, se.out = data) computes them
+tmm_subset <- calcNormFactors(counts[41:60, ], lib.size = colSums(counts), method = "TMM")
 write.csv(data.frame(sample = samples, lib_size = colSums(counts), tmm = tmm, tmm_noweight = tmm_nw,
-                     tmm_ref3 = tmm_ref3, tmm_trim = tmm_trim, upperquartile = uq),
+                     tmm_ref3 = tmm_ref3, tmm_trim = tmm_trim, upperquartile = uq,
+                     tmm_subset = tmm_subset),
           "norm_factors.csv", quote = FALSE, row.names = FALSE)
 
 y <- calcNormFactors(y, method = "TMM")
