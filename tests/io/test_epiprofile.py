@@ -50,6 +50,20 @@ def test_read_epiprofile_resaved_csv_and_old_triplet_layout():
     _check_fixture(old)
 
 
+def test_read_epiprofile_xlsx_and_decimal_comma(tmp_path):
+    rows = [ln.split("\t") for ln in (DATA / "histone_ratios.xls").read_text().splitlines()]
+    # a spreadsheet keeps numbers as numbers when it saves a workbook
+    cells = [
+        [float(c) if c.replace(".", "").replace("e+", "").isdigit() else c for c in r] for r in rows
+    ]
+    pd.DataFrame(cells).to_excel(tmp_path / "histone_ratios.xlsx", header=False, index=False)
+    _check_fixture(kom.io.read_epiprofile(tmp_path / "histone_ratios.xlsx"))
+    # "Save as CSV" with a decimal comma: semicolon-separated
+    text = "\r\n".join(";".join(c.replace(".", ",") for c in r) for r in rows)
+    (tmp_path / "semicolon.csv").write_text(text)
+    _check_fixture(kom.io.read_epiprofile(tmp_path / "semicolon.csv"))
+
+
 def test_read_epiprofile_with_sample_sheet():
     sheet = pd.DataFrame(
         {
@@ -112,7 +126,7 @@ def test_bad_rows(tmp_path):
     with pytest.raises(InputFormatError, match="expected 'Ratio', 'Area' or 'RT"):
         kom.io.read_epiprofile(p)
     p.write_bytes(b"\xd0\xcf\x11\xe0binary")
-    with pytest.raises(InputFormatError, match="binary Excel workbook"):
+    with pytest.raises(InputFormatError, match="binary Excel 97 workbook"):
         kom.io.read_epiprofile(p)
 
 

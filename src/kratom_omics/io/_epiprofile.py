@@ -113,12 +113,22 @@ def _read_rows(path: Path) -> tuple[list[list[str]], str]:
     if not path.exists():
         raise InputFormatError(f"EpiProfile table {str(path)!r} does not exist.")
     raw = path.read_bytes()
-    if raw[:4] == b"\xd0\xcf\x11\xe0" or raw[:2] == b"PK":
+    if raw[:2] == b"PK":  # re-saved as .xlsx
+        try:
+            book = pd.read_excel(path, header=None, dtype=str, keep_default_na=False)
+        except Exception as exc:  # openpyxl raises several types for broken workbooks
+            raise InputFormatError(f"{path}: the Excel workbook could not be read: {exc}") from None
+        cells = [[str(c).strip() for c in row] for row in book.to_numpy().tolist()]
+        cells = [row[: max((i + 1 for i, c in enumerate(row) if c), default=0)] for row in cells]
+        while cells and not any(cells[-1]):
+            cells.pop()
+        return cells, "xlsx"
+    if raw[:4] == b"\xd0\xcf\x11\xe0":
         raise InputFormatError(
-            f"{path}: this is a binary Excel workbook, not EpiProfile's text table; open it in a "
-            "spreadsheet "
-            "and save it as tab-separated text (or CSV), or use the histone_ratios.xls EpiProfile "
-            "wrote."
+            f"{path}: this is a binary Excel 97 workbook, not EpiProfile's text table; open it in "
+            "a "
+            "spreadsheet and save it as .xlsx or tab-separated text, or use the histone_ratios.xls "
+            "EpiProfile wrote."
         )
     text = raw.decode("utf-8-sig", errors="replace")
     lines = list(text.splitlines())
@@ -191,11 +201,18 @@ def _parse_header(rows: list[list[str]], source: str) -> dict[str, list[tuple[st
 
 
 def _numeric(
-    cells: np.ndarray, source: str, labels: list[str], cols: list[str], what: str
+    cells: np.ndarray,
+    source: str,
+    labels: list[str],
+    cols: list[str],
+    what: str,
+    decimal_comma: bool = False,
 ) -> np.ndarray:
     df = pd.DataFrame(cells)
     text = df.apply(lambda c: c.str.strip())
     text = text.mask(text.isin(["", "NA", "NaN", "nan", "#N/A"]))
+    if decimal_comma:  # semicolon-separated files from spreadsheets set to a decimal comma
+        text = text.apply(lambda c: c.str.replace(",", ".", regex=False))
     num = text.apply(lambda c: pd.to_numeric(c, errors="coerce"))
     bad = num.isna() & text.notna()
     if bad.to_numpy().any():
@@ -259,14 +276,14 @@ def read_epiprofile(
     if level == "auto":
         level = "peptidoforms" if is_pf else "sites"
     if level == "peptidoforms":
-        values, var, layers = _peptidoforms(rows, source)
+        values, var, layers = _peptidoforms(rows, source, sep == ";")
     elif level == "sites":
         if is_pf:
             raise InputFormatError(
                 f"{source} is a peptidoform table (second row starts with 'Peptide'); use "
                 "level='peptidoforms'."
             )
-        values, var, layers = _sites(rows, source)
+        values, var, layers = _sites(rows, source, sep == ";")
     else:
         raise InputFormatError(f"level={level!r}; expected 'auto', 'peptidoforms' or 'sites'.")
     adata = build_anndata(
@@ -288,7 +305,7 @@ def read_epiprofile(
 
 
 def _peptidoforms(
-    rows: list[list[str]], source: str
+    rows: list[list[str]], source: str, decimal_comma: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
     blocks = _parse_header(rows, source)
     runs = [r for r, _ in blocks["ratio"]]
@@ -359,7 +376,7 @@ def _peptidoforms(
     cells = np.array(data_rows, dtype=object)
     labels = [r["feature"] for r in records]
     mats = {
-        name: _numeric(cells[:, [j for _, j in cols]], source, labels, runs, name)
+        name: _numeric(cells[:, [j for _, j in cols]], source, labels, runs, name, decimal_comma)
         for name, cols in blocks.items()
     }
     ratio = mats["ratio"]
@@ -379,7 +396,7 @@ def _peptidoforms(
 
 
 def _sites(
-    rows: list[list[str]], source: str
+    rows: list[list[str]], source: str, decimal_comma: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
     header = rows[0]
     runs = [_run_name(c) for c in header[1:] if c.strip()]
@@ -404,7 +421,7 @@ def _sites(
         names.append(name)
     if not names:
         raise InputFormatError(f"{source}: no mark rows below the run-name row.")
-    ratio = _numeric(np.array(data, dtype=object), source, names, runs, "ratio")
+    ratio = _numeric(np.array(data, dtype=object), source, names, runs, "ratio", decimal_comma)
     ratio = np.where(ratio > 0, ratio, np.nan)
     recs = []
     for name in names:
