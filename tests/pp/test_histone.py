@@ -68,6 +68,11 @@ def test_merge_histone_forms(forms):
     rt = pd.DataFrame(m.layers["rt"], index=m.obs_names, columns=m.var_names)
     assert rt.loc["RatCtl01", "H3_9_17 K9ac/K14ac"] == pytest.approx((21.5 + 22.0) / 2)
     assert rt.loc["RatWd01", "H3_9_17 K9ac/K14ac"] == pytest.approx(22.02)  # K9ac not detected
+    # sites of the pooled forms: the pooled mark becomes the merged site
+    s = kom.pp.histone_sites(m)
+    assert "H3K9ac" not in s.var_names
+    np.testing.assert_allclose(s.to_df()["H3K9ac/K14ac"], [0.25, 0.23, 0.12])
+    assert s.var_names.is_unique
     kom.pp.merge_histone_forms(forms, ["H3K9ac/K14ac"])
     assert forms.n_vars == m.n_vars
 

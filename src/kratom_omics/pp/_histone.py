@@ -122,8 +122,19 @@ def histone_sites(
     """
     import anndata as ad
 
-    form_marks = _marks_of(adata)
     groups = [_expand_group(g) for g in merge]
+    form_marks = []
+    for ms in _marks_of(adata):  # pooled forms (merge_histone_forms) carry marks like H3K9ac/K14ac
+        flat: list[str] = []
+        for m in ms:
+            if "/" in m:
+                members = _expand_group(m)
+                if not any(set(members) == set(g) for g in groups):
+                    groups.append(members)
+                flat += members
+            else:
+                flat.append(m)
+        form_marks.append(flat)
     grouped = {m for g in groups for m in g}
     singles = sorted({m for ms in form_marks for m in ms} - grouped, key=_site_key)
     sites: list[tuple[str, list[str]]] = [(m, [m]) for m in singles]
@@ -147,14 +158,14 @@ def histone_sites(
     names = list(adata.var_names)
     rows = []
     for j, (name, members) in enumerate(sites):
-        m = _SITE.match(members[0])
+        hit = _SITE.match(members[0])
         forms = [names[i] for i in np.flatnonzero(indicator[:, j])]
         rows.append(
             {
-                "histone": _histone_of(m.group(1)) if m else "",
+                "histone": _histone_of(hit.group(1)) if hit else "",
                 "mark": name,
                 "residues": ";".join(_residue_mod(k)[0] for k in members),
-                "modification": m.group(3) if m else "",
+                "modification": hit.group(3) if hit else "",
                 "n_forms": len(forms),
                 "forms": ";".join(forms),
             }
