@@ -123,3 +123,16 @@ def test_densitometry_errors(tmp_path):
     d2.loc[4, "Adj. Volume"] = "saturated"
     with pytest.raises(InputFormatError, match=r"line 6: signal is 'saturated'"):
         kom.io.read_densitometry(d2, SHEET)
+
+
+def test_target_spellings():
+    df = pd.read_csv(WB)
+    df["Protein"] = df["Protein"].replace({"H3K9ac": "H3-K9Ac", "H3": "Histone H3"})
+    a = kom.io.read_densitometry(df, SHEET)
+    assert list(a.var_names) == ["H3-K9Ac", "Histone H3", "Hdac2"]
+    assert a.var.loc["H3-K9Ac", "normalizer"] == "Histone H3"
+    assert a.var.loc["H3-K9Ac", "kind"] == "histone_mark"
+    assert a.var.loc["H3-K9Ac", "histone"] == "H3"
+    assert a.var.loc["Histone H3", "kind"] == "total_histone"
+    b = kom.io.read_densitometry(WB, SHEET)
+    np.testing.assert_allclose(a.X, b.X)

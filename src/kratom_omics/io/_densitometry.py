@@ -62,7 +62,14 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "phase": ("phase", "group", "condition"),
 }  # fmt: skip
 
-_MARK_RE = re.compile(r"^(H2A|H2B|H3|H4|H1)(\.\d)?([A-Z]\d+(?:me[123]|ac|ph|ub|cr|bu|pr|su|hib))+$")
+_MARK_RE = re.compile(
+    r"^(H2A|H2B|H3|H4|H1)(\.\d)?([KRSTY]\d+(?:me[123]|ac|ph|ub|cr|bu|pr|su|hib))+$", re.IGNORECASE
+)
+
+
+def _mark_match(target: str) -> re.Match[str] | None:
+    """Match a histone mark written ``H3K9ac``, ``H3K9Ac``, ``H3-K9ac`` or ``H3 K9ac``."""
+    return _MARK_RE.match(re.sub(r"[\s_-]", "", str(target)))
 
 
 def _key(text: str) -> str:
@@ -70,8 +77,8 @@ def _key(text: str) -> str:
 
 
 def _total_histone(target: str) -> str | None:
-    """``"total H3"``, ``"H3 total"``, ``"H3"``, ``"tH3"`` -> ``"h3"``; None for anything else."""
-    k = _key(target)
+    """``"total H3"``, ``"H3 total"``, ``"Histone H3"``, ``"tH3"`` -> ``"h3"``; None for others."""
+    k = _key(target).replace("histone", "")
     k = re.sub(r"^total|total$", "", k)
     if k.startswith("t") and re.fullmatch(r"th(2a|2b|3|4|1)", k):
         k = k[1:]
@@ -188,7 +195,7 @@ def read_densitometry(
     var = meta.reindex(order_t)
     var.insert(0, "target", order_t)
     var["histone"] = [
-        m.group(1) + (m.group(2) or "") if (m := _MARK_RE.match(t)) else "" for t in order_t
+        (m.group(1) + (m.group(2) or "")).upper() if (m := _mark_match(t)) else "" for t in order_t
     ]
     var["mark"] = np.where(var["kind"] == "histone_mark", var["target"], "")
     var["gene"] = np.where(var["kind"] == "protein", var["target"], "")
@@ -287,7 +294,7 @@ def normalize_densitometry(
     else:
         bands = _pair_normalizers(df, is_lc, normalizers, lc_keys, source)
     bands["kind"] = np.where(
-        bands["target"].str.match(_MARK_RE.pattern),
+        bands["target"].map(lambda t: _mark_match(t) is not None).to_numpy(dtype=bool),
         "histone_mark",
         np.where(
             bands["target"].map(lambda t: _total_histone(t) is not None), "total_histone", "protein"
@@ -383,7 +390,7 @@ def _pair_normalizers(
                 )
             choice[(blot, target)] = by_key[want]
             continue
-        m = _MARK_RE.match(target)
+        m = _mark_match(target)
         if m is not None:
             histone = _key(m.group(1) + (m.group(2) or ""))
             total = [t for t, h in totals.items() if h == histone and _key(t) in present]
