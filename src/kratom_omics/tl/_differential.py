@@ -86,14 +86,15 @@ def _long_table(
 
     g, k = cfit.coefficients.shape
     float_cols = [c for c in TABLE_COLUMNS if c not in ("feature", "contrast", "n_obs")]
-    block = np.empty((g * k, len(float_cols)))
+    # columns stored contiguously; store.T is the (rows x columns) block pandas keeps as is
+    store = np.empty((len(float_cols), g * k))
     col = {c: i for i, c in enumerate(float_cols)}
 
     def put_long(name: str, a: np.ndarray) -> None:
-        block[:, col[name]].reshape(k, g)[:] = np.asarray(a, dtype=float).T
+        store[col[name]].reshape(k, g)[:] = np.asarray(a, dtype=float).T
 
     def put_rep(name: str, a: np.ndarray) -> None:
-        block[:, col[name]].reshape(k, g)[:] = np.asarray(a, dtype=float)[None, :]
+        store[col[name]].reshape(k, g)[:] = np.asarray(a, dtype=float)[None, :]
 
     with np.errstate(invalid="ignore"):
         q = _by_unique(
@@ -114,13 +115,13 @@ def _long_table(
     fdr_info: dict[str, Any] = {}
     for j in range(k):
         adj, info = adjust_pvalues(eb.p_value[:, j], fdr)
-        block[j * g : (j + 1) * g, col["padj"]] = adj
+        store[col["padj"], j * g : (j + 1) * g] = adj
         if "pi0" in info:
             fdr_info.setdefault("pi0", []).append(info["pi0"])
     put_long("B", eb.lods)
     put_rep("s2_post", eb.s2_post)
     put_rep("df_residual", fit.df_residual)
-    table = pd.DataFrame(block, columns=float_cols, copy=False)
+    table = pd.DataFrame(store.T, columns=float_cols, copy=False)
     table.insert(0, "feature", np.tile(features.astype(object), k))
     table.insert(1, "contrast", np.repeat(np.array(names, dtype=object), g))
     table.insert(len(TABLE_COLUMNS) - 1, "n_obs", np.tile(fit.n_obs.astype(np.int64), k))

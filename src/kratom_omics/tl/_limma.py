@@ -115,12 +115,16 @@ def _f_sf(f: np.ndarray, df1: Any, df2: Any, *, log: bool = False) -> np.ndarray
     out = np.empty(f.shape)
     inf = np.isinf(df2)
     fin = ~inf
-    fn = stats.f.logsf if log else stats.f.sf
-    cn = stats.chi2.logsf if log else stats.chi2.sf
+    if not log:  # fast path: the special functions directly (no argument checking)
+        if np.all(fin):
+            return np.asarray(special.fdtrc(df1, df2, f))
+        out[fin] = special.fdtrc(df1[fin], df2[fin], f[fin])
+        out[inf] = special.chdtrc(df1[inf], f[inf] * df1[inf])
+        return out
     if np.any(fin):
-        out[fin] = fn(f[fin], df1[fin], df2[fin])
+        out[fin] = stats.f.logsf(f[fin], df1[fin], df2[fin])
     if np.any(inf):
-        out[inf] = cn(f[inf] * df1[inf], df1[inf])
+        out[inf] = stats.chi2.logsf(f[inf] * df1[inf], df1[inf])
     return out
 
 
@@ -173,6 +177,8 @@ def _by_unique(func: Any, x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     if x.size < 64:
         return np.asarray(func(x), dtype=float)
+    if x.size and x.min() == x.max():  # all equal (complete data): one evaluation
+        return np.full(x.shape, float(np.asarray(func(x[:1]), dtype=float)[0]))
     u, inv = np.unique(x, return_inverse=True)
     if u.size > x.size // 4:
         return np.asarray(func(x), dtype=float)
