@@ -49,6 +49,7 @@ def test_read_featurecounts_with_sheet_and_peaks():
     b = kom.io.read_featurecounts(FC, peaks=DATA / "H3K27me3_Ctl_1_peaks.broadPeak")
     # bin [0, 5000) ends where the broad peak [5000, 9000) starts: no overlap (half-open)
     assert b.var["in_peak"].tolist() == [False, False, True, False, False]
+    assert b.var.loc["Gapdh_promoter", "peak"] == "H3K27me3_Ctl_1_peak_1"
     with pytest.raises(SampleMismatchError, match="in the sample sheet but not the data"):
         kom.io.read_featurecounts(
             FC, pd.concat([sheet, pd.DataFrame({"sample": ["Wd_3"], "phase": ["withdrawal"]})])
@@ -96,6 +97,25 @@ def test_bad_counts(tmp_path):
     p.write_text("chr1\t500\t100\tp1\t1\t.\t1\t1\t1\t10\n")
     with pytest.raises(InputFormatError, match="start 500 and end 100"):
         kom.io.read_peaks(p)
+
+
+def test_overlaps_with_nested_peaks():
+    from kratom_omics.io._counts import overlapping_peaks
+
+    peaks = pd.DataFrame(
+        {"chrom": ["c1", "c1", "c1", "c2"], "start": [0, 100, 300, 0], "end": [1000, 200, 400, 50]},
+        index=["long", "inner1", "inner2", "other"],
+    )
+    var = pd.DataFrame(
+        {
+            "chrom": ["c1", "c1", "c1", "c2", "c3"],
+            "start": [500, 150, 1000, 50, 0],
+            "end": [600, 160, 1100, 60, 9],
+        }
+    )
+    hit, name = overlapping_peaks(var, peaks)
+    assert hit.tolist() == [True, True, False, False, False]
+    assert name.tolist() == ["long", "long", "", "", ""]
 
 
 @pytest.mark.parametrize(

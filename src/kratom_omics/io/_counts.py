@@ -265,7 +265,7 @@ def read_peaks(
 
 def overlapping_peaks(var: pd.DataFrame, peaks: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """For each region of ``var`` (chrom/start/end, 0-based half-open): does it overlap a peak, and
-    the name of the last-starting overlapping peak ('' if none)."""
+    the name of an overlapping peak (the one reaching furthest; '' if none)."""
     in_peak = np.zeros(len(var), dtype=bool)
     name = np.full(len(var), "", dtype=object)
     chrom = var["chrom"].astype(str).to_numpy()
@@ -277,6 +277,8 @@ def overlapping_peaks(var: pd.DataFrame, peaks: pd.DataFrame) -> tuple[np.ndarra
         starts = grp["start"].to_numpy()
         ends = grp["end"].to_numpy()
         run_max = np.maximum.accumulate(ends)
+        pos = np.arange(ends.size)
+        furthest = np.maximum.accumulate(np.where(ends >= run_max, pos, 0))  # peak reaching run_max
         s = var["start"].to_numpy()[rows]
         e = var["end"].to_numpy()[rows]
         k = np.searchsorted(starts, e, side="left") - 1  # last peak starting before the region ends
@@ -284,7 +286,5 @@ def overlapping_peaks(var: pd.DataFrame, peaks: pd.DataFrame) -> tuple[np.ndarra
         hit = np.zeros(rows.size, dtype=bool)
         hit[ok] = run_max[k[ok]] > s[ok]
         in_peak[rows] = hit
-        direct = hit & ok
-        direct[ok] &= ends[k[ok]] > s[ok]
-        name[rows[direct]] = grp.index.to_numpy()[k[direct]]
+        name[rows[hit]] = grp.index.to_numpy()[furthest[k[hit]]]
     return in_peak, name
