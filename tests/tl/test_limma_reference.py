@@ -162,6 +162,17 @@ def test_legacy_true_matches_limma_362_legacy() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("case", "options"),
+    [("phase_unequal", {}), ("phase_trend_robust_unequal", {"trend": True, "robust": True})],
+)
+def test_legacy_false_forces_unequal_df_estimator(case: str, options: dict) -> None:
+    adata = make_adata("y_phase", "samples_phase")
+    kom.tl.differential(adata, "phase", CON4, legacy=False, **options)
+    check_against(adata, case, "3.62")
+    assert adata.uns["differential"]["params"]["legacy_path_used"] is False
+
+
 def test_formula_matches_group_design() -> None:
     adata = make_adata("y_phase_na", "samples_phase")
     kom.tl.differential(adata, "phase", CON3, formula="~ 0 + phase + batch")

@@ -73,7 +73,11 @@ run("na_trend", yna, d, con4, trend = TRUE)
 run("na_robust", yna, d, con4, robust = TRUE)
 run("na_trend_robust", yna, d, con4, trend = TRUE, robust = TRUE)
 run("na_weights", yna, d, con4, weights = w)
-if (version == "3.62") run("na_legacy", yna, d, con4, legacy = TRUE)
+if (version == "3.62") {
+  run("na_legacy", yna, d, con4, legacy = TRUE)
+  run("phase_unequal", y, d, con4, legacy = FALSE)  # ML estimator forced on equal df
+  run("phase_trend_robust_unequal", y, d, con4, trend = TRUE, robust = TRUE, legacy = FALSE)
+}
 
 # batch covariate (treatment coded): non-orthogonal design, with and without missing values
 db <- model.matrix(~ 0 + phase + batch); colnames(db) <- c(phase_levels, "batchb2")
