@@ -46,6 +46,7 @@ def test_read_densitometry_hand_calculation(tmp_path):
     assert list(a.obs["phase"].unique()) == ["control", "withdrawal"]
     long = a.uns["densitometry"]
     assert long.shape[0] == 24
+    assert a.uns["kratom_omics"]["x_transform"] == "log2"
     assert set(long.columns) >= {
         "sample",
         "target",

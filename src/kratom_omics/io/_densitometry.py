@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
+from .._core import DEFAULT_PHASES, UNS_KEY
 from ..errors import InputFormatError, KeyNotFoundError
 from ._anndata import build_anndata
 
@@ -148,8 +148,9 @@ def read_densitometry(
     ``layers["ratio"]`` = signal / normaliser (means over blots), ``.var`` with ``target``,
     ``kind`` (``histone_mark``, ``total_histone`` or ``protein``), ``normalizer``, ``histone`` and
     ``mark`` (marks) or ``gene`` (proteins) and ``n_blots``; ``.obs["blot"]`` (blots of each
-    sample, ``;``-joined) and ``.uns["densitometry"]``: the long table with ``normalizer``,
-    ``normalizer_signal``, ``ratio``, ``fold`` and ``log2_fold`` per band.
+    sample, ``;``-joined), ``.uns["densitometry"]``: the long table with ``normalizer``,
+    ``normalizer_signal``, ``ratio``, ``fold`` and ``log2_fold`` per band, and
+    ``uns["kratom_omics"]["x_transform"] = "log2"``.
 
     Raises
     ------
@@ -221,6 +222,7 @@ def read_densitometry(
         if table[c].dtype == object:
             table[c] = table[c].astype(str)
     adata.uns["densitometry"] = table.reset_index(drop=True)
+    adata.uns.setdefault(UNS_KEY, {})["x_transform"] = "log2"  # .X is already log2 (fold)
     if samples is not None:
         from ._anndata import attach_samples
 
