@@ -43,7 +43,14 @@ def _phase_legend(ax: Axes, colors: Mapping[str, str], present: Sequence[str], t
     from matplotlib.patches import Patch
 
     handles = [Patch(facecolor=colors[p], label=p) for p in colors if p in set(present)]
-    ax.legend(handles=handles, title=title, fontsize="small", frameon=False)
+    ax.legend(
+        handles=handles,
+        title=title,
+        fontsize="small",
+        frameon=False,
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+    )
 
 
 def detected(

@@ -1,3 +1,5 @@
-"""kratom_omics.report"""
+"""Self-contained HTML report of a study (figures, tables, methods) with its tables as TSV."""
 
-__all__: list[str] = []
+from ._html import html
+
+__all__ = ["html"]

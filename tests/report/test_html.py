@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import re
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+import kratom_omics as kom
+from kratom_omics.errors import InputFormatError
+
+HOSTILE = "<script>alert(1)</script>"  # the first protein sample (see conftest.py)
+
+
+def test_report_and_tables_written(built, study):
+    text = built.read_text()
+    tables = built.with_name("study_tables")
+    names = sorted(p.name for p in tables.iterdir())
+    assert names == sorted(
+        [
+            "cross_modality_candidates.tsv",
+            "cross_modality_counts.tsv",
+            *[
+                f"{m}_{t}.tsv"
+                for m in ("histone", "protein")
+                for t in ("biomarker_candidates", "differential", "f_test", "provenance", "samples")
+            ],
+        ]
+    )
+    diff = pd.read_csv(tables / "protein_differential.tsv", sep="\t")
+    assert len(diff) == 80 * 2  # every feature and contrast, although the page shows 50 per table
+    stored = study["protein"].uns["differential"]["table"]
+    np.testing.assert_allclose(
+        diff["log2fc"].to_numpy(), stored["log2fc"].to_numpy(), equal_nan=True
+    )
+    samples = pd.read_csv(tables / "protein_samples.tsv", sep="\t")
+    assert samples["sample"].iloc[0] == HOSTILE
+    # sections: summary, both modalities, every contrast, candidates, cross view, methods
+    for needle in (
+        'id="summary"',
+        'id="m0"',
+        'id="m1"',
+        ">withdrawal - control</h3>",
+        'id="m0-biomarkers"',
+        'id="cross"',
+        'id="methods"',
+        "Fraction of each peptidoform",
+    ):
+        assert needle in text, needle
+    assert text.count("data:image/png;base64,") >= 15
+    assert "(the 50 first of 80 rows by p-value" in text
+
+
+def test_text_from_data_is_escaped(built):
+    text = built.read_text()
+    assert "<script>alert(1)" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<title>Withdrawal &lt;study&gt;</title>" in text
+    assert text.count("<script>") == 1  # only the report's own inline script
+
+
+def test_no_network_references(built):
+    text = built.read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
+    assert "url(http" not in text
+    assert "@import" not in text
+    assert "default-src 'none'" in text
+
+
+def test_methods_list_steps_parameters_and_versions(built, study):
+    import numpy
+
+    text = built.read_text()
+    steps = study["protein"].uns["kratom_omics"]["provenance"]
+    functions = [step["function"] for step in steps.values()]
+    assert len(functions) >= 3  # simulate, differential, flag_biomarkers
+    for f in functions:
+        assert f"<code>{f}</code>" in text
+    assert "contrasts = [&#34;use - control&#34;, &#34;withdrawal - control&#34;]" in text
+    assert "design ~ 0 + phase" in text
+    assert f"<td>numpy</td><td>{numpy.__version__}</td>" in text
+
+
+def test_candidate_table_lists_rab35(built):
+    text = built.read_text()
+    section = text.split('id="m0-biomarkers"')[1].split("</table>")[0]
+    assert "<td>Rab35</td>" in section
+    assert "concordant" in section
+
+
+def test_single_anndata_without_results(tmp_path):
+    a = kom.datasets.simulate("protein", seed=5, n_features=40, n_per_phase=3)
+    out = kom.report.html(a, tmp_path / "r.html")
+    text = out.read_text()
+    assert "No differential results in adata.uns[&#39;differential&#39;]" in text
+    assert 'id="m0-results"' not in text
+    assert sorted(p.name for p in (tmp_path / "r_tables").iterdir()) == [
+        "protein_provenance.tsv",
+        "protein_samples.tsv",
+    ]
+    assert "differential" not in a.uns  # the input is not changed
+    assert "phase_colors" not in a.uns
+
+
+def test_mudata_input(tmp_path, study):
+    mudata = pytest.importorskip("mudata")
+    md = mudata.MuData({k: v.copy() for k, v in study.items()})
+    out = kom.report.html(md, tmp_path / "md.html", tables_dir=tmp_path / "tsv", figures=False)
+    assert (tmp_path / "tsv" / "histone_differential.tsv").exists()
+    text = out.read_text()
+    assert 'id="cross"' in text
+    assert "data:image/png" not in text  # figures=False: tables only
+
+
+def test_failure_leaves_previous_report_intact(tmp_path, study, monkeypatch):
+    out = tmp_path / "r.html"
+    out.write_text("previous")
+    (tmp_path / "r_tables").mkdir()
+    (tmp_path / "r_tables" / "old.tsv").write_text("x")
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", boom)
+    with pytest.raises(OSError, match="disk full"):
+        kom.report.html(study["histone"], out, figures=False)
+    assert out.read_text() == "previous"
+    assert [p.name for p in (tmp_path / "r_tables").iterdir()] == ["old.tsv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r_tables"]
+
+
+def test_input_errors(tmp_path, study):
+    with pytest.raises(InputFormatError, match=r"data is a list; expected an AnnData"):
+        kom.report.html([study["protein"]], tmp_path / "x.html")
+    with pytest.raises(
+        InputFormatError, match=r"data\['p'\] is a str; every value must be an AnnData"
+    ):
+        kom.report.html({"p": "file.h5ad"}, tmp_path / "x.html")
+    with pytest.raises(
+        InputFormatError, match=r"out='.*x.pdf': expected a file name ending in .html"
+    ):
+        kom.report.html(study["protein"], tmp_path / "x.pdf")
+    with pytest.raises(InputFormatError, match="max_rows=0 must be a positive integer"):
+        kom.report.html(study["protein"], tmp_path / "x.html", max_rows=0)
+    with pytest.raises(InputFormatError, match="data holds no modality"):
+        kom.report.html({}, tmp_path / "x.html")
+
+
+def test_report_without_phase_column(tmp_path):
+    a = ad.AnnData(np.random.default_rng(0).normal(20, 1, (6, 10)))
+    out = kom.report.html({"assay": a}, tmp_path / "np.html")
+    assert "adata.obs has no &#39;phase&#39; column" in out.read_text()
