@@ -129,3 +129,12 @@ def test_overlaps_with_nested_peaks():
 )
 def test_bam_sample_name(path, name):
     assert bam_sample_name(path) == name
+
+
+def test_bad_coordinates(tmp_path):
+    p = tmp_path / "fc.txt"
+    p.write_text(FC.read_text().replace("\t40151001\t", "\tNA\t"))
+    with pytest.raises(
+        InputFormatError, match="column 'Start' holds a value that is not a coordinate"
+    ):
+        kom.io.read_featurecounts(p)

@@ -152,9 +152,8 @@ def read_featurecounts(
     var = pd.DataFrame(
         {
             "chrom": df["Chr"].str.split(";").str[0].to_numpy(),
-            "start": df["Start"].str.split(";").apply(lambda v: min(int(x) for x in v)).to_numpy()
-            - 1,
-            "end": df["End"].str.split(";").apply(lambda v: max(int(x) for x in v)).to_numpy(),
+            "start": _coordinate(df["Start"], "min", source) - 1,
+            "end": _coordinate(df["End"], "max", source),
             "strand": df["Strand"].str.split(";").str[0].to_numpy(),
             "length": pd.to_numeric(df["Length"]).to_numpy(),
         },
@@ -181,6 +180,21 @@ def read_featurecounts(
         adata = attach_samples(adata, samples, phases=phases, join=join, source=source)
     logger.info("%s: %d samples x %d features", source, adata.n_obs, adata.n_vars)
     return adata
+
+
+def _coordinate(col: pd.Series, how: str, source: str) -> np.ndarray:
+    """featureCounts Start/End: one integer, or several joined by ``;`` for multi-part features."""
+    parts = col.astype(str).str.split(";", expand=True).to_numpy(dtype=object)
+    flat = pd.to_numeric(pd.Series(parts.ravel()), errors="coerce").to_numpy(dtype=np.float64)
+    nums = flat.reshape(parts.shape)
+    given = pd.notna(parts) & (parts != "")
+    if (np.isnan(nums) & given).any() or not given[:, 0].all():
+        raise InputFormatError(
+            f"{source}: column {col.name!r} holds a value that is not a coordinate; expected "
+            "integers (joined by ';' for multi-part features)."
+        )
+    reduced = np.nanmin(nums, axis=1) if how == "min" else np.nanmax(nums, axis=1)
+    return reduced.astype(np.int64)
 
 
 def read_peaks(
