@@ -138,3 +138,13 @@ def test_voom_weights_in_the_differential_engine(counts):
     for ours, theirs in [("log2fc", "logFC"), ("t", "t"), ("pvalue", "P.Value"), ("B", "B")]:
         np.testing.assert_allclose(got[ours], ref[theirs], rtol=1e-10, atol=1e-12, err_msg=ours)
     np.testing.assert_allclose(got["padj"], ref["adj.P.Val"], rtol=1e-10)
+
+
+def test_voom_with_covariate_and_span(counts):
+    counts.obs["batch"] = pd.read_csv(D / "samples.csv")["batch"].to_numpy()
+    kom.pp.calc_norm_factors(counts)
+    kom.pp.voom(counts, "phase", covariates=["batch"], span=0.4)
+    np.testing.assert_allclose(
+        counts.layers["weights"], _ref("voom_weights_batch_span04.csv"), rtol=1e-10
+    )
+    assert counts.uns["voom"]["params"]["rank"] == 3

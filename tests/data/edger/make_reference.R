@@ -17,9 +17,12 @@ counts[7, c(1, 6)] <- 0L              # zeros in some samples
 counts[9, ] <- counts[10, ]           # identical rows give ties in the ranks
 dimnames(counts) <- list(sprintf("region%02d", seq_len(n_feat)), samples)
 write.csv(counts, "counts.csv", quote = FALSE)
-write.csv(data.frame(sample = samples, phase = groups), "samples.csv", quote = FALSE, row.names = FALSE)
+batch <- factor(rep(c("B1", "B2"), 4))
+write.csv(data.frame(sample = samples, phase = groups, batch = batch), "samples.csv", quote = FALSE,
+          row.names = FALSE)
 
 y <- DGEList(counts, group = groups)
+y$samples$batch <- batch
 tmm <- calcNormFactors(counts, method = "TMM")
 tmm_nw <- calcNormFactors(counts, method = "TMM", doWeighting = FALSE)
 tmm_ref3 <- calcNormFactors(counts, method = "TMM", refColumn = 3)
@@ -40,6 +43,9 @@ v <- voom(y, design)
 write.csv(v$E, "voom_E.csv", quote = FALSE)
 w <- v$weights; dimnames(w) <- dimnames(counts)
 write.csv(w, "voom_weights.csv", quote = FALSE)
+vb <- voom(y, model.matrix(~group + batch, data = y$samples), span = 0.4)  # a covariate, another span
+wb <- vb$weights; dimnames(wb) <- dimnames(counts)
+write.csv(wb, "voom_weights_batch_span04.csv", quote = FALSE)
 v0 <- voom(counts)                      # no design, no normalisation factors
 w0 <- v0$weights; dimnames(w0) <- dimnames(counts)
 write.csv(w0, "voom_weights_nodesign.csv", quote = FALSE)
