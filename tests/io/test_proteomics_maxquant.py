@@ -277,3 +277,26 @@ def test_trimmed_table_without_experiment_columns(tmp_path):
     b = kom.io.read_maxquant(path, quantity="ibaq")
     assert list(b.obs_names) == ["S1", "S2"]
     np.testing.assert_array_equal(b.X.ravel(), [2.5, 5.0])
+
+
+def test_round_trip_with_the_simulated_maxquant_writer(tmp_path):
+    """Reading what kom.datasets.write_maxquant writes returns the simulated intensities."""
+    sim = kom.datasets.simulate("protein", seed=3, n_features=150, n_per_phase=3)
+    kom.datasets.write_samples(sim, tmp_path / "samples.tsv")
+    kom.datasets.write_maxquant(sim, tmp_path / "proteinGroups.txt", seed=3)
+    a = kom.io.read_proteomics(tmp_path / "proteinGroups.txt", tmp_path / "samples.tsv")
+    assert list(a.obs_names) == list(sim.obs_names)
+    assert a.obs["phase"].tolist() == sim.obs["phase"].tolist()
+    n = sim.n_vars
+    assert list(a.var_names[:n]) == list(sim.var_names)
+    expected = np.round(np.asarray(sim.layers["raw"], dtype=float))
+    expected[expected == 0] = np.nan
+    np.testing.assert_array_equal(a.X[:, :n], expected)
+    assert not a.var["is_contaminant"].iloc[:n].any()
+    assert not a.var["is_decoy"].iloc[:n].any()
+    assert a.var["is_contaminant"].iloc[n:].sum() + a.var["is_decoy"].iloc[n:].sum() == a.n_vars - n
+    assert a.var["is_decoy"].iloc[n:].sum() == 2  # max(2, n // 100) reverse hits
+    assert a.var["only_by_site"].sum() == 1
+    assert (
+        a.var["gene"].iloc[:n] == sim.var["gene"].astype(str)
+    ).sum() == n - 1  # one gene removed
