@@ -55,6 +55,14 @@ def test_histone_sites_merge_and_select(forms):
         kom.pp.histone_sites(forms, merge=["H3K9ac/K9"])
 
 
+def test_merge_and_sites_after_h5ad(forms, tmp_path):
+    forms.write_h5ad(tmp_path / "f.h5ad")  # strings become categoricals
+    back = ad.read_h5ad(tmp_path / "f.h5ad")
+    m = kom.pp.merge_histone_forms(back, ["H3K9ac/K14ac"], copy=True)
+    assert m.var.loc["H3_9_17 K9ac/K14ac", "marks"] == "H3K9ac/K14ac"
+    np.testing.assert_allclose(kom.pp.histone_sites(back).to_df()["H3K9ac"], [0.15, 0.11, 0.02])
+
+
 def test_merge_histone_forms(forms):
     m = kom.pp.merge_histone_forms(forms, ["H3K9ac/K14ac"], copy=True)
     assert m.n_vars == forms.n_vars - 1

@@ -45,7 +45,8 @@ def _marks_of(adata: AnnData) -> list[list[str]]:
             "kom.io.read_epiprofile (e.g. marks='H3K9ac;H3K14ac')."
         )
     return [
-        [m for m in str(v).split(";") if m and m != "nan"] for v in adata.var["marks"].fillna("")
+        [m for m in str(v).split(";") if m and m != "nan"]
+        for v in adata.var["marks"].astype(object).fillna("")
     ]
 
 
@@ -274,6 +275,9 @@ def merge_histone_forms(
     var["merged_from"] = [
         ";".join(adata.var_names[codes == c]) if counts[c] > 1 else "" for c in range(n_new)
     ]
+    for col in ("marks", "peptidoform"):  # categorical after a round trip through h5ad
+        if col in var.columns:
+            var[col] = var[col].astype(object)
     for c in np.flatnonzero(counts > 1):
         members = [form_marks[i] for i in np.flatnonzero(codes == c)]
         grp = next(e for e in expanded if all(any(m in e for m in ms) for ms in members))
