@@ -14,6 +14,8 @@ from kratom_omics.errors import DesignError
 from kratom_omics.tl._multitest import pi0_bootstrap
 
 DATA = Path(__file__).parents[1] / "data" / "limma"
+# R 4.2: x <- seq(0.05, 0.95, 0.05); smooth.spline(x, sin(4 * x) + x^2, df = 3)$y[c(1, 10, 19)]
+R_SMOOTH = [0.45598554208213748, 1.03195878451557022, 0.37040911913939778]
 
 
 @pytest.fixture(scope="module")
@@ -26,16 +28,42 @@ def ref() -> pd.DataFrame:
     return pd.read_csv(DATA / "padjust_R.csv")
 
 
-@pytest.mark.parametrize("method", ["bh", "by", "bonferroni", "holm", "qvalue"])
+@pytest.mark.parametrize("method", ["bh", "by", "bonferroni", "holm"])
 def test_matches_r(pvals: np.ndarray, ref: pd.DataFrame, method: str) -> None:
     adj, info = kom.tl.adjust_pvalues(pvals, method)
-    expected = ref[method].to_numpy()
     np.testing.assert_array_equal(np.isnan(adj), np.isnan(pvals))
-    np.testing.assert_allclose(adj, expected, rtol=1e-12, atol=0)
-    if method == "qvalue":
-        assert info["pi0"] == pytest.approx(ref["pi0"].iloc[0], rel=1e-12)
-    else:
-        assert info == {}
+    np.testing.assert_allclose(adj, ref[method].to_numpy(), rtol=1e-12, atol=0)
+    assert info == {}
+
+
+@pytest.mark.parametrize(
+    ("pi0_method", "column", "pi0_column"),
+    [("smoother", "qvalue_smoother", "pi0_smoother"), ("bootstrap", "qvalue", "pi0")],
+)
+def test_qvalue_matches_r_qvalue_package(
+    pvals: np.ndarray, ref: pd.DataFrame, pi0_method: str, column: str, pi0_column: str
+) -> None:
+    adj, info = kom.tl.adjust_pvalues(pvals, "qvalue", pi0_method=pi0_method)
+    np.testing.assert_array_equal(np.isnan(adj), np.isnan(pvals))
+    assert info["pi0"] == pytest.approx(ref[pi0_column].iloc[0], rel=1e-10)
+    np.testing.assert_allclose(adj, ref[column].to_numpy(), rtol=1e-10, atol=0)
+
+
+def test_qvalue_default_is_the_smoother(pvals: np.ndarray, ref: pd.DataFrame) -> None:
+    _, info = kom.tl.adjust_pvalues(pvals, "qvalue")
+    assert info["pi0"] == pytest.approx(0.654511444450779, rel=1e-10)
+    with pytest.raises(DesignError, match="pi0_method='spline' is not available"):
+        kom.tl.adjust_pvalues(pvals, "qvalue", pi0_method="spline")
+
+
+def test_smooth_spline_matches_r() -> None:
+    """R: smooth.spline(seq(0.05, 0.95, 0.05), y, df = 3)$y with y = sin(4 * x) + x^2."""
+    from kratom_omics.tl._multitest import smooth_spline_fit
+
+    x = np.arange(0.05, 0.951, 0.05)
+    fit = smooth_spline_fit(x, np.sin(4 * x) + x**2, 3)
+    assert fit.shape == (19,)
+    np.testing.assert_allclose(fit[[0, 9, 18]], R_SMOOTH, rtol=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -188,7 +188,8 @@ def differential(
         moderated F keeps limma's matrix.
     fdr
         Multiple-testing adjustment per contrast: ``"bh"``, ``"by"``, ``"bonferroni"``, ``"holm"``,
-        ``"qvalue"`` or ``"none"``.
+        ``"qvalue"`` (Storey, pi0 smoothed as R's ``qvalue`` does by default; reported in
+        ``params["pi0"]``, one per contrast) or ``"none"``.
     key_added
         Key of ``adata.uns`` receiving the result.
 
