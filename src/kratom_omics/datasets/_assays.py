@@ -272,7 +272,11 @@ def simulate_counts(
     genes = _rat_genes()
     if n_features > len(genes):
         genes = genes + [f"LOC{100360000 + i}" for i in range(n_features - len(genes))]
-    chosen = ["Rab35", "Hdac2", *[g for g in genes if g not in ("Rab35", "Hdac2")][:n_features - 2]]
+    chosen = [
+        "Rab35",
+        "Hdac2",
+        *[g for g in genes if g not in ("Rab35", "Hdac2")][: n_features - 2],
+    ]
     names = [f"{g}_promoter" for g in chosen[:n_features]]
     n_p = len(names)
     # region-specific effects (per cell), on top of the global loss at every promoter
