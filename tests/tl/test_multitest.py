@@ -99,6 +99,12 @@ def test_pi0_of_uniform_p_is_near_one() -> None:
     assert pi0_bootstrap(rng.uniform(size=5000)) == pytest.approx(1.0, abs=0.05)
 
 
+def test_qvalue_without_large_pvalues_fails_clearly() -> None:
+    p = np.linspace(1e-6, 0.04, 200)
+    with pytest.raises(DesignError, match=r"estimated pi0 is .* <= 0; .* Use fdr='bh'"):
+        kom.tl.adjust_pvalues(p, "qvalue")
+
+
 def test_bad_method_and_values() -> None:
     with pytest.raises(DesignError, match=r"fdr='bhh' is not available\. Did you mean 'bh'\?"):
         kom.tl.adjust_pvalues(np.array([0.1]), "bhh")

@@ -236,6 +236,11 @@ def adjust_pvalues(
             raise DesignError(
                 f"pi0_method={pi0_method!r} is not available; use 'smoother' or 'bootstrap'."
             )
+        if pi0 <= 0:
+            raise DesignError(
+                f"qvalue: the estimated pi0 is {pi0:.3g} <= 0; the p-values are not uniform under "
+                "the null (too few large p-values). Use fdr='bh'."
+            )
         adj = pi0 * _step_up(q, n / np.arange(n, 0, -1))
         info["pi0"] = pi0
     out[ok] = adj
