@@ -62,14 +62,23 @@ def test_report_options():
     assert "Q9Z1B2" in loose.var_names
     assert np.isnan(loose[["CTRL_1", "USE_1"], "Q9Z1B2"].X).all()
     assert loose["WD_1", "Q9Z1B2"].X[0, 0] == pytest.approx(5.0e4)
-    with pytest.raises(KeyNotFoundError, match="quantity='lfq' is not a DIA-NN protein quantity"):
-        kom.io.read_diann(DATA / "report.tsv", quantity="lfq")
+    with pytest.raises(KeyNotFoundError, match="quantity='ibaq' is not a DIA-NN protein quantity"):
+        kom.io.read_diann(DATA / "report.tsv", quantity="ibaq")
     with pytest.raises(InputFormatError, match=r"no 'Lib\.PG\.Q\.Value'"):
         kom.io.read_diann(DATA / "report.tsv", lib_pg_q_value=0.01)
     with pytest.raises(InputFormatError, match="no precursor row passes the q-value filters"):
         kom.io.read_diann(DATA / "report.tsv", q_value=1e-6)
-    with pytest.raises(InputFormatError, match="applies to the DIA-NN main report"):
-        kom.io.read_diann(DATA / "report.pg_matrix.tsv", quantity="maxlfq")
+    lfq = kom.io.read_diann(DATA / "report.tsv", quantity="lfq")
+    np.testing.assert_array_equal(lfq.X, kom.io.read_diann(DATA / "report.tsv").X)
+
+
+def test_pg_matrix_ignores_quantity(caplog):
+    with caplog.at_level("WARNING", logger="kratom_omics"):
+        a = kom.io.read_proteomics(DATA / "report.pg_matrix.tsv", quantity="lfq")
+    assert "one quantity per run; quantity='lfq' is ignored" in caplog.text
+    assert a["WD_1", "Q5U316"].X[0, 0] == 3120000.0
+    for name in ("pg.matrix.tsv", "quant.mzTab"):
+        assert kom.io.read_proteomics(DATA / name, quantity="lfq").n_obs > 0
 
 
 def test_report_parquet_2x(tmp_path):

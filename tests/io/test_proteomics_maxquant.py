@@ -98,8 +98,12 @@ def test_quantity_choice_uses_exact_prefix(quantity, ctrl1):
 
 
 def test_unknown_quantity():
-    with pytest.raises(KeyNotFoundError, match=r"quantity='maxlfq' is not a MaxQuant quantity"):
-        kom.io.read_maxquant(PG, quantity="maxlfq")
+    with pytest.raises(KeyNotFoundError, match=r"quantity='razor' is not a MaxQuant quantity"):
+        kom.io.read_maxquant(PG, quantity="razor")
+    # the other tools' name for LFQ is accepted
+    np.testing.assert_array_equal(
+        kom.io.read_maxquant(PG, quantity="maxlfq").X, kom.io.read_maxquant(PG).X
+    )
 
 
 def test_silac_channels_not_confused():

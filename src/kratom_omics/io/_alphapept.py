@@ -23,6 +23,7 @@ from ._proteomics import (
     JoinArg,
     SamplesArg,
     finish,
+    ignore_quantity,
     protein_var,
     read_columns,
     read_header,
@@ -63,7 +64,8 @@ def read_alphapept(
     samples
         Sample sheet (path or DataFrame) joined by sample name.
     quantity
-        ``"lfq"`` (``<sample>_LFQ``, default) or ``"intensity"`` (``<sample>``).
+        ``"lfq"`` (``<sample>_LFQ``, default; ``"maxlfq"`` is accepted) or ``"intensity"``
+        (``<sample>``).
     phases, join
         See :func:`kratom_omics.io.attach_samples`.
 
@@ -81,6 +83,7 @@ def read_alphapept(
     id_col = header[0]
     lfq = {c[: -len("_LFQ")]: c for c in header[1:] if c.endswith("_LFQ")}
     key = "lfq" if quantity is None else str(quantity).lower()
+    key = {"maxlfq": "lfq"}.get(key, key)
     if key not in {"lfq", "intensity"}:
         raise KeyNotFoundError(
             f"quantity={quantity!r} is not an AlphaPept quantity; expected 'lfq' or 'intensity'."
@@ -132,6 +135,7 @@ def read_alphadia(
     path: str | os.PathLike,
     samples: SamplesArg = None,
     *,
+    quantity: str | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     join: JoinArg = "exact",
 ) -> AnnData:
@@ -143,6 +147,8 @@ def read_alphadia(
         Tab-separated matrix: ``pg`` (or ``pg.name``) then one intensity column per run.
     samples
         Sample sheet (path or DataFrame) joined by run name.
+    quantity
+        Accepted for a uniform call with the other readers and ignored (one quantity per run).
     phases, join
         See :func:`kratom_omics.io.attach_samples`.
 
@@ -157,6 +163,7 @@ def read_alphadia(
     p = Path(path)
     source = str(p)
     header, delim = read_header(p, what="AlphaDIA matrix")
+    ignore_quantity(quantity, source, "AlphaDIA")
     if not header or header[0] not in _ALPHADIA_ID:
         raise InputFormatError(
             f"{source}: not an AlphaDIA protein matrix: the first column is {header[0]!r}, "

@@ -27,6 +27,7 @@ from ._proteomics import (
     SamplesArg,
     _parquet_columns,
     finish,
+    ignore_quantity,
     protein_var,
     read_columns,
     read_header,
@@ -83,8 +84,8 @@ def read_diann(
         ``.raw``, ``.d``, ``.mzML``, ``.wiff``) are reduced to run names first.
     quantity
         Main report only: ``"maxlfq"`` (``PG.MaxLFQ``, default), ``"quantity"`` (``PG.Quantity``) or
-        ``"normalised"`` (``PG.Normalised``). The matrix holds DIA-NN's protein quantities as
-        written.
+        ``"normalised"`` (``PG.Normalised``); ``"lfq"`` and ``"intensity"`` are accepted for
+        ``"maxlfq"`` and ``"quantity"``. A pg_matrix holds one quantity per run and ignores it.
     q_value, pg_q_value, lib_pg_q_value
         Main report only: keep precursor rows with ``Q.Value``, ``PG.Q.Value`` and
         ``Lib.PG.Q.Value`` at or below these cut-offs (``None`` = no filter). A column the report
@@ -127,11 +128,7 @@ def read_diann(
             phases=phases,
             join=join,
         )
-    if quantity is not None:
-        raise InputFormatError(
-            f"{source}: quantity={quantity!r} applies to the DIA-NN main report; a pg_matrix holds "
-            "one quantity per run. Drop quantity= or read report.tsv/report.parquet."
-        )
+    ignore_quantity(quantity, source, "DIA-NN pg_matrix")
     if p.name.lower().endswith(".parquet"):
         raise InputFormatError(
             f"{source}: a parquet file without 'Run'/'File.Name' and 'PG.MaxLFQ' columns; "
@@ -233,6 +230,7 @@ def _read_report(
 ) -> AnnData:
     source = str(p)
     key = "maxlfq" if quantity is None else str(quantity).lower()
+    key = {"lfq": "maxlfq", "intensity": "quantity"}.get(key, key)
     if key not in QUANTITIES:
         raise KeyNotFoundError(
             f"quantity={quantity!r} is not a DIA-NN protein quantity; expected one of "

@@ -90,7 +90,7 @@ def read_fragpipe(
     quantity
         ``"maxlfq"`` (``<sample> MaxLFQ Intensity``, default when present), ``"intensity"``
         (``<sample> Intensity``, default otherwise) or ``"razor"`` (``<sample> Razor Intensity``).
-        Spectral counts are never read as intensities.
+        ``"lfq"`` is accepted for ``"maxlfq"``. Spectral counts are never read as intensities.
     phases, join
         See :func:`kratom_omics.io.attach_samples`.
 
@@ -114,6 +114,7 @@ def read_fragpipe(
     if quantity is None:
         quantity = "maxlfq" if available["maxlfq"] else "intensity"
     key = str(quantity).lower()
+    key = {"lfq": "maxlfq"}.get(key, key)
     if key not in QUANTITIES:
         raise KeyNotFoundError(
             f"quantity={quantity!r} is not a FragPipe quantity; expected one of {list(QUANTITIES)}."

@@ -133,7 +133,8 @@ def read_maxquant(
         :func:`kratom_omics.io.read_samples`.
     quantity
         ``"lfq"`` (``LFQ intensity <sample>``, the default when present), ``"intensity"``
-        (``Intensity <sample>``, the default otherwise) or ``"ibaq"`` (``iBAQ <sample>``).
+        (``Intensity <sample>``, the default otherwise) or ``"ibaq"`` (``iBAQ <sample>``);
+        ``"maxlfq"`` is accepted for ``"lfq"``.
     label
         SILAC channel (``"L"``, ``"M"`` or ``"H"``) to read ``<quantity> <label> <sample>`` columns;
         ``None`` reads the label-summed columns.
@@ -181,6 +182,7 @@ def read_maxquant(
     if quantity is None:
         quantity = "lfq" if available["lfq"] else "intensity"
     key = str(quantity).lower()
+    key = {"maxlfq": "lfq"}.get(key, key)
     if key not in QUANTITIES:
         raise KeyNotFoundError(
             f"quantity={quantity!r} is not a MaxQuant quantity; expected one of {list(QUANTITIES)}."

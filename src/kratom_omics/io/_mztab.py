@@ -28,6 +28,7 @@ from ._proteomics import (
     check_exists,
     fill_genes,
     finish,
+    ignore_quantity,
     open_text,
     protein_var,
 )
@@ -90,6 +91,7 @@ def read_mztab(
     path: str | os.PathLike,
     samples: SamplesArg = None,
     *,
+    quantity: str | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     join: JoinArg = "exact",
 ) -> AnnData:
@@ -103,6 +105,8 @@ def read_mztab(
     samples
         Sample sheet (path or DataFrame) joined by the run name of each assay (the file name of
         ``ms_run[k]-location`` without directory and extension).
+    quantity
+        Accepted for a uniform call with the other readers and ignored (one abundance per assay).
     phases, join
         See :func:`kratom_omics.io.attach_samples`.
 
@@ -124,6 +128,7 @@ def read_mztab(
     p = Path(path)
     source = str(p)
     check_exists(p, "mzTab file")
+    ignore_quantity(quantity, source, "mzTab")
     meta, header, rows, _ = _parse(p, source)
     if not meta and not header:
         raise InputFormatError(f"{source}: the file is empty or has no mzTab lines.")

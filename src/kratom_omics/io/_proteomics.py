@@ -332,6 +332,17 @@ def protein_var(
     return var
 
 
+def ignore_quantity(quantity: str | None, source: str, tool: str) -> None:
+    """Formats with one quantity per run accept ``quantity=`` (e.g. from a config) and ignore it."""
+    if quantity is not None:
+        logger.warning(
+            "%s: a %s table holds one quantity per run; quantity=%r is ignored",
+            source,
+            tool,
+            quantity,
+        )
+
+
 # samples ------------------------------------------------------------------------------------------
 def r_name(name: str) -> str:
     """The column-name form R's ``make.names`` gives a sample name (without the leading ``X``)."""
