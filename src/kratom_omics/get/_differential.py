@@ -103,6 +103,15 @@ def differential_f(
 ) -> pd.DataFrame:
     """The moderated F table (all contrasts jointly) of :func:`kratom_omics.tl.differential`.
 
+    Parameters
+    ----------
+    adata
+        AnnData holding the result.
+    key
+        ``key_added`` used by :func:`kratom_omics.tl.differential`.
+    sort_by
+        Column to sort by (``pvalue``/``padj`` ascending, ``F`` decreasing); NaN last.
+
     Returns
     -------
     DataFrame with columns ``feature, F, df1, df2, pvalue, padj`` (+ ``gene``), one row per feature.

@@ -199,9 +199,23 @@ def pi0_smoother(p: np.ndarray, lambdas: np.ndarray | None = None, smooth_df: fl
 def adjust_pvalues(
     p: np.ndarray, method: str = "bh", *, pi0_method: str = "smoother"
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Adjust ``p`` over its non-missing values; returns adjusted values and info (pi0).
+    """Adjust p-values for multiple testing over their non-missing values (NaN stays NaN).
 
-    ``pi0_method`` (``"smoother"``, R qvalue's default, or ``"bootstrap"``) is used by ``"qvalue"``.
+    Parameters
+    ----------
+    p
+        p-values, any shape; NaN marks a missing test.
+    method
+        ``"bh"`` (Benjamini-Hochberg), ``"by"`` (Benjamini-Yekutieli), ``"bonferroni"``,
+        ``"holm"``, ``"qvalue"`` (Storey) or ``"none"``; the same numbers as R's ``p.adjust`` and
+        the ``qvalue`` package.
+    pi0_method
+        For ``"qvalue"``: ``"smoother"`` (R qvalue's default) or ``"bootstrap"``.
+
+    Returns
+    -------
+    The adjusted values (same shape as ``p``) and a dict with extra information (``pi0`` for
+    ``"qvalue"``, empty otherwise).
     """
     key = check_method(method)
     p = np.asarray(p, dtype=float)
