@@ -1,7 +1,17 @@
 """Simulated studies with planted truth, and the example data set."""
 
-from ._example import write_example_data
+from ._example import EXAMPLE_FILES, write_example_data
 from ._simulate import simulate
 from ._writers import write_maxquant, write_samples
+from ._writers_histone import write_densitometry, write_epiprofile, write_featurecounts
 
-__all__ = ["simulate", "write_example_data", "write_maxquant", "write_samples"]
+__all__ = [
+    "EXAMPLE_FILES",
+    "simulate",
+    "write_densitometry",
+    "write_epiprofile",
+    "write_example_data",
+    "write_featurecounts",
+    "write_maxquant",
+    "write_samples",
+]

@@ -201,6 +201,7 @@ def simulate_western(
         "kratom_omics.datasets.simulate",
         {"modality": "histone", "assay": "western", **params},
     )
+    adata.uns["kratom_omics"]["x_transform"] = "log2"
     return adata
 
 

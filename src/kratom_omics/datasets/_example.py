@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-import logging
 import os
 from pathlib import Path
 
 from ._simulate import simulate
 from ._writers import write_maxquant, write_samples
+from ._writers_histone import write_densitometry, write_epiprofile
 
 __all__ = ["EXAMPLE_FILES", "write_example_data"]
-
-logger = logging.getLogger("kratom_omics")
 
 #: Files of the example data set and what writes them.
 EXAMPLE_FILES = {
@@ -51,15 +48,8 @@ def write_example_data(
     written = [out / "samples.tsv", out / "proteinGroups.txt"]
     write_samples(protein, written[0])
     write_maxquant(protein, written[1], seed=seed)
-    try:
-        hw = importlib.import_module("kratom_omics.datasets._writers_histone")
-    except ImportError:  # pragma: no cover - histone writers are part of the package
-        logger.warning("histone writers unavailable; example data holds proteomics only")
-        return written
-    write_epiprofile = hw.write_epiprofile
     write_epiprofile(histone, out / "histone_ratios.xls")
-    written.append(out / "histone_ratios.xls")
     western = simulate("histone", assay="western", seed=seed + 2, n_per_phase=n_per_phase)
-    hw.write_densitometry(western, out / "western_blot.tsv")
-    written.append(out / "western_blot.tsv")
+    write_densitometry(western, out / "western_blot.tsv")
+    written += [out / "histone_ratios.xls", out / "western_blot.tsv"]
     return written

@@ -40,29 +40,54 @@ HISTONE_MARKERS: dict[str, tuple[float, float]] = {"H3K9ac": (-0.5, -1.2), "H4K1
 # EpiProfile 2.0 peptide families of rat/mouse histones H3 and H4: (family, sequence, peptidoforms with a
 # rough baseline fraction of the family). Names follow EpiProfile: "<family> <marks>" or "<family> unmod".
 HISTONE_FAMILIES: tuple[tuple[str, str, tuple[tuple[str, float], ...]], ...] = (
-    ("H3_3_8", "TKQTAR", (("unmod", 0.90), ("K4me1", 0.05), ("K4me2", 0.02), ("K4me3", 0.02), ("K4ac", 0.01))),
+    (
+        "H3_3_8",
+        "TKQTAR",
+        (("unmod", 0.90), ("K4me1", 0.05), ("K4me2", 0.02), ("K4me3", 0.02), ("K4ac", 0.01)),
+    ),
     (
         "H3_9_17",
         "KSTGGKAPR",
         (
-            ("unmod", 0.20), ("K9me1", 0.15), ("K9me2", 0.30), ("K9me3", 0.12), ("K9ac", 0.06),
-            ("K14ac", 0.08), ("K9me1K14ac", 0.03), ("K9me2K14ac", 0.03), ("K9me3K14ac", 0.01),
+            ("unmod", 0.20),
+            ("K9me1", 0.15),
+            ("K9me2", 0.30),
+            ("K9me3", 0.12),
+            ("K9ac", 0.06),
+            ("K14ac", 0.08),
+            ("K9me1K14ac", 0.03),
+            ("K9me2K14ac", 0.03),
+            ("K9me3K14ac", 0.01),
             ("K9acK14ac", 0.02),
         ),
     ),
     (
         "H3_18_26",
         "KQLATKAAR",
-        (("unmod", 0.55), ("K18me1", 0.05), ("K18ac", 0.05), ("K23me1", 0.05), ("K23ac", 0.22),
-         ("K18acK23ac", 0.08)),
+        (
+            ("unmod", 0.55),
+            ("K18me1", 0.05),
+            ("K18ac", 0.05),
+            ("K23me1", 0.05),
+            ("K23ac", 0.22),
+            ("K18acK23ac", 0.08),
+        ),
     ),
     (
         "H3_27_40",
         "KSAPATGGVKKPHR",
         (
-            ("unmod", 0.10), ("K27me1", 0.08), ("K27me2", 0.30), ("K27me3", 0.15), ("K36me1", 0.05),
-            ("K36me2", 0.10), ("K36me3", 0.03), ("K27me1K36me1", 0.04), ("K27me2K36me1", 0.08),
-            ("K27me3K36me1", 0.03), ("K27ac", 0.04),
+            ("unmod", 0.10),
+            ("K27me1", 0.08),
+            ("K27me2", 0.30),
+            ("K27me3", 0.15),
+            ("K36me1", 0.05),
+            ("K36me2", 0.10),
+            ("K36me3", 0.03),
+            ("K27me1K36me1", 0.04),
+            ("K27me2K36me1", 0.08),
+            ("K27me3K36me1", 0.03),
+            ("K27ac", 0.04),
         ),
     ),
     ("H3_73_83", "EIAQDFKTDLR", (("unmod", 0.85), ("K79me1", 0.10), ("K79me2", 0.05))),
@@ -70,8 +95,15 @@ HISTONE_FAMILIES: tuple[tuple[str, str, tuple[tuple[str, float], ...]], ...] = (
         "H4_4_17",
         "GKGGKGLGKGGAKR",
         (
-            ("unmod", 0.60), ("K16ac", 0.18), ("K12ac", 0.06), ("K8ac", 0.03), ("K5ac", 0.03),
-            ("K12acK16ac", 0.04), ("K8acK16ac", 0.02), ("K5acK12ac", 0.01), ("K8acK12acK16ac", 0.02),
+            ("unmod", 0.60),
+            ("K16ac", 0.18),
+            ("K12ac", 0.06),
+            ("K8ac", 0.03),
+            ("K5ac", 0.03),
+            ("K12acK16ac", 0.04),
+            ("K8acK16ac", 0.02),
+            ("K5acK12ac", 0.01),
+            ("K8acK12acK16ac", 0.02),
             ("K5acK8acK12acK16ac", 0.01),
         ),
     ),
@@ -190,7 +222,11 @@ def simulate(
     params = {k: v for k, v in locals().items() if k not in {"modality", "assay"}}
     rng = np.random.default_rng(seed)
     design = make_design(
-        phases=phases, n_per_phase=n_per_phase, timepoints=timepoints, repeated=repeated, n_batches=n_batches
+        phases=phases,
+        n_per_phase=n_per_phase,
+        timepoints=timepoints,
+        repeated=repeated,
+        n_batches=n_batches,
     )
     if modality == "protein":
         var, mu, base_effects = _protein_features(rng, n_features, fraction_changed, effect_size)
@@ -233,7 +269,9 @@ def simulate(
     is_marker = var["marker"].to_numpy() != ""
     sigma2[is_marker] = s0[is_marker] ** 2
     n_out = int(round(fraction_outlier_variance * n))
-    outliers = rng.choice(np.flatnonzero(~is_marker), size=min(n_out, int((~is_marker).sum())), replace=False)
+    outliers = rng.choice(
+        np.flatnonzero(~is_marker), size=min(n_out, int((~is_marker).sum())), replace=False
+    )
     sigma2[outliers] *= 8.0
     var["true_mean"] = mu
     var["true_sigma"] = np.sqrt(sigma2)
@@ -245,7 +283,9 @@ def simulate(
     batch_eff[0] = 0.0
     load = rng.normal(0.0, 0.1 if modality == "protein" else 0.0, obs.shape[0])
     subj_codes = obs["subject"].cat.codes.to_numpy()
-    subj_eff = rng.normal(0.0, subject_sd if repeated else 0.0, (len(obs["subject"].cat.categories), n))
+    subj_eff = rng.normal(
+        0.0, subject_sd if repeated else 0.0, (len(obs["subject"].cat.categories), n)
+    )
     noise = rng.normal(size=(obs.shape[0], n)) * np.sqrt(sigma2)
     y = mu + eff + batch_eff[batch_codes] + load[:, None] + subj_eff[subj_codes] + noise
 
@@ -258,7 +298,9 @@ def simulate(
         thr = np.quantile(ref, missing_mnar)
         p = 1.0 / (1.0 + np.exp((ref - thr) / 0.4))
         missing |= rng.random(y.shape) < p
-    if area is not None:  # EpiProfile: ratio = area / summed area of the forms detected in the family
+    if (
+        area is not None
+    ):  # EpiProfile: ratio = area / summed area of the forms detected in the family
         area[missing] = np.nan
         raw = _ratios(area, var)
         y = np.log2(raw)
@@ -288,9 +330,16 @@ def simulate(
         "timepoints": list(design.timepoints),
         "markers": list(PROTEIN_MARKERS if modality == "protein" else HISTONE_MARKERS),
         "scale": "log2",
-        **{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in params.items() if v is not None},
+        **{
+            k: (list(v) if isinstance(v, (list, tuple)) else v)
+            for k, v in params.items()
+            if v is not None
+        },
     }
     record_provenance(adata, "kratom_omics.datasets.simulate", {"modality": modality, **params})
+    adata.uns["kratom_omics"]["x_transform"] = (
+        "log2"  # .X is log2 already: pp.log2 must not run again
+    )
     return adata
 
 
@@ -299,7 +348,9 @@ def _protein_features(
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     genes = _rat_genes()
     if n < len(PROTEIN_MARKERS) + 2:
-        raise DesignError(f"n_features={n}: at least {len(PROTEIN_MARKERS) + 2} proteins are needed.")
+        raise DesignError(
+            f"n_features={n}: at least {len(PROTEIN_MARKERS) + 2} proteins are needed."
+        )
     if n > len(genes):
         genes = genes + [f"LOC{100360000 + i}" for i in range(n - len(genes))]
     markers = list(PROTEIN_MARKERS)
@@ -309,7 +360,11 @@ def _protein_features(
     chosen = [chosen[i] for i in order]
     acc = _accessions(rng, n)
     var = pd.DataFrame(
-        {"gene": chosen, "protein_ids": acc, "marker": [g if g in PROTEIN_MARKERS else "" for g in chosen]},
+        {
+            "gene": chosen,
+            "protein_ids": acc,
+            "marker": [g if g in PROTEIN_MARKERS else "" for g in chosen],
+        },
         index=pd.Index(acc),
     )
     mu = rng.normal(24.0, 2.0, n)
@@ -374,7 +429,9 @@ def _family_areas(y: np.ndarray, var: pd.DataFrame, rng: np.random.Generator) ->
     for f in pd.unique(fam):
         cols = fam == f
         lin = 2.0 ** y[:, cols]
-        area[:, cols] = lin / lin.sum(axis=1, keepdims=True) * 2.0 ** rng.normal(29.0, 0.5, (y.shape[0], 1))
+        area[:, cols] = (
+            lin / lin.sum(axis=1, keepdims=True) * 2.0 ** rng.normal(29.0, 0.5, (y.shape[0], 1))
+        )
     return area
 
 

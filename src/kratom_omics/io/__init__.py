@@ -11,11 +11,12 @@ from ._fragpipe import read_fragpipe
 from ._maxquant import read_maxquant
 from ._mztab import read_mztab
 from ._proteomics import PROTEOMICS_FORMATS, detect_proteomics_format, read_proteomics
+from ._read import FORMATS, read
 from ._samples import read_samples
 from ._spectronaut import read_spectronaut
 from ._table import read_table
 
-__all__ = ["attach_samples", "normalize_run_name", "read_samples", "read_table"]
+__all__ = ["FORMATS", "attach_samples", "normalize_run_name", "read", "read_samples", "read_table"]
 __all__ += ["read_densitometry", "read_epiprofile", "read_featurecounts", "read_peaks"]
 __all__ += [
     "PROTEOMICS_FORMATS",

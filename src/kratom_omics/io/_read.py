@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -47,12 +48,20 @@ def _detect(path: Path) -> str:
         raise InputFormatError(f"{str(path)!r} cannot be read: {exc}") from None
     if first.startswith("# Program:featureCounts") or first.startswith("Geneid\tChr\tStart\tEnd"):
         return "featurecounts"
+    header = {h.strip().strip('"').lower() for h in re.split(r"[\t,;]", first)}
+    if header & {"target", "protein", "antibody"} and header & {
+        "signal",
+        "volume",
+        "adj. volume",
+        "density",
+    }:
+        return "densitometry"
     try:
         return detect_proteomics_format(path)
     except InputFormatError as exc:
         raise InputFormatError(
-            f"{exc} Also looked for EpiProfile (histone_ratios*.xls) and featureCounts (# Program:featureCounts). "
-            "Pass format= explicitly, e.g. format='table' for a generic table."
+            f"{exc} Also looked for EpiProfile (file name histone_ratios*.xls), featureCounts "
+            "('# Program:featureCounts' line) and densitometry ('target' and 'signal' columns)."
         ) from None
 
 
@@ -98,10 +107,20 @@ def read(
         raise InputFormatError(f"{str(p)!r} does not exist.")
     fmt = _detect(p) if format == "auto" else format
     if fmt not in FORMATS:
-        raise InputFormatError(f"format={format!r} is not supported; expected 'auto' or one of {sorted(FORMATS)}.")
+        raise InputFormatError(
+            f"format={format!r} is not supported; expected 'auto' or one of {sorted(FORMATS)}."
+        )
     reader = getattr(kio, FORMATS[fmt])
     kwargs: dict[str, Any] = {"phases": phases, "join": join, **options}
-    if quantity and fmt in {"maxquant", "fragpipe", "diann", "spectronaut", "alphapept", "alphadia", "mztab"}:
+    if quantity and fmt in {
+        "maxquant",
+        "fragpipe",
+        "diann",
+        "spectronaut",
+        "alphapept",
+        "alphadia",
+        "mztab",
+    }:
         kwargs["quantity"] = quantity
     adata = reader(p, samples, **kwargs)
     adata.uns.setdefault("kratom_omics", {})["format"] = fmt

@@ -7,6 +7,7 @@ from ._histone import filter_histone, histone_sites, histone_transform, merge_hi
 from ._impute import impute
 from ._normalize import normalize
 from ._qc import qc_metrics
+from ._recipe import recipe
 from ._transform import log2
 
 __all__: list[str] = []
@@ -16,6 +17,7 @@ __all__ += [
     "log2",
     "normalize",
     "qc_metrics",
+    "recipe",
     "remove_batch",
     "remove_flagged",
 ]
