@@ -81,3 +81,11 @@ def test_not_a_protein_report(tmp_path):
         InputFormatError, match=r"not a Spectronaut protein report: expected a long"
     ):
         kom.io.read_spectronaut(path)
+
+
+def test_generic_quantity_names_mean_pg_quantity():
+    a = kom.io.read_proteomics(DATA / "spectronaut_pivot.tsv", quantity="lfq")
+    b = kom.io.read_spectronaut(DATA / "spectronaut_pivot.tsv", quantity="PG.Quantity")
+    np.testing.assert_array_equal(a.X, b.X)
+    with pytest.raises(InputFormatError, match=r"'\[1\] <run>\.PG\.MS2Quantity' columns"):
+        kom.io.read_spectronaut(DATA / "spectronaut_pivot.tsv", quantity="PG.MS2Quantity")

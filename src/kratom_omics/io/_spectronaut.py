@@ -48,6 +48,7 @@ _ANNOTATIONS = {
     "PG.Organisms": "organism",
 }
 _RUN_COLUMNS = ("R.FileName", "R.Raw File Name")
+_GENERIC_QUANTITIES = {"lfq", "maxlfq", "intensity", "quantity"}
 
 
 def read_spectronaut(
@@ -70,7 +71,8 @@ def read_spectronaut(
         extension).
     quantity
         The protein quantity column without run prefix, ``"PG.Quantity"`` by default (e.g.
-        ``"PG.MS2Quantity"``).
+        ``"PG.MS2Quantity"``); ``"lfq"``, ``"maxlfq"``, ``"intensity"`` and ``"quantity"`` mean
+        ``"PG.Quantity"``.
     decimal
         ``"auto"`` (detect a decimal comma from the cells), ``"."`` or ``","``.
     phases, join
@@ -89,6 +91,8 @@ def read_spectronaut(
     source = str(p)
     header, delim = read_header(p, what="Spectronaut report")
     qname = "PG.Quantity" if quantity is None else str(quantity)
+    if qname.lower() in _GENERIC_QUANTITIES:  # names the other readers use for their default
+        qname = "PG.Quantity"
     if decimal not in {"auto", ".", ","}:
         raise InputFormatError(f"decimal={decimal!r}; expected 'auto', '.' or ','.")
     id_col = next((c for c in ("PG.ProteinGroups", "PG.ProteinAccessions") if c in header), None)
