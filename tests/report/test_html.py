@@ -7,6 +7,7 @@ injection from sample names, a non-blank rendering (skipped only where Chromium 
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 
@@ -42,6 +43,10 @@ def test_report_and_tables_written(built, study):
     np.testing.assert_allclose(
         diff["log2fc"].to_numpy(), stored["log2fc"].to_numpy(), equal_nan=True
     )
+    umask = os.umask(0)
+    os.umask(umask)
+    assert built.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert tables.stat().st_mode & 0o777 == 0o777 & ~umask
     samples = pd.read_csv(tables / "protein_samples.tsv", sep="\t")
     assert samples["sample"].iloc[0] == HOSTILE
     # sections: summary, both modalities, every contrast, candidates, cross view, methods

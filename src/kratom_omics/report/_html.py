@@ -707,7 +707,12 @@ def _write_atomically(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     tmp_html = Path(tmp_name)
     old: Path | None = None
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        # temporary files are private (0600/0700); the results get the usual permissions
+        os.chmod(tmp_dir, 0o777 & ~umask)
+        os.chmod(tmp_html, 0o666 & ~umask)
         for fname, df in tables.items():
             df.to_csv(tmp_dir / fname, sep="\t", index=False, na_rep="NA")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
