@@ -39,7 +39,7 @@ def _check_p(p: np.ndarray) -> None:
 
 def _step_up(p: np.ndarray, factor: np.ndarray) -> np.ndarray:
     """``pmin(1, cummin(factor * p[o]))`` over p sorted decreasingly, back in input order."""
-    o = np.argsort(-p, kind="stable")
+    o = np.argsort(-p)  # order among ties does not change the adjusted values
     adj = np.minimum(1.0, np.minimum.accumulate(factor * p[o]))
     out = np.empty_like(p)
     out[o] = adj
@@ -232,7 +232,7 @@ def adjust_pvalues(
     elif key == "bonferroni":
         adj = np.minimum(1.0, n * q)
     elif key == "holm":
-        o = np.argsort(q, kind="stable")
+        o = np.argsort(q)
         steps = np.maximum.accumulate((n - np.arange(n)) * q[o])
         adj = np.empty(n)
         adj[o] = np.minimum(1.0, steps)
