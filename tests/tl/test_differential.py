@@ -96,6 +96,7 @@ def test_normalize_contrast() -> None:
     assert normalize_contrast(" (use+withdrawal) / 2-control") == "(use + withdrawal)/2 - control"
     assert normalize_contrast("-control+use") == "-control + use"
     assert normalize_contrast("`24h`-`day 0`") == "`24h` - `day 0`"
+    assert normalize_contrast("phase[T.use]-batch[T.b2]/2") == "phase[T.use] - batch[T.b2]/2"
 
 
 def test_backquoted_levels_that_are_not_identifiers() -> None:
@@ -325,6 +326,20 @@ def test_batched_fit_matches_per_feature_least_squares() -> None:
         np.testing.assert_allclose(fit.sigma[i], np.sqrt(rss / df), rtol=1e-9)
         cov = np.linalg.inv(x[:, keep].T @ x[:, keep])
         np.testing.assert_allclose(fit.stdev_unscaled[i, keep], np.sqrt(np.diag(cov)), rtol=1e-9)
+
+
+def test_formula_without_groupby_column_uses_column_names() -> None:
+    a = simulated()
+    a.obs = a.obs.rename(columns={"phase": "stage"})
+    kom.tl.differential(a, "phase", ["stage[T.withdrawal]"], formula="~ stage")
+    kom.tl.differential(a, "stage", ["withdrawal - control"], key_added="levels")
+    np.testing.assert_allclose(
+        a.uns["differential"]["table"]["t"], a.uns["levels"]["table"]["t"], rtol=1e-10
+    )
+    with pytest.raises(DesignError, match="no contrasts given and groupby='phase' does not define"):
+        kom.tl.differential(a, "phase", formula="~ stage")
+    with pytest.raises(DesignError, match=r"give covariates \['batch'\] inside the formula"):
+        kom.tl.differential(a, "stage", formula="~ stage", covariates=["batch"])
 
 
 def test_bad_arguments() -> None:

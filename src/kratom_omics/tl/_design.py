@@ -42,7 +42,7 @@ class Design:
 # --------------------------------------------------------------------------------------------------
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_.][A-Za-z0-9_.]*)"
+    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_.][A-Za-z0-9_.]*(?:\[[^\]`]*\])?)"
     r"|`(?P<quoted>[^`]+)`|(?P<op>[-+*/()]))"
 )
 
@@ -192,7 +192,7 @@ def normalize_contrast(expr: str) -> str:
     out: list[str] = []
     prev: tuple[str, str] | None = None
     for kind, value in tokens:
-        if kind == "name" and not re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_.]*", value):
+        if kind == "name" and not re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_.]*(?:\[[^\]`]*\])?", value):
             value = f"`{value}`"
         binary = prev is not None and (prev[0] in ("num", "name") or prev[1] == ")")
         if kind == "op" and value in "+-" and binary:
@@ -290,7 +290,13 @@ def build_design(
     formula: str | None = None,
 ) -> Design:
     """Build the design matrix of ``obs`` (samples in rows) and check that it can be estimated."""
-    for key in [groupby, *covariates] if groupby is not None else list(covariates):
+    if formula is not None and covariates:
+        raise DesignError(
+            f"give covariates {list(covariates)} inside the formula {formula!r} (e.g. "
+            f"'{formula} + {covariates[0]}') instead of as covariates=."
+        )
+    keys = list(covariates) if formula is not None or groupby is None else [groupby, *covariates]
+    for key in keys:
         if key not in obs.columns:
             raise KeyNotFoundError(
                 did_you_mean(
