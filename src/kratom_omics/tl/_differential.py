@@ -79,12 +79,18 @@ def _weights_matrix(adata: AnnData, weights: Any) -> tuple[np.ndarray | None, st
 def _long_table(
     features: np.ndarray, names: list[str], fit: Any, cfit: Any, eb: Any, fdr: str
 ) -> pd.DataFrame:
-    """The long result table, filled column by column into one float block (no copy)."""
+    """The long result table, filled column by column into one float block (no copy).
+
+    Arrays of ``fit``, ``cfit`` and ``eb`` that are copied into the table are released on the way
+    (replaced by empty arrays) to bound the peak memory on large data.
+    """
     from scipy import stats
 
     from ._limma import _by_unique
 
     g, k = cfit.coefficients.shape
+    empty = np.empty(0)
+    fit.coefficients = fit.stdev_unscaled = empty  # not needed after contrasts_fit
     float_cols = [c for c in TABLE_COLUMNS if c not in ("feature", "contrast", "n_obs")]
     # columns stored contiguously; store.T is the (rows x columns) block pandas keeps as is
     store = np.empty((len(float_cols), g * k))
@@ -108,8 +114,10 @@ def _long_table(
     put_long("ci_low", cfit.coefficients - margin)
     put_long("ci_high", cfit.coefficients + margin)
     del margin, se
+    cfit.coefficients = cfit.stdev_unscaled = empty
     put_rep("mean_log2", fit.amean)
     put_long("t", eb.t)
+    eb.t = empty
     put_rep("df_total", eb.df_total)
     put_long("pvalue", eb.p_value)
     fdr_info: dict[str, Any] = {}
@@ -118,7 +126,9 @@ def _long_table(
         store[col["padj"], j * g : (j + 1) * g] = adj
         if "pi0" in info:
             fdr_info.setdefault("pi0", []).append(info["pi0"])
+    eb.p_value = empty
     put_long("B", eb.lods)
+    eb.lods = empty
     put_rep("s2_post", eb.s2_post)
     put_rep("df_residual", fit.df_residual)
     table = pd.DataFrame(store.T, columns=float_cols, copy=False)
@@ -264,6 +274,7 @@ def differential(
 
     features = adata.var_names.astype(str).to_numpy()
     g, k = cfit.coefficients.shape
+    n_na = int(np.isnan(cfit.coefficients).any(axis=1).sum())
     table = _long_table(features, names, fit, cfit, eb, fdr)
     fdr_info: dict[str, Any] = table.attrs.pop("fdr_info", {})
     if "gene" in adata.var.columns:
@@ -324,7 +335,6 @@ def differential(
             }
         ),
     }
-    n_na = int(np.isnan(cfit.coefficients).any(axis=1).sum())
     logger.info(
         "differential: %d features x %d contrasts (%s); %d feature(s) with an NA contrast",
         g,
