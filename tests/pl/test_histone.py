@@ -8,7 +8,7 @@ from matplotlib.patches import Rectangle
 from scipy import stats
 
 import kratom_omics as kom
-from kratom_omics.errors import KeyNotFoundError
+from kratom_omics.errors import InputFormatError, KeyNotFoundError
 from kratom_omics.pl._histone import family_fractions
 
 
@@ -76,7 +76,7 @@ def _western(seed=0):
 
 def test_western_bars_points_and_welch_tests():
     w = _western()
-    fig = kom.pl.western(w)
+    fig = kom.pl.western(w, scale="linear")
     assert [a.get_title() for a in fig.axes] == ["H3K9ac", "HDAC2"]
     ax = fig.axes[1]
     bars = [p for p in ax.patches if isinstance(p, Rectangle)]
@@ -104,3 +104,19 @@ def test_western_uses_stored_differential():
     texts = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "test"]
     assert texts[-1].endswith(f"p={table.loc['HDAC2', 'padj']:.2g}")
     assert "moderated t" in fig.get_suptitle()
+
+
+def test_western_from_densitometry_log2_folds():
+    w = kom.datasets.simulate("histone", assay="western", seed=0)
+    assert w.uns["kratom_omics"]["x_transform"] == "log2"
+    fig = kom.pl.western(w, ["H3K9ac", "rab35"])
+    assert [a.get_title() for a in fig.axes] == ["H3K9ac", "Rab35"]
+    fold = np.exp2(w[:, "H3K9ac"].X.ravel())
+    phase = w.obs["phase"].astype(str).to_numpy()
+    ref = np.nanmean(fold[phase == "control"])
+    bars = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+    expected = [np.nanmean(fold[phase == lv]) / ref for lv in ("control", "use", "withdrawal")]
+    np.testing.assert_allclose([b.get_height() for b in bars], expected)
+    assert bars[2].get_height() < 0.8  # H3K9ac is planted down after withdrawal
+    with pytest.raises(InputFormatError, match="scale='log10' is not supported"):
+        kom.pl.western(w, scale="log10")  # type: ignore[arg-type]

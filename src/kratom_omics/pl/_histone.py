@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from .._core import get_matrix
-from ..errors import KeyNotFoundError, did_you_mean
+from ..errors import InputFormatError, KeyNotFoundError, did_you_mean
 from ._style import (
     contrasts_of,
     differential_result,
@@ -17,6 +17,7 @@ from ._style import (
     feature_labels,
     group_colors,
     groupby_of,
+    heatmap,
     match_features,
     new_axes,
     new_figure,
@@ -238,8 +239,6 @@ def mark_heatmap(
     -------
     The Axes of the heatmap (rows = features, columns = contrasts, values = log2fc).
     """
-    import seaborn as sns
-
     res = differential_result(adata, key)
     table = pd.DataFrame(res["table"])
     table["feature"] = table["feature"].astype(str)
@@ -282,22 +281,21 @@ def mark_heatmap(
     finite = values[np.isfinite(values)]
     lim = float(np.max(np.abs(finite))) if finite.size else 1.0
     ax = new_axes(ax, (max(3.5, 1.1 * len(cols) + 2.5), max(3.0, 0.24 * len(fc) + 1.5)))
-    sns.heatmap(
-        pd.DataFrame(np.clip(values, -lim, lim), index=list(fc.index), columns=cols),
-        ax=ax,
+    heatmap(
+        ax,
+        np.clip(values, -lim, lim),
+        list(fc.index),
+        cols,
         cmap="RdBu_r",
-        center=0,
         vmin=-lim,
         vmax=lim,
         annot=annot,
-        fmt="",
-        xticklabels=True,
-        yticklabels=True,
-        cbar_kws={"label": "log2 fold change", "shrink": 0.6},
-        annot_kws={"fontsize": "small"},
+        label="log2 fold change",
     )
     ax.tick_params(axis="y", labelsize="x-small")
     ax.tick_params(axis="x", labelsize="small", rotation=30)
+    for t in ax.get_xticklabels():
+        t.set_horizontalalignment("right")
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title(f"log2 fold change (* FDR < {fdr:g})", fontsize="medium")
@@ -367,6 +365,7 @@ def western(
     key: str = "differential",
     reference: str | None = None,
     relative_to_reference: bool = True,
+    scale: Literal["auto", "log2", "linear"] = "auto",
     ncols: int = 3,
     palette: Mapping[str, str] | None = None,
     seed: int = 0,
@@ -374,16 +373,17 @@ def western(
     """Normalised western-blot values per phase: bar (mean +- SEM), animals as points, tests against
     control.
 
-    Each non-reference phase is annotated with its test result against the ``reference`` phase: the
-    BH-adjusted p-value of contrast ``"<phase> - <reference>"`` from ``adata.uns[key]`` when stored
-    (the analysis the study reports), otherwise Welch's two-sample t-test on the plotted values.
+    Values on the log2 scale (as :func:`kratom_omics.io.read_densitometry` stores them: log2 fold of
+    control) are drawn as folds (``2**x``). Each non-reference phase is annotated with its test
+    against the ``reference`` phase: the adjusted p-value of contrast ``"<phase> - <reference>"``
+    from ``adata.uns[key]`` when stored (the analysis the study reports), otherwise Welch's
+    two-sample t-test on the values as stored (log2 when log2).
 
     Parameters
     ----------
     adata
         Densitometry data: samples x targets (e.g. ``H3K9ac``, ``HDAC2``), values normalised to a
-        loading
-        control.
+        loading control.
     features
         Targets by id or gene symbol (default: all features).
     groupby
@@ -396,6 +396,10 @@ def western(
         Reference phase (default: the first level).
     relative_to_reference
         Divide by the reference phase mean, so the reference is 1 (fold of control).
+    scale
+        Scale of the values: ``"auto"`` (log2 when ``.X`` was log-transformed, as recorded in
+        ``adata.uns["kratom_omics"]``, or a layer's values are all below 64), ``"log2"`` or
+        ``"linear"``.
     ncols
         Panels per row.
     palette
@@ -406,8 +410,8 @@ def western(
     Returns
     -------
     The Figure, one Axes per target: bars (``Rectangle`` patches, height = mean), points (gid
-    ``"animals"``)
-    and test annotations (texts with gid ``"test"``). Writes ``adata.uns[f"{groupby}_colors"]``.
+    ``"animals"``) and test annotations (texts with gid ``"test"``). Writes
+    ``adata.uns[f"{groupby}_colors"]``.
     """
     groupby = groupby_of(adata, key, groupby)
     feats = (
@@ -419,7 +423,13 @@ def western(
     reference = reference if reference is not None else levels[0]
     if reference not in levels:
         raise KeyNotFoundError(did_you_mean(reference, levels, what="reference"))
+    if scale not in ("auto", "log2", "linear"):
+        raise InputFormatError(f"scale={scale!r} is not supported; use 'auto', 'log2' or 'linear'.")
+    from ..pp._common import is_log2
+
     m = get_matrix(adata, layer)[:, adata.var_names.get_indexer(feats)]
+    if is_log2(adata, layer, scale):
+        m = np.exp2(m)
     if relative_to_reference:
         with quiet():
             m = m / np.nanmean(m[values == reference], axis=0, keepdims=True)

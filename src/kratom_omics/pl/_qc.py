@@ -12,7 +12,7 @@ import pandas as pd
 
 from .._core import check_obs_key, get_matrix
 from ..errors import InputFormatError
-from ._style import group_colors, new_axes, new_figure, quiet, sample_order
+from ._style import group_colors, heatmap, new_axes, new_figure, quiet, sample_order
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -145,7 +145,7 @@ def missingness(
     ax.set_xlabel(f"mean observed {label}")
     ax.set_ylabel("fraction of samples missing")
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize="small", frameon=False)
+    ax.legend(fontsize="small", frameon=False, loc="upper right")
     return ax
 
 
@@ -255,8 +255,6 @@ def correlation(
     -------
     The Axes holding the heatmap (matrix ``n_obs x n_obs``).
     """
-    import seaborn as sns
-
     if method not in ("pearson", "spearman"):
         raise InputFormatError(f"method={method!r} is not supported; use 'pearson' or 'spearman'.")
     check_obs_key(adata, groupby)
@@ -265,15 +263,8 @@ def correlation(
     names = adata.obs_names.to_numpy().astype(str)[order]
     corr = pd.DataFrame(m[order].T, columns=names).corr(method=method, min_periods=3)
     ax = new_axes(ax, (max(4.5, 0.28 * adata.n_obs + 2.5), max(4.0, 0.28 * adata.n_obs + 1.5)))
-    sns.heatmap(
-        corr,
-        ax=ax,
-        cmap="viridis",
-        square=True,
-        xticklabels=True,
-        yticklabels=True,
-        cbar_kws={"label": f"{method} correlation", "shrink": 0.7},
-    )
+    heatmap(ax, corr.to_numpy(), names, names, cmap="viridis", label=f"{method} correlation")
+    ax.set_aspect("equal")
     colors = np.asarray(_sample_colors(adata, groupby, palette), dtype=object)[order]
     for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
         for t, c in zip(ticks, colors, strict=True):
@@ -393,7 +384,7 @@ def pca(
         ax.set_xlabel(f"PC{c1} ({100 * ratio[c1 - 1]:.1f}%)")
         ax.set_ylabel(f"PC{c2} ({100 * ratio[c2 - 1]:.1f}%)")
         ax.set_title(col)
-        ax.legend(fontsize="small", frameon=False, title=None)
+        ax.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(f"PCA on {how}", fontsize="small")
     return fig
 

@@ -22,6 +22,7 @@ from ._style import (
     feature_labels,
     group_colors,
     groupby_of,
+    heatmap,
     match_features,
     new_axes,
     quiet,
@@ -245,7 +246,7 @@ def ma(
     ax.set_xlabel("mean log2 abundance")
     ax.set_ylabel(f"log2 fold change ({contrast})")
     ax.set_title(f"{contrast} (FDR < {fdr:g})", fontsize="medium")
-    ax.legend(fontsize="x-small", frameon=False)
+    ax.legend(fontsize="x-small", frameon=False, loc="upper left")
     return ax
 
 
@@ -343,7 +344,6 @@ def top_heatmap(
     The Axes of the heatmap (``n_top x n_obs``; the phase bar is an inset Axes with gid
     ``"phase-bar"``).
     """
-    import seaborn as sns
     from matplotlib.colors import ListedColormap
 
     if n_top < 1:
@@ -376,19 +376,15 @@ def top_heatmap(
     ax = new_axes(ax, (max(5.0, 0.3 * adata.n_obs + 3), max(3.5, 0.22 * len(feats) + 1.8)))
     names = adata.obs_names.to_numpy().astype(str)[order]
     lim = np.nanmax(np.abs(m)) if np.isfinite(m).any() else 1.0
-    sns.heatmap(
-        pd.DataFrame(m, index=feature_labels(adata, feats), columns=names),
-        ax=ax,
+    heatmap(
+        ax,
+        m,
+        feature_labels(adata, feats),
+        names,
         cmap="RdBu_r",
-        center=0 if scale != "none" else None,
         vmin=-lim if scale != "none" else None,
         vmax=lim if scale != "none" else None,
-        xticklabels=True,
-        yticklabels=True,
-        cbar_kws={
-            "label": {"zscore": "z-score", "center": "centred log2", "none": "log2"}[scale],
-            "shrink": 0.6,
-        },
+        label={"zscore": "z-score", "center": "centred log2", "none": "log2"}[scale],
     )
     ax.tick_params(axis="both", labelsize="x-small")
     colors = group_colors(adata, groupby, palette=palette)

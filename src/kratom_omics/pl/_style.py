@@ -80,6 +80,49 @@ def new_figure(
     return fig, axes[:n_panels]
 
 
+def heatmap(
+    ax: Axes,
+    values: np.ndarray,
+    rows: Sequence[str],
+    cols: Sequence[str],
+    *,
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    annot: np.ndarray | None = None,
+    label: str = "",
+    xrotation: float = 90,
+) -> None:
+    """Matrix as coloured cells, first row on top, every row and column labelled (NaN left blank).
+
+    Drawn with one ``pcolormesh`` (``ax.collections[0]``, array in row-major order) and a colour
+    bar; unlike seaborn's heatmap it never draws the figure to test label overlap (faster reports).
+    """
+    data = np.ma.masked_invalid(np.asarray(values, dtype=float))
+    nr, nc = data.shape
+    mesh = ax.pcolormesh(
+        np.arange(nc + 1),
+        np.arange(nr + 1),
+        data,
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        edgecolors="none",
+    )
+    ax.set_xlim(0, nc)
+    ax.set_ylim(nr, 0)
+    ax.set_xticks(np.arange(nc) + 0.5, [str(c) for c in cols], rotation=xrotation)
+    ax.set_yticks(np.arange(nr) + 0.5, [str(r) for r in rows])
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if annot is not None:
+        for (i, j), text in np.ndenumerate(np.asarray(annot, dtype=object)):
+            if text:
+                ax.text(j + 0.5, i + 0.5, str(text), ha="center", va="center", fontsize="small")
+    ax.figure.colorbar(mesh, ax=ax, shrink=0.6, label=label)
+
+
 def group_colors(
     adata: AnnData, groupby: str = "phase", *, palette: Mapping[str, str] | None = None
 ) -> dict[str, str]:

@@ -542,7 +542,7 @@ def _modality(
                 "Fraction of each peptidoform within its peptide family, per phase.",
                 lambda: pl.histone_composition(adata),
             )
-        if "western" in name.lower():
+        if "western" in name.lower() or "densitometry" in adata.uns:
             figs.add(
                 section["histone"],
                 "Normalised western-blot signal per phase relative to control (mean +- SEM), "
@@ -580,10 +580,9 @@ def _cross(
     tables_rel: str,
     draw: bool = True,
 ) -> dict[str, Any] | None:
-    import seaborn as sns
     from matplotlib.figure import Figure
 
-    from ..pl._style import biomarker_features, contrasts_of, fdr_of
+    from ..pl._style import biomarker_features, contrasts_of, fdr_of, heatmap
 
     counts = []
     rows = []
@@ -650,22 +649,18 @@ def _cross(
                 layout="constrained",
             )
             ax = fig.add_subplot()
-            sns.heatmap(
-                wide.clip(-lim, lim),
-                ax=ax,
+            heatmap(
+                ax,
+                np.clip(vals, -lim, lim),
+                list(wide.index),
+                list(wide.columns),
                 cmap="RdBu_r",
-                center=0,
                 vmin=-lim,
                 vmax=lim,
                 annot=stars.to_numpy(),
-                fmt="",
-                xticklabels=True,
-                yticklabels=True,
-                cbar_kws={"label": "log2 fold change", "shrink": 0.6},
+                label="log2 fold change",
+                xrotation=30,
             )
-            ax.set_xlabel("")
-            ax.set_ylabel("")
-            ax.tick_params(axis="x", rotation=30)
             ax.set_title("candidate markers across modalities (* significant)", fontsize="medium")
             out["figures"].append(
                 _figure(
