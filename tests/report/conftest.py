@@ -17,7 +17,7 @@ HOSTILE = "<script>alert(1)</script>"
 def study():
     from kratom_omics.tl._biomarkers import flag_biomarkers
 
-    a = kom.datasets.simulate("protein", seed=3, n_features=80, n_per_phase=4)
+    a = kom.datasets.simulate("protein", seed=3, n_features=60, n_per_phase=3)
     a.obs_names = [HOSTILE, *a.obs_names[1:]]
     kom.tl.differential(a, "phase")
     flag_biomarkers(a, n_boot=20)
@@ -30,5 +30,5 @@ def study():
 @pytest.fixture(scope="session")
 def built(study, tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "study.html"
-    path = kom.report.html(study, out, title="Withdrawal <study>", max_rows=50)
+    path = kom.report.html(study, out, title="Withdrawal <study>", max_rows=40, dpi=60)
     return path

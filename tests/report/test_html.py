@@ -38,7 +38,7 @@ def test_report_and_tables_written(built, study):
         ]
     )
     diff = pd.read_csv(tables / "protein_differential.tsv", sep="\t")
-    assert len(diff) == 80 * 2  # every feature and contrast, although the page shows 50 per table
+    assert len(diff) == 60 * 2  # every feature and contrast, although the page shows 40 per table
     stored = study["protein"].uns["differential"]["table"]
     np.testing.assert_allclose(
         diff["log2fc"].to_numpy(), stored["log2fc"].to_numpy(), equal_nan=True
@@ -62,7 +62,7 @@ def test_report_and_tables_written(built, study):
     ):
         assert needle in text, needle
     assert text.count("data:image/png;base64,") >= 15
-    assert "(the 50 first of 80 rows by p-value" in text
+    assert "(the 40 first of 60 rows by p-value" in text
 
 
 def test_text_from_data_is_escaped(built):
@@ -104,7 +104,7 @@ def test_candidate_table_lists_rab35(built):
 
 def test_single_anndata_without_results(tmp_path):
     a = kom.datasets.simulate("protein", seed=5, n_features=40, n_per_phase=3)
-    out = kom.report.html(a, tmp_path / "r.html")
+    out = kom.report.html(a, tmp_path / "r.html", dpi=40)
     text = out.read_text()
     assert "No differential results in adata.uns[&#39;differential&#39;]" in text
     assert 'id="m0-results"' not in text
@@ -240,7 +240,7 @@ def test_search_filters_and_header_sorts_rows(page):
     rows = page.execute_script(
         f"return document.getElementById('{table_id}').tBodies[0].rows.length;"
     )
-    assert rows == 50
+    assert rows == 40
     box = page.find_element("css selector", f"input[data-table='{table_id}']")
     box.send_keys("rab35")
     visible = page.execute_script(
