@@ -72,3 +72,17 @@ def test_result_errors(protein):
     ):
         contrast_table(protein, "differential", "withdrawal - contrl")
     assert len(contrast_table(protein, "differential")) == protein.n_vars
+
+
+def test_plots_read_results_back_from_h5ad(protein, tmp_path):
+    kom.pl.phase_colors(protein, palette={"use": "gold"})
+    protein.write_h5ad(tmp_path / "p.h5ad")
+    back = ad.read_h5ad(tmp_path / "p.h5ad")
+    assert kom.pl.phase_colors(back)["use"] == "#ffd700"
+    ax = kom.pl.volcano(back, "withdrawal - control", label="Rab35")
+    assert [t.get_text() for t in ax.texts] == ["Rab35"]
+    ax = kom.pl.top_heatmap(back, n_top=5)
+    assert len(ax.get_yticklabels()) == 5
+    fig = kom.pl.trajectories(back, "Rab35")
+    animals = [c for c in fig.axes[0].collections if c.get_gid() == "animals"]
+    assert [c.get_facecolor()[0][:3].round(3).tolist() for c in animals][1] == [1.0, 0.843, 0.0]
