@@ -12,7 +12,7 @@ import pandas as pd
 from .._core import check_layer, get_matrix, record_provenance
 from ..errors import DesignError, KeyNotFoundError, did_you_mean
 from ._design import build_design, contrast_matrix, normalize_contrast
-from ._limma import contrasts_fit, ebayes, lm_fit
+from ._limma import contrasts_fit, ebayes, lm_fit, treat
 from ._multitest import adjust_pvalues, check_method
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -152,6 +152,7 @@ def differential(
     robust: bool = False,
     legacy: bool | None = None,
     fdr: str = "bh",
+    lfc: float = 0.0,
     exact_se: bool = False,
     key_added: str = "differential",
 ) -> None:
@@ -191,6 +192,10 @@ def differential(
     legacy
         limma's ``legacy``: ``None`` chooses the unequal-df estimator when residual df differ (e.g.
         with missing values), ``True`` always uses moment matching (limma <= 3.60 behaviour).
+    lfc
+        Log2 fold-change threshold: with ``lfc > 0`` each contrast is tested for
+        ``|log2fc| > lfc`` by limma's TREAT (``t`` is 0 inside the threshold, ``B`` is NaN); the
+        F table stays the ordinary moderated F.
     exact_se
         Standard errors of contrasts from each feature's own observed design (exact least squares)
         instead of limma's single correlation matrix of the complete design. Differs from limma only
@@ -231,6 +236,13 @@ def differential(
     if isinstance(covariates, str):
         covariates = (covariates,)
     covariates = list(covariates)
+    if (
+        not isinstance(lfc, (int, float))
+        or isinstance(lfc, bool)
+        or not np.isfinite(lfc)
+        or lfc < 0
+    ):
+        raise DesignError(f"lfc must be a finite number >= 0 (log2 fold change); got {lfc!r}.")
     for flag, value in (("trend", trend), ("robust", robust), ("exact_se", exact_se)):
         if not isinstance(value, bool):
             raise DesignError(f"{flag} must be True or False; got {flag}={value!r}.")
@@ -270,7 +282,10 @@ def differential(
             "features with many missing values."
         )
     cfit = contrasts_fit(fit, cmat, exact=exact_se)
-    eb = ebayes(cfit, fit, trend=trend, robust=robust, legacy=legacy)
+    if lfc > 0:
+        eb = treat(cfit, fit, lfc, trend=trend, robust=robust, legacy=legacy)
+    else:
+        eb = ebayes(cfit, fit, trend=trend, robust=robust, legacy=legacy)
 
     features = adata.var_names.astype(str).to_numpy()
     g, k = cfit.coefficients.shape
@@ -309,6 +324,7 @@ def differential(
         "robust": robust,
         "legacy": "" if legacy is None else legacy,
         "legacy_path_used": bool(eb.legacy),
+        "lfc": float(lfc),
         "exact_se": exact_se,
         "fdr": str(fdr).lower(),
         "layer": layer if layer is not None else "",

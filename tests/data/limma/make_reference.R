@@ -17,11 +17,18 @@ message("limma ", packageVersion("limma"))
 read_y <- function(name) as.matrix(read.csv(paste0(name, ".csv"), row.names = 1, check.names = FALSE))
 phase_levels <- c("control", "use", "withdrawal")
 
-run <- function(case, y, design, contrasts, weights = NULL, trend = FALSE, robust = FALSE, legacy = NULL) {
+run <- function(case, y, design, contrasts, weights = NULL, trend = FALSE, robust = FALSE, legacy = NULL,
+                lfc = 0) {
   fit <- suppressWarnings(lmFit(y, design, weights = weights))
   cm <- makeContrasts(contrasts = contrasts, levels = design)
   fit2 <- suppressWarnings(contrasts.fit(fit, cm))
-  if (version == "3.62") {
+  if (lfc > 0) {  # TREAT
+    if (version == "3.62") {
+      fit2 <- treat(fit2, lfc = lfc, trend = trend, robust = robust, legacy = legacy)
+    } else {
+      fit2 <- treat(fit2, lfc = lfc, trend = trend, robust = robust)
+    }
+  } else if (version == "3.62") {
     fit2 <- eBayes(fit2, trend = trend, robust = robust, legacy = legacy)
   } else {
     fit2 <- eBayes(fit2, trend = trend, robust = robust)
@@ -33,7 +40,8 @@ run <- function(case, y, design, contrasts, weights = NULL, trend = FALSE, robus
     out <- rbind(out, data.frame(
       feature = rownames(y), contrast = contrasts[j], logFC = tt$logFC,
       se = fit2$stdev.unscaled[, j] * sqrt(fit2$s2.post), CI.L = tt$CI.L, CI.R = tt$CI.R,
-      t = tt$t, P.Value = tt$P.Value, adj.P.Val = tt$adj.P.Val, B = tt$B, check.names = FALSE
+      t = tt$t, P.Value = tt$P.Value, adj.P.Val = tt$adj.P.Val,
+      B = if (is.null(tt$B)) NA_real_ else tt$B, check.names = FALSE
     ))
   }
   write.csv(out, gzfile(paste0(case, "_contrasts_limma", version, ".csv.gz")), row.names = FALSE)
@@ -41,7 +49,9 @@ run <- function(case, y, design, contrasts, weights = NULL, trend = FALSE, robus
     feature = rownames(y), AveExpr = fit2$Amean, sigma = fit2$sigma, df_residual = fit2$df.residual,
     s2_post = fit2$s2.post, df_total = fit2$df.total,
     df_prior = rep_len(fit2$df.prior, n), s2_prior = rep_len(fit2$s2.prior, n),
-    F = fit2$F, F.p.value = fit2$F.p.value, F.adj = p.adjust(fit2$F.p.value, "BH")
+    F = if (is.null(fit2$F)) NA_real_ else fit2$F,
+    F.p.value = if (is.null(fit2$F)) NA_real_ else fit2$F.p.value,
+    F.adj = if (is.null(fit2$F)) NA_real_ else p.adjust(fit2$F.p.value, "BH")
   )
   write.csv(f, gzfile(paste0(case, "_features_limma", version, ".csv.gz")), row.names = FALSE)
   dfp <- f$df_prior
@@ -78,6 +88,10 @@ if (version == "3.62") {
   run("phase_unequal", y, d, con4, legacy = FALSE)  # ML estimator forced on equal df
   run("phase_trend_robust_unequal", y, d, con4, trend = TRUE, robust = TRUE, legacy = FALSE)
 }
+
+# TREAT (fold-change threshold); treat() computes no B and no F
+if (version == "3.62") run("na_treat", yna, d, con4, lfc = 0.5)  # treat() of 3.54 fails on NA coefficients
+run("phase_treat_trend_robust", y, d, con4, lfc = 0.3, trend = TRUE, robust = TRUE)
 
 # batch covariate (treatment coded): non-orthogonal design, with and without missing values
 db <- model.matrix(~ 0 + phase + batch); colnames(db) <- c(phase_levels, "batchb2")
