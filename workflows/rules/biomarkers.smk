@@ -14,6 +14,8 @@ rule biomarkers:
     params:
         alpha=config.get("biomarkers", {}).get("alpha", 0.05),
         lfc=config.get("biomarkers", {}).get("min_abs_log2fc", 0.58),
+    conda:
+        "../envs/kratom-omics.yaml"
     log:
         "logs/biomarkers/{modality}.log",
     threads: 1
@@ -22,5 +24,5 @@ rule biomarkers:
         runtime=20,
     shell:
         "kratom-omics biomarkers {input.h5ad:q} {output.h5ad:q} --candidates {input.candidates:q} "
-        "--modality {wildcards.modality} --alpha {params.alpha} --min-abs-log2fc {params.lfc} "
+        "--alpha {params.alpha} --min-abs-log2fc {params.lfc} "
         "--table {output.table:q} 2> {log:q}"

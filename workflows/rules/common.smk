@@ -45,3 +45,30 @@ def all_outputs():
             f"results/figures/{m}_volcano.png",
         ]
     return out
+
+
+def preprocess_flags(wildcards):
+    pp = {
+        "remove_flagged": True,
+        "transform": "log2",
+        "pseudocount": 0,
+        "min_valid": 0.7,
+        "valid_mode": "any_group",
+        "normalize": "median",
+        "impute": "none",
+    }
+    pp.update(modality_config(wildcards).get("preprocess", {}))
+    flags = ["--remove-flagged" if pp["remove_flagged"] else "--no-remove-flagged"]
+    for key in ("transform", "pseudocount", "min_valid", "valid_mode", "normalize", "impute"):
+        flags.append(f"--{key.replace('_', '-')} {q(pp[key])}")
+    return " ".join(flags)
+
+
+def differential_flags(wildcards):
+    d = config.get("differential", {})
+    flags = [f"--contrast {q(c)}" for c in config["contrasts"]]
+    flags += [f"--covariate {q(c)}" for c in d.get("covariates", [])]
+    flags.append("--trend" if d.get("trend", False) else "--no-trend")
+    flags.append("--robust" if d.get("robust", False) else "--no-robust")
+    flags.append(f"--fdr {q(d.get('fdr', 'bh'))}")
+    return " ".join(flags)

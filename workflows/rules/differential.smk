@@ -1,13 +1,3 @@
-def differential_flags(wildcards):
-    d = config.get("differential", {})
-    flags = [f"--contrast {q(c)}" for c in config["contrasts"]]
-    flags += [f"--covariate {q(c)}" for c in d.get("covariates", [])]
-    flags.append("--trend" if d.get("trend", False) else "--no-trend")
-    flags.append("--robust" if d.get("robust", False) else "--no-robust")
-    flags.append(f"--fdr {q(d.get('fdr', 'bh'))}")
-    return " ".join(flags)
-
-
 rule differential:
     """Linear models with empirical-Bayes moderation (limma) for every contrast, FDR-adjusted."""
     input:
@@ -23,6 +13,8 @@ rule differential:
         f_table="results/tables/{modality}_differential_F.tsv",
     params:
         flags=differential_flags,
+    conda:
+        "../envs/kratom-omics.yaml"
     log:
         "logs/differential/{modality}.log",
     threads: 2

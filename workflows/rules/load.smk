@@ -11,6 +11,8 @@ rule load:
             f"--quantity {q(modality_config(w)['quantity'])}" if modality_config(w).get("quantity") else ""
         ),
         phases=",".join(config["phases"]),
+    conda:
+        "../envs/kratom-omics.yaml"
     log:
         "logs/load/{modality}.log",
     threads: 1

@@ -11,6 +11,8 @@ rule volcano:
         ),
     params:
         contrast=q(next((c for c in config["contrasts"] if config["phases"][-1] in c), config["contrasts"][0])),
+    conda:
+        "../envs/kratom-omics.yaml"
     log:
         "logs/plot/{modality}_volcano.log",
     threads: 1
@@ -30,6 +32,8 @@ rule report:
     params:
         inputs=" ".join(f"{m}=results/{m}/biomarkers.h5ad" for m in MODALITIES),
         title=q(config.get("report", {}).get("title", "kratom-omics report")),
+    conda:
+        "../envs/kratom-omics.yaml"
     log:
         "logs/report.log",
     threads: 1

@@ -152,20 +152,28 @@ def _histone_index(var: pd.DataFrame) -> pd.DataFrame:
 def match_candidates(
     var: pd.DataFrame, candidates: pd.DataFrame, modality: str
 ) -> dict[int, np.ndarray]:
-    """Positions of the features matching each candidate row (only rows of ``modality``)."""
-    index = _histone_index(var) if modality == "histone" else _protein_index(var)
-    by_key = index.groupby("key")["pos"].apply(lambda s: np.unique(s.to_numpy())).to_dict()
+    """Positions of the features matching each candidate row (only rows of ``modality``; with
+    ``"mixed"``, e.g. western blots of marks and proteins, every row by its own modality)."""
+    kinds = ("protein", "histone") if modality == "mixed" else (modality,)
+    by_kind = {
+        kind: (_histone_index(var) if kind == "histone" else _protein_index(var))
+        .groupby("key")["pos"]
+        .apply(lambda s: np.unique(s.to_numpy()))
+        .to_dict()
+        for kind in kinds
+    }
     out: dict[int, np.ndarray] = {}
     for i, row in candidates.reset_index(drop=True).iterrows():
-        if row["modality"] != modality:
+        if row["modality"] not in kinds:
             continue
+        by_key = by_kind[row["modality"]]
         names = [
             row["candidate"],
             *[a for a in re.split(r"[;,|]", str(row.get("aliases", ""))) if a.strip()],
         ]
         keys = (
             {normalize_mark(n) for n in names} - {""}
-            if modality == "histone"
+            if row["modality"] == "histone"
             else {n.strip().casefold() for n in names}
         )
         hits = [by_key[k] for k in keys if k in by_key]
@@ -207,10 +215,14 @@ def _differential(adata: AnnData, key: str) -> tuple[pd.DataFrame, dict[str, Any
 
 
 def _infer_modality(adata: AnnData) -> str:
+    marks = any(c in adata.var.columns for c in ("marks", "mark", "histone", "peptide_family"))
+    genes = "gene" in adata.var.columns and (adata.var["gene"].astype(str).str.strip() != "").any()
+    if marks and genes:  # e.g. western blots of histone marks and of proteins (HDAC2, Rab35)
+        return "mixed"
     sim = adata.uns.get("simulation")
     if isinstance(sim, Mapping) and sim.get("modality") in ("protein", "histone"):
         return str(sim["modality"])
-    if any(c in adata.var.columns for c in ("marks", "mark", "histone", "peptide_family")):
+    if marks:
         return "histone"
     return "protein"
 
@@ -243,7 +255,7 @@ def flag_biomarkers(
     alpha: float = 0.05,
     min_abs_log2fc: float = 0.58,
     key_added: str = "biomarkers",
-    modality: Literal["protein", "histone"] | None = None,
+    modality: Literal["protein", "histone", "mixed"] | None = None,
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
@@ -269,8 +281,9 @@ def flag_biomarkers(
         Key of ``adata.uns`` for the result.
     modality
         What the features are (``"protein"`` or ``"histone"``); candidates of the other modality are
-        reported as not measured. ``None`` infers it (histone when ``.var`` has ``marks``/``mark``/
-        ``histone``/``peptide_family`` columns).
+        reported as not measured. ``"mixed"`` (western blots of marks and proteins) matches each
+        candidate by its own modality. ``None`` infers it (histone when ``.var`` has ``marks``/``mark``/
+        ``histone``/``peptide_family`` columns, mixed when it also has gene symbols).
     n_boot, confidence, seed
         Bootstrap of the ROC AUC intervals (for candidate features and significant features).
     ci_method
@@ -304,9 +317,9 @@ def flag_biomarkers(
         raise DesignError(
             f"min_abs_log2fc={min_abs_log2fc}; expected 0 or a positive log2 fold change."
         )
-    if modality is not None and modality not in ("protein", "histone"):
+    if modality is not None and modality not in ("protein", "histone", "mixed"):
         raise DesignError(
-            f"modality={modality!r}; expected 'protein', 'histone' or None to infer it."
+            f"modality={modality!r}; expected 'protein', 'histone', 'mixed' or None to infer it."
         )
     table, dparams = _differential(adata, key)
     cands = read_candidates(candidates)
@@ -478,7 +491,7 @@ def _candidate_rows(
             "note": "",
         }
         hit = matches.get(i, np.array([], dtype=int))
-        if c["modality"] != mod:
+        if mod != "mixed" and c["modality"] != mod:
             row["note"] = f"{c['modality']} candidate; these data are {mod}"
             rows.append(row)
             continue
@@ -644,7 +657,7 @@ def cross_table(data: Any, key: str = "biomarkers") -> pd.DataFrame:
         res = ad.uns[key]
         mod = str(res["params"]["modality"])
         t = res["candidates"]
-        t = t[t["modality"] == mod].copy()
+        t = (t if mod == "mixed" else t[t["modality"] == mod]).copy()
         t["dataset"] = str(name)
         frames.append(t)
     both = pd.concat(frames, ignore_index=True)

@@ -1,0 +1,154 @@
+"""The Snakemake workflow: lint, SLURM dry run, a full run on the example data, --report, restart."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.skipif(not (BIN / "snakemake").exists(), reason="snakemake not installed")
+
+
+def env():
+    e = dict(os.environ)
+    e["PATH"] = f"{BIN}{os.pathsep}{e.get('PATH', '')}"
+    return e
+
+
+def project_copy(tmp: Path) -> Path:
+    for name in ("workflows", "config", "example_data"):
+        shutil.copytree(ROOT / name, tmp / name)
+    return tmp
+
+
+def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [str(BIN / "snakemake"), "-s", "workflows/Snakefile", *args],
+        cwd=cwd,
+        env=env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"snakemake {args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    return proc
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One complete run of the default configuration on the example data."""
+    work = project_copy(tmp_path_factory.mktemp("run"))
+    snakemake(work, "--cores", "2")
+    return work
+
+
+def test_lint(tmp_path):
+    proc = snakemake(project_copy(tmp_path), "--lint")
+    assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr
+
+
+def test_slurm_profile_dry_run_resolves_resources(tmp_path):
+    work = project_copy(tmp_path)
+    proc = snakemake(work, "--profile", "workflows/profiles/slurm", "-n", "-p")
+    out = proc.stdout + proc.stderr
+    assert "This was a dry-run" in out
+    assert "slurm_partition=main" in out
+    block = out[out.index("rule differential:") :]
+    block = block[: block.index("\n\n")]
+    assert "cpus_per_task=4" in block
+    assert "mem_mb=16000" in block
+    for rule, n in {
+        "load": 3,
+        "preprocess": 3,
+        "differential": 3,
+        "biomarkers": 3,
+        "report": 1,
+    }.items():
+        assert any(line.split() == [rule, str(n)] for line in out.splitlines()), rule
+
+
+def test_full_run_holds_the_planted_findings(finished):
+    res = finished / "results"
+    for m in ("protein", "histone", "western"):
+        for name in (
+            f"tables/{m}_differential.tsv",
+            f"tables/{m}_biomarkers.tsv",
+            f"figures/{m}_volcano.png",
+        ):
+            assert (res / name).stat().st_size > 0, name
+        assert (finished / "logs" / "load" / f"{m}.log").exists()
+    prot = pd.read_csv(res / "tables/protein_biomarkers.tsv", sep="\t").set_index("candidate")
+    assert prot.loc["Rab35", "status"] == "concordant"
+    assert prot.loc["Rab35", "contrast"] == "withdrawal - control"
+    assert prot.loc["Rab35", "log2fc"] > 1
+    assert bool(prot.loc["Rab35", "significant"])
+    hist = pd.read_csv(res / "tables/histone_differential.tsv", sep="\t")
+    k9 = hist[
+        (hist["feature"] == "H3_9_17 K9ac") & (hist["contrast"] == "withdrawal - control")
+    ].iloc[0]
+    assert k9["log2fc"] < 0 and k9["padj"] < 0.05
+    west = pd.read_csv(res / "tables/western_biomarkers.tsv", sep="\t").set_index("candidate")
+    assert west.loc["Hdac2", "status"] == "concordant"
+    assert west.loc["H3K9ac", "status"] == "concordant"
+    html = (res / "report.html").read_text()
+    assert "Rab35" in html
+    assert 'src="http' not in html and 'href="http' not in html  # self-contained
+    # snakemake's own report with the captions
+    snakemake(finished, "--report", "report.zip")
+    assert (finished / "report.zip").stat().st_size > 10_000
+
+
+def test_bad_config_and_sheet_stop_before_running(tmp_path):
+    work = project_copy(tmp_path)
+    cfg = work / "config/config.yaml"
+    cfg.write_text(cfg.read_text().replace("contrasts:", "contrast:"))
+    proc = snakemake(work, "--cores", "1", "-n", check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "Additional properties are not allowed ('contrast' was unexpected)" in out
+    shutil.copy(ROOT / "config/config.yaml", cfg)
+    sheet = work / "config/samples.tsv"
+    sheet.write_text(sheet.read_text().replace("withdrawal_03", "withdrawal_99"))
+    proc = snakemake(work, "--cores", "1", check=False)
+    assert proc.returncode != 0
+    log = (work / "logs/load/protein.log").read_text()
+    assert "in the sample sheet but not the data: ['withdrawal_99']" in log
+    assert "in the data but not the sample sheet: ['withdrawal_03']" in log
+
+
+def test_killed_run_restarts_to_the_same_results(finished, tmp_path):
+    work = project_copy(tmp_path)
+    proc = subprocess.Popen(
+        [str(BIN / "snakemake"), "-s", "workflows/Snakefile", "--cores", "2"],
+        cwd=work,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    target = work / "results/protein/differential.h5ad"
+    deadline = time.time() + 240
+    while not target.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the hardest stop: no clean-up at all
+    proc.wait()
+    assert not (work / "results/report.html").exists()
+    snakemake(work, "--unlock")
+    snakemake(work, "--cores", "2")
+    for table in sorted((finished / "results/tables").glob("*.tsv")):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(work / "results/tables" / table.name, sep="\t"),
+            pd.read_csv(table, sep="\t"),
+        )
