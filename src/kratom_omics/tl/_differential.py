@@ -18,7 +18,7 @@ from ._multitest import adjust_pvalues, check_method
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
-__all__ = ["TABLE_COLUMNS", "differential"]
+__all__ = ["F_COLUMNS", "TABLE_COLUMNS", "differential"]
 
 logger = logging.getLogger("kratom_omics")
 

@@ -1,9 +1,9 @@
 """Numeric core of the differential abundance engine: limma's linear models and empirical Bayes.
 
 Pure numpy/scipy, no AnnData. Matrices are in limma's orientation here: ``y`` is features x samples.
-The functions reproduce R limma (``lmFit``, ``contrasts.fit``, ``eBayes`` with ``squeezeVar``,
-``fitFDist``, ``fitFDistRobustly``, ``fitFDistUnequalDF1``, ``classifyTestsF``) to numerical
-precision,
+The functions reproduce R limma (``lmFit``, ``contrasts.fit``, ``eBayes`` and ``treat`` with
+``squeezeVar``, ``fitFDist``, ``fitFDistRobustly``, ``fitFDistUnequalDF1``, ``classifyTestsF``, and
+the smoothers they use: R's ``lowess`` and limma's ``weightedLowess``) to numerical precision,
 including limma's handling of missing values:
 
 * every feature is fit on its observed samples; the fits of all features with missing values are
