@@ -123,9 +123,9 @@ def test_bad_config_and_sheet_stop_before_running(tmp_path):
     sheet.write_text(sheet.read_text().replace("withdrawal_03", "withdrawal_99"))
     proc = snakemake(work, "--cores", "1", check=False)
     assert proc.returncode != 0
-    log = (work / "logs/load/protein.log").read_text()
-    assert "in the sample sheet but not the data: ['withdrawal_99']" in log
-    assert "in the data but not the sample sheet: ['withdrawal_03']" in log
+    out = proc.stdout + proc.stderr  # the profile shows the failed job's log
+    assert "in the sample sheet but not the data: ['withdrawal_99']" in out
+    assert "in the data but not the sample sheet: ['withdrawal_03']" in out
 
 
 def test_killed_run_restarts_to_the_same_results(finished, tmp_path):
