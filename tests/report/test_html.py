@@ -277,3 +277,14 @@ def test_screenshot_is_not_blank(page):
     non_white = (img < 240).any(axis=2).mean()
     assert non_white > 0.05
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 50  # figures, not a flat page
+
+
+def test_dollar_signs_in_names_are_drawn_literally(tmp_path):
+    a = kom.datasets.simulate("protein", seed=6, n_features=20, n_per_phase=3)
+    a.obs_names = [r"x$\frac{$y", *a.obs_names[1:]]
+    a.var["gene"] = [r"G$\alpha$", *a.var["gene"].iloc[1:]]
+    kom.tl.differential(a, "phase")
+    out = kom.report.html(a, tmp_path / "d.html", dpi=30, features=[r"G$\alpha$"])
+    text = out.read_text()
+    assert r"x$\frac{$y" in text
+    assert "Figure skipped" not in text

@@ -22,6 +22,7 @@ from ._style import (
     new_axes,
     new_figure,
     quiet,
+    tx,
 )
 from ._trajectories import stages
 
@@ -182,16 +183,16 @@ def histone_composition(
                 h,
                 bottom=bottom,
                 color=colors[k],
-                label=str(lab),
+                label=tx(lab),
                 width=0.75,
                 edgecolor="white",
                 linewidth=0.3,
             )
             bottom += h
-        ax.set_xticks(x, stage_names, rotation=45, ha="right", fontsize="small")
+        ax.set_xticks(x, [tx(n) for n in stage_names], rotation=45, ha="right", fontsize="small")
         ax.set_ylim(0, 1.0)
         ax.set_ylabel("fraction of family")
-        ax.set_title(fam, fontsize="medium")
+        ax.set_title(tx(fam), fontsize="medium")
         ax.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
@@ -478,10 +479,12 @@ def western(
                         fontsize="x-small",
                         gid="test",
                     )
-        ax.set_xticks(np.arange(len(levels)), levels)
+        ax.set_xticks(np.arange(len(levels)), [tx(lv) for lv in levels])
         ax.set_ylim(0, top * 1.3 if np.isfinite(top) and top > 0 else 1)
-        ax.set_title(title)
-        ax.set_ylabel(f"relative to {reference}" if relative_to_reference else "normalised signal")
+        ax.set_title(tx(title))
+        ax.set_ylabel(
+            f"relative to {tx(reference)}" if relative_to_reference else "normalised signal"
+        )
     if len(tests):
         fig.suptitle(f"vs {reference}: {tests['test'].iloc[0]}", fontsize="small")
     return fig

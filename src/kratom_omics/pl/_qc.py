@@ -12,7 +12,7 @@ import pandas as pd
 
 from .._core import check_obs_key, get_matrix
 from ..errors import InputFormatError
-from ._style import group_colors, heatmap, new_axes, new_figure, quiet, sample_order
+from ._style import group_colors, heatmap, new_axes, new_figure, quiet, sample_order, tx
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -42,7 +42,7 @@ def _sample_colors(adata: AnnData, groupby: str, palette: Mapping[str, str] | No
 def _phase_legend(ax: Axes, colors: Mapping[str, str], present: Sequence[str], title: str) -> None:
     from matplotlib.patches import Patch
 
-    handles = [Patch(facecolor=colors[p], label=p) for p in colors if p in set(present)]
+    handles = [Patch(facecolor=colors[p], label=tx(p)) for p in colors if p in set(present)]
     ax.legend(
         handles=handles,
         title=title,
@@ -88,7 +88,7 @@ def detected(
     ax = new_axes(ax, (max(4.0, 0.25 * adata.n_obs + 1.5), 3.2))
     x = np.arange(adata.n_obs)
     ax.bar(x, counts, color=list(colors), edgecolor="none")
-    ax.set_xticks(x, adata.obs_names.to_numpy().astype(str)[order], rotation=90, fontsize="x-small")
+    ax.set_xticks(x, [tx(n) for n in adata.obs_names[order]], rotation=90, fontsize="x-small")
     ax.set_ylabel("features detected")
     ax.set_xlabel("sample")
     ax.set_xlim(-0.6, adata.n_obs - 0.4)
@@ -215,7 +215,7 @@ def intensity_distributions(
         ax.set_title(f"hatched: {label_before}; solid: {label}", fontsize="small")
     else:
         _boxes(after, x, 0.7, light=False)
-    ax.set_xticks(x, adata.obs_names.to_numpy().astype(str)[order], rotation=90, fontsize="x-small")
+    ax.set_xticks(x, [tx(n) for n in adata.obs_names[order]], rotation=90, fontsize="x-small")
     ax.set_xlim(-0.7, adata.n_obs - 0.3)
     ax.set_ylabel(label)
     ax.set_xlabel("sample")
@@ -377,13 +377,13 @@ def pca(
                     coords[sel, c1 - 1],
                     coords[sel, c2 - 1],
                     color=c,
-                    label=level,
+                    label=tx(level),
                     s=36,
                     edgecolors="white",
                 )
         ax.set_xlabel(f"PC{c1} ({100 * ratio[c1 - 1]:.1f}%)")
         ax.set_ylabel(f"PC{c2} ({100 * ratio[c2 - 1]:.1f}%)")
-        ax.set_title(col)
+        ax.set_title(tx(col))
         ax.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(f"PCA on {how}", fontsize="small")
     return fig
@@ -449,7 +449,7 @@ def cv(
         patch.set_facecolor(colors[lv])
     for med in bp["medians"]:
         med.set_color("black")
-    ax.set_xticks(np.arange(1, len(levels) + 1), levels)
+    ax.set_xticks(np.arange(1, len(levels) + 1), [tx(lv) for lv in levels])
     for i, d in enumerate(data, start=1):
         if d.size:
             ax.annotate(

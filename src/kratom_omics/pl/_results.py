@@ -27,6 +27,7 @@ from ._style import (
     new_axes,
     quiet,
     sample_order,
+    tx,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,7 +94,7 @@ def _annotate(
     for name, xv, yv in zip(names, xs, ys, strict=True):
         if np.isfinite(xv) and np.isfinite(yv):
             ax.annotate(
-                name,
+                tx(name),
                 (xv, yv),
                 xytext=(4, 4),
                 textcoords="offset points",
@@ -188,9 +189,9 @@ def volcano(
             if len(part):
                 ax.plot(part["log2fc"], part["neg_log10_p"], color="0.2", lw=1, gid="s0-curve")
     _annotate(ax, adata, table, _labels_for(adata, table, label, n_top, contrast), "log2fc", y)
-    ax.set_xlabel(f"log2 fold change ({contrast})")
+    ax.set_xlabel(f"log2 fold change ({tx(contrast)})")
     ax.set_ylabel("-log10 p-value")
-    ax.set_title(f"{contrast} (FDR < {fdr:g})", fontsize="medium")
+    ax.set_title(f"{tx(contrast)} (FDR < {fdr:g})", fontsize="medium")
     ax.legend(fontsize="x-small", frameon=False, loc="upper left")
     return ax
 
@@ -244,8 +245,8 @@ def ma(
     ax.axhline(0, color="0.3", lw=0.8)
     _annotate(ax, adata, table, _labels_for(adata, table, label, n_top, contrast), "mean_log2", fc)
     ax.set_xlabel("mean log2 abundance")
-    ax.set_ylabel(f"log2 fold change ({contrast})")
-    ax.set_title(f"{contrast} (FDR < {fdr:g})", fontsize="medium")
+    ax.set_ylabel(f"log2 fold change ({tx(contrast)})")
+    ax.set_title(f"{tx(contrast)} (FDR < {fdr:g})", fontsize="medium")
     ax.legend(fontsize="x-small", frameon=False, loc="upper left")
     return ax
 
@@ -292,7 +293,7 @@ def pvalue_histogram(
     ax.set_xlim(0, 1)
     ax.set_xlabel("p-value")
     ax.set_ylabel("features")
-    ax.set_title(contrast, fontsize="medium")
+    ax.set_title(tx(contrast), fontsize="medium")
     return ax
 
 
@@ -403,6 +404,6 @@ def top_heatmap(
     )
     bar.set_gid("phase-bar")
     bar.set_axis_off()
-    ax.set_title(f"top {len(feats)} features by {what}", fontsize="medium", pad=18)
+    ax.set_title(f"top {len(feats)} features by {tx(what)}", fontsize="medium", pad=18)
     ax.set_xlabel("")
     return ax

@@ -80,6 +80,11 @@ def new_figure(
     return fig, axes[:n_panels]
 
 
+def tx(text: object) -> str:
+    """Text from the data shown literally by matplotlib (a ``$`` would otherwise start mathtext)."""
+    return str(text).replace("$", r"\$")
+
+
 def heatmap(
     ax: Axes,
     values: np.ndarray,
@@ -111,8 +116,8 @@ def heatmap(
     )
     ax.set_xlim(0, nc)
     ax.set_ylim(nr, 0)
-    ax.set_xticks(np.arange(nc) + 0.5, [str(c) for c in cols], rotation=xrotation)
-    ax.set_yticks(np.arange(nr) + 0.5, [str(r) for r in rows])
+    ax.set_xticks(np.arange(nc) + 0.5, [tx(c) for c in cols], rotation=xrotation)
+    ax.set_yticks(np.arange(nr) + 0.5, [tx(r) for r in rows])
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)

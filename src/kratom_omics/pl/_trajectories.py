@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._core import check_obs_key, get_matrix
 from ..errors import InputFormatError
-from ._style import feature_labels, group_colors, match_features, new_figure
+from ._style import feature_labels, group_colors, match_features, new_figure, tx
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -249,7 +249,7 @@ def trajectories(
                 linewidths=0.5,
                 zorder=2,
                 gid="animals",
-                label=s,
+                label=tx(s),
             )
         summary = [_ci(y[pos == k], level) for k in range(len(names))]
         means = np.array([s[0] for s in summary])
@@ -268,11 +268,11 @@ def trajectories(
         cont.lines[0].set_gid("mean-ci")
         a.set_xticks(
             np.arange(len(names)),
-            names,
+            [tx(n) for n in names],
             rotation=30 if len(names) > 3 else 0,
             ha="right" if len(names) > 3 else "center",
         )
         a.set_xlim(-0.5, len(names) - 0.3)
-        a.set_title(title)
+        a.set_title(tx(title))
         a.set_ylabel("log2 abundance" if layer is None else layer)
     return fig
