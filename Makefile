@@ -13,7 +13,8 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/snakemake -s workflows/Snakefile --cores $(CORES) --configfile config/config.yaml
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake -s workflows/Snakefile --cores $(CORES)
+	@echo "Report: results/report.html (tables in results/tables, figures in results/figures)"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -21,13 +22,14 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -n $(CORES) --dist loadfile -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n $(CORES) --dist loadfile
 
 example-data: $(BIN)/.installed
 	$(BIN)/kratom-omics example-data example_data
 
 bench: $(BIN)/.installed
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/bench_loaders.py
+	$(BIN)/python benchmarks/bench_differential.py
 
 clean:
 	rm -rf results logs .snakemake
