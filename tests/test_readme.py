@@ -1,0 +1,38 @@
+"""The README's package example runs as written (on the example data)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 1
+    shutil.copy(ROOT / "example_data/proteinGroups.txt", tmp_path)
+    shutil.copy(ROOT / "example_data/samples.tsv", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)  # noqa: S102
+    adata = namespace["adata"]
+    table = namespace["kom"].get.biomarkers(adata, table="candidates").set_index("candidate")
+    assert table.loc["Rab35", "status"] == "concordant"
+    assert (tmp_path / "report.html").stat().st_size > 10_000
+
+
+def test_quickstart_has_exactly_two_commands():
+    text = (ROOT / "README.md").read_text()
+    quick = text.split("## Quickstart", 1)[1].split("##", 1)[0]
+    block = re.findall(r"```bash\n(.*?)```", quick, flags=re.S)[0]
+    commands = [ln.split("#")[0].strip() for ln in block.splitlines() if ln.split("#")[0].strip()]
+    assert commands == ["make run", "make test"]
+    ci = (ROOT / ".ci/run").read_text()
+    assert "make test" in ci
