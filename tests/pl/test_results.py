@@ -112,3 +112,16 @@ def test_top_heatmap_by_contrast(protein):
     assert [t.get_text() for t in ax.get_yticklabels()] == table["gene"].head(5).tolist()
     with pytest.raises(InputFormatError, match="n_top=0 must be a positive integer"):
         kom.pl.top_heatmap(protein, n_top=0)
+
+
+def test_volcano_takes_the_treat_threshold_of_the_analysis():
+    a = kom.datasets.simulate("protein", seed=7, n_features=60)
+    kom.tl.differential(a, "phase", lfc=0.5)
+    ax = kom.pl.volcano(a, WC)
+    assert [ln.get_xdata()[0] for ln in ax.lines if ln.get_gid() == "lfc-line"] == [-0.5, 0.5]
+    table = kom.get.differential(a, contrast=WC)
+    sig = (table["padj"] < 0.05) & (table["log2fc"].abs() >= 0.5)
+    up = next(c for c in ax.collections if c.get_gid() == "up")
+    assert len(up.get_offsets()) == int((sig & (table["log2fc"] > 0)).sum())
+    ax = kom.pl.volcano(a, WC, lfc=0)
+    assert not [ln for ln in ax.lines if ln.get_gid() == "lfc-line"]

@@ -23,6 +23,7 @@ from ._style import (
     group_colors,
     groupby_of,
     heatmap,
+    lfc_of,
     match_features,
     new_axes,
     quiet,
@@ -120,7 +121,7 @@ def volcano(
     *,
     key: str = "differential",
     fdr: float | None = None,
-    lfc: float = 0.0,
+    lfc: float | None = None,
     label: str | Sequence[str] | None = None,
     n_top: int = 5,
     ax: Axes | None = None,
@@ -145,7 +146,8 @@ def volcano(
     fdr
         FDR threshold (default: the one stored with the result, else 0.05).
     lfc
-        Absolute log2 fold-change threshold.
+        Absolute log2 fold-change threshold (default: the TREAT threshold ``lfc`` of the analysis,
+        else 0).
     label
         Features to label, matched by id or gene symbol (case ignored), e.g. ``["Rab35"]``. Default:
         the
@@ -164,8 +166,7 @@ def volcano(
     table = contrast_table(adata, key, contrast)
     contrast = contrast or contrasts_of(adata, key)[0]
     fdr = fdr_of(adata, key, fdr)
-    if lfc < 0:
-        raise InputFormatError(f"lfc={lfc!r} must be >= 0 (an absolute log2 fold change, e.g. 1).")
+    lfc = lfc_of(adata, key, lfc)
     fc = _finite_fc(table)
     p = pd.to_numeric(table["pvalue"], errors="coerce").to_numpy(dtype=float)
     with quiet():
@@ -202,7 +203,7 @@ def ma(
     *,
     key: str = "differential",
     fdr: float | None = None,
-    lfc: float = 0.0,
+    lfc: float | None = None,
     label: str | Sequence[str] | None = None,
     n_top: int = 5,
     ax: Axes | None = None,
@@ -221,7 +222,8 @@ def ma(
     fdr
         FDR threshold (default: the one stored with the result, else 0.05).
     lfc
-        Absolute log2 fold-change threshold for colouring.
+        Absolute log2 fold-change threshold for colouring (default: the analysis' TREAT ``lfc``,
+        else 0).
     label
         Features to label (id or gene symbol); default: candidates found and the ``n_top`` smallest
         p-values.
@@ -237,6 +239,7 @@ def ma(
     table = contrast_table(adata, key, contrast)
     contrast = contrast or contrasts_of(adata, key)[0]
     fdr = fdr_of(adata, key, fdr)
+    lfc = lfc_of(adata, key, lfc)
     fc = _finite_fc(table)
     mean = pd.to_numeric(table["mean_log2"], errors="coerce").to_numpy(dtype=float)
     status = _status(table, fdr, lfc)

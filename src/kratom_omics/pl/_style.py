@@ -339,6 +339,18 @@ def fdr_of(adata: AnnData, key: str, fdr: float | None) -> float:
     return 0.05
 
 
+def lfc_of(adata: AnnData, key: str, lfc: float | None) -> float:
+    """Fold-change threshold: ``lfc`` when given, else the analysis' TREAT threshold, else 0."""
+    if lfc is None:
+        res = adata.uns.get(key)
+        params = res.get("params", {}) if isinstance(res, Mapping) else {}
+        value = params.get("lfc") if isinstance(params, Mapping) else None
+        return float(value) if isinstance(value, (int, float, np.number)) and value > 0 else 0.0
+    if not np.isfinite(lfc) or lfc < 0:
+        raise InputFormatError(f"lfc={lfc!r} must be >= 0 (an absolute log2 fold change, e.g. 1).")
+    return float(lfc)
+
+
 def groupby_of(adata: AnnData, key: str, groupby: str | None) -> str:
     """``groupby`` when given, else the one the differential analysis used (when stored), else
     ``"phase"``."""

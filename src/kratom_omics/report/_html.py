@@ -354,7 +354,7 @@ def _modality(
     *,
     key: str,
     fdr: float | None,
-    lfc: float,
+    lfc: float | None,
     max_rows: int,
     features: Sequence[str] | None,
     dpi: int,
@@ -363,7 +363,7 @@ def _modality(
     draw: bool = True,
 ) -> dict[str, Any]:
     from .. import pl
-    from ..pl._style import contrasts_of, differential_result, fdr_of, sample_order
+    from ..pl._style import contrasts_of, differential_result, fdr_of, lfc_of, sample_order
 
     mid = f"m{index}"
     fname = _safe_name(name)
@@ -444,22 +444,23 @@ def _modality(
     if isinstance(res, Mapping) and "table" in res:
         differential_result(adata, key)
         thr = fdr_of(adata, key, fdr)
+        lfc_t = lfc_of(adata, key, lfc)
         full = pd.DataFrame(res["table"]).copy()
         full["feature"] = full["feature"].astype(str)
         tables[f"{fname}_differential.tsv"] = full
         contrasts = []
         for j, c in enumerate(contrasts_of(adata, key)):
             t = full.loc[full["contrast"].astype(str) == c]
-            n_tested, n_up, n_down = _significance_counts(t, thr, lfc)
+            n_tested, n_up, n_down = _significance_counts(t, thr, lfc_t)
             cid = f"{mid}-c{j}"
             cfigs: list[dict[str, Any]] = []
             figs.add(
                 cfigs,
                 f"{c}: volcano plot and MA plot, coloured when adjusted p < {thr:g}"
-                + (f" and |log2FC| >= {lfc:g}" if lfc > 0 else "")
+                + (f" and |log2FC| >= {lfc_t:g}" if lfc_t > 0 else "")
                 + " (candidate markers and top features labelled), and the p-value histogram "
                 "(dashed: the level expected if nothing changed).",
-                lambda c=c, thr=thr: _contrast_figure(adata, c, key=key, fdr=thr, lfc=lfc),
+                lambda c=c, thr=thr: _contrast_figure(adata, c, key=key, fdr=thr, lfc=lfc_t),
             )
             cols = [col for col in _RESULT_COLUMNS if col in t.columns]
             ranked = t.sort_values(["pvalue", "feature"], kind="stable", na_position="last")[cols]
@@ -505,7 +506,7 @@ def _modality(
             "description": (
                 f"{len(contrasts)} contrast(s) from adata.uns[{key!r}]; a feature counts as up or "
                 f"down when its adjusted p-value is below {thr:g}"
-                + (f" and |log2 fold change| >= {lfc:g}." if lfc > 0 else ".")
+                + (f" and |log2 fold change| >= {lfc_t:g}." if lfc_t > 0 else ".")
             ),
             "contrasts": contrasts,
             "overview": overview,
@@ -518,7 +519,7 @@ def _modality(
                 f"(* adjusted p < {thr:g}).",
                 lambda: pl.mark_heatmap(adata, key=key, fdr=thr),
             )
-        section["methods_text"] = _methods_text(adata, key, thr, lfc)
+        section["methods_text"] = _methods_text(adata, key, thr, lfc_t)
     else:
         notes.append(
             f"No differential results in adata.uns[{key!r}]: run kom.tl.differential first to add "
@@ -574,7 +575,7 @@ def _cross(
     *,
     key: str,
     fdr: float | None,
-    lfc: float,
+    lfc: float | None,
     dpi: int,
     tables: dict[str, pd.DataFrame],
     tables_rel: str,
@@ -582,7 +583,7 @@ def _cross(
 ) -> dict[str, Any] | None:
     from matplotlib.figure import Figure
 
-    from ..pl._style import biomarker_features, contrasts_of, fdr_of, heatmap
+    from ..pl._style import biomarker_features, contrasts_of, fdr_of, heatmap, lfc_of
 
     counts = []
     rows = []
@@ -591,11 +592,12 @@ def _cross(
         if not (isinstance(res, Mapping) and "table" in res):
             continue
         thr = fdr_of(adata, key, fdr)
+        lfc_t = lfc_of(adata, key, lfc)
         table = pd.DataFrame(res["table"])
         table["feature"] = table["feature"].astype(str)
         for c in contrasts_of(adata, key):
             t = table.loc[table["contrast"].astype(str) == c]
-            n, up, down = _significance_counts(t, thr, lfc)
+            n, up, down = _significance_counts(t, thr, lfc_t)
             counts.append({"modality": name, "contrast": c, "tested": n, "up": up, "down": down})
         feats = biomarker_features(adata)
         if not feats:
@@ -744,7 +746,7 @@ def html(
     key: str = "differential",
     tables_dir: str | os.PathLike[str] | None = None,
     fdr: float | None = None,
-    lfc: float = 0.0,
+    lfc: float | None = None,
     features: Sequence[str] | None = None,
     max_rows: int = 1000,
     dpi: int = 80,
@@ -783,7 +785,8 @@ def html(
     fdr
         FDR threshold of the figures and counts (default: stored with the results, else 0.05).
     lfc
-        Absolute log2 fold-change threshold of the figures and counts.
+        Absolute log2 fold-change threshold of the figures and counts (default: the TREAT threshold
+        stored with the results, else 0).
     features
         Features (ids, gene symbols or histone marks) shown as phase trajectories; default: the
         candidate
