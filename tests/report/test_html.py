@@ -288,3 +288,14 @@ def test_dollar_signs_in_names_are_drawn_literally(tmp_path):
     text = out.read_text()
     assert r"x$\frac{$y" in text
     assert "Figure skipped" not in text
+
+
+def test_western_blot_section(tmp_path):
+    w = kom.datasets.simulate("histone", assay="western", seed=0, n_per_phase=3)
+    kom.tl.differential(w, "phase")
+    out = kom.report.html({"western": w}, tmp_path / "w.html", dpi=30)
+    text = out.read_text()
+    assert "Normalised western-blot signal per phase relative to control" in text
+    # band signals and log2 folds are not on one scale: no before/after comparison
+    assert "hatched: log2 of the values as loaded" not in text
+    assert "Distribution of values per sample." in text

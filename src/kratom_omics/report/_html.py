@@ -267,6 +267,22 @@ def _is_log2(adata: AnnData) -> bool:
     return bool(finite.size) and float(np.max(np.abs(finite))) < 64
 
 
+def _comparable_raw(adata: AnnData) -> bool:
+    """Whether log2 of ``layers["raw"]`` is on the scale of ``.X`` (before/after normalisation).
+
+    Densitometry stores band signals as raw but log2 folds of control in ``.X``; drawing both on
+    one axis would only show the change of scale.
+    """
+    if "raw" not in adata.layers:
+        return False
+    raw = np.asarray(adata.layers["raw"], dtype=float)
+    x = np.asarray(adata.X, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lr = np.log2(raw[np.isfinite(raw) & (raw > 0)])
+    xs = x[np.isfinite(x)]
+    return bool(lr.size and xs.size) and abs(float(np.median(lr)) - float(np.median(xs))) < 3
+
+
 def _trajectory_features(
     adata: AnnData, kind: str, features: Sequence[str] | None, key: str
 ) -> list[str]:
@@ -411,7 +427,7 @@ def _modality(
             lambda: pl.missingness(adata),
         )
     if has_phase:
-        before = "raw" if "raw" in adata.layers else None
+        before = "raw" if _comparable_raw(adata) else None
         figs.add(
             qc,
             "Distribution of values per sample"
