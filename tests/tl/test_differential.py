@@ -396,3 +396,99 @@ def test_all_missing_feature_gives_nan_rows() -> None:
     assert (rows["n_obs"] == 0).all()
     assert (rows["df_residual"] == 0).all()
     assert t[t["feature"] != "P007"]["pvalue"].notna().all()
+
+
+def _greedy_limits(xo: np.ndarray, wo: np.ndarray, seeds: list[int], spanweight: float) -> list:
+    """limma's find_limits, step by step: grow towards the nearer neighbour (right on ties)."""
+    n = xo.size
+    out = []
+    for s in seeds:
+        left = right = s
+        curw = wo[s]
+        ende, ends = s == n - 1, s == 0
+        mdist = 0.0
+        while curw < spanweight and (not ende or not ends):
+            if ende or (not ends and xo[s] - xo[left - 1] < xo[right + 1] - xo[s]):
+                left -= 1
+                curw += wo[left]
+                ends = left == 0
+                mdist = max(mdist, xo[s] - xo[left])
+            else:
+                right += 1
+                curw += wo[right]
+                ende = right == n - 1
+                mdist = max(mdist, xo[right] - xo[s])
+        while left > 0 and xo[left] == xo[left - 1]:
+            left -= 1
+        while right < n - 1 and xo[right] == xo[right + 1]:
+            right += 1
+        out.append((left, right, mdist))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lowess_limits_match_greedy_window_growth(seed: int) -> None:
+    from kratom_omics.tl._limma import _lowess_limits, _lowess_seeds
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    xo = np.sort(np.round(rng.normal(size=n), 1 if seed % 2 else 3))  # many ties when rounded
+    wo = rng.choice([0.0, 0.5, 1.0, 2.0], size=n) if seed > 2 else np.ones(n)
+    delta = float(rng.uniform(0.0, 0.05))
+    seeds = _lowess_seeds(xo, delta)
+    literal, prev = [0], 0  # limma's find_seeds
+    for pt in range(1, n - 1):
+        if xo[pt] - xo[prev] > delta:
+            literal.append(pt)
+            prev = pt
+    assert seeds == [*literal, n - 1]
+    for span in (0.05, 0.3, 0.9, 1.0):
+        spanweight = wo.sum() * span
+        got = _lowess_limits(xo, wo, seeds, spanweight)
+        assert got == _greedy_limits(xo, wo, seeds, spanweight)
+
+
+def _smoother_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    i = np.arange(1, 201)
+    x = np.round(np.sin(i) * 3, 1)  # many ties
+    y = np.cos(i / 7) + x / 3 + ((i * 37) % 11) / 10
+    w = 1 + (i % 5) / 2
+    return x, y, w
+
+
+def test_r_lowess_matches_r() -> None:
+    """R 4.2: lowess(x, y, f = 0.3, iter = 3)$y[c(1, 50, 120, 200)] (sorted-x order)."""
+    from kratom_omics.tl._limma import r_lowess
+
+    x, y, _ = _smoother_data()
+    fit = r_lowess(x, y, f=0.3, iterations=3)[np.argsort(x, kind="stable")]
+    expected = [-0.64739769193783225, -0.14439086206373491, 0.81387714189490445, 1.3809689735530459]
+    np.testing.assert_allclose(fit[[0, 49, 119, 199]], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("span", "iterations", "npts", "expected"),
+    [
+        (
+            0.3,
+            4,
+            50,
+            [1.4444610115263821, 0.12946315641450376, 1.1432251093709365, -0.41740796986486273],
+        ),
+        (
+            0.5,
+            1,
+            200,
+            [1.3586927795661472, 0.16472504300122043, 1.1256295441472124, -0.41476493288848948],
+        ),
+    ],
+)
+def test_weighted_lowess_matches_limma(
+    span: float, iterations: int, npts: int, expected: list
+) -> None:
+    """limma 3.62: weightedLowess(x, y, w, span, iterations, npts)$fitted[c(1, 50, 120, 200)]."""
+    from kratom_omics.tl._limma import weighted_lowess
+
+    x, y, w = _smoother_data()
+    fit = weighted_lowess(x, y, w, span=span, iterations=iterations, npts=npts)
+    np.testing.assert_allclose(fit[[0, 49, 119, 199]], expected, rtol=1e-12)

@@ -15,6 +15,7 @@ including limma's handling of missing values:
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import math
@@ -251,12 +252,13 @@ def _lowest(
     h = max(xs - x[nleft], x[nright] - xs)
     h9 = 0.999 * h
     h1 = 0.001 * h
-    seg = x[nleft:]
-    r = np.abs(seg - xs)
-    stop = np.nonzero((r > h9) & (seg > xs))[0]
-    nrt = nleft + (int(stop[0]) if stop.size else n - nleft) - 1
+    # the window ends before the first point right of xs farther than 0.999 h (ties included)
+    stop = bisect.bisect_left(
+        range(nleft, n), True, key=lambda j: bool(x[j] > xs and x[j] - xs > h9)
+    )
+    nrt = nleft + stop - 1
     seg = x[nleft : nrt + 1]
-    r = r[: nrt + 1 - nleft]
+    r = np.abs(seg - xs)
     w = np.where(r <= h1, 1.0, (1 - (r / h) ** 3) ** 3) if h > 0 else np.ones_like(r)
     w = np.where(r <= h9, w, 0.0)
     if rw is not None:
@@ -294,12 +296,15 @@ def r_lowess(x: np.ndarray, y: np.ndarray, *, f: float = 2 / 3, iterations: int 
         nleft, nright, last, i = 0, ns - 1, -1, 0
         while True:
             if nright < n - 1:
-                d1 = xs_all[i] - xs_all[nleft]
-                d2 = xs_all[nright + 1] - xs_all[i]
-                if d1 > d2:
-                    nleft += 1
-                    nright += 1
-                    continue
+                # slide the window right while that shrinks its radius (clowess's one-step loop)
+                xi, nl0, nr0 = xs_all[i], nleft, nright
+                step = bisect.bisect_left(
+                    range(n - 1 - nr0),
+                    True,
+                    key=lambda k: not (xi - xs_all[nl0 + k] > xs_all[nr0 + 1 + k] - xi),
+                )
+                nleft += step
+                nright += step
             val = _lowest(xs_all, ys_all, xs_all[i], nleft, nright, rw if it > 0 else None)
             fit[i] = ys_all[i] if val is None else val
             if last < i - 1:
@@ -309,15 +314,13 @@ def r_lowess(x: np.ndarray, y: np.ndarray, *, f: float = 2 / 3, iterations: int 
                 fit[j] = alpha * fit[i] + (1 - alpha) * fit[last]
             last = i
             cut = xs_all[last] + delta
-            i = last + 1
-            while i < n:
-                if xs_all[i] > cut:
-                    break
-                if xs_all[i] == xs_all[last]:
-                    fit[i] = fit[last]
-                    last = i
-                i += 1
-            i = max(last + 1, i - 1)
+            # points within delta are skipped (interpolated later); ties copy the fit
+            ties_end = bisect.bisect_right(xs_all, xs_all[last], lo=last + 1) - 1
+            if ties_end > last:
+                fit[last + 1 : ties_end + 1] = fit[last]
+            stop = bisect.bisect_right(xs_all, cut, lo=last + 1)
+            last = ties_end
+            i = max(last + 1, stop - 1)
             if last >= n - 1:
                 break
         res = ys_all - fit
@@ -335,6 +338,86 @@ def r_lowess(x: np.ndarray, y: np.ndarray, *, f: float = 2 / 3, iterations: int 
         )
     out = np.empty(n)
     out[o] = fit
+    return out
+
+
+def _lowess_seeds(xo: np.ndarray, delta: float) -> list[int]:
+    """limma's seed points: first and last, and each point more than delta beyond the previous."""
+    n = xo.size
+    seeds = [0]
+    prev = 0
+    while True:
+        x0 = xo[prev]
+        # first point after prev (excluding the last) with xo[pt] - xo[prev] > delta
+        k = bisect.bisect_right(range(prev + 1, n - 1), delta, key=lambda i: xo[i] - x0)
+        pt = prev + 1 + k
+        if pt >= n - 1:
+            break
+        seeds.append(pt)
+        prev = pt
+    seeds.append(n - 1)
+    return seeds
+
+
+def _lowess_limits(
+    xo: np.ndarray, wo: np.ndarray, seeds: list[int], spanweight: float
+) -> list[tuple[int, int, float]]:
+    """Span limits of limma's ``find_limits`` for each seed, found by bisection.
+
+    limma grows each window from its seed, adding the nearer neighbour (the right one on equal
+    distances) until the prior weight reaches ``spanweight``. The window is therefore fixed by the
+    smallest distance ``d`` whose points (distance <= d) weigh enough, and by whether the right-hand
+    points at exactly ``d`` suffice; ties in x are then added on both ends.
+    """
+    n = xo.size
+    cw = np.concatenate([[0.0], np.cumsum(wo)])
+    out: list[tuple[int, int, float]] = []
+    for s in seeds:
+        xs = xo[s]
+
+        def n_left(d: float, strict: bool, s: int = s, xs: float = xs) -> int:
+            f = bisect.bisect_left if strict else bisect.bisect_right
+            return f(range(s), d, key=lambda k: xs - xo[s - 1 - k])
+
+        def n_right(d: float, strict: bool, s: int = s, xs: float = xs) -> int:
+            f = bisect.bisect_left if strict else bisect.bisect_right
+            return f(range(n - 1 - s), d, key=lambda k: xo[s + 1 + k] - xs)
+
+        def weight(nl: int, nr: int, s: int = s) -> float:
+            return float(wo[s] + (cw[s] - cw[s - nl]) + (cw[s + 1 + nr] - cw[s + 1]))
+
+        def enough(d: float) -> bool:
+            return weight(n_left(d, False), n_right(d, False)) >= spanweight
+
+        if wo[s] >= spanweight or n == 1:
+            left, right, mdist = s, s, 0.0
+        else:
+            cands = []
+            kl = bisect.bisect_left(range(s), True, key=lambda k: enough(xs - xo[s - 1 - k]))
+            if kl < s:
+                cands.append(xs - xo[s - 1 - kl])
+            kr = bisect.bisect_left(
+                range(n - 1 - s), True, key=lambda k: enough(xo[s + 1 + k] - xs)
+            )
+            if kr < n - 1 - s:
+                cands.append(xo[s + 1 + kr] - xs)
+            if not cands:  # the whole data set is not enough: take everything
+                left, right = 0, n - 1
+                mdist = float(max(xs - xo[0], xo[-1] - xs))
+            else:
+                d = float(min(cands))
+                nl_lt, nr_lt = n_left(d, True), n_right(d, True)
+                nr_le = n_right(d, False)
+                if nr_le > nr_lt and weight(nl_lt, nr_le) >= spanweight:
+                    left, right = s - nl_lt, s + nr_le  # right-hand ties at d suffice
+                else:
+                    left, right = s - n_left(d, False), s + nr_le
+                mdist = d
+        while left > 0 and xo[left] == xo[left - 1]:
+            left -= 1
+        while right < n - 1 and xo[right] == xo[right + 1]:
+            right += 1
+        out.append((left, right, mdist))
     return out
 
 
@@ -361,43 +444,11 @@ def weighted_lowess(
         cumrange = np.cumsum(dx)
         ncl = np.arange(npts)
         delta = float(np.min(cumrange[dx.size - ncl - 1] / (npts - ncl)))
-    # seeds
-    seeds = [0]
-    prev = 0
-    for pt in range(1, n - 1):
-        if xo[pt] - xo[prev] > delta:
-            seeds.append(pt)
-            prev = pt
-    seeds.append(n - 1)
+    seeds = _lowess_seeds(xo, delta)
     total = float(np.sum(wo))
     spanweight = total * span
     subrange = (xo[-1] - xo[0]) / n
-    limits = []
-    for s in seeds:
-        ld = xo[s] - xo[:s][::-1]  # distances to the left, nearest first
-        rd = xo[s + 1 :] - xo[s]
-        lw = wo[:s][::-1]
-        rwt = wo[s + 1 :]
-        d = np.concatenate([ld, rd])
-        side = np.concatenate([np.ones(ld.size, int), np.zeros(rd.size, int)])
-        ww = np.concatenate([lw, rwt])
-        order = np.lexsort((side, d))  # ties: extend to the right first
-        cum = wo[s] + np.cumsum(ww[order])
-        if wo[s] >= spanweight or order.size == 0:
-            nadd = 0
-        else:
-            hit = np.nonzero(cum >= spanweight)[0]
-            nadd = int(hit[0]) + 1 if hit.size else order.size
-        taken = order[:nadd]
-        nl = int(np.sum(side[taken] == 1))
-        nr = nadd - nl
-        mdist = float(d[taken].max()) if nadd else 0.0
-        left, right = s - nl, s + nr
-        while left > 0 and xo[left] == xo[left - 1]:
-            left -= 1
-        while right < n - 1 and xo[right] == xo[right + 1]:
-            right += 1
-        limits.append((left, right, mdist))
+    limits = _lowess_limits(xo, wo, seeds, spanweight)
     robust = np.ones(n)
     fitted = np.empty(n)
     for _ in range(iterations):
