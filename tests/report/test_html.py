@@ -292,7 +292,6 @@ def test_dollar_signs_in_names_are_drawn_literally(tmp_path):
 
 def test_western_blot_section(tmp_path):
     w = kom.datasets.simulate("histone", assay="western", seed=0, n_per_phase=3)
-    kom.tl.differential(w, "phase")
     out = kom.report.html({"western": w}, tmp_path / "w.html", dpi=30)
     text = out.read_text()
     assert "Normalised western-blot signal per phase relative to control" in text
