@@ -125,3 +125,21 @@ def test_volcano_takes_the_treat_threshold_of_the_analysis():
     assert len(up.get_offsets()) == int((sig & (table["log2fc"] > 0)).sum())
     ax = kom.pl.volcano(a, WC, lfc=0)
     assert not [ln for ln in ax.lines if ln.get_gid() == "lfc-line"]
+
+
+def test_on_off_features_drawn_at_the_edge(protein):
+    res = protein.uns["differential"]
+    table = res["table"].copy()
+    rows = np.flatnonzero((table["contrast"] == WC).to_numpy())
+    table.loc[rows[0], ["log2fc", "pvalue", "padj"]] = [np.inf, 1e-6, 1e-4]
+    table.loc[rows[1], ["log2fc", "pvalue", "padj"]] = [-np.inf, 1e-5, 1e-3]
+    res["table"] = table
+    ax = kom.pl.volcano(protein, WC, n_top=0)
+    pts = np.concatenate(
+        [c.get_offsets() for c in ax.collections if c.get_gid() in ("ns", "up", "down")]
+    )
+    assert len(pts) == len(rows)
+    finite = table.loc[rows, "log2fc"].to_numpy()
+    edge = 1.1 * np.nanmax(np.abs(finite[np.isfinite(finite)]))
+    assert np.nanmax(pts[:, 0]) == pytest.approx(edge)
+    assert np.nanmin(pts[:, 0]) == pytest.approx(-edge)
