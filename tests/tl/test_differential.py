@@ -492,3 +492,13 @@ def test_weighted_lowess_matches_limma(
     x, y, w = _smoother_data()
     fit = weighted_lowess(x, y, w, span=span, iterations=iterations, npts=npts)
     np.testing.assert_allclose(fit[[0, 49, 119, 199]], expected, rtol=1e-12)
+
+
+def test_numeric_groupby_levels_sorted_numerically() -> None:
+    a = simulated()
+    a.obs["day"] = np.repeat([2, 10, 1], 4)
+    kom.tl.differential(a, "day")
+    assert a.uns["differential"]["contrasts"] == ["`2` - `1`", "`10` - `1`"]
+    wd = kom.get.differential(a, contrast="`10`-`1`")
+    assert wd.shape[0] == a.n_vars
+    assert set(wd["contrast"]) == {"`10` - `1`"}

@@ -19,7 +19,14 @@ import pandas as pd
 
 from ..errors import DesignError, KeyNotFoundError, did_you_mean
 
-__all__ = ["Design", "build_design", "contrast_matrix", "normalize_contrast", "parse_contrast"]
+__all__ = [
+    "Design",
+    "build_design",
+    "contrast_matrix",
+    "normalize_contrast",
+    "parse_contrast",
+    "quote_name",
+]
 
 _QR_TOL = 1e-7
 
@@ -186,14 +193,22 @@ def parse_contrast(expr: str, symbols: Mapping[str, np.ndarray]) -> np.ndarray:
     return _Parser(str(expr), symbols, size).parse()
 
 
+_NAME = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*(?:\[[^\]`]*\])?")
+
+
+def quote_name(name: str) -> str:
+    """``name`` as written in a contrast: back-quoted unless it is an identifier."""
+    return name if _NAME.fullmatch(name) else f"`{name}`"
+
+
 def normalize_contrast(expr: str) -> str:
     """Canonical spacing: ``'withdrawal-control'`` -> ``'withdrawal - control'``."""
     tokens = _tokenize(str(expr))
     out: list[str] = []
     prev: tuple[str, str] | None = None
     for kind, value in tokens:
-        if kind == "name" and not re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_.]*(?:\[[^\]`]*\])?", value):
-            value = f"`{value}`"
+        if kind == "name":
+            value = quote_name(value)
         binary = prev is not None and (prev[0] in ("num", "name") or prev[1] == ")")
         if kind == "op" and value in "+-" and binary:
             out.append(f" {value} ")
@@ -266,10 +281,14 @@ def _check_design(design: Design) -> None:
 
 
 def _categorical_levels(col: pd.Series) -> list[str]:
+    """Levels in categorical order, else sorted (numerically for numbers), as R's factor()."""
     if isinstance(col.dtype, pd.CategoricalDtype):
         present = set(col.astype(str))
         return [str(c) for c in col.cat.categories if str(c) in present]
-    return sorted(pd.unique(col.astype(str)))
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        uniq = np.asarray(col.dropna().unique())
+        return [str(uniq[i]) for i in np.argsort(uniq.astype(float), kind="stable")]
+    return sorted(pd.unique(col.dropna().astype(str)))
 
 
 def _check_complete(obs: pd.DataFrame, key: str) -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._core import check_layer, get_matrix, record_provenance
 from ..errors import DesignError, KeyNotFoundError, did_you_mean
-from ._design import build_design, contrast_matrix, normalize_contrast
+from ._design import build_design, contrast_matrix, normalize_contrast, quote_name
 from ._limma import contrasts_fit, ebayes, lm_fit, treat
 from ._multitest import adjust_pvalues, check_method
 
@@ -262,7 +262,8 @@ def differential(
                 f"no contrasts given and groupby={groupby!r} does not define levels in the design "
                 f"{design.columns}; pass contrasts in design column names."
             )
-        contrasts = [f"{lv} - {design.levels[0]}" for lv in design.levels[1:]]
+        first = quote_name(design.levels[0])
+        contrasts = [f"{quote_name(lv)} - {first}" for lv in design.levels[1:]]
     elif isinstance(contrasts, str):
         contrasts = [contrasts]
     names = [normalize_contrast(c) for c in contrasts]
