@@ -242,7 +242,7 @@ def test_defaults_storage_and_planted_signal() -> None:
     assert not any(v is None for v in p.values())
     assert np.ndim(res["prior"]["df_prior"]) == 0
     steps = a.uns["kratom_omics"]["provenance"]
-    assert steps[sorted(steps)[-1]]["function"] == "tl.differential"
+    assert steps[sorted(steps)[-1]]["function"] == "kratom_omics.tl.differential"
 
 
 def test_h5ad_round_trip(tmp_path: Path) -> None:

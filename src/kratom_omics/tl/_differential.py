@@ -359,4 +359,4 @@ def differential(
         ", ".join(names),
         n_na,
     )
-    record_provenance(adata, "tl.differential", params)
+    record_provenance(adata, "kratom_omics.tl.differential", params)
