@@ -42,7 +42,9 @@ def test_import_is_lazy():
         "print(','.join(m for m in ('pandas', 'anndata', 'scanpy', 'matplotlib', 'scipy', 'numpy') "
         "if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == ""
 
 
@@ -54,12 +56,15 @@ def test_signature_conventions(ns, name, func):
         for p in sig.parameters.values()
         if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     ]
-    assert len(positional) <= 3, f"{ns}.{name}: more than 3 positional parameters: {[p.name for p in positional]}"
+    assert len(positional) <= 3, (
+        f"{ns}.{name}: more than 3 positional parameters: {[p.name for p in positional]}"
+    )
     for p in positional:
         assert not isinstance(p.default, bool), f"{ns}.{name}: positional bool parameter {p.name!r}"
     if "copy" in sig.parameters:
         p = sig.parameters["copy"]
-        assert p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is False, f"{ns}.{name}: copy"
+        assert p.kind is inspect.Parameter.KEYWORD_ONLY, f"{ns}.{name}: copy is not keyword-only"
+        assert p.default is False, f"{ns}.{name}: copy does not default to False"
     if ns == "tl" and "key_added" in sig.parameters:
         assert sig.parameters["key_added"].kind is inspect.Parameter.KEYWORD_ONLY
 
@@ -77,8 +82,16 @@ def test_docstrings_in_numpy_style(ns, name, func):
 def test_every_error_also_inherits_a_builtin():
     for name in errors.__all__:
         obj = getattr(errors, name)
-        if inspect.isclass(obj) and issubclass(obj, errors.KratomOmicsError) and obj is not errors.KratomOmicsError:
-            builtins = [b for b in obj.__mro__ if b.__module__ == "builtins" and b not in (Exception, BaseException, object)]
+        if (
+            inspect.isclass(obj)
+            and issubclass(obj, errors.KratomOmicsError)
+            and obj is not errors.KratomOmicsError
+        ):
+            builtins = [
+                b
+                for b in obj.__mro__
+                if b.__module__ == "builtins" and b not in (Exception, BaseException, object)
+            ]
             assert builtins, f"{name} inherits no specific built-in exception"
 
 
@@ -89,4 +102,7 @@ def test_key_error_message_is_not_quoted():
 
 def test_did_you_mean():
     msg = errors.did_you_mean("phse", ["batch", "phase", "subject"], what="groupby")
-    assert msg == "groupby='phse' is not available. Did you mean 'phase'? Available: ['batch', 'phase', 'subject']"
+    assert (
+        msg
+        == "groupby='phse' is not available. Did you mean 'phase'? Available: ['batch', 'phase', 'subject']"
+    )

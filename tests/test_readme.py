@@ -21,7 +21,7 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     shutil.copy(ROOT / "example_data/samples.tsv", tmp_path)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(blocks[0], "README.md", "exec"), namespace)  # noqa: S102
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
     adata = namespace["adata"]
     table = namespace["kom"].get.biomarkers(adata, table="candidates").set_index("candidate")
     assert table.loc["Rab35", "status"] == "concordant"

@@ -40,7 +40,9 @@ def test_every_command_has_help(command, capsys):
 
 def test_simulate_writes_h5ad(tmp_path, capsys):
     out = tmp_path / "sim.h5ad"
-    code, _, err = run(["simulate", str(out), "--seed", "3", "--n-features", "50", "--timepoints", "1,7"], capsys)
+    code, _, err = run(
+        ["simulate", str(out), "--seed", "3", "--n-features", "50", "--timepoints", "1,7"], capsys
+    )
     assert code == 0, err
     adata = ad.read_h5ad(out)
     ref = kom.datasets.simulate(seed=3, n_features=50, timepoints=(1, 7))
@@ -51,14 +53,16 @@ def test_simulate_writes_h5ad(tmp_path, capsys):
 
 
 def test_user_error_is_one_line_exit_1(tmp_path, capsys):
-    code, out, err = run(["simulate", str(tmp_path / "x.h5ad"), "--modality", "rna"], capsys)
+    code, _out, err = run(["simulate", str(tmp_path / "x.h5ad"), "--modality", "rna"], capsys)
     assert code == 1
     assert err.strip() == "error: modality='rna'; expected 'protein' or 'histone'."
     assert not (tmp_path / "x.h5ad").exists()
 
 
 def test_debug_shows_traceback(tmp_path, capsys):
-    code, _, err = run(["--debug", "simulate", str(tmp_path / "x.h5ad"), "--modality", "rna"], capsys)
+    code, _, err = run(
+        ["--debug", "simulate", str(tmp_path / "x.h5ad"), "--modality", "rna"], capsys
+    )
     assert code == 1
     assert "Traceback" in err
     assert "InputFormatError" in err
@@ -72,7 +76,10 @@ def test_usage_error_exit_2(capsys):
 
 def test_console_script_runs():
     proc = subprocess.run(
-        [sys.executable, "-m", "kratom_omics", "--version"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "kratom_omics", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0
     assert proc.stdout.startswith("kratom-omics ")

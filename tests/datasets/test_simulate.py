@@ -24,7 +24,7 @@ def test_protein_layout_and_planted_markers(protein):
     assert list(a.obs["phase"].cat.categories) == ["control", "use", "withdrawal"]
     assert (a.obs["phase"].value_counts() == 6).all()
     assert set(a.obs["batch"].astype(str)) == {"B1", "B2"}
-    np.testing.assert_allclose(a.layers["raw"], 2.0 ** a.X, equal_nan=True)
+    np.testing.assert_allclose(a.layers["raw"], 2.0**a.X, equal_nan=True)
     assert a.var["gene"].is_unique
     rab = a.var.index[a.var["gene"] == "Rab35"][0]
     assert a.var.loc[rab, "true_log2fc_withdrawal_vs_control"] == 1.5
@@ -33,18 +33,30 @@ def test_protein_layout_and_planted_markers(protein):
     # the planted effect is visible in the data
     col = a[:, rab].X.ravel()
     ph = a.obs["phase"].astype(str).to_numpy()
-    assert col[ph == "withdrawal"].mean() - col[ph == "control"].mean() == pytest.approx(1.5, abs=0.5)
+    assert col[ph == "withdrawal"].mean() - col[ph == "control"].mean() == pytest.approx(
+        1.5, abs=0.5
+    )
     hd = a.var.index[a.var["gene"] == "Hdac2"][0]
     assert a.var.loc[hd, "true_log2fc_withdrawal_vs_control"] == 1.0
     # about fraction_changed of the others change, in the three recorded patterns
     others = a.var[a.var["marker"] == ""]
     assert others["is_changed"].sum() == 50
-    assert set(others.loc[others["is_changed"], "true_pattern"]) == {"use_only", "withdrawal_only", "persistent"}
-    assert a.uns["simulation"]["contrasts"] == ["use - control", "withdrawal - control", "withdrawal - use"]
+    assert set(others.loc[others["is_changed"], "true_pattern"]) == {
+        "use_only",
+        "withdrawal_only",
+        "persistent",
+    }
+    assert a.uns["simulation"]["contrasts"] == [
+        "use - control",
+        "withdrawal - control",
+        "withdrawal - use",
+    ]
 
 
 def test_truth_matches_group_means_on_large_samples():
-    a = kom.datasets.simulate(seed=2, n_features=200, n_per_phase=200, missing_mnar=0, missing_mcar=0, batch_sd=0)
+    a = kom.datasets.simulate(
+        seed=2, n_features=200, n_per_phase=200, missing_mnar=0, missing_mcar=0, batch_sd=0
+    )
     ph = a.obs["phase"].astype(str).to_numpy()
     diff = a.X[ph == "withdrawal"].mean(0) - a.X[ph == "use"].mean(0)
     np.testing.assert_allclose(diff, a.var["true_log2fc_withdrawal_vs_use"], atol=0.25)
@@ -85,7 +97,9 @@ def test_batch_effects_are_real():
 
 
 def test_repeated_design_and_time_points():
-    a = kom.datasets.simulate(seed=1, n_features=300, timepoints=(1, 3, 7), repeated=True, n_per_phase=4)
+    a = kom.datasets.simulate(
+        seed=1, n_features=300, timepoints=(1, 3, 7), repeated=True, n_per_phase=4
+    )
     assert a.n_obs == 4 * 5
     assert set(a.obs["subject"].astype(str)) == {"R01", "R02", "R03", "R04"}
     wd = a.obs[a.obs["phase"] == "withdrawal"]

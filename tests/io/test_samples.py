@@ -51,7 +51,10 @@ def test_custom_phases_in_given_order(tmp_path):
 
 
 def test_text_timepoints_are_ordered_naturally(tmp_path):
-    p = write(tmp_path, "sample\tphase\ttimepoint\na\twithdrawal\t10d\nb\twithdrawal\t2d\nc\twithdrawal\t1d\n")
+    p = write(
+        tmp_path,
+        "sample\tphase\ttimepoint\na\twithdrawal\t10d\nb\twithdrawal\t2d\nc\twithdrawal\t1d\n",
+    )
     sheet = kom.io.read_samples(p)
     assert list(sheet["timepoint"].cat.categories) == ["1d", "2d", "10d"]
 
@@ -59,9 +62,18 @@ def test_text_timepoints_are_ordered_naturally(tmp_path):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("sample\tphase\na\tcontrol\nb\tuse\na\twithdrawal\n", r"duplicated sample id\(s\) \['a'\] on lines 2, 4"),
-        ("sample\tphase\na\tcontrol\nb\t\nc\tuse\n", r"empty phase on line\(s\) 3 \(samples \['b'\]\)"),
-        ("sample\tphase\na\tcontrol\nb\twithdrwal\n", r"unknown phase\(s\) \['withdrwal'\] on line\(s\) 3"),
+        (
+            "sample\tphase\na\tcontrol\nb\tuse\na\twithdrawal\n",
+            r"duplicated sample id\(s\) \['a'\] on lines 2, 4",
+        ),
+        (
+            "sample\tphase\na\tcontrol\nb\t\nc\tuse\n",
+            r"empty phase on line\(s\) 3 \(samples \['b'\]\)",
+        ),
+        (
+            "sample\tphase\na\tcontrol\nb\twithdrwal\n",
+            r"unknown phase\(s\) \['withdrwal'\] on line\(s\) 3",
+        ),
         ("sample\tphse\na\tcontrol\n", r"has no 'phase' column. Did you mean 'phse'\?"),
         ("name\tphase\na\tcontrol\n", r"has no 'sample' column"),
         (
@@ -81,7 +93,9 @@ def test_bad_sheets_name_rows(tmp_path, text, expected):
 
 
 def test_same_subject_at_distinct_timepoints_is_fine(tmp_path):
-    p = write(tmp_path, "sample\tphase\tsubject\ttimepoint\na\twithdrawal\tr1\t1\nb\twithdrawal\tr1\t7\n")
+    p = write(
+        tmp_path, "sample\tphase\tsubject\ttimepoint\na\twithdrawal\tr1\t1\nb\twithdrawal\tr1\t7\n"
+    )
     assert kom.io.read_samples(p).shape == (2, 3)
 
 
@@ -100,6 +114,9 @@ def test_comma_file_with_tsv_extension_gets_a_hint(tmp_path):
 
 
 def test_dataframe_indexed_by_sample_keeps_custom_order():
-    df = pd.DataFrame({"phase": pd.Categorical(["b", "a"], categories=["b", "a"], ordered=True)}, index=["s1", "s2"])
+    df = pd.DataFrame(
+        {"phase": pd.Categorical(["b", "a"], categories=["b", "a"], ordered=True)},
+        index=["s1", "s2"],
+    )
     sheet = kom.io.read_samples(df)
     assert list(sheet["phase"].cat.categories) == ["b", "a"]

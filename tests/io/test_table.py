@@ -33,7 +33,12 @@ def test_feature_rows_with_annotations(tmp_path, sheet):
     np.testing.assert_array_equal(adata.layers["raw"], adata.X)
     assert adata.X.dtype == np.float64
     assert adata.X[3, 2] == 0  # zeros kept unless asked
-    assert list(adata.obs["phase"].astype(str)) == ["control", "control", "withdrawal", "withdrawal"]
+    assert list(adata.obs["phase"].astype(str)) == [
+        "control",
+        "control",
+        "withdrawal",
+        "withdrawal",
+    ]
     steps = adata.uns["kratom_omics"]["provenance"]
     assert steps["step_000"]["function"] == "kratom_omics.io.read_table"
 
@@ -77,7 +82,9 @@ def test_run_paths_match_sheet_names(tmp_path, sheet):
 def test_non_numeric_cell_is_named(tmp_path):
     p = tmp_path / "t.tsv"
     p.write_text("id\tS1\tS2\nf1\t1\t2\nf2\t3\toops\n")
-    with pytest.raises(InputFormatError, match=r"column 'S2' has a non-numeric value 'oops' at feature 'f2'"):
+    with pytest.raises(
+        InputFormatError, match=r"column 'S2' has a non-numeric value 'oops' at feature 'f2'"
+    ):
         kom.io.read_table(p, sample_columns=["S1", "S2"])
 
 

@@ -61,10 +61,15 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log lines (-vv: debug).")] = 0,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log lines (-vv: debug).")
+    ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
 ) -> None:
     """Find molecular markers of drug withdrawal in proteomics and histone-mark data."""
@@ -94,11 +99,16 @@ def simulate_cmd(
     out: Annotated[Path, typer.Argument(help="Output .h5ad file.")],
     modality: Annotated[str, typer.Option(help="protein or histone.")] = "protein",
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 0,
-    n_features: Annotated[int, typer.Option(help="Number of proteins (histone: fixed by families).")] = 500,
+    n_features: Annotated[
+        int, typer.Option(help="Number of proteins (histone: fixed by families).")
+    ] = 500,
     n_per_phase: Annotated[int, typer.Option(help="Samples per phase (per time point).")] = 6,
-    phases: Annotated[str, typer.Option(help="Phases in order, comma-separated.")] = "control,use,withdrawal",
+    phases: Annotated[
+        str, typer.Option(help="Phases in order, comma-separated.")
+    ] = "control,use,withdrawal",
     timepoints: Annotated[
-        str, typer.Option(help="Withdrawal time points, comma-separated (e.g. 1,3,7); empty for none.")
+        str,
+        typer.Option(help="Withdrawal time points, comma-separated (e.g. 1,3,7); empty for none."),
     ] = "",
     repeated: Annotated[bool, typer.Option(help="Sample the same animals in every phase.")] = False,
     n_batches: Annotated[int, typer.Option(help="Number of batches.")] = 2,
@@ -170,15 +180,31 @@ def load_cmd(
     out: Annotated[Path, typer.Argument(help="Output .h5ad file.")],
     samples: Annotated[Path | None, typer.Option(help="Sample sheet (TSV/CSV/XLSX).")] = None,
     format: Annotated[str, typer.Option(help="Input format, or auto.")] = "auto",
-    quantity: Annotated[str | None, typer.Option(help="Quantity where a tool has several (e.g. lfq).")] = None,
-    phases: Annotated[str, typer.Option(help="Phases in order, comma-separated.")] = "control,use,withdrawal",
-    join: Annotated[str, typer.Option(help="exact: every sample in both; inner: common samples.")] = "exact",
+    quantity: Annotated[
+        str | None, typer.Option(help="Quantity where a tool has several (e.g. lfq).")
+    ] = None,
+    phases: Annotated[
+        str, typer.Option(help="Phases in order, comma-separated.")
+    ] = "control,use,withdrawal",
+    join: Annotated[
+        str, typer.Option(help="exact: every sample in both; inner: common samples.")
+    ] = "exact",
 ) -> None:
     """Read a tool output (MaxQuant, DIA-NN, FragPipe, Spectronaut, AlphaPept, mzTab, EpiProfile,
     densitometry, featureCounts, generic table) into .h5ad with the sample sheet."""
     from .. import io
+    from ..errors import InputFormatError
 
-    adata = io.read(data, samples, format=format, quantity=quantity, phases=_split(phases), join=join)  # type: ignore[arg-type]
+    if join not in ("exact", "inner"):
+        raise InputFormatError(f"--join {join!r}; expected 'exact' or 'inner'.")
+    adata = io.read(
+        data,
+        samples,
+        format=format,
+        quantity=quantity,
+        phases=_split(phases),
+        join="exact" if join == "exact" else "inner",
+    )
     write_h5ad(adata, out)
     logger.info("loaded %s: %d samples x %d features -> %s", data, adata.n_obs, adata.n_vars, out)
 
@@ -187,10 +213,14 @@ def load_cmd(
 def preprocess_cmd(
     data: Annotated[Path, typer.Argument(help="Input .h5ad (as loaded).")],
     out: Annotated[Path, typer.Argument(help="Output .h5ad.")],
-    remove_flagged: Annotated[bool, typer.Option(help="Remove contaminants, decoys, only-by-site.")] = True,
+    remove_flagged: Annotated[
+        bool, typer.Option(help="Remove contaminants, decoys, only-by-site.")
+    ] = True,
     transform: Annotated[str, typer.Option(help="log2, logit, clr or none.")] = "log2",
     pseudocount: Annotated[float, typer.Option(help="Pseudo-count before log2.")] = 0.0,
-    min_valid: Annotated[float, typer.Option(help="Minimum valid values: number (>=1) or fraction.")] = 0.7,
+    min_valid: Annotated[
+        float, typer.Option(help="Minimum valid values: number (>=1) or fraction.")
+    ] = 0.7,
     valid_mode: Annotated[str, typer.Option(help="total, each_group or any_group.")] = "any_group",
     normalize: Annotated[str, typer.Option(help="median, quantile or none.")] = "median",
     impute: Annotated[str, typer.Option(help="none, downshift, minprob, knn or mixed.")] = "none",
@@ -221,17 +251,26 @@ def differential_cmd(
     data: Annotated[Path, typer.Argument(help="Preprocessed .h5ad.")],
     out: Annotated[Path, typer.Argument(help="Output .h5ad with the results stored.")],
     contrast: Annotated[
-        list[str] | None, typer.Option(help='Contrast in level names, e.g. "withdrawal - control"; repeatable.')
+        list[str] | None,
+        typer.Option(help='Contrast in level names, e.g. "withdrawal - control"; repeatable.'),
     ] = None,
     groupby: Annotated[str, typer.Option(help="Sample-sheet column of the groups.")] = "phase",
-    covariate: Annotated[list[str] | None, typer.Option(help="Covariate column (batch, subject); repeatable.")] = None,
-    formula: Annotated[str | None, typer.Option(help="Design formula instead of groupby + covariates.")] = None,
+    covariate: Annotated[
+        list[str] | None, typer.Option(help="Covariate column (batch, subject); repeatable.")
+    ] = None,
+    formula: Annotated[
+        str | None, typer.Option(help="Design formula instead of groupby + covariates.")
+    ] = None,
     trend: Annotated[bool, typer.Option(help="Intensity-dependent prior (limma trend).")] = False,
     robust: Annotated[bool, typer.Option(help="Robust empirical Bayes (limma robust).")] = False,
     fdr: Annotated[str, typer.Option(help="bh, by, bonferroni, holm, qvalue or none.")] = "bh",
     key_added: Annotated[str, typer.Option(help="Key of the results in .uns.")] = "differential",
-    table: Annotated[Path | None, typer.Option(help="Also write the long result table (TSV).")] = None,
-    f_table: Annotated[Path | None, typer.Option(help="Also write the moderated F table (TSV).")] = None,
+    table: Annotated[
+        Path | None, typer.Option(help="Also write the long result table (TSV).")
+    ] = None,
+    f_table: Annotated[
+        Path | None, typer.Option(help="Also write the moderated F table (TSV).")
+    ] = None,
 ) -> None:
     """Moderated t and F statistics with limma's linear models and empirical Bayes (kom.tl.differential)."""
     from .. import get, tl
@@ -259,20 +298,35 @@ def differential_cmd(
 def biomarkers_cmd(
     data: Annotated[Path, typer.Argument(help=".h5ad with differential results.")],
     out: Annotated[Path, typer.Argument(help="Output .h5ad with the flags stored.")],
-    candidates: Annotated[Path | None, typer.Option(help="Candidate list (TSV); default: the shipped list.")] = None,
-    modality: Annotated[str | None, typer.Option(help="Modality of the data (protein or histone).")] = None,
+    candidates: Annotated[
+        Path | None, typer.Option(help="Candidate list (TSV); default: the shipped list.")
+    ] = None,
+    modality: Annotated[
+        str | None, typer.Option(help="Modality of the data (protein or histone).")
+    ] = None,
     key: Annotated[str, typer.Option(help="Key of the differential results.")] = "differential",
     alpha: Annotated[float, typer.Option(help="FDR level.")] = 0.05,
-    min_abs_log2fc: Annotated[float, typer.Option(help="Minimum absolute log2 fold change.")] = 0.58,
-    table: Annotated[Path | None, typer.Option(help="Also write the candidate table (TSV).")] = None,
-    features_table: Annotated[Path | None, typer.Option(help="Also write the per-feature flags (TSV).")] = None,
+    min_abs_log2fc: Annotated[
+        float, typer.Option(help="Minimum absolute log2 fold change.")
+    ] = 0.58,
+    table: Annotated[
+        Path | None, typer.Option(help="Also write the candidate table (TSV).")
+    ] = None,
+    features_table: Annotated[
+        Path | None, typer.Option(help="Also write the per-feature flags (TSV).")
+    ] = None,
 ) -> None:
     """Flag candidate withdrawal markers (kom.tl.flag_biomarkers)."""
     from .. import get, tl
 
     adata = read_h5ad(data)
     tl.flag_biomarkers(
-        adata, key=key, candidates=candidates, alpha=alpha, min_abs_log2fc=min_abs_log2fc, modality=modality
+        adata,
+        key=key,
+        candidates=candidates,
+        alpha=alpha,
+        min_abs_log2fc=min_abs_log2fc,
+        modality=modality,  # type: ignore[arg-type]
     )
     write_h5ad(adata, out)
     if table is not None:
@@ -283,11 +337,15 @@ def biomarkers_cmd(
 
 @command("plot")
 def plot_cmd(
-    kind: Annotated[str, typer.Argument(help="Plot: volcano, ma, pvalue-histogram, trajectories, pca, ...")],
+    kind: Annotated[
+        str, typer.Argument(help="Plot: volcano, ma, pvalue-histogram, trajectories, pca, ...")
+    ],
     data: Annotated[Path, typer.Argument(help="Input .h5ad.")],
     out: Annotated[Path, typer.Argument(help="Output figure (.png, .svg or .pdf by extension).")],
     contrast: Annotated[str | None, typer.Option(help="Contrast of result plots.")] = None,
-    feature: Annotated[list[str] | None, typer.Option(help="Feature or gene (trajectories); repeatable.")] = None,
+    feature: Annotated[
+        list[str] | None, typer.Option(help="Feature or gene (trajectories); repeatable.")
+    ] = None,
     key: Annotated[str, typer.Option(help="Key of the differential results.")] = "differential",
 ) -> None:
     """Draw one figure from a .h5ad file and save it (format from the extension)."""
@@ -330,7 +388,9 @@ def plot_cmd(
 
 @command("report")
 def report_cmd(
-    inputs: Annotated[list[str], typer.Argument(help="NAME=file.h5ad per modality (or one file.h5ad).")],
+    inputs: Annotated[
+        list[str], typer.Argument(help="NAME=file.h5ad per modality (or one file.h5ad).")
+    ],
     out: Annotated[Path, typer.Option(help="Output HTML file.")] = Path("report.html"),
     title: Annotated[str, typer.Option(help="Title of the report.")] = "kratom-omics report",
     key: Annotated[str, typer.Option(help="Key of the differential results.")] = "differential",
@@ -345,7 +405,9 @@ def report_cmd(
         if not sep:
             name, path = Path(item).stem, item
         if not name or name in data:
-            raise InputFormatError(f"report input {item!r}: expected NAME=file.h5ad with distinct names.")
+            raise InputFormatError(
+                f"report input {item!r}: expected NAME=file.h5ad with distinct names."
+            )
         data[name] = read_h5ad(Path(path))
     report.html(data if len(data) > 1 else next(iter(data.values())), out, title=title, key=key)
     logger.info("wrote %s", out)

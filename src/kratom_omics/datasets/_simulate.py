@@ -268,15 +268,16 @@ def simulate(
     sigma2 = s0**2 * prior_df / rng.chisquare(prior_df, n)
     is_marker = var["marker"].to_numpy() != ""
     sigma2[is_marker] = s0[is_marker] ** 2
-    n_out = int(round(fraction_outlier_variance * n))
+    n_out = round(fraction_outlier_variance * n)
     outliers = rng.choice(
         np.flatnonzero(~is_marker), size=min(n_out, int((~is_marker).sum())), replace=False
     )
     sigma2[outliers] *= 8.0
     var["true_mean"] = mu
     var["true_sigma"] = np.sqrt(sigma2)
-    var["outlier_variance"] = False
-    var.iloc[outliers, var.columns.get_loc("outlier_variance")] = True
+    flagged = np.zeros(n, dtype=bool)
+    flagged[outliers] = True
+    var["outlier_variance"] = flagged
 
     batch_codes = obs["batch"].cat.codes.to_numpy()
     batch_eff = rng.normal(0.0, batch_sd, (n_batches, n))
@@ -370,7 +371,7 @@ def _protein_features(
     mu = rng.normal(24.0, 2.0, n)
     effects = np.zeros((n, 2))  # columns: use vs control, withdrawal vs control
     free = np.flatnonzero(var["marker"].to_numpy() == "")
-    n_changed = int(round(fraction_changed * n))
+    n_changed = round(fraction_changed * n)
     changed = rng.choice(free, size=min(n_changed, free.size), replace=False)
     kind = rng.choice(["use_only", "withdrawal_only", "persistent"], size=changed.size)
     size = rng.choice([-1.0, 1.0], changed.size) * effect_size * rng.uniform(0.6, 1.6, changed.size)
@@ -459,7 +460,7 @@ def _truth(
         level[p] = base[:, 0] * (k / max(n_phase - 2, 1))
     per_time = base[:, [1]] * shapes
     level[design.withdrawal] = per_time.mean(axis=1)
-    extra = {}
+    extra: dict[str, None] = {}
     for i, tp in enumerate(design.timepoints):
         level[f"{design.withdrawal}_d{tp:g}"] = per_time[:, i]
         extra[f"{design.withdrawal}_d{tp:g} - {design.phases[0]}"] = None

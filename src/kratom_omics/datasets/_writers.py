@@ -34,7 +34,9 @@ def _fasta_header(ids: str, gene: str, name: str) -> str:
         return "" if first.startswith("REV__") else first.removeprefix("CON__")
     entry = f"{gene.upper()}_RAT" if gene else f"{first}_RAT"
     gn = f" GN={gene}" if gene else ""
-    return f">tr|{first}|{entry} {name or 'Uncharacterized protein'} OS=Rattus norvegicus OX=10116{gn}"
+    return (
+        f">tr|{first}|{entry} {name or 'Uncharacterized protein'} OS=Rattus norvegicus OX=10116{gn}"
+    )
 
 
 def write_samples(adata: AnnData, path: str | os.PathLike) -> None:
@@ -51,10 +53,14 @@ def write_samples(adata: AnnData, path: str | os.PathLike) -> None:
     -------
     None; writes ``path`` (columns ``sample``, ``phase``, then the optional standard columns).
     """
-    cols = [c for c in ("phase", "subject", "batch", "timepoint", "region", "sex") if c in adata.obs]
+    cols = [
+        c for c in ("phase", "subject", "batch", "timepoint", "region", "sex") if c in adata.obs
+    ]
     sheet = adata.obs[cols].copy()
     sheet.insert(0, "sample", adata.obs_names)
-    _atomic_write_text(sheet.to_csv(sep="\t", index=False, lineterminator="\n", na_rep=""), Path(path))
+    _atomic_write_text(
+        sheet.to_csv(sep="\t", index=False, lineterminator="\n", na_rep=""), Path(path)
+    )
 
 
 def write_maxquant(adata: AnnData, path: str | os.PathLike, *, seed: int = 0) -> None:
@@ -80,33 +86,53 @@ def write_maxquant(adata: AnnData, path: str | os.PathLike, *, seed: int = 0) ->
     None; writes ``path`` atomically.
     """
     rng = np.random.default_rng(seed)
-    lfq = np.nan_to_num(np.asarray(adata.layers["raw"], dtype=float).T, nan=0.0)  # features x samples
+    lfq = np.nan_to_num(
+        np.asarray(adata.layers["raw"], dtype=float).T, nan=0.0
+    )  # features x samples
     samples = list(adata.obs_names)
     n, m = lfq.shape
     genes = adata.var["gene"].astype(str).to_numpy().copy()
     acc = adata.var["protein_ids"].astype(str).to_numpy()
     # groups: every 25th protein shares its group with a second accession of a paralog-like entry
-    second = [f"{a};{b}" if i % 25 == 7 else a for i, (a, b) in enumerate(zip(acc, np.roll(acc, 1), strict=True))]
+    second = [
+        f"{a};{b}" if i % 25 == 7 else a
+        for i, (a, b) in enumerate(zip(acc, np.roll(acc, 1), strict=True))
+    ]
     no_gene = np.zeros(n, dtype=bool)
-    no_gene[rng.choice(np.flatnonzero(adata.var.get("marker", pd.Series("", index=adata.var_names)) == ""),
-                       size=max(1, n // 100), replace=False)] = True
+    no_gene[
+        rng.choice(
+            np.flatnonzero(adata.var.get("marker", pd.Series("", index=adata.var_names)) == ""),
+            size=max(1, n // 100),
+            replace=False,
+        )
+    ] = True
     genes[no_gene] = ""
     only_site = np.zeros(n, dtype=bool)
-    only_site[rng.choice(np.flatnonzero(~no_gene & (lfq.sum(axis=1) > 0)), size=max(1, n // 150), replace=False)] = True
+    only_site[
+        rng.choice(
+            np.flatnonzero(~no_gene & (lfq.sum(axis=1) > 0)), size=max(1, n // 150), replace=False
+        )
+    ] = True
 
     n_con = len(_CONTAMINANTS)
     n_rev = max(2, n // 100)
     extra = n_con + n_rev
     level = np.nanmedian(np.where(lfq > 0, lfq, np.nan))
     extra_lfq = np.where(
-        rng.random((extra, m)) < 0.3, 0.0, level * 2.0 ** rng.normal(-2.0, 1.5, (extra, 1)) * 2.0 ** rng.normal(0, 0.3, (extra, m))
+        rng.random((extra, m)) < 0.3,
+        0.0,
+        level * 2.0 ** rng.normal(-2.0, 1.5, (extra, 1)) * 2.0 ** rng.normal(0, 0.3, (extra, m)),
     )
     lfq_all = np.vstack([lfq, extra_lfq])
-    ids = second + [f"CON__{a}" for a, _, _ in _CONTAMINANTS] + [
-        f"REV__{a}" for a in rng.choice(acc, n_rev, replace=False)
-    ]
+    ids = (
+        second
+        + [f"CON__{a}" for a, _, _ in _CONTAMINANTS]
+        + [f"REV__{a}" for a in rng.choice(acc, n_rev, replace=False)]
+    )
     gene_col = list(genes) + [g for _, g, _ in _CONTAMINANTS] + [""] * n_rev
-    names = [_PROTEIN_NAMES.get(g, "") for g in genes] + [p for _, _, p in _CONTAMINANTS] + [""] * n_rev
+    names = (
+        [_PROTEIN_NAMES.get(g, "") for g in genes] + [p for _, _, p in _CONTAMINANTS] + [""] * n_rev
+    )
     total = n + extra
     loading = 2.0 ** rng.normal(0.0, 0.25, m)
     intensity = np.round(lfq_all * loading)
@@ -124,12 +150,16 @@ def write_maxquant(adata: AnnData, path: str | os.PathLike, *, seed: int = 0) ->
     cols: dict[str, object] = {
         "Protein IDs": ids,
         "Majority protein IDs": ids,
-        "Peptide counts (all)": [";".join([str(p)] * len(i.split(";"))) for p, i in zip(peptides, ids, strict=True)],
+        "Peptide counts (all)": [
+            ";".join([str(p)] * len(i.split(";"))) for p, i in zip(peptides, ids, strict=True)
+        ],
         "Peptide counts (razor+unique)": [str(p) for p in razor],
         "Peptide counts (unique)": [str(p) for p in unique],
         "Protein names": names,
         "Gene names": gene_col,
-        "Fasta headers": [_fasta_header(i, g, p) for i, g, p in zip(ids, gene_col, names, strict=True)],
+        "Fasta headers": [
+            _fasta_header(i, g, p) for i, g, p in zip(ids, gene_col, names, strict=True)
+        ],
         "Number of proteins": [len(i.split(";")) for i in ids],
         "Peptides": peptides,
         "Razor + unique peptides": razor,

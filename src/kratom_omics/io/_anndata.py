@@ -26,7 +26,8 @@ __all__ = ["attach_samples", "build_anndata", "normalize_run_name"]
 logger = logging.getLogger("kratom_omics")
 
 _RUN_SUFFIXES = re.compile(
-    r"(\.(raw|mzml|mzxml|wiff2?|d|dia|mgf|mzml\.gz|raw\.dia|quant|htrms|bam|sam|cram))+$", re.IGNORECASE
+    r"(\.(raw|mzml|mzxml|wiff2?|d|dia|mgf|mzml\.gz|raw\.dia|quant|htrms|bam|sam|cram))+$",
+    re.IGNORECASE,
 )
 
 
@@ -97,7 +98,9 @@ def _make_unique(names: list[str], source: str) -> list[str]:
             seen[name] = 0
             out.append(name)
     if n_dup:
-        logger.info("%s: %d duplicated feature id(s) made unique with suffixes -1, -2, ...", source, n_dup)
+        logger.info(
+            "%s: %d duplicated feature id(s) made unique with suffixes -1, -2, ...", source, n_dup
+        )
     return out
 
 
@@ -155,7 +158,10 @@ def attach_samples(
     if missing_in_sheet or missing_in_data:
         logger.warning(
             "%s: keeping %d common samples; dropped from data: %s; not in data: %s",
-            source, len(mapping), missing_in_sheet, missing_in_data,
+            source,
+            len(mapping),
+            missing_in_sheet,
+            missing_in_data,
         )
     inverse = {v: k for k, v in mapping.items()}
     order = [inverse[s] for s in sheet.index if s in inverse]
@@ -169,7 +175,7 @@ def attach_samples(
     out.obs = pd.concat([obs, extra], axis=1)
     renamed = {d: mapping[d] for d in order if d != mapping[d]}
     if renamed:
-        out.obs["run"] = [d for d in order]
+        out.obs["run"] = list(order)
     return out
 
 
@@ -185,8 +191,8 @@ def _match(data_names: list[str], sheet_names: list[str]) -> dict[str, str]:
     for d in data_names:
         if d in mapping:
             continue
-        s = norm_sheet.get(normalize_run_name(d))
-        if s is not None and s not in taken:
-            mapping[d] = s
-            taken.add(s)
+        match = norm_sheet.get(normalize_run_name(d))
+        if match is not None and match not in taken:
+            mapping[d] = match
+            taken.add(match)
     return mapping

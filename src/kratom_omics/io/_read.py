@@ -46,7 +46,7 @@ def _detect(path: Path) -> str:
             first = fh.readline()
     except OSError as exc:
         raise InputFormatError(f"{str(path)!r} cannot be read: {exc}") from None
-    if first.startswith("# Program:featureCounts") or first.startswith("Geneid\tChr\tStart\tEnd"):
+    if first.startswith(("# Program:featureCounts", "Geneid\tChr\tStart\tEnd")):
         return "featurecounts"
     header = {h.strip().strip('"').lower() for h in re.split(r"[\t,;]", first)}
     if header & {"target", "protein", "antibody"} and header & {

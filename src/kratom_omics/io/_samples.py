@@ -39,7 +39,11 @@ def _read_any_table(path: Path, *, what: str) -> pd.DataFrame:
         raise InputFormatError(f"{what} {str(path)!r} is empty.") from None
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
         raise InputFormatError(f"{what} {str(path)!r} could not be parsed: {exc}") from None
-    if df.shape[1] == 1 and suffix not in {".csv", ".xlsx", ".xlsm", ".xls"} and "," in df.columns[0]:
+    if (
+        df.shape[1] == 1
+        and suffix not in {".csv", ".xlsx", ".xlsm", ".xls"}
+        and "," in df.columns[0]
+    ):
         raise InputFormatError(
             f"{what} {str(path)!r} looks comma-separated but has extension {suffix!r}; "
             "rename it to .csv or save it tab-separated."
@@ -49,7 +53,9 @@ def _read_any_table(path: Path, *, what: str) -> pd.DataFrame:
 
 def _natural_key(text: str) -> tuple:
     parts = re.split(r"(\d+(?:\.\d+)?)", text)
-    return tuple((0, float(p)) if re.fullmatch(r"\d+(?:\.\d+)?", p) else (1, p.lower()) for p in parts)
+    return tuple(
+        (0, float(p)) if re.fullmatch(r"\d+(?:\.\d+)?", p) else (1, p.lower()) for p in parts
+    )
 
 
 def read_samples(
@@ -93,7 +99,9 @@ def read_samples(
             dtype = df[phase_col].dtype
             if isinstance(dtype, pd.CategoricalDtype) and dtype.ordered:
                 phases = [str(c) for c in dtype.categories]
-        df = df.astype({c: "string" for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])})
+        df = df.astype(
+            {c: "string" for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])}
+        )
         df = df.astype({c: object for c in df.columns if isinstance(df[c].dtype, pd.StringDtype)})
     else:
         p = Path(path)
@@ -126,7 +134,8 @@ def validate_samples(
     df = df.rename(columns=rename)
     for col in df.columns:
         if df[col].dtype == object:
-            df[col] = df[col].str.strip().replace({"": np.nan, "nan": np.nan, "NA": np.nan})
+            text = df[col].str.strip()
+            df[col] = text.mask(text.isin(["", "nan", "NA"]))
     df = df.dropna(how="all").reset_index(drop=True)
     if df.empty:
         raise SampleSheetError(f"{source} has no rows; expected one row per sample.")

@@ -23,7 +23,9 @@ __all__ = ["read_table"]
 _NA_VALUES = ["", "NA", "NaN", "nan", "N/A", "#N/A", "NULL", "null", "Filtered", "-"]
 
 
-def read_delimited(path: Path, *, sep: str | None = None, what: str = "table", **kwargs) -> pd.DataFrame:
+def read_delimited(
+    path: Path, *, sep: str | None = None, what: str = "table", **kwargs
+) -> pd.DataFrame:
     """Read a text table as strings; the delimiter is sniffed (tab, comma, semicolon) unless given."""
     if not path.exists():
         raise InputFormatError(f"{what} {str(path)!r} does not exist.")
@@ -162,7 +164,11 @@ def read_table(
         samples=samples,
         source=source,
         reader="read_table",
-        parameters={"orientation": orientation, "zero_as_missing": zero_as_missing, "decimal": decimal},
+        parameters={
+            "orientation": orientation,
+            "zero_as_missing": zero_as_missing,
+            "decimal": decimal,
+        },
         phases=phases,
         join=join,
     )
@@ -190,7 +196,10 @@ def _sample_columns(df, samples, sample_columns, source, decimal, phases) -> lis
         if decimal != ".":
             text = text.str.replace(decimal, ".", regex=False)
         text = text.mask(text.isin(_NA_VALUES))
-        if text.notna().any() and pd.to_numeric(text, errors="coerce").notna().sum() == text.notna().sum():
+        if (
+            text.notna().any()
+            and pd.to_numeric(text, errors="coerce").notna().sum() == text.notna().sum()
+        ):
             numeric.append(c)
     if not numeric:
         raise InputFormatError(

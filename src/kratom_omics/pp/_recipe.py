@@ -70,7 +70,9 @@ def recipe(
     from . import remove_flagged as _remove_flagged
 
     if transform not in ("log2", "logit", "clr", "none"):
-        raise InputFormatError(f"transform={transform!r}; expected 'log2', 'logit', 'clr' or 'none'.")
+        raise InputFormatError(
+            f"transform={transform!r}; expected 'log2', 'logit', 'clr' or 'none'."
+        )
     adata = start(adata, copy)
     flags = [c for c in ("is_contaminant", "is_decoy", "only_by_site") if c in adata.var]
     if remove_flagged and flags:
