@@ -50,6 +50,8 @@ CASES: dict[str, tuple[str, str, str, list[str], dict]] = {
         {"trend": True, "robust": True},
     ),
     "na_weights": ("y_phase_na", "samples_phase", "phase", CON4, {"weights": "w"}),
+    "phase_arrayweights": ("y_phase", "samples_phase", "phase", CON4, {"weights": "per_sample"}),
+    "na_arrayweights": ("y_phase_na", "samples_phase", "phase", CON4, {"weights": "per_sample"}),
     "batch": ("y_phase", "samples_phase", "phase", CON3, {"covariates": ["batch"]}),
     "na_batch": ("y_phase_na", "samples_phase", "phase", CON3, {"covariates": ["batch"]}),
     "na_dose": ("y_phase_na", "samples_phase", "phase", CON3, {"covariates": ["dose"]}),
@@ -148,6 +150,8 @@ def check_against(
 def test_matches_r_limma(case: str, version: str) -> None:
     matrix, samples, groupby, contrasts, options = CASES[case]
     adata = make_adata(matrix, samples, with_weights="weights" in options)
+    if options.get("weights") == "per_sample":  # R: seq(0.5, 2, length.out = 12)
+        options = {**options, "weights": np.linspace(0.5, 2, adata.n_obs)}
     kom.tl.differential(
         adata, groupby, contrasts, legacy=True if version == "3.54" else None, **options
     )

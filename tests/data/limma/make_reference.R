@@ -83,6 +83,9 @@ run("na_trend", yna, d, con4, trend = TRUE)
 run("na_robust", yna, d, con4, robust = TRUE)
 run("na_trend_robust", yna, d, con4, trend = TRUE, robust = TRUE)
 run("na_weights", yna, d, con4, weights = w)
+aw <- seq(0.5, 2, length.out = ncol(y))  # one weight per sample (array weights)
+run("phase_arrayweights", y, d, con4, weights = aw)
+run("na_arrayweights", yna, d, con4, weights = aw)
 if (version == "3.62") {
   run("na_legacy", yna, d, con4, legacy = TRUE)
   run("phase_unequal", y, d, con4, legacy = FALSE)  # ML estimator forced on equal df
