@@ -502,3 +502,14 @@ def test_numeric_groupby_levels_sorted_numerically() -> None:
     wd = kom.get.differential(a, contrast="`10`-`1`")
     assert wd.shape[0] == a.n_vars
     assert set(wd["contrast"]) == {"`10` - `1`"}
+
+
+def test_mostly_zero_variances_warn() -> None:
+    from kratom_omics.errors import KratomOmicsWarning
+
+    a = simulated()
+    a.X[:, :40] = np.repeat([20.0, 21.0, 22.0], 4)[:, None]  # 40 of 60 features fit exactly
+    with pytest.warns(
+        KratomOmicsWarning, match="more than half of the residual variances are exactly zero"
+    ):
+        kom.tl.differential(a, "phase")

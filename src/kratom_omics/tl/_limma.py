@@ -18,7 +18,9 @@ from __future__ import annotations
 import bisect
 import contextlib
 import functools
+import logging
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -26,7 +28,7 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 from scipy import optimize, special, stats
 
-from ..errors import DesignError
+from ..errors import DesignError, KratomOmicsWarning
 
 __all__ = [
     "ContrastFit",
@@ -43,6 +45,7 @@ __all__ = [
 ]
 
 _EPS = np.finfo(float).eps
+logger = logging.getLogger("kratom_omics")
 
 
 _P = ParamSpec("_P")
@@ -939,7 +942,15 @@ def fit_f_dist(
     xs = np.maximum(xs, 0)
     m = float(np.median(xs))
     if m == 0:
+        warnings.warn(
+            "more than half of the residual variances are exactly zero: the empirical Bayes "
+            "moderation is unreliable (constant or imputed-only features?).",
+            KratomOmicsWarning,
+            stacklevel=2,
+        )
         m = 1.0
+    elif np.any(xs == 0):
+        logger.info("zero residual variances offset away from zero (as limma does)")
     xs = np.maximum(xs, 1e-5 * m)
     e = np.log(xs) + _by_unique(logmdigamma, d1 / 2)
     if cov_ok is None:
