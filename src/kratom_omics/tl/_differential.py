@@ -279,8 +279,7 @@ def differential(
         raise DesignError(
             "no feature has residual degrees of freedom (each has at most as many observed samples "
             f"as the {len(design.columns)} design columns); add replicates, drop covariates or "
-            "filter "
-            "features with many missing values."
+            "filter out features with many missing values."
         )
     cfit = contrasts_fit(fit, cmat, exact=exact_se)
     if lfc > 0:
