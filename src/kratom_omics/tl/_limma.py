@@ -262,22 +262,29 @@ def _lowest(
     nrt = nleft + stop - 1
     seg = x[nleft : nrt + 1]
     r = np.abs(seg - xs)
-    w = np.where(r <= h1, 1.0, (1 - (r / h) ** 3) ** 3) if h > 0 else np.ones_like(r)
-    w = np.where(r <= h9, w, 0.0)
+    if h > 0:
+        u = r / h
+        u = 1.0 - u * u * u  # tricube, multiplied out as clowess's fcube (pow is slow)
+        w = u * u * u
+        w[r <= h1] = 1.0
+    else:
+        w = np.ones_like(r)
+    w[r > h9] = 0.0
     if rw is not None:
-        w = w * rw[nleft : nrt + 1]
-    a = w.sum()
+        w *= rw[nleft : nrt + 1]
+    a = float(w.sum())
     if a <= 0:
         return None
-    w = w / a
+    w /= a
     if h > 0:
-        a = np.sum(w * seg)
+        a = float(np.dot(w, seg))
         b = xs - a
-        c = np.sum(w * (seg - a) ** 2)
+        dev = seg - a
+        c = float(np.dot(w, dev * dev))
         if math.sqrt(c) > 0.001 * rng:
             b /= c
-            w = w * (b * (seg - a) + 1.0)
-    return float(np.sum(w * y[nleft : nrt + 1]))
+            w *= b * dev + 1.0
+    return float(np.dot(w, y[nleft : nrt + 1]))
 
 
 def r_lowess(x: np.ndarray, y: np.ndarray, *, f: float = 2 / 3, iterations: int = 3) -> np.ndarray:
@@ -464,11 +471,9 @@ def weighted_lowess(
                 wk = wo[left : right + 1] * robust[left : right + 1]
                 val = float(np.sum(ys * wk) / np.sum(wk))
             else:
-                wk = (
-                    (1 - (np.abs(xo[sp] - xs) / dist) ** 3) ** 3
-                    * wo[left : right + 1]
-                    * robust[left : right + 1]
-                )
+                u = np.abs(xo[sp] - xs) / dist
+                u = 1.0 - u * u * u
+                wk = u * u * u * wo[left : right + 1] * robust[left : right + 1]
                 aw = np.sum(wk)
                 xm = np.sum(wk * xs) / aw
                 ym = np.sum(wk * ys) / aw
