@@ -53,9 +53,13 @@ def test_log2_pseudocount_for_counts():
 
 
 def test_log2_refuses_values_that_look_logged(protein, histone):
-    for data in (protein, histone):  # simulated X is on the log2 scale already
-        with pytest.raises(InputFormatError, match=r"looks log-transformed already.*force=True"):
+    for data in (protein, histone):  # simulated X is on the log2 scale already, and says so
+        with pytest.raises(InputFormatError, match=r"already log2-transformed"):
             kom.pp.log2(data, copy=True)
+        unflagged = data.copy()
+        del unflagged.uns["kratom_omics"]["x_transform"]  # the values alone give it away too
+        with pytest.raises(InputFormatError, match=r"looks log-transformed already.*force=True"):
+            kom.pp.log2(unflagged, copy=True)
     ratios = 1.0 + np.abs(np.random.default_rng(0).normal(size=(4, 5)))  # linear, between 1 and 5
     adata = ad.AnnData(ratios)
     with pytest.raises(InputFormatError, match="looks log-transformed"):
