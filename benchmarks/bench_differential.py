@@ -11,7 +11,9 @@ fitted by
   (numpy reports its allocations to it); also the full ``kom.tl.differential`` call on an AnnData
   whose ``X`` views the same matrix (long result table with FDR, F table, provenance);
 - R limma: ``lmFit`` + ``contrasts.fit`` + ``eBayes`` timed with ``system.time`` inside R (reading
-  the data is not timed).
+  the data is not timed);
+- inmoose (a Python port of limma, when installed): ``lmFit`` + ``contrasts_fit`` + ``eBayes``
+  (one run only for the case with missing values, which it fits feature by feature).
 
 Design: three phases (control/use/withdrawal) in equal numbers, contrasts withdrawal - control,
 use - control and withdrawal - use. Prints a Markdown table of seconds and ratios.
@@ -100,6 +102,24 @@ def api(adata) -> None:
     )
 
 
+def run_inmoose(y: np.ndarray, repeats: int) -> float:
+    """Best time of inmoose's limma port (lmFit + contrasts_fit + eBayes) on the same data."""
+    import pandas as pd
+    from inmoose import limma
+
+    n = y.shape[1]
+    design = pd.DataFrame(np.eye(3)[np.repeat([0, 1, 2], n // 3)])
+    data = pd.DataFrame(y)
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fit = limma.lmFit(data, design)
+        cm = pd.DataFrame(CONTRASTS, index=fit.coefficients.columns)
+        limma.eBayes(limma.contrasts_fit(fit, cm))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def best_of(func, y, repeats: int) -> tuple[float, object]:
     best, out = np.inf, None
     for _ in range(repeats):
@@ -142,6 +162,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-r", action="store_true")
     parser.add_argument(
+        "--skip-python-peers",
+        action="store_true",
+        help="do not time inmoose's limma port (timed when installed: pip install inmoose)",
+    )
+    parser.add_argument(
         "--r-lib",
         default=str(Path("~/.local/share/limma-3.62").expanduser()),
         help="library path of limma for R ('' for the system limma)",
@@ -169,24 +194,32 @@ def main() -> None:
                 r_version, t_r, r_df = run_r(y, args.repeats, args.r_lib, Path(tmpdir))
                 if not np.isclose(r_df, df_prior, rtol=1e-5):
                     print(f"warning: df.prior differs: R {r_df} vs {df_prior}", file=sys.stderr)
-            rows.append((name, size, t_core, t_api, t_r, peak, peak_api, r_version))
+            t_inm = float("nan")
+            if not args.skip_python_peers:
+                try:
+                    t_inm = run_inmoose(y, 1 if miss else args.repeats)
+                except ImportError:
+                    print("inmoose not installed: Python peer skipped", file=sys.stderr)
+            rows.append((name, size, t_core, t_api, t_r, peak, peak_api, r_version, t_inm))
             print(
-                f"{name}: core {t_core:.2f}s api {t_api:.2f}s R {t_r:.2f}s peak {peak / size:.2f}x "
+                f"{name}: core {t_core:.2f}s api {t_api:.2f}s R {t_r:.2f}s inmoose {t_inm:.2f}s "
+                f"peak {peak / size:.2f}x "
                 f"(api {peak_api / size:.2f}x) of {size / 1e6:.0f} MB",
                 file=sys.stderr,
                 flush=True,
             )
     print(f"limma {rows[0][7]}, numpy {np.__version__}, Python {sys.version.split()[0]}\n")
     print(
-        "| case | input MB | R limma (s) | kratom-omics core (s) | ratio R/core "
-        "| kom.tl.differential (s) | ratio R/API | peak mem core / input | peak mem API / input |"
+        "| case | input MB | R limma (s) | inmoose (s) | kratom-omics core (s) | ratio R/core "
+        "| ratio inmoose/core | kom.tl.differential (s) | ratio R/API | peak mem core / input "
+        "| peak mem API / input |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, size, t_core, t_api, t_r, peak, peak_api, _ in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, size, t_core, t_api, t_r, peak, peak_api, _, t_inm in rows:
         print(
-            f"| {name} | {size / 1e6:.0f} | {t_r:.2f} | {t_core:.2f} | {t_r / t_core:.1f} "
-            f"| {t_api:.2f} | "
-            f"{t_r / t_api:.1f} | {peak / size:.2f} | {peak_api / size:.2f} |"
+            f"| {name} | {size / 1e6:.0f} | {t_r:.2f} | {t_inm:.2f} | {t_core:.2f} "
+            f"| {t_r / t_core:.1f} | {t_inm / t_core:.1f} | {t_api:.2f} | {t_r / t_api:.1f} "
+            f"| {peak / size:.2f} | {peak_api / size:.2f} |"
         )
 
 
