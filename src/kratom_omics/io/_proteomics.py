@@ -166,9 +166,10 @@ def read_columns(
     try:
         for mark in attempts:
             try:
+                dtypes: dict[Any, Any] = {**text_dtypes, **dict.fromkeys(numeric, np.float64)}
                 df = pd.read_csv(
                     path,
-                    dtype={**text_dtypes, **dict.fromkeys(numeric, np.float64)},
+                    dtype=dtypes,
                     na_values=dict.fromkeys(numeric, _NA_VALUES),
                     decimal=mark,
                     **kwargs,

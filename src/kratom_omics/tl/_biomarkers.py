@@ -93,8 +93,8 @@ def _join_lower(parts: tuple[str, ...]) -> str:
 def _long_tokens(values: pd.Series, sep: str = r"[;,|]") -> pd.DataFrame:
     """One row per (feature position, token) from ``;``-separated cells (vectorised)."""
     s = values.astype(object).where(values.notna(), "").astype(str)
-    parts = s.str.split(sep).explode()
-    parts = parts.str.strip()
+    exploded = s.str.split(sep).explode()
+    parts = exploded.astype(str).str.strip()
     out = pd.DataFrame({"pos": parts.index.to_numpy(), "token": parts.to_numpy()})
     return out[out["token"] != ""]
 
