@@ -215,7 +215,11 @@ def _dunnett(
         elif df < 1:
             note = f"too few observations: {n_tot} value(s) in {len(present) + 1} group(s)"
         else:
-            with np.errstate(invalid="ignore", divide="ignore"):
+            with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+                # scipy's interval search stops within about 1e-3 of the level and then warns
+                warnings.filterwarnings(
+                    "ignore", message="Computation of the confidence interval did not converge"
+                )
                 result = stats.dunnett(
                     *[samples[i] for i in present],
                     control=samples[ci],
