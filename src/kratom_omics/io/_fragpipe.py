@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from .._core import DEFAULT_PHASES
-from ..errors import InputFormatError, KeyNotFoundError
 from ._proteomics import (
     CONTAMINANT_PREFIXES,
     DECOY_PREFIXES,
     JoinArg,
     SamplesArg,
+    choose_quantity,
     finish,
     prefix_flag,
     protein_var,
@@ -111,21 +111,15 @@ def read_fragpipe(
         key: {s: f"{s} {suffix}" for s in names if f"{s} {suffix}" in header}
         for key, suffix in QUANTITIES.items()
     }
-    if quantity is None:
-        quantity = "maxlfq" if available["maxlfq"] else "intensity"
-    key = str(quantity).lower()
-    key = {"lfq": "maxlfq"}.get(key, key)
-    if key not in QUANTITIES:
-        raise KeyNotFoundError(
-            f"quantity={quantity!r} is not a FragPipe quantity; expected one of {list(QUANTITIES)}."
-        )
-    columns = available[key]
-    if not columns:
-        present = [k for k, v in available.items() if v]
-        raise InputFormatError(
-            f"{source}: no '<sample> {QUANTITIES[key]}' columns for quantity={key!r}; "
-            + (f"the table has {present}." if present else "the table has no sample intensities.")
-        )
+    key, columns = choose_quantity(
+        quantity,
+        available,
+        tool="FragPipe",
+        preferred="maxlfq",
+        aliases={"lfq": "maxlfq"},
+        source=source,
+        wanted=lambda k: f"<sample> {QUANTITIES[k]}",
+    )
     text = [c for c in _ANNOTATIONS if c in header]
     if "Protein Description" in text and "Description" in text:
         text.remove("Description")

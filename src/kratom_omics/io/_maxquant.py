@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from .._core import DEFAULT_PHASES
-from ..errors import InputFormatError, KeyNotFoundError
+from ..errors import InputFormatError
 from ._proteomics import (
     JoinArg,
     SamplesArg,
+    choose_quantity,
     fill_genes,
     finish,
     plus_flag,
@@ -179,22 +180,16 @@ def read_maxquant(
         key: _sample_columns(header, col(prefix) + lab, sep, experiments)
         for key, prefix in QUANTITIES.items()
     }
-    if quantity is None:
-        quantity = "lfq" if available["lfq"] else "intensity"
-    key = str(quantity).lower()
-    key = {"maxlfq": "lfq"}.get(key, key)
-    if key not in QUANTITIES:
-        raise KeyNotFoundError(
-            f"quantity={quantity!r} is not a MaxQuant quantity; expected one of {list(QUANTITIES)}."
-        )
-    columns = available[key]
-    if not columns:
-        present = [k for k, v in available.items() if v]
-        raise InputFormatError(
-            f"{source}: no '{col(QUANTITIES[key]) + lab}{sep}<sample>' columns for quantity={key!r}"
-            + (f"; the table has {present}" if present else "; the table has no sample intensities")
-            + ". Pass quantity= one of those (LFQ columns exist only when MaxQuant ran LFQ)."
-        )
+    key, columns = choose_quantity(
+        quantity,
+        available,
+        tool="MaxQuant",
+        preferred="lfq",
+        aliases={"maxlfq": "lfq"},
+        source=source,
+        wanted=lambda k: f"{col(QUANTITIES[k]) + lab}{sep}<sample>",
+        hint=" Pass quantity= one of those (LFQ columns exist only when MaxQuant ran LFQ).",
+    )
 
     text = [c for c in (col(name) for name in _ANNOTATIONS) if c in header]
     if col("Potential contaminant") in text and col("Contaminant") in text:

@@ -333,6 +333,40 @@ def protein_var(
     return var
 
 
+def choose_quantity(
+    quantity: str | None,
+    available: dict[str, dict[str, str]],
+    *,
+    tool: str,
+    preferred: str,
+    aliases: dict[str, str],
+    source: str,
+    wanted: Callable[[str], str],
+    hint: str = "",
+) -> tuple[str, dict[str, str]]:
+    """Resolve ``quantity`` among a wide table's quantities and return ``(key, sample -> column)``.
+
+    ``None`` takes ``preferred`` when the table has it, else ``"intensity"``; ``aliases`` maps other
+    tools' names (``lfq`` / ``maxlfq``). ``wanted(key)`` names the missing columns in the error.
+    """
+    if quantity is None:
+        quantity = preferred if available[preferred] else "intensity"
+    key = str(quantity).lower()
+    key = aliases.get(key, key)
+    if key not in available:
+        raise KeyNotFoundError(
+            f"quantity={quantity!r} is not a {tool} quantity; expected one of {list(available)}."
+        )
+    if not available[key]:
+        present = [k for k, v in available.items() if v]
+        raise InputFormatError(
+            f"{source}: no '{wanted(key)}' columns for quantity={key!r}"
+            + (f"; the table has {present}" if present else "; the table has no sample intensities")
+            + f".{hint}"
+        )
+    return key, available[key]
+
+
 def ignore_quantity(quantity: str | None, source: str, tool: str) -> None:
     """Formats with one quantity per run accept ``quantity=`` (e.g. from a config) and ignore it."""
     if quantity is not None:
