@@ -11,6 +11,7 @@ import pandas as pd
 
 from .._core import check_layer, get_matrix, record_provenance
 from ..errors import DesignError, KeyNotFoundError, did_you_mean
+from ._dask import chunked_fit, is_dask_backed
 from ._design import build_design, contrast_matrix, normalize_contrast, quote_name
 from ._limma import contrasts_fit, ebayes, lm_fit, treat
 from ._multitest import adjust_pvalues, check_method
@@ -155,6 +156,8 @@ def differential(
     lfc: float = 0.0,
     exact_se: bool = False,
     key_added: str = "differential",
+    scheduler: str | None = None,
+    chunk_size: int | None = None,
 ) -> None:
     """Moderated (limma) tests of contrasts between groups, for every feature.
 
@@ -207,6 +210,15 @@ def differential(
         ``params["pi0"]``, one per contrast) or ``"none"``.
     key_added
         Key of ``adata.uns`` receiving the result.
+    scheduler
+        Fit chunk by chunk with dask (needs ``kratom-omics[dask]``): ``"local:N"`` starts a
+        ``LocalCluster`` of N workers, ``"threads"``/``"synchronous"``/``"processes"`` choose a
+        local dask scheduler, any other string is a scheduler address (``"tcp://head:8786"``).
+        ``None`` uses the active ``dask.distributed`` client, if any. A dask-backed ``adata.X``
+        (e.g. from :func:`kratom_omics.io.read_zarr_lazy`) is always fitted chunk by chunk, never
+        loaded whole; results equal those of the in-memory fit.
+    chunk_size
+        Features per dask task (default: the dask chunks, at most 100,000 features).
 
     Returns
     -------
@@ -272,9 +284,25 @@ def differential(
         raise DesignError(f"contrasts {dup} are given more than once; list each contrast once.")
     cmat = contrast_matrix(design, names)
 
-    y = get_matrix(adata, layer).T  # features x samples
-    w, wname = _weights_matrix(adata, weights)
-    fit = lm_fit(y, design.matrix, weights=w, coef_names=design.columns, per_feature_cov=exact_se)
+    if scheduler or chunk_size is not None or is_dask_backed(adata, layer):
+        # out of core: y is only the detection pattern (0 / NaN, float16), never the values
+        fit, y = chunked_fit(
+            adata,
+            design.matrix,
+            layer=layer,
+            weights=weights,
+            coef_names=design.columns,
+            per_feature_cov=exact_se,
+            scheduler=scheduler,
+            chunk_size=chunk_size,
+        )
+        wname = ""
+    else:
+        y = get_matrix(adata, layer).T  # features x samples
+        w, wname = _weights_matrix(adata, weights)
+        fit = lm_fit(
+            y, design.matrix, weights=w, coef_names=design.columns, per_feature_cov=exact_se
+        )
     if float(np.max(fit.df_residual, initial=0.0)) == 0:
         raise DesignError(
             "no feature has residual degrees of freedom (each has at most as many observed samples "
