@@ -203,6 +203,7 @@ def test_s0_curve_is_the_d0_boundary_in_volcano_coordinates() -> None:
         tab.loc[complete, "significant"], np.abs(tab.loc[complete, "d"]) >= d0
     )
     assert params["n_significant"] == int(tab["significant"].sum()) >= 25
+    np.testing.assert_array_equal(tab["significant"], tab["qvalue"] < 0.05)
 
 
 def test_volcano_draws_the_s0_curve() -> None:

@@ -267,13 +267,16 @@ def permutation_fdr(
         the contrast (a list of one).
     ``"table"``
         long DataFrame, one row per feature: ``feature, contrast, log2fc, d, s, t, pvalue,
-        pvalue_perm, qvalue, padj, significant, n_a, n_b`` (+ ``gene``). ``pvalue`` is Student's
-        t-test p-value (the volcano y-axis), ``pvalue_perm`` the permutation p-value of ``|d|``,
-        ``qvalue`` the permutation FDR, ``padj`` the same as ``qvalue`` (for the plots).
+        pvalue_perm, qvalue, padj, significant, n_a, n_b`` (+ ``gene``). ``s`` is the pooled
+        standard error, ``t = log2fc / s``, ``pvalue`` Student's t-test p-value on the feature's
+        observed values (``n_a + n_b - 2`` df; the volcano y-axis), ``pvalue_perm`` the permutation
+        p-value of ``|d|`` against all permuted statistics, ``qvalue`` the permutation FDR, ``padj``
+        the same as ``qvalue`` (for the plots), ``significant`` is ``qvalue < fdr``.
     ``"s0_curve"``
         DataFrame ``contrast, log2fc, neg_log10_p``: the curve ``|log2fc| / (s + s0) = d0`` in volcano
-        coordinates (empty when nothing is significant); :func:`kratom_omics.pl.volcano` draws it
-        with ``key=key_added``.
+        coordinates for the full group sizes (df ``n_a + n_b - 2``; empty when nothing is
+        significant). Features with complete data are significant exactly when they lie on or
+        beyond it. :func:`kratom_omics.pl.volcano` draws it with ``key=key_added``.
 
     Also appends a step to ``adata.uns["kratom_omics"]["provenance"]``.
     """
@@ -336,7 +339,7 @@ def permutation_fdr(
     perm = permutation_labels(labels, blocks, int(n_permutations), rng)
     n_distinct = len({p.tobytes() for p in perm})
     null_parts = []
-    batch = max(1, int(2_000_000 // max(y.shape[0], 1)))
+    batch = max(1, int(500_000 // max(y.shape[0], 1)))  # bounds the features x labellings blocks
     for start in range(0, perm.shape[0], batch):
         lab = perm[start : start + batch]
         null_parts.append(relative_difference(y, lab, ~lab, s0, min_obs)[0])
@@ -344,7 +347,7 @@ def permutation_fdr(
 
     pi0_used = _sam_pi0(d, d_null) if pi0 == "sam" else float(pi0)
     q, p_perm = fdr_from_null(d, d_null, pi0_used)
-    significant = np.asarray(q <= fdr)  # NaN compares False
+    significant = np.asarray(q < fdr)  # as padj < alpha elsewhere; NaN compares False
     d0 = float(np.min(np.abs(d[significant]))) if significant.any() else float("nan")
 
     df = n_a + n_b - 2
