@@ -287,3 +287,7 @@ def test_reversed_contrast_and_h5ad_round_trip(tmp_path: Path) -> None:
         back.uns["permutation_fdr"]["s0_curve"], res["s0_curve"], check_dtype=False
     )
     assert back.uns["permutation_fdr"]["params"]["s0"] == 0.1
+    # the engine's getter reads the table too
+    top = kom.get.differential(back, key="permutation_fdr", sort_by="pvalue")
+    assert top.shape == (100, len(res["table"].columns))
+    assert top["pvalue"].is_monotonic_increasing

@@ -271,7 +271,8 @@ def permutation_fdr(
         standard error, ``t = log2fc / s``, ``pvalue`` Student's t-test p-value on the feature's
         observed values (``n_a + n_b - 2`` df; the volcano y-axis), ``pvalue_perm`` the permutation
         p-value of ``|d|`` against all permuted statistics, ``qvalue`` the permutation FDR, ``padj``
-        the same as ``qvalue`` (for the plots), ``significant`` is ``qvalue < fdr``.
+        the same as ``qvalue`` (for the plots), ``significant`` is ``qvalue < fdr``. Read it with
+        ``kom.get.differential(adata, key=key_added)``.
     ``"s0_curve"``
         DataFrame ``contrast, log2fc, neg_log10_p``: the curve ``|log2fc| / (s + s0) = d0`` in volcano
         coordinates for the full group sizes (df ``n_a + n_b - 2``; empty when nothing is
