@@ -15,6 +15,7 @@ from ._read import FORMATS, read
 from ._samples import read_samples
 from ._spectronaut import read_spectronaut
 from ._table import read_table
+from ._zarr import featurecounts_to_zarr, read_zarr_lazy
 
 __all__ = ["FORMATS", "attach_samples", "normalize_run_name", "read", "read_samples", "read_table"]
 __all__ += ["read_densitometry", "read_epiprofile", "read_featurecounts", "read_peaks"]
@@ -31,3 +32,4 @@ __all__ += [
     "read_spectronaut",
 ]
 __all__ += ["read_candidates"]
+__all__ += ["featurecounts_to_zarr", "read_zarr_lazy"]

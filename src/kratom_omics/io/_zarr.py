@@ -1,0 +1,277 @@
+"""Zarr-backed AnnData for data larger than memory: a streaming featureCounts writer and a lazy reader.
+
+:func:`featurecounts_to_zarr` reads a featureCounts table (genes, peaks or genome-wide bins) in
+blocks of rows and appends each block of counts to the ``X`` array of an AnnData zarr store, so the
+count matrix is never held in memory (the feature annotation, a few numbers per feature, is).
+:func:`read_zarr_lazy` opens such a store (or any AnnData zarr store with a dense ``X``) with
+``X`` as a dask array; :func:`kratom_omics.tl.differential` then fits it chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._core import DEFAULT_PHASES, record_provenance
+from ..errors import InputFormatError, MissingDependencyError
+from ._anndata import _make_unique
+from ._counts import FEATURECOUNTS_COLUMNS, _coordinate, bam_sample_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
+__all__ = ["featurecounts_to_zarr", "read_zarr_lazy"]
+
+logger = logging.getLogger("kratom_omics")
+
+DASK_EXTRA = "kratom-omics[dask]"
+
+
+def _require_zarr(what: str) -> Any:
+    try:
+        import zarr
+    except ImportError as err:
+        raise MissingDependencyError(
+            f"{what} needs zarr, which is not installed ({err}); "
+            f"install the extra: pip install '{DASK_EXTRA}'."
+        ) from err
+    return zarr
+
+
+def _header(p: Path, source: str) -> tuple[int, list[str]]:
+    """Number of comment lines and the BAM columns of a featureCounts table."""
+    with open(p, encoding="utf-8-sig", errors="replace") as fh:
+        n_comment = 0
+        header = ""
+        for line in fh:
+            if line.startswith("#"):
+                n_comment += 1
+                continue
+            header = line.rstrip("\r\n")
+            break
+    cols = header.split("\t")
+    if tuple(c.strip() for c in cols[:6]) != FEATURECOUNTS_COLUMNS:
+        raise InputFormatError(
+            f"{source}: the header is {cols[:6]}; expected featureCounts' "
+            f"{list(FEATURECOUNTS_COLUMNS)} followed by one column per BAM file (tab-separated)."
+        )
+    if len(cols) < 7:
+        raise InputFormatError(
+            f"{source}: no sample (BAM) columns after {list(FEATURECOUNTS_COLUMNS)}."
+        )
+    return n_comment, [c.strip() for c in cols[6:]]
+
+
+def _counts_block(df: pd.DataFrame, bams: list[str], source: str, first_row: int) -> np.ndarray:
+    """Counts of one block of rows as float64 (rows x samples); non-integers are an error."""
+    text = df.iloc[:, 6:]
+    num = text.apply(lambda c: pd.to_numeric(c.str.strip(), errors="coerce")).to_numpy(
+        dtype=np.float64
+    )
+    bad = ~np.isfinite(num) | (num < 0) | (num != np.round(num))
+    if bad.any():
+        i, j = (int(v[0]) for v in np.nonzero(bad))
+        raise InputFormatError(
+            f"{source}: count {text.iat[i, j]!r} for feature {df['Geneid'].iat[i]!r} (data row "
+            f"{first_row + i + 1}) in {bams[j]!r} is not a non-negative integer; featureCounts "
+            "writes whole read counts (round or recount fractional -M --fraction counts)."
+        )
+    return num
+
+
+def featurecounts_to_zarr(
+    path: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    chunk_rows: int = 100_000,
+    rename: Mapping[str, str] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Stream a featureCounts table into an AnnData zarr store without loading the counts.
+
+    The table is read ``chunk_rows`` rows at a time (pandas ``chunksize``); each block of counts is
+    checked as :func:`kratom_omics.io.read_featurecounts` checks it and appended to ``X`` on disk.
+
+    Parameters
+    ----------
+    path
+        featureCounts output (``counts.txt``): genes, peaks or genome-wide bins (SAF).
+    out
+        Directory of the zarr store to write (``.zarr`` by convention).
+    chunk_rows
+        Features per block read, and the zarr chunk size along features.
+    rename
+        Explicit ``{bam column or reduced name: sample}`` mapping, as in ``read_featurecounts``.
+    overwrite
+        Replace an existing store at ``out``.
+
+    Returns
+    -------
+    The path of the store. It holds an AnnData (samples x features) whose ``X`` = counts (float64,
+    chunks of all samples x ``chunk_rows`` features), ``.var`` indexed by ``Geneid`` with
+    ``chrom``, ``start`` (0-based), ``end``, ``strand``, ``length``, ``.obs["bam"]`` and the
+    provenance step in ``.uns``. Open it with :func:`read_zarr_lazy` (or ``anndata.read_zarr``).
+
+    Raises
+    ------
+    InputFormatError
+        As ``read_featurecounts`` (header, counts, sample names), or ``out`` exists and
+        ``overwrite`` is False.
+    """
+    zarr = _require_zarr("featurecounts_to_zarr")
+    import anndata as ad
+    from anndata.io import write_elem
+
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)):
+        raise InputFormatError(f"chunk_rows must be a positive integer; got {chunk_rows!r}.")
+    if chunk_rows < 1:
+        raise InputFormatError(f"chunk_rows must be >= 1; got {chunk_rows}.")
+    p = Path(path)
+    source = str(p)
+    if not p.exists():
+        raise InputFormatError(f"featureCounts table {source!r} does not exist.")
+    out_p = Path(out)
+    if out_p.exists() and not overwrite:
+        raise InputFormatError(
+            f"{str(out_p)!r} already exists; choose another out path or pass overwrite=True."
+        )
+    n_comment, bams = _header(p, source)
+    names = [bam_sample_name(b) for b in bams]
+    if rename:
+        names = [rename.get(b, rename.get(n, n)) for b, n in zip(bams, names, strict=True)]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputFormatError(
+            f"{source}: BAM columns {bams} give the sample name(s) {dup} more than once; pass "
+            "rename={bam: sample} to name them."
+        )
+    n = len(bams)
+    fmt = int(ad.settings.zarr_write_format)
+    root = zarr.open_group(str(out_p), mode="w", zarr_format=fmt)
+    x = root.create_array(
+        "X", shape=(n, 0), chunks=(n, int(chunk_rows)), dtype="float64", fill_value=0.0
+    )
+    var_parts: list[pd.DataFrame] = []
+    reader = pd.read_csv(
+        p,
+        sep="\t",
+        header=None,
+        skiprows=n_comment + 1,
+        dtype=str,
+        keep_default_na=False,
+        names=[*FEATURECOUNTS_COLUMNS, *(f"sample_{i}" for i in range(n))],
+        chunksize=int(chunk_rows),
+    )
+    g = 0
+    try:
+        for df in reader:
+            counts = _counts_block(df, bams, source, g)
+            x.append(counts.T, axis=1)
+            var_parts.append(
+                pd.DataFrame(
+                    {
+                        "id": df["Geneid"].astype(str).to_numpy(),
+                        "chrom": df["Chr"].str.split(";").str[0].to_numpy(),
+                        "start": _coordinate(df["Start"], "min", source) - 1,
+                        "end": _coordinate(df["End"], "max", source),
+                        "strand": df["Strand"].str.split(";").str[0].to_numpy(),
+                        "length": pd.to_numeric(df["Length"]).to_numpy(),
+                    }
+                )
+            )
+            g += len(df)
+            logger.debug("%s: %d features written", source, g)
+    except pd.errors.ParserError as exc:
+        raise InputFormatError(f"{source} could not be parsed: {exc}") from None
+    if g == 0:
+        raise InputFormatError(f"{source}: no data found ({n} samples x 0 features).")
+    var = pd.concat(var_parts, ignore_index=True)
+    del var_parts
+    var.index = pd.Index(_make_unique(var.pop("id").tolist(), source))
+    for c in ("chrom", "strand"):
+        var[c] = var[c].astype("category")
+    obs = pd.DataFrame({"bam": bams}, index=pd.Index(names))
+    skeleton = ad.AnnData(obs=obs, var=var)
+    record_provenance(
+        skeleton,
+        "kratom_omics.io.featurecounts_to_zarr",
+        {"source": source, "rename": dict(rename or {}), "chunk_rows": int(chunk_rows)},
+    )
+    x.attrs.update({"encoding-type": "array", "encoding-version": "0.2.0"})
+    for key in ("obs", "var"):
+        write_elem(root, key, getattr(skeleton, key))
+    write_elem(root, "uns", dict(skeleton.uns))
+    for key in ("layers", "obsm", "varm", "obsp", "varp"):
+        write_elem(root, key, {})
+    root.attrs.update({"encoding-type": "anndata", "encoding-version": "0.1.0"})
+    logger.info("%s: %d samples x %d features streamed to %s", source, n, g, out_p)
+    return out_p
+
+
+def read_zarr_lazy(
+    path: str | os.PathLike,
+    samples: str | os.PathLike | pd.DataFrame | None = None,
+    *,
+    phases: Sequence[str] | None = DEFAULT_PHASES,
+    join: Literal["exact", "inner"] = "exact",
+) -> AnnData:
+    """Open an AnnData zarr store with ``X`` as a dask array (nothing of ``X`` is read yet).
+
+    Parameters
+    ----------
+    path
+        A store written by :func:`featurecounts_to_zarr` or ``AnnData.write_zarr`` (dense ``X``).
+    samples
+        Sample sheet joined onto ``.obs`` (see :func:`kratom_omics.io.attach_samples`).
+    phases, join
+        Passed to ``attach_samples``.
+
+    Returns
+    -------
+    AnnData with ``.X`` a dask array chunked as stored, ``layers["raw"]`` the same array (no copy),
+    ``.obs``, ``.var`` and ``.uns`` read into memory.
+    """
+    zarr = _require_zarr("read_zarr_lazy")
+    try:
+        import dask.array as da
+    except ImportError as err:
+        raise MissingDependencyError(
+            f"read_zarr_lazy needs dask, which is not installed ({err}); "
+            f"install the extra: pip install '{DASK_EXTRA}'."
+        ) from err
+    import anndata as ad
+    from anndata.io import read_elem
+
+    p = Path(path)
+    if not p.exists():
+        raise InputFormatError(f"zarr store {str(p)!r} does not exist.")
+    try:
+        root = zarr.open_group(str(p), mode="r")
+    except Exception as exc:  # zarr raises several types for a non-store directory
+        raise InputFormatError(
+            f"{str(p)!r} is not a zarr store ({exc}); write one with featurecounts_to_zarr or "
+            "AnnData.write_zarr."
+        ) from None
+    if "X" not in root or not hasattr(root["X"], "shape"):
+        raise InputFormatError(
+            f"{str(p)!r} has no dense array 'X' (found {sorted(root.keys())}); read sparse or "
+            "X-less stores with anndata.read_zarr."
+        )
+    x = da.from_zarr(root["X"])
+    obs = read_elem(root["obs"])
+    var = read_elem(root["var"])
+    uns = read_elem(root["uns"]) if "uns" in root else {}
+    adata = ad.AnnData(X=x, obs=obs, var=var, uns=uns)
+    adata.layers["raw"] = x
+    if samples is not None:
+        from ._anndata import attach_samples
+
+        adata = attach_samples(adata, samples, phases=phases, join=join, source=str(p))
+    logger.info("%s: %d samples x %d features (lazy)", p, adata.n_obs, adata.n_vars)
+    return adata

@@ -1,0 +1,115 @@
+"""Streaming featureCounts -> zarr writer and the lazy (dask) reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kratom_omics as kom
+from kratom_omics.errors import InputFormatError
+
+da = pytest.importorskip("dask.array")
+pytest.importorskip("zarr")
+
+DATA = Path(__file__).parents[1] / "data" / "histone"
+FC = DATA / "featurecounts_H3K9ac.txt"
+BAMS = [
+    f"/scratch/bam/{s}.sorted.dedup.bam"
+    for s in ("Ctl_1", "Ctl_2", "Ctl_3", "Wd_1", "Wd_2", "Wd_3")
+]
+
+
+def bins_table(path: Path, n_bins: int = 1000, seed: int = 5) -> np.ndarray:
+    """A featureCounts table of genome-wide 5 kb bins; returns the counts (bins x samples)."""
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(rng.gamma(2.0, 40.0, n_bins)[:, None], (n_bins, len(BAMS)))
+    counts[:50, 3:] *= 3  # planted gain in withdrawal
+    start = np.arange(n_bins) * 5000
+    lines = [
+        "# Program:featureCounts v2.0.6; Command:featureCounts -F SAF -a bins.saf",
+        "\t".join(["Geneid", "Chr", "Start", "End", "Strand", "Length", *BAMS]),
+    ]
+    for i in range(n_bins):
+        row = [f"bin_{i}", "chr1", str(start[i] + 1), str(start[i] + 5000), "+", "5000"]
+        lines.append("\t".join(row + [str(c) for c in counts[i]]))
+    path.write_text("\n".join(lines) + "\n")
+    return counts
+
+
+def test_round_trip_small_fixture(tmp_path: Path) -> None:
+    ref = kom.io.read_featurecounts(FC)
+    out = kom.io.featurecounts_to_zarr(FC, tmp_path / "fc.zarr", chunk_rows=2)
+    a = kom.io.read_zarr_lazy(out)
+    assert isinstance(a.X, da.Array)
+    assert a.X.chunks == ((4,), (2, 2, 1))
+    assert a.layers["raw"] is a.X
+    assert list(a.obs_names) == list(ref.obs_names)
+    assert a.obs["bam"].tolist() == ref.obs["bam"].tolist()
+    assert list(a.var_names) == list(ref.var_names)
+    for c in ("start", "end", "length"):
+        np.testing.assert_array_equal(a.var[c].to_numpy(), ref.var[c].to_numpy())
+    assert a.var["chrom"].astype(str).tolist() == ref.var["chrom"].tolist()
+    assert a.var["strand"].astype(str).tolist() == ref.var["strand"].tolist()
+    np.testing.assert_array_equal(a.X.compute(), ref.X)
+    assert a.X.compute()[3, list(a.var_names).index("Bdnf_exons")] == 0
+    steps = a.uns["kratom_omics"]["provenance"]
+    assert next(iter(steps.values()))["function"] == "kratom_omics.io.featurecounts_to_zarr"
+    # an ordinary AnnData zarr store too
+    import anndata as ad
+
+    b = ad.read_zarr(out)
+    np.testing.assert_array_equal(b.X, ref.X)
+
+
+def test_bins_stream_and_differential_equal_in_memory(tmp_path: Path) -> None:
+    path = tmp_path / "bins.txt"
+    counts = bins_table(path)
+    out = kom.io.featurecounts_to_zarr(path, tmp_path / "bins.zarr", chunk_rows=128)
+    sheet = pd.DataFrame(
+        {
+            "sample": ["Wd_3", "Ctl_1", "Ctl_2", "Ctl_3", "Wd_1", "Wd_2"],  # another order
+            "phase": ["withdrawal"] + ["control"] * 3 + ["withdrawal"] * 2,
+        }
+    )
+    lazy = kom.io.read_zarr_lazy(out, sheet)
+    assert lazy.X.chunks[1] == (128,) * 7 + (104,)
+    assert list(lazy.obs_names) == ["Wd_3", "Ctl_1", "Ctl_2", "Ctl_3", "Wd_1", "Wd_2"]
+    np.testing.assert_array_equal(lazy.X[0].compute(), counts[:, 5])
+    mem = kom.io.read_featurecounts(path, sheet)
+    for a in (lazy, mem):
+        a.X = np.log2(a.X + 1) if a is mem else da.log2(a.X + 1)
+        kom.tl.differential(a, contrasts="withdrawal - control")
+    assert isinstance(lazy.X, da.Array)
+    t_lazy = lazy.uns["differential"]["table"]
+    t_mem = mem.uns["differential"]["table"]
+    for c in ("log2fc", "t", "pvalue", "padj", "B", "s2_post"):
+        np.testing.assert_allclose(t_lazy[c], t_mem[c], rtol=1e-11, err_msg=c)
+    top = t_lazy.nsmallest(40, "pvalue")["feature"]
+    assert top.isin([f"bin_{i}" for i in range(50)]).mean() >= 0.9
+
+
+def test_errors(tmp_path: Path) -> None:
+    path = tmp_path / "bins.txt"
+    bins_table(path, n_bins=300)
+    text = path.read_text().splitlines()
+    text[2 + 250] = text[2 + 250].rsplit("\t", 1)[0] + "\t12.5"
+    bad = tmp_path / "bad.txt"
+    bad.write_text("\n".join(text) + "\n")
+    with pytest.raises(
+        InputFormatError, match=r"count '12.5' for feature 'bin_250' \(data row 251\)"
+    ):
+        kom.io.featurecounts_to_zarr(bad, tmp_path / "bad.zarr", chunk_rows=100)
+    kom.io.featurecounts_to_zarr(path, tmp_path / "ok.zarr", chunk_rows=100)
+    with pytest.raises(InputFormatError, match="already exists; choose another out path"):
+        kom.io.featurecounts_to_zarr(path, tmp_path / "ok.zarr")
+    kom.io.featurecounts_to_zarr(path, tmp_path / "ok.zarr", chunk_rows=1000, overwrite=True)
+    assert kom.io.read_zarr_lazy(tmp_path / "ok.zarr").X.chunks == ((6,), (300,))
+    with pytest.raises(InputFormatError, match="chunk_rows must be >= 1; got 0"):
+        kom.io.featurecounts_to_zarr(path, tmp_path / "z.zarr", chunk_rows=0)
+    with pytest.raises(InputFormatError, match="header is"):
+        kom.io.featurecounts_to_zarr(DATA / "H3K9ac_Ctl_1_peaks.narrowPeak", tmp_path / "p.zarr")
+    with pytest.raises(InputFormatError, match="does not exist"):
+        kom.io.read_zarr_lazy(tmp_path / "missing.zarr")
