@@ -29,7 +29,7 @@ def adata() -> ad.AnnData:
 
 def test_table_is_a_copy_with_range_index(adata: ad.AnnData) -> None:
     t = kom.get.differential(adata)
-    assert t.shape == (80, 15)
+    assert t.shape == (80, 21)
     assert isinstance(t.index, pd.RangeIndex)
     t.loc[0, "log2fc"] = 99.0
     assert adata.uns["differential"]["table"].loc[0, "log2fc"] != 99.0
@@ -37,7 +37,7 @@ def test_table_is_a_copy_with_range_index(adata: ad.AnnData) -> None:
 
 def test_filter_contrast_normalises_spacing(adata: ad.AnnData) -> None:
     t = kom.get.differential(adata, contrast="withdrawal-control")
-    assert t.shape == (40, 15)
+    assert t.shape == (40, 21)
     assert set(t["contrast"]) == {"withdrawal - control"}
     assert list(t["feature"]) == [f"P{i}" for i in range(40)]
 

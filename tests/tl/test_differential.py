@@ -17,7 +17,7 @@ from kratom_omics.tl._design import (
     normalize_contrast,
     parse_contrast,
 )
-from kratom_omics.tl._differential import TABLE_COLUMNS
+from kratom_omics.tl._differential import DETECTION_COLUMNS, TABLE_COLUMNS
 from kratom_omics.tl._limma import lm_fit
 
 PHASES = ["control", "use", "withdrawal"]
@@ -220,9 +220,9 @@ def test_defaults_storage_and_planted_signal() -> None:
     res = a.uns["differential"]
     assert res["contrasts"] == ["use - control", "withdrawal - control"]
     table = res["table"]
-    assert list(table.columns) == [*TABLE_COLUMNS, "gene"]
+    assert list(table.columns) == [*TABLE_COLUMNS, *DETECTION_COLUMNS, "gene"]
     assert isinstance(table.index, pd.RangeIndex)
-    assert table.shape == (2 * a.n_vars, 16)
+    assert table.shape == (2 * a.n_vars, 22)
     assert table["n_obs"].dtype == np.int64
     wd = table[table["contrast"] == "withdrawal - control"].set_index("gene")
     assert wd["log2fc"]["Rab35"] == pytest.approx(2.0, abs=0.4)

@@ -13,13 +13,14 @@ from .._core import check_layer, get_matrix, record_provenance
 from ..errors import DesignError, KeyNotFoundError, did_you_mean
 from ._dask import chunked_fit, is_dask_backed
 from ._design import build_design, contrast_matrix, normalize_contrast, quote_name
+from ._detection import DETECTION_COLUMNS, contrast_sides, detection_columns
 from ._limma import contrasts_fit, ebayes, lm_fit, treat
 from ._multitest import adjust_pvalues, check_method
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
-__all__ = ["F_COLUMNS", "TABLE_COLUMNS", "differential"]
+__all__ = ["DETECTION_COLUMNS", "F_COLUMNS", "TABLE_COLUMNS", "differential"]
 
 logger = logging.getLogger("kratom_omics")
 
@@ -140,6 +141,32 @@ def _long_table(
     return table
 
 
+def _add_detection(
+    table: pd.DataFrame,
+    adata: AnnData,
+    y: np.ndarray,
+    design: Any,
+    cmat: np.ndarray,
+    groupby: str | None,
+    df_residual: np.ndarray,
+    g: int,
+    k: int,
+) -> int:
+    """Add the on/off detection columns to ``table`` (in place); return the number of on/off rows."""
+    if groupby is not None and groupby in adata.obs.columns and design.level_vectors:
+        sides = contrast_sides(cmat, design.level_vectors)
+        groups = adata.obs[groupby]
+    else:
+        sides = [None] * k
+        groups = pd.Series(np.full(adata.n_obs, np.nan), index=adata.obs_names)
+    fc = table["log2fc"].to_numpy(dtype=float).reshape(k, g).T
+    cols, fc_long = detection_columns(y, groups, sides, fc, df_residual)
+    table["log2fc"] = fc_long
+    for name, values in cols.items():
+        table[name] = values
+    return int(np.isinf(fc_long).sum())
+
+
 def differential(
     adata: AnnData,
     groupby: str = "phase",
@@ -230,8 +257,17 @@ def differential(
         list of contrast names.
     ``"table"``
         long DataFrame, one row per feature and contrast: ``feature, contrast, log2fc, se, ci_low,
-        ci_high, mean_log2, t, df_total, pvalue, padj, B, s2_post, df_residual, n_obs``
-        (+ ``gene``).
+        ci_high, mean_log2, t, df_total, pvalue, padj, B, s2_post, df_residual, n_obs``, then
+        the on/off detection columns ``n_detected_a, n_a, n_detected_b, n_b, detection_pvalue,
+        reason`` (+ ``gene``). For a contrast of ``groupby`` levels, side *a* is the samples of the
+        levels with positive weight and side *b* those with negative weight; ``n_detected_*``
+        counts their non-missing values and ``detection_pvalue`` is the two-sided Fisher's exact
+        test of detected vs. missing between the sides. When limma cannot estimate the contrast
+        because one side is entirely missing while the other is detected, ``log2fc`` is ``+inf``
+        (detected only on side *a*) or ``-inf`` (only on side *b*); the limma columns (``t``,
+        ``pvalue``, ``padj``, ``B``, ``se``) stay NaN as limma gives them. ``reason`` says why a
+        row has no moderated t (empty when it has one). Contrasts with a covariate coefficient
+        have NaN detection columns.
     ``"f_table"``
         moderated F test of all contrasts per feature: ``feature, F, df1, df2, pvalue, padj``.
     ``"prior"``
@@ -320,6 +356,7 @@ def differential(
     n_na = int(np.isnan(cfit.coefficients).any(axis=1).sum())
     table = _long_table(features, names, fit, cfit, eb, fdr)
     fdr_info: dict[str, Any] = table.attrs.pop("fdr_info", {})
+    n_onoff = _add_detection(table, adata, y, design, cmat, groupby, fit.df_residual, g, k)
     if "gene" in adata.var.columns:
         table["gene"] = np.tile(adata.var["gene"].astype(str).to_numpy().astype(object), k)
     fpadj, _ = adjust_pvalues(eb.f_p_value, fdr)
@@ -380,10 +417,12 @@ def differential(
         ),
     }
     logger.info(
-        "differential: %d features x %d contrasts (%s); %d feature(s) with an NA contrast",
+        "differential: %d features x %d contrasts (%s); %d feature(s) with an NA contrast, "
+        "%d on/off result(s)",
         g,
         k,
         ", ".join(names),
         n_na,
+        n_onoff,
     )
     record_provenance(adata, "kratom_omics.tl.differential", params)
