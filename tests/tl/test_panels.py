@@ -153,6 +153,22 @@ def test_too_few_values_give_nan_with_a_note() -> None:
     assert anova.loc["H3K9ac", "F"] == pytest.approx(ref.loc["H3K9ac", "F"], rel=1e-10)
 
 
+def test_all_missing_feature_and_large_offsets() -> None:
+    adata = _panel()
+    ref = pd.read_csv(DATA / "aov_reference.csv").set_index("feature")
+    x = adata.X.copy()
+    x[:, 0] += 1e6  # e.g. raw intensities: the sums of squares must not cancel
+    x[:, 3] = np.nan
+    adata.X = x
+    kom.tl.panel_tests(adata, tests=("anova", "tukey"), mixed=False)
+    anova = kom.get.panel_tests(adata, test="anova").set_index("feature")
+    assert anova.loc["H3K9ac", "F"] == pytest.approx(ref.loc["H3K9ac", "F"], rel=1e-6)
+    assert anova.loc["H3", "note"] == "too few observations: 0 value(s) in 0 group(s)"
+    assert anova.loc["H3", "n_obs"] == 0
+    tukey = kom.get.panel_tests(adata, test="tukey")
+    assert tukey.loc[tukey["feature"] == "H3", "pvalue"].isna().all()
+
+
 def test_bad_arguments_raise_clear_errors() -> None:
     adata = _panel()
     with pytest.raises(

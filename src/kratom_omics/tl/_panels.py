@@ -53,8 +53,10 @@ def _group_stats(
     ``y`` is features x samples (NaN = missing), ``member`` samples x groups (0/1).
     """
     obs = ~np.isnan(y)
-    centre = np.nanmean(np.where(obs.any(axis=1, keepdims=True), y, 0.0), axis=1, keepdims=True)
-    yc = np.where(obs, y - np.where(np.isnan(centre), 0.0, centre), 0.0)
+    has = obs.any(axis=1)
+    centre = np.zeros((y.shape[0], 1))  # centring keeps the sums of squares accurate
+    centre[has, 0] = np.nanmean(y[has], axis=1)
+    yc = np.where(obs, y - centre, 0.0)
     n = obs.astype(float) @ member
     sums = yc @ member
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -62,7 +64,7 @@ def _group_stats(
         ssw = np.sum(yc * yc, axis=1) - np.nansum(np.where(n > 0, sums * means, 0.0), axis=1)
     k = (n > 0).sum(axis=1)
     df = n.sum(axis=1) - k
-    return n, means + np.where(np.isnan(centre), 0.0, centre), np.maximum(ssw, 0.0), df, k
+    return n, means + centre, np.maximum(ssw, 0.0), df, k
 
 
 def _anova(
