@@ -5,6 +5,7 @@ import sys
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import pytest
 
 import kratom_omics as kom
@@ -83,3 +84,48 @@ def test_console_script_runs():
     )
     assert proc.returncode == 0
     assert proc.stdout.startswith("kratom-omics ")
+
+
+@pytest.fixture(scope="module")
+def western_h5ad(tmp_path_factory):
+    path = tmp_path_factory.mktemp("w") / "western.h5ad"
+    kom.datasets.simulate("histone", assay="western", seed=2).write_h5ad(path)
+    return path
+
+
+def test_panel_tests_writes_one_table_per_test(western_h5ad, tmp_path, capsys):
+    out = tmp_path / "panel.h5ad"
+    code, _, err = run(
+        ["panel-tests", str(western_h5ad), str(out), "--table-dir", str(tmp_path / "t")], capsys
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == [
+        "anova.tsv",
+        "dunnett.tsv",
+        "tukey.tsv",
+    ]
+    anova = pd.read_csv(tmp_path / "t/anova.tsv", sep="\t").set_index("feature")
+    assert anova.loc["Rab35", "pvalue"] < 1e-3
+    assert set(ad.read_h5ad(out).uns["panel_tests"]) >= {"anova", "tukey", "dunnett"}
+
+
+def test_differential_then_power_and_permutation_fdr(western_h5ad, tmp_path, capsys):
+    diff = tmp_path / "d.h5ad"
+    code, _, err = run(
+        ["differential", str(western_h5ad), str(diff), "--contrast", "withdrawal - control"], capsys
+    )
+    assert code == 0, err
+    code, _, err = run(["power", str(diff), str(tmp_path / "power.tsv"), "--max-n", "6"], capsys)
+    assert code == 0, err
+    power = pd.read_csv(tmp_path / "power.tsv", sep="\t")
+    assert power["n_per_group"].tolist() == [3, 4, 5, 6]
+    assert power["power"].is_monotonic_increasing
+    table = tmp_path / "perm.tsv"
+    code, _, err = run(
+        ["permutation-fdr", str(western_h5ad), str(tmp_path / "p.h5ad"), "--table", str(table)],
+        capsys,
+    )
+    assert code == 0, err
+    perm = pd.read_csv(table, sep="\t").set_index("feature")
+    assert perm.loc["Rab35", "log2fc"] > 0.5
+    assert perm.loc["H3K9ac", "log2fc"] < -0.5

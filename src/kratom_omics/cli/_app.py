@@ -271,11 +271,30 @@ def differential_cmd(
     f_table: Annotated[
         Path | None, typer.Option(help="Also write the moderated F table (TSV).")
     ] = None,
+    scheduler: Annotated[
+        str,
+        typer.Option(
+            help='Fit chunk by chunk with dask: "local:N" (LocalCluster of N workers), '
+            '"threads", or a scheduler address (tcp://host:8786); empty: in memory.'
+        ),
+    ] = "",
+    chunk_size: Annotated[
+        int | None, typer.Option(help="Features per dask task (default: up to 100,000).")
+    ] = None,
 ) -> None:
-    """Moderated t and F statistics with limma's linear models and empirical Bayes (kom.tl.differential)."""
+    """Moderated t and F statistics with limma's linear models and empirical Bayes (kom.tl.differential).
+
+    DATA may also be an AnnData .zarr store (e.g. from featurecounts_to_zarr): its matrix is then
+    read lazily and fitted chunk by chunk.
+    """
     from .. import get, tl
 
-    adata = read_h5ad(data)
+    if data.is_dir() or data.suffix == ".zarr":
+        from ..io import read_zarr_lazy
+
+        adata = read_zarr_lazy(data)
+    else:
+        adata = read_h5ad(data)
     tl.differential(
         adata,
         groupby,
@@ -286,6 +305,8 @@ def differential_cmd(
         robust=robust,
         fdr=fdr,
         key_added=key_added,
+        scheduler=scheduler or None,
+        chunk_size=chunk_size,
     )
     write_h5ad(adata, out)
     if table is not None:
@@ -333,6 +354,101 @@ def biomarkers_cmd(
         write_table(get.biomarkers(adata, table="candidates"), table)
     if features_table is not None:
         write_table(get.biomarkers(adata, table="features"), features_table)
+
+
+@command("permutation-fdr")
+def permutation_fdr_cmd(
+    data: Annotated[Path, typer.Argument(help="Preprocessed .h5ad.")],
+    out: Annotated[Path, typer.Argument(help="Output .h5ad with the results stored.")],
+    contrast: Annotated[
+        str, typer.Option(help='Two-group contrast, e.g. "withdrawal - control".')
+    ] = ("withdrawal - control"),
+    groupby: Annotated[str, typer.Option(help="Sample-sheet column of the groups.")] = "phase",
+    s0: Annotated[float, typer.Option(help="Fudge factor s0 added to the standard error.")] = 0.1,
+    n_permutations: Annotated[int, typer.Option(help="Number of label permutations.")] = 250,
+    fdr: Annotated[float, typer.Option(help="FDR level of the volcano threshold curve.")] = 0.05,
+    block: Annotated[
+        str | None, typer.Option(help="Permute within this column (subject, batch).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the permutations.")] = 0,
+    key_added: Annotated[str, typer.Option(help="Key of the results in .uns.")] = "permutation_fdr",
+    table: Annotated[Path | None, typer.Option(help="Also write the result table (TSV).")] = None,
+) -> None:
+    """SAM/Perseus-style permutation FDR with s0 (kom.tl.permutation_fdr)."""
+    from .. import get, tl
+
+    adata = read_h5ad(data)
+    tl.permutation_fdr(
+        adata,
+        groupby,
+        contrast,
+        s0=s0,
+        n_permutations=n_permutations,
+        fdr=fdr,
+        block=block,
+        seed=seed,
+        key_added=key_added,
+    )
+    write_h5ad(adata, out)
+    if table is not None:
+        write_table(get.differential(adata, key=key_added), table)
+
+
+@command("panel-tests")
+def panel_tests_cmd(
+    data: Annotated[Path, typer.Argument(help="Preprocessed .h5ad (a small panel: blots, marks).")],
+    out: Annotated[Path, typer.Argument(help="Output .h5ad with the results stored.")],
+    groupby: Annotated[str, typer.Option(help="Sample-sheet column of the groups.")] = "phase",
+    test: Annotated[
+        list[str] | None,
+        typer.Option(help="anova, tukey, dunnett or mixed; repeatable (default: first three)."),
+    ] = None,
+    control: Annotated[str, typer.Option(help="Reference group of Dunnett's test.")] = "control",
+    table_dir: Annotated[
+        Path | None, typer.Option(help="Also write one TSV per test here.")
+    ] = None,
+) -> None:
+    """One-way ANOVA, Tukey HSD, Dunnett against control and a mixed model (kom.tl.panel_tests)."""
+    from .. import get, tl
+
+    adata = read_h5ad(data)
+    tests = tuple(test) if test else ("anova", "tukey", "dunnett")
+    tl.panel_tests(adata, groupby, tests=tests, control=control)
+    write_h5ad(adata, out)
+    if table_dir is not None:
+        for name in (t for t in adata.uns["panel_tests"] if t != "params"):
+            write_table(get.panel_tests(adata, test=name), table_dir / f"{name}.tsv")
+
+
+@command("power")
+def power_cmd(
+    data: Annotated[
+        Path, typer.Argument(help=".h5ad with differential results (the fitted prior).")
+    ],
+    out: Annotated[Path, typer.Argument(help="Output table (TSV): power per group size.")],
+    log2fc: Annotated[float, typer.Option(help="Target log2 fold change.")] = 1.0,
+    alpha: Annotated[float, typer.Option(help="FDR level.")] = 0.05,
+    power: Annotated[float, typer.Option(help="Target power.")] = 0.8,
+    max_n: Annotated[int, typer.Option(help="Largest group size tried.")] = 20,
+    key: Annotated[str, typer.Option(help="Key of the differential results.")] = "differential",
+    seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 0,
+) -> None:
+    """Animals per phase needed for a target power at an FDR, simulated from the fitted prior
+    (kom.tl.power)."""
+    from .. import tl
+
+    adata = read_h5ad(data)
+    table = tl.power(
+        adata,
+        key,
+        log2fc=log2fc,
+        alpha=alpha,
+        power=power,
+        n_per_group=range(3, max_n + 1),
+        seed=seed,
+    )
+    write_table(table, out)
+    logger.info("animals per phase for power %.2f: %s", power, table.attrs.get("n_required"))
 
 
 @command("plot")
