@@ -2,6 +2,7 @@
 
 from ._biomarkers import cross_modality, flag_biomarkers
 from ._differential import differential
+from ._dupcor import duplicate_correlation
 from ._multitest import adjust_pvalues
 from ._panels import panel_tests
 from ._performance import marker_auc, panel_cv
@@ -11,3 +12,4 @@ from ._power import power
 __all__: list[str] = ["adjust_pvalues", "differential"]
 __all__ += ["cross_modality", "flag_biomarkers", "marker_auc", "panel_cv"]
 __all__ += ["panel_tests", "permutation_fdr", "power"]
+__all__ += ["duplicate_correlation"]

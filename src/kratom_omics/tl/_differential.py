@@ -14,6 +14,7 @@ from ..errors import DesignError, KeyNotFoundError, did_you_mean
 from ._dask import chunked_fit, is_dask_backed
 from ._design import build_design, contrast_matrix, normalize_contrast, quote_name
 from ._detection import DETECTION_COLUMNS, contrast_sides, detection_columns
+from ._dupcor import block_labels, duplicate_correlation_matrix, gls_fit
 from ._limma import contrasts_fit, ebayes, lm_fit, treat
 from ._multitest import adjust_pvalues, check_method
 
@@ -167,6 +168,41 @@ def _add_detection(
     return int(np.isinf(fc_long).sum())
 
 
+def _blocked_fit(
+    adata: AnnData,
+    y: np.ndarray,
+    design: Any,
+    block: str,
+    correlation: float | None,
+    *,
+    weights: Any,
+    exact_se: bool,
+) -> tuple[Any, dict[str, Any]]:
+    """GLS fit with a within-``block`` correlation (estimated by duplicateCorrelation if None)."""
+    if weights is not None or exact_se:
+        raise DesignError(
+            "block= cannot be combined with weights= or exact_se=True; drop them or put the "
+            "subject in covariates= as a fixed effect."
+        )
+    labels = block_labels(adata, block)
+    if correlation is None:
+        res = duplicate_correlation_matrix(y, design.matrix, labels)
+        rho = res.consensus
+    else:
+        if (
+            not isinstance(correlation, (int, float))
+            or isinstance(correlation, bool)
+            or not -1 < correlation < 1
+        ):
+            raise DesignError(
+                f"correlation must be a number strictly between -1 and 1; got {correlation!r}."
+            )
+        rho = float(correlation)
+    fit = gls_fit(y, design.matrix, labels, rho, coef_names=design.columns)
+    logger.info("differential: within-%s correlation %.6g", block, rho)
+    return fit, {"correlation": rho, "correlation_estimated": correlation is None}
+
+
 def differential(
     adata: AnnData,
     groupby: str = "phase",
@@ -185,6 +221,8 @@ def differential(
     key_added: str = "differential",
     scheduler: str | None = None,
     chunk_size: int | None = None,
+    block: str | None = None,
+    correlation: float | None = None,
 ) -> None:
     """Moderated (limma) tests of contrasts between groups, for every feature.
 
@@ -246,13 +284,27 @@ def differential(
         loaded whole; results equal those of the in-memory fit.
     chunk_size
         Features per dask task (default: the dask chunks, at most 100,000 features).
+    block
+        Column of ``adata.obs`` (e.g. ``"subject"``) whose samples are repeated measures of one
+        unit: instead of a fixed subject effect, the within-block correlation is estimated by
+        limma's ``duplicateCorrelation`` (a consensus of per-feature REML fits, see
+        :func:`duplicate_correlation`) and every feature is fit by generalised least squares
+        (``lmFit(block=, correlation=)``). Agrees with R limma + statmod. Use it when subjects
+        are not measured in every group (incomplete blocks); with complete blocks, a fixed
+        ``covariates=["subject"]`` is the simpler paired analysis. Not combinable with
+        ``weights`` or ``exact_se``.
+    correlation
+        The within-block correlation to use with ``block`` instead of estimating it (e.g. a
+        consensus from :func:`duplicate_correlation` on another layer).
 
     Returns
     -------
     None. Writes ``adata.uns[key_added]``, a dict with
 
     ``"params"``
-        the call, the design columns, ``limma_version_matched`` (and ``pi0`` for ``fdr="qvalue"``).
+        the call, the design columns, ``limma_version_matched`` (and ``pi0`` for ``fdr="qvalue"``;
+        with ``block``: ``correlation``, the consensus within-block correlation used, and
+        ``correlation_estimated``).
     ``"contrasts"``
         list of contrast names.
     ``"table"``
@@ -320,7 +372,24 @@ def differential(
         raise DesignError(f"contrasts {dup} are given more than once; list each contrast once.")
     cmat = contrast_matrix(design, names)
 
-    if scheduler or chunk_size is not None or is_dask_backed(adata, layer):
+    block_info: dict[str, Any] = {}
+    if correlation is not None and block is None:
+        raise DesignError(
+            f"correlation={correlation!r} needs block= (the .obs column of the repeated unit, "
+            "e.g. block='subject')."
+        )
+    if block is not None:
+        if scheduler or chunk_size is not None or is_dask_backed(adata, layer):
+            raise DesignError(
+                "block= is fit in memory only; load the data into memory (adata.to_memory()) or "
+                "put the subject in covariates= as a fixed effect."
+            )
+        y = get_matrix(adata, layer).T  # features x samples
+        fit, block_info = _blocked_fit(
+            adata, y, design, block, correlation, weights=weights, exact_se=exact_se
+        )
+        wname = ""
+    elif scheduler or chunk_size is not None or is_dask_backed(adata, layer):
         # out of core: y is only the detection pattern (0 / NaN, float16), never the values
         fit, y = chunked_fit(
             adata,
@@ -391,6 +460,8 @@ def differential(
         "legacy_path_used": bool(eb.legacy),
         "lfc": float(lfc),
         "exact_se": exact_se,
+        "block": block if block is not None else "",
+        **block_info,
         "fdr": str(fdr).lower(),
         "layer": layer if layer is not None else "",
         "weights": wname,
