@@ -148,7 +148,7 @@ def test_block_errors() -> None:
         kom.tl.differential(adata, "phase", CON, block="subjet")
     with pytest.raises(DesignError, match=r"strictly between -1 and 1; got 1\.0"):
         kom.tl.differential(adata, "phase", CON, block="subject", correlation=1.0)
-    with pytest.raises(DesignError, match="correlation=0.3 needs block="):
+    with pytest.raises(DesignError, match=r"correlation=0\.3 needs block="):
         kom.tl.differential(adata, "phase", CON, correlation=0.3)
     with pytest.raises(DesignError, match="cannot be combined with weights"):
         kom.tl.differential(adata, "phase", CON, block="subject", weights=np.ones(adata.n_obs))
