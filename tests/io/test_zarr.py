@@ -113,3 +113,42 @@ def test_errors(tmp_path: Path) -> None:
         kom.io.featurecounts_to_zarr(DATA / "H3K9ac_Ctl_1_peaks.narrowPeak", tmp_path / "p.zarr")
     with pytest.raises(InputFormatError, match="does not exist"):
         kom.io.read_zarr_lazy(tmp_path / "missing.zarr")
+
+
+def test_cli_differential_on_a_zarr_store(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import anndata as ad
+
+    from kratom_omics.cli import main
+
+    rng = np.random.default_rng(2)
+    phase = np.repeat(["control", "withdrawal"], 4)
+    x = rng.normal(10, 0.5, (8, 500))
+    x[4:, :10] += 2
+    x[rng.random(x.shape) < 0.05] = np.nan
+    obs = pd.DataFrame({"phase": phase}, index=[f"s{i}" for i in range(8)])
+    a = ad.AnnData(X=x, obs=obs, var=pd.DataFrame(index=[f"F{i}" for i in range(500)]))
+    a.write_zarr(tmp_path / "in.zarr")
+    code = main(
+        [
+            "differential",
+            str(tmp_path / "in.zarr"),
+            str(tmp_path / "out.h5ad"),
+            "--contrast",
+            "withdrawal - control",
+            "--scheduler",
+            "threads",
+            "--chunk-size",
+            "120",
+            "--table",
+            str(tmp_path / "t.tsv"),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert "500 features x 8 samples in 5 chunk(s) on threads" in capsys.readouterr().err
+    kom.tl.differential(a, contrasts="withdrawal - control")
+    got = pd.read_csv(tmp_path / "t.tsv", sep="\t")
+    ref = a.uns["differential"]["table"]
+    assert got["feature"].tolist() == ref["feature"].tolist()
+    for c in ("log2fc", "t", "pvalue", "padj"):
+        np.testing.assert_allclose(got[c], ref[c], rtol=1e-9, err_msg=c)
+    assert ad.read_h5ad(tmp_path / "out.h5ad").uns["differential"]["table"].shape == ref.shape

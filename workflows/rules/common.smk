@@ -64,6 +64,14 @@ def preprocess_flags(wildcards):
     return " ".join(flags)
 
 
+def differential_threads(wildcards):
+    """Cores of a differential job: N for a dask LocalCluster of N workers ('local:N'), else 2."""
+    scheduler = str(config.get("differential", {}).get("scheduler", ""))
+    if scheduler.startswith("local:") and scheduler[6:].isdigit():
+        return int(scheduler[6:])
+    return 2
+
+
 def differential_flags(wildcards):
     d = config.get("differential", {})
     flags = [f"--contrast {q(c)}" for c in config["contrasts"]]
@@ -71,4 +79,8 @@ def differential_flags(wildcards):
     flags.append("--trend" if d.get("trend", False) else "--no-trend")
     flags.append("--robust" if d.get("robust", False) else "--no-robust")
     flags.append(f"--fdr {q(d.get('fdr', 'bh'))}")
+    if d.get("scheduler", ""):
+        flags.append(f"--scheduler {q(d['scheduler'])}")
+    if d.get("chunk_size") is not None:
+        flags.append(f"--chunk-size {int(d['chunk_size'])}")
     return " ".join(flags)

@@ -17,7 +17,7 @@ rule differential:
         "../envs/kratom-omics.yaml"
     log:
         "logs/differential/{modality}.log",
-    threads: 2
+    threads: differential_threads
     resources:
         mem_mb=8000,
         runtime=60,

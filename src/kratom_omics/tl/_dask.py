@@ -140,7 +140,7 @@ def scheduler_client(scheduler: str | None) -> Iterator[tuple[Any, str]]:
                 n_workers=n,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",
                 silence_logs=logging.ERROR,
             ) as cluster,
             distributed.Client(cluster, set_as_default=False) as client,
@@ -183,7 +183,7 @@ def _fit_block(block: Any, design: np.ndarray, per_feature_cov: bool) -> tuple[A
 
 def _blocks(x: Any, chunk_size: int | None) -> tuple[list[Any], list[int]]:
     """Delayed samples x features blocks (all samples in each) and their feature offsets."""
-    x = x.rechunk({0: -1, 1: chunk_size if chunk_size is not None else "auto"})
+    x = x.rechunk({0: -1} if chunk_size is None else {0: -1, 1: chunk_size})
     if chunk_size is None and max(x.chunks[1]) > DEFAULT_CHUNK_SIZE:
         x = x.rechunk({0: -1, 1: DEFAULT_CHUNK_SIZE})
     offsets = np.concatenate([[0], np.cumsum(x.chunks[1])]).astype(int).tolist()
@@ -201,13 +201,14 @@ def chunked_fit(
     scheduler: str | None = None,
     chunk_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[LinearFit, np.ndarray]:
+    detection: bool = True,
+) -> tuple[LinearFit, np.ndarray | None]:
     """limma's ``lmFit`` of ``adata.X`` (or a layer), one task per block of features.
 
     ``adata.X`` may be a dask array (read lazily from zarr or h5ad) or an in-memory array (split
     into ``chunk_size`` features per task). Returns the same :class:`LinearFit` as ``lm_fit`` on
-    the whole matrix and the features x samples detection matrix (float16, 0 where observed, NaN
-    where missing; one bit per value while gathered).
+    the whole matrix and, with ``detection``, the features x samples detection matrix (float16, 0
+    where observed, NaN where missing; one bit per value while gathered), else None.
     """
     da = require_dask("differential on dask-backed data or with scheduler/chunk_size")
     import dask
@@ -254,12 +255,9 @@ def chunked_fit(
         )
         done = 0
         if client is not None:
-            from distributed import as_completed
-
             futures = client.compute(tasks)
-            index = {f.key: i for i, f in enumerate(futures)}
-            for fut in as_completed(futures):
-                store(index[fut.key], fut.result())
+            for i, fut in enumerate(futures):  # gathered in order while the workers run ahead
+                store(i, fut.result())
                 fut.release()
                 done += 1
                 if progress is not None:
@@ -289,6 +287,12 @@ def chunked_fit(
         coef_names=list(coef_names) if coef_names is not None else [f"x{i + 1}" for i in range(p)],
         cov_per_feature=cov_feat,
     )
+    if not detection:
+        return fit, None
     # NaN where missing (float16: 2 bytes per value), for the on/off detection columns
-    detected = np.unpackbits(bits, axis=1, count=n).view(bool)
-    return fit, np.where(detected, np.float16(0), np.float16(np.nan))
+    y = np.empty((g, n), dtype=np.float16)
+    step = 1 << 20
+    for start in range(0, g, step):  # bounded temporaries
+        det = np.unpackbits(bits[start : start + step], axis=1, count=n).view(bool)
+        y[start : start + step] = np.where(det, np.float16(0), np.float16(np.nan))
+    return fit, y
