@@ -145,7 +145,7 @@ def _long_table(
 def _add_detection(
     table: pd.DataFrame,
     adata: AnnData,
-    y: np.ndarray,
+    y: np.ndarray | None,
     design: Any,
     cmat: np.ndarray,
     groupby: str | None,
@@ -154,7 +154,11 @@ def _add_detection(
     k: int,
 ) -> int:
     """Add the on/off detection columns to ``table`` (in place); return the number of on/off rows."""
-    if groupby is not None and groupby in adata.obs.columns and design.level_vectors:
+    if y is None:  # no detection pattern available: counts unknown
+        y = np.zeros((g, adata.n_obs))
+        sides: list[Any] = [None] * k
+        groups = pd.Series(np.full(adata.n_obs, np.nan), index=adata.obs_names)
+    elif groupby is not None and groupby in adata.obs.columns and design.level_vectors:
         sides = contrast_sides(cmat, design.level_vectors)
         groups = adata.obs[groupby]
     else:
@@ -373,6 +377,7 @@ def differential(
     cmat = contrast_matrix(design, names)
 
     block_info: dict[str, Any] = {}
+    y: np.ndarray | None
     if correlation is not None and block is None:
         raise DesignError(
             f"correlation={correlation!r} needs block= (the .obs column of the repeated unit, "
