@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ from scipy import stats
 
 import kratom_omics as kom
 from kratom_omics.errors import DesignError, KeyNotFoundError
+from kratom_omics.tl._timecourse import r_ns
 
 TRUE_FC = [f"true_log2fc_withdrawal_d{d}_vs_control" for d in (1, 3, 7)]
 
@@ -179,3 +182,60 @@ def test_bad_arguments() -> None:
     b.obs.iloc[w, b.obs.columns.get_loc("timepoint")] = np.nan
     with pytest.raises(DesignError, match=r"missing or not numeric for 1 withdrawal sample"):
         kom.tl.timecourse(b)
+
+
+DATA = Path(__file__).parents[1] / "data" / "limma"
+
+
+def timecourse_adata() -> ad.AnnData:
+    y = pd.read_csv(DATA / "y_timecourse.csv", index_col=0)
+    obs = pd.read_csv(DATA / "samples_timecourse.csv", index_col=0)
+    obs["phase"] = pd.Categorical(obs["phase"], categories=["control", "use", "withdrawal"])
+    a = ad.AnnData(X=y.T.to_numpy(dtype=float), obs=obs.loc[y.columns])
+    a.var_names = y.index.astype(str)
+    return a
+
+
+@pytest.mark.parametrize("version", ["3.62", "3.54"])
+def test_spline_time_course_matches_r_limma(version: str) -> None:
+    """Non-saturated curve (4 days, spline df = 2) against R limma + splines::ns (see README)."""
+    a = timecourse_adata()
+    kom.tl.timecourse(a, df=2, recovery_margin=0.5, legacy=True if version == "3.54" else None)
+    res = a.uns["timecourse"]
+    con = pd.read_csv(DATA / f"timecourse_contrasts_limma{version}.csv.gz")
+    feat = pd.read_csv(DATA / f"timecourse_features_limma{version}.csv.gz")
+    assert res["params"]["n_curve_not_estimable"] == 0
+    t = res["table"]
+    assert list(t["contrast"]) == list(con["contrast"])
+    cols = {"logFC": "log2fc", "se": "se", "t": "t", "P.Value": "pvalue", "adj.P.Val": "padj"}
+    for rcol, col in {**cols, "B": "B"}.items():
+        np.testing.assert_allclose(t[col], con[rcol], rtol=1e-8, atol=1e-10, err_msg=col)
+    f = res["f_table"]
+    np.testing.assert_allclose(f["F"], feat["F"], rtol=1e-8, err_msg="F")
+    np.testing.assert_allclose(f["pvalue"], feat["F.p.value"], rtol=1e-8, err_msg="F p")
+    np.testing.assert_allclose(f["padj"], feat["F.adj"], rtol=1e-8, err_msg="F padj")
+    rec = res["recovery"]
+    np.testing.assert_allclose(rec["pvalue_lower"], feat["p_lower"], rtol=1e-8)
+    np.testing.assert_allclose(rec["pvalue_upper"], feat["p_upper"], rtol=1e-8)
+    np.testing.assert_allclose(rec["padj"], feat["p_equiv_adj"], rtol=1e-8)
+
+
+def test_spline_basis_equals_r_ns() -> None:
+    # R: ns(c(1, 2, 4, 7, 1.5, 3), knots = 3, Boundary.knots = c(1, 7)) (3 = median of 1, 2, 4, 7)
+    x = np.array([1, 2, 4, 7, 1.5, 3.0])
+    expected = np.array(
+        [
+            [0.0, 0.0],
+            [0.28371700060114829, -0.161896867027355645],
+            [0.57475225750922632, -0.132351354505535812],
+            [0.30188169918284852, 0.818870980490290834],
+            [0.14646514603881108, -0.086837420956620004],
+            [0.49372766939050489, -0.229569934967636308],
+        ]
+    )
+    np.testing.assert_allclose(r_ns(x, np.array([1, 2, 4, 7.0]), 2), expected, atol=1e-14)
+    # df = 3: interior knots at the 1/3 and 2/3 quantiles
+    b3 = r_ns(x, np.array([1, 2, 4, 7.0]), 3)
+    np.testing.assert_allclose(
+        b3[3], [-0.153061224489795866, 0.40816326530612235, 0.74489795918367352], atol=1e-14
+    )

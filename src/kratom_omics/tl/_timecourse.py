@@ -35,23 +35,44 @@ from ..errors import DesignError
 from ._design import Design, build_design
 from ._differential import _long_table
 from ._dupcor import block_labels, duplicate_correlation_matrix, gls_fit
-from ._limma import _ns_basis, contrasts_fit, ebayes, lm_fit
+from ._limma import contrasts_fit, ebayes, lm_fit
 from ._multitest import adjust_pvalues, check_method
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
-__all__ = ["timecourse"]
+__all__ = ["r_ns", "timecourse"]
 
 logger = logging.getLogger("kratom_omics")
 
 PATTERNS = ("persistent", "transient", "recovering", "delayed", "other", "none")
 
 
+def r_ns(x: np.ndarray, knots_from: np.ndarray, df: int) -> np.ndarray:
+    """R's ``splines::ns(x, df=df)`` basis with knots from ``knots_from`` (no intercept column).
+
+    Interior knots at the quantiles ``seq(0, 1, length = df + 1)`` of ``knots_from`` (type 7, as
+    R), boundary knots at its range; cubic B-splines constrained to zero second derivative at the
+    boundaries by the QR projection R uses, so the columns equal R's to rounding.
+    """
+    from scipy.interpolate import BSpline
+
+    lo, hi = float(np.min(knots_from)), float(np.max(knots_from))
+    probs = np.linspace(0.0, 1.0, df + 1)[1:-1]
+    interior = np.quantile(knots_from, probs) if probs.size else np.empty(0)
+    knots = np.r_[[lo] * 4, interior, [hi] * 4]
+    nb = knots.size - 4
+    spl = BSpline(knots, np.eye(nb), 3, extrapolate=True)
+    basis = spl(np.asarray(x, dtype=float))[:, 1:]
+    const = spl.derivative(2)(np.array([lo, hi]))[:, 1:]
+    q, _ = np.linalg.qr(const.T, mode="complete")
+    return np.asarray((q.T @ basis.T).T[:, 2:])
+
+
 def _time_basis(t: np.ndarray, knots_from: np.ndarray, basis: str, df: int) -> np.ndarray:
     """``df`` basis columns (no constant) at ``t``; knots/orthogonalisation from ``knots_from``."""
     if basis == "spline":
-        return _ns_basis(t, knots_from, df + 1)[:, 1:]
+        return r_ns(t, knots_from, df)
     # orthogonal polynomials on the distinct time points (R's poly on the unique values)
     centre = float(np.mean(knots_from))
     scale = float(np.ptp(knots_from)) or 1.0
@@ -159,6 +180,7 @@ def timecourse(
     layer: str | None = None,
     trend: bool = False,
     robust: bool = False,
+    legacy: bool | None = None,
     fdr: str = "bh",
     recovery_margin: float = 0.5,
     alpha: float = 0.05,
@@ -180,8 +202,12 @@ def timecourse(
     groupby
         ``.obs`` column with the phases.
     basis
-        ``"spline"`` (natural cubic spline as R's ``ns``, interior knots at quantiles of the
-        distinct time points) or ``"poly"`` (orthogonal polynomial as R's ``poly``).
+        ``"spline"``: natural cubic spline, the columns of R's ``splines::ns(time, df = df)``
+        with interior knots at quantiles of the distinct time points (``knots =
+        quantile(unique(time), ...)``, boundary knots at their range); ``"poly"``: orthogonal
+        polynomial of degree ``df`` on the distinct time points. The design column names say
+        which (``withdrawal:spline1(timepoint)``, ...). With missing values, limma's standard
+        errors depend on the parametrisation; ``"spline"`` reproduces R limma on ``ns`` exactly.
     df
         Number of time terms (default ``min(3, distinct time points - 1)``; with as many terms as
         time points minus one the curve passes through every time point's mean, and both bases
@@ -195,8 +221,8 @@ def timecourse(
         ``duplicateCorrelation`` and a GLS fit, as in :func:`differential`.
     layer
         Use ``adata.layers[layer]`` instead of ``adata.X``.
-    trend, robust
-        limma ``eBayes`` options.
+    trend, robust, legacy
+        limma ``eBayes`` options (see :func:`differential`; ``legacy=True`` matches limma 3.54).
     fdr
         Multiple-testing method (see :func:`differential`).
     recovery_margin
@@ -294,9 +320,9 @@ def timecourse(
         wcols = np.r_[np.flatnonzero(wvec != 0), time_idx]
         fit.coefficients[np.ix_(unidentified, wcols)] = np.nan
         fit.stdev_unscaled[np.ix_(unidentified, wcols)] = np.nan
-    eb_time = ebayes(contrasts_fit(fit, ctime), fit, trend=trend, robust=robust)
+    eb_time = ebayes(contrasts_fit(fit, ctime), fit, trend=trend, robust=robust, legacy=legacy)
     cfit = contrasts_fit(fit, cmat)
-    eb = ebayes(cfit, fit, trend=trend, robust=robust)
+    eb = ebayes(cfit, fit, trend=trend, robust=robust, legacy=legacy)
 
     from scipy import stats
 
@@ -379,6 +405,7 @@ def timecourse(
         "layer": layer if layer is not None else "",
         "trend": trend,
         "robust": robust,
+        "legacy": "" if legacy is None else legacy,
         "fdr": str(fdr).lower(),
         "recovery_margin": float(recovery_margin),
         "alpha": float(alpha),

@@ -88,3 +88,72 @@ run <- function(case, y, design, contrasts, trend = FALSE, robust = FALSE) {
 run("repeated", read_y("y_repeated"), d, con)
 run("repeated_na", read_y("y_repeated_na"), d, con)
 run("repeated_na_trend_robust", read_y("y_repeated_na"), d, con, trend = TRUE, robust = TRUE)
+
+# ---- withdrawal time course (tests/tl/test_timecourse.py) ----
+# control and use (4 each) and withdrawal at days 1, 2, 4, 7 (3 each); withdrawal curve as a natural
+# cubic spline with df = 2 (one interior knot at the median of the distinct days, boundary knots at
+# their range), the other groups by their means.
+library(splines)
+if (!file.exists("samples_timecourse.csv")) {
+  set.seed(20261128)
+  days <- c(1, 2, 4, 7)
+  st <- data.frame(
+    phase = c(rep("control", 4), rep("use", 4), rep("withdrawal", 12)),
+    timepoint = c(rep(NA, 8), rep(days, each = 3))
+  )
+  st$sample <- sprintf("t%02d", seq_len(nrow(st)))
+  st <- st[, c("sample", "phase", "timepoint")]
+  write.csv(st, "samples_timecourse.csv", row.names = FALSE, na = "")
+  g <- 150
+  base <- rnorm(g, 20, 1.5)
+  shape <- rbind(rep(0, 4), c(1, 1, 1, 1), c(1, 0.4, 0.1, 0), c(0, 0.3, 0.7, 1))
+  kind <- sample(1:4, g, replace = TRUE, prob = c(0.7, 0.1, 0.1, 0.1))
+  size <- rnorm(g, 0, 1.2)
+  wd <- size * shape[kind, rep(1:4, each = 3)]
+  mu <- cbind(matrix(base, g, 4), base + matrix(rnorm(g, 0, 0.3), g, 4), base + wd)
+  sds <- 0.3 * sqrt(4 / rchisq(g, 4))  # feature variances with a scaled inverse chi-square prior
+  yt <- mu + matrix(rnorm(g * nrow(st)), g, nrow(st)) * sds
+  yt[matrix(runif(g * nrow(st)), g) < 0.04] <- NA
+  dimnames(yt) <- list(sprintf("f%03d", seq_len(g) - 1), st$sample)
+  write.csv(yt, "y_timecourse.csv", quote = FALSE, na = "")
+}
+st <- read.csv("samples_timecourse.csv")
+yt <- read_y("y_timecourse")
+isw <- st$phase == "withdrawal"
+tw <- st$timepoint[isw]
+ut <- sort(unique(tw))
+nsb <- function(x) ns(x, knots = quantile(ut, 0.5), Boundary.knots = range(ut))
+B <- matrix(0, nrow(st), 2)
+B[isw, ] <- nsb(tw)
+dt <- cbind(control = st$phase == "control", use = st$phase == "use", withdrawal = isw, s1 = B[, 1], s2 = B[, 2]) * 1
+fit <- lmFit(yt, dt)
+Bu <- nsb(ut)
+curve <- cbind(0, 0, 1, Bu)  # fitted withdrawal mean at each day
+ctr <- c(1, 0, 0, 0, 0)
+cm <- cbind(colMeans(curve) - ctr, colMeans(curve) - c(0, 1, 0, 0, 0), t(curve) - ctr)
+rownames(cm) <- colnames(dt)
+colnames(cm) <- c("withdrawal - control", "withdrawal - use", paste0("withdrawal[", ut, "] - control"))
+fit2 <- eBayes(contrasts.fit(fit, cm))
+out <- NULL
+for (j in seq_len(ncol(cm))) {
+  tt <- topTable(fit2, coef = j, number = Inf, sort.by = "none")
+  out <- rbind(out, data.frame(
+    feature = rownames(yt), contrast = colnames(cm)[j], logFC = tt$logFC,
+    se = fit2$stdev.unscaled[, j] * sqrt(fit2$s2.post), t = tt$t, P.Value = tt$P.Value,
+    adj.P.Val = tt$adj.P.Val, B = tt$B
+  ))
+}
+write.csv(out, gzfile(paste0("timecourse_contrasts_limma", version, ".csv.gz")), row.names = FALSE)
+ft <- eBayes(fit)
+tf <- topTable(ft, coef = c("s1", "s2"), number = Inf, sort.by = "none")
+last <- ncol(cm)
+est <- fit2$coefficients[, last]
+se <- fit2$stdev.unscaled[, last] * sqrt(fit2$s2.post)
+p_lower <- pt((est + 0.5) / se, fit2$df.total, lower.tail = FALSE)
+p_upper <- pt((est - 0.5) / se, fit2$df.total)
+write.csv(data.frame(
+  feature = rownames(yt), F = tf$F, F.p.value = tf$P.Value, F.adj = tf$adj.P.Val,
+  s2_post = fit2$s2.post, df_total = fit2$df.total, p_lower = p_lower, p_upper = p_upper,
+  p_equiv = pmax(p_lower, p_upper), p_equiv_adj = p.adjust(pmax(p_lower, p_upper), "BH")
+), gzfile(paste0("timecourse_features_limma", version, ".csv.gz")), row.names = FALSE)
+message("timecourse: df.prior ", fit2$df.prior)
