@@ -84,13 +84,16 @@ def _glmgam_fit(
 ) -> np.ndarray:
     """statmod's ``glmgam.fit`` (gamma GLM, identity link, Levenberg damping) for every row of ``y``.
 
-    ``x`` (m x 2) is shared; ``y`` is rows x m, ``start`` rows x 2. Steps, damping and stopping
-    rules follow statmod so that the coefficients agree with R to rounding.
+    ``x`` is m x 2 (shared) or rows x m x 2 (one design per row); ``y`` is rows x m, ``start``
+    rows x 2. Steps, damping and stopping rules follow statmod so that the coefficients agree with
+    R to rounding.
     """
     nrow = y.shape[0]
-    p = x.shape[1]
+    if x.ndim == 2:
+        x = np.broadcast_to(x, (nrow, *x.shape))
+    p = x.shape[2]
     beta = start.copy()
-    mu = beta @ x.T
+    mu = np.einsum("rj,rmj->rm", beta, x)
     dev = _gamma_deviance(y, mu)
     lam = np.zeros(nrow)
     active = np.ones(nrow, dtype=bool)
@@ -102,12 +105,13 @@ def _glmgam_fit(
         mua = mu[ia]
         v = mua**2
         v = np.maximum(v, v.max(axis=1, keepdims=True) / 1e3)
-        xvx = np.einsum("mi,rm,mj->rij", x, 1.0 / v, x)
+        xa = x[ia]
+        xvx = np.einsum("rmi,rm,rmj->rij", xa, 1.0 / v, xa)
         diag = np.einsum("rii->ri", xvx)
         maxinfo = diag.max(axis=1)
         if it == 1:
             lam[ia] = np.abs(diag.mean(axis=1)) / p
-        dl = ((y[ia] - mua) / v) @ x
+        dl = np.einsum("rm,rmi->ri", (y[ia] - mua) / v, xa)
         betaold = beta[ia].copy()
         devold = dev[ia].copy()
         lev = np.zeros(ia.size, dtype=np.int64)
@@ -123,7 +127,7 @@ def _glmgam_fit(
             a = xvx[ip] + lam[ia[ip], None, None] * eye
             db = np.linalg.solve(a, dl[ip][:, :, None])[:, :, 0]
             b = betaold[ip] + db
-            m = b @ x.T
+            m = np.einsum("rj,rmj->rm", b, xa[ip])
             d = _gamma_deviance(y[ia[ip]], m)
             dbeta[ip] = db
             new_beta[ip] = b
@@ -149,21 +153,29 @@ def _glmgam_fit(
     return beta
 
 
+_GlmJob = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
 def _pattern_rho(
-    y: np.ndarray, x: np.ndarray, codes: np.ndarray, nbeta: int, *, maxit: int = 20
-) -> np.ndarray:
-    """Per-feature ``rho`` of ``mixedModel2Fit(only.varcomp=TRUE)`` for rows of ``y`` (one pattern)."""
+    y: np.ndarray, x: np.ndarray, codes: np.ndarray, nbeta: int
+) -> tuple[np.ndarray, _GlmJob | None]:
+    """Per-feature ``rho`` of ``mixedModel2Fit(only.varcomp=TRUE)`` for rows of ``y`` (one pattern).
+
+    Returns the ``rho`` known without the gamma GLM and, when statmod refines the variance
+    components by ``glmgam.fit``, the job ``(row indices, dx, dy, start)`` for it (run in batches
+    over patterns by :func:`duplicate_correlation_matrix`).
+    """
     nfeat, nobs = y.shape
     out = np.full(nfeat, np.nan)
     present, local = np.unique(codes, return_inverse=True)
     nblocks = present.size
     if not (nobs > nbeta + 2 and 1 < nblocks < nobs - 1):
-        return out
+        return out, None
     z = (np.asarray(local).reshape(-1)[:, None] == np.arange(nblocks)[None, :]).astype(float)
     q2 = _null_basis(x)
     mq = q2.shape[1]
     if mq == 0:
-        return out
+        return out, None
     qtz = q2.T @ z
     u, s, _ = np.linalg.svd(qtz, full_matrices=True)
     d = np.zeros(mq)
@@ -172,10 +184,11 @@ def _pattern_rho(
     dx = np.column_stack([np.ones(mq), d])
     # lm.fit(dx, dy): OLS start; a column of zeros (d all 0) is not estimable
     if np.all(np.abs(d) < 1e-15) or np.linalg.matrix_rank(dx) < 2:
-        return out
+        return out, None
     coef, *_ = np.linalg.lstsq(dx, dy.T, rcond=None)
     coef = coef.T  # rows x 2
     fitted = coef @ dx.T
+    job: _GlmJob | None = None
     varcomp = coef
     if mq > 2 and np.sum(np.abs(d) > 1e-15) > 1 and np.var(d, ddof=1) > 1e-15:
         start = np.where(
@@ -183,14 +196,13 @@ def _pattern_rho(
             coef,
             np.column_stack([dy.mean(axis=1), np.zeros(nfeat)]),
         )
-        varcomp = np.full_like(coef, np.nan)
-        nonzero = dy.max(axis=1) > 0
-        if nonzero.any():
-            varcomp[nonzero] = _glmgam_fit(dx, dy[nonzero], start[nonzero], maxit=maxit)
-        varcomp[~nonzero] = 0.0
+        varcomp = np.full_like(coef, np.nan)  # 0/0 for all-zero dy (statmod: coefficients 0)
+        nonzero = np.flatnonzero(dy.max(axis=1) > 0)
+        if nonzero.size:
+            job = (nonzero, dx, dy[nonzero], start[nonzero])
     with np.errstate(divide="ignore", invalid="ignore"):
         out = varcomp[:, 1] / varcomp.sum(axis=1)
-    return out
+    return out, job
 
 
 def _patterns(ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -237,9 +249,21 @@ def duplicate_correlation_matrix(
     rho = np.full(g, np.nan)
     ok = np.isfinite(y)
     pats, inv = _patterns(ok)
+    jobs: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
     for i, pat in enumerate(pats):  # one per missing-value pattern
         rows = np.flatnonzero(inv == i)
-        rho[rows] = _pattern_rho(y[np.ix_(rows, pat)], design[pat], codes[pat], nbeta)
+        rho[rows], job = _pattern_rho(y[np.ix_(rows, pat)], design[pat], codes[pat], nbeta)
+        if job is not None:
+            idx, dx, dy, start = job
+            jobs.setdefault(dx.shape[0], []).append((rows[idx], dx, dy, start))
+    for group in jobs.values():  # one gamma GLM fit per residual dimension, over all patterns
+        rows = np.concatenate([j[0] for j in group])
+        dxs = np.concatenate([np.broadcast_to(j[1], (j[0].size, *j[1].shape)) for j in group])
+        varcomp = _glmgam_fit(
+            dxs, np.concatenate([j[2] for j in group]), np.concatenate([j[3] for j in group])
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rho[rows] = varcomp[:, 1] / varcomp.sum(axis=1)
     rhomax = 0.99
     rhomin = 1.0 / (1.0 - float(sizes.max())) + 0.01
     with np.errstate(invalid="ignore"):
