@@ -239,3 +239,40 @@ def test_spline_basis_equals_r_ns() -> None:
     np.testing.assert_allclose(
         b3[3], [-0.153061224489795866, 0.40816326530612235, 0.74489795918367352], atol=1e-14
     )
+
+
+def test_on_off_time_points_are_reported() -> None:
+    a = kom.datasets.simulate("protein", seed=9, n_features=30, timepoints=(1, 3, 7))
+    x = np.array(a.X, dtype=float)
+    phase = a.obs["phase"].astype(str).to_numpy()
+    day = a.obs["timepoint"].to_numpy()
+    x[:, 0] = 20.0 + np.arange(a.n_obs) * 0.01
+    x[phase == "withdrawal", 0] = np.nan  # gone during withdrawal
+    x[:, 1] = 21.0 + np.arange(a.n_obs) * 0.01
+    x[(phase == "withdrawal") & (day == 7), 1] = np.nan  # gone at day 7 only
+    a.X = x
+    kom.tl.timecourse(a, df=2)
+    res = a.uns["timecourse"]
+    t = res["table"].set_index(["feature", "contrast"])
+    f0, f1 = a.var_names[0], a.var_names[1]
+    row = t.loc[(f0, "withdrawal - control")]
+    assert row["log2fc"] == -np.inf
+    assert np.isnan(row["t"])
+    assert (row["n_detected_a"], row["n_a"], row["n_detected_b"]) == (0, 18, 6)
+    assert (
+        row["reason"]
+        == "on/off: absent in withdrawal[1] + withdrawal[3] + withdrawal[7], detected in control"
+    )
+    assert row["detection_pvalue"] == pytest.approx(stats.fisher_exact([[0, 18], [6, 0]]).pvalue)
+    assert t.loc[(f0, "withdrawal - use"), "log2fc"] == -np.inf
+    # absent at day 7 only: the curve (3 terms) is not identifiable from 2 days
+    assert res["params"]["n_curve_not_estimable"] >= 2  # f0, f1 (+ simulated missingness)
+    assert t.loc[(f1, "withdrawal[7] - control"), "log2fc"] == -np.inf
+    assert t.loc[(f1, "withdrawal[7] - control"), "reason"].startswith(
+        "on/off: absent in withdrawal[7]"
+    )
+    both = t.loc[(f1, "withdrawal - control")]
+    assert np.isnan(both["log2fc"])
+    assert both["reason"] == "contrast not estimable (a group it involves is missing)"
+    assert np.isnan(res["f_table"].set_index("feature").loc[f1, "F"])
+    assert np.isnan(res["recovery"].set_index("feature").loc[f1, "pvalue"])

@@ -33,6 +33,7 @@ import pandas as pd
 from .._core import check_obs_key, get_matrix, record_provenance
 from ..errors import DesignError
 from ._design import Design, build_design
+from ._detection import detection_columns
 from ._differential import _long_table
 from ._dupcor import block_labels, duplicate_correlation_matrix, gls_fit
 from ._limma import contrasts_fit, ebayes, lm_fit
@@ -244,7 +245,9 @@ def timecourse(
         long DataFrame as :func:`differential`'s (``feature, contrast, log2fc, se, ci_low,
         ci_high, mean_log2, t, df_total, pvalue, padj, B, s2_post, df_residual, n_obs``) for the
         contrasts ``withdrawal - control``, ``withdrawal - use`` (curve averaged over the time
-        points) and ``withdrawal[t] - control`` for every time point ``t``.
+        points) and ``withdrawal[t] - control`` for every time point ``t``, with the on/off
+        detection columns ``n_detected_a, n_a, n_detected_b, n_b, detection_pvalue, reason`` as
+        in :func:`differential` (side *a*: the withdrawal samples, all or those at ``t``).
     ``"f_table"``
         ``feature, F, df1, df2, pvalue, padj``: moderated F of the time terms (any change over
         time within withdrawal).
@@ -342,8 +345,25 @@ def timecourse(
     g = features.size
     k = len(names)
     df_prior, s2_prior = eb.df_prior, eb.s2_prior
+    df_residual = fit.df_residual.copy()
     table = _long_table(features, names, fit, cfit, eb, fdr)
     table.attrs.pop("fdr_info", None)
+    # on/off: detection of each side of every contrast (withdrawal samples split by time point)
+    cell = adata.obs[groupby].astype(str).to_numpy().astype(object)
+    cell[is_w] = [f"{withdrawal}[{t:g}]" for t in tvals[is_w]]
+    wcells = [f"{withdrawal}[{lab}]" for lab in tlabels]
+    sides: list[tuple[list[str], list[str]] | None] = [
+        (wcells, [other])
+        for other in [reference, *[o for o in levels if o not in (withdrawal, reference)]]
+    ]
+    sides += [([c], [reference]) for c in wcells]
+    fc = table["log2fc"].to_numpy(dtype=float).reshape(k, g).T
+    det, fc_long = detection_columns(
+        y, pd.Series(cell, index=adata.obs_names), sides, fc, df_residual
+    )
+    table["log2fc"] = fc_long
+    for col, values in det.items():
+        table[col] = values
     fpadj, _ = adjust_pvalues(eb_time.f_p_value, fdr)
     f_table = pd.DataFrame(
         {
