@@ -80,7 +80,10 @@ def differential(
     Returns
     -------
     DataFrame with columns ``feature, contrast, log2fc, se, ci_low, ci_high, mean_log2, t, df_total,
-    pvalue, padj, B, s2_post, df_residual, n_obs`` (+ ``gene``), one row per feature and contrast.
+    pvalue, padj, B, s2_post, df_residual, n_obs``, the detection columns ``n_detected_a, n_a,
+    n_detected_b, n_b, detection_pvalue, reason`` (``log2fc`` is +/-inf for a feature detected on one
+    side of the contrast only, with Fisher's exact test in ``detection_pvalue``) and ``gene`` when
+    ``.var`` has it; one row per feature and contrast.
     """
     table = _result(adata, key, "table").copy()
     if contrast is not None:
