@@ -227,3 +227,18 @@ def test_scheduler_local_starts_and_closes_a_cluster(caplog: pytest.LogCaptureFi
 
     with pytest.raises(ValueError, match="No clients found"):
         default_client()  # the cluster's client was closed, not left as the default
+
+
+def test_h5ad_read_lazily(tmp_path) -> None:
+    import h5py
+    from anndata.experimental import read_elem_lazy
+
+    a = simulated(n_feat=400, missing=0.1)
+    a.write_h5ad(tmp_path / "a.h5ad")
+    kom.tl.differential(a, robust=True)
+    with h5py.File(tmp_path / "a.h5ad", "r") as f:
+        x = read_elem_lazy(f["X"], chunks=(a.n_obs, 150))
+        b = ad.AnnData(X=x, obs=a.obs.copy(), var=a.var.copy())
+        assert isinstance(b.X, da.Array)
+        kom.tl.differential(b, robust=True)
+    assert_same(a, b)
