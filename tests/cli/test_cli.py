@@ -129,3 +129,47 @@ def test_differential_then_power_and_permutation_fdr(western_h5ad, tmp_path, cap
     perm = pd.read_csv(table, sep="\t").set_index("feature")
     assert perm.loc["Rab35", "log2fc"] > 0.5
     assert perm.loc["H3K9ac", "log2fc"] < -0.5
+
+
+def test_timecourse_and_blocked_differential(tmp_path, capsys):
+    data = tmp_path / "tc.h5ad"
+    kom.datasets.simulate(seed=5, n_features=120, timepoints=(1, 3, 7), repeated=True).write_h5ad(
+        data
+    )
+    rec = tmp_path / "recovery.tsv"
+    code, _, err = run(
+        [
+            "timecourse",
+            str(data),
+            str(tmp_path / "o.h5ad"),
+            "--block",
+            "subject",
+            "--recovery-table",
+            str(rec),
+            "--table",
+            str(tmp_path / "t.tsv"),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    recovery = pd.read_csv(rec, sep="\t")
+    assert len(recovery) == 120
+    assert {"pattern"} <= set(recovery.columns)
+    code, _, err = run(
+        [
+            "differential",
+            str(data),
+            str(tmp_path / "b.h5ad"),
+            "--contrast",
+            "withdrawal - control",
+            "--block",
+            "subject",
+            "--lfc",
+            "0.5",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    params = ad.read_h5ad(tmp_path / "b.h5ad").uns["differential"]["params"]
+    assert -1 < params["correlation"] < 1
+    assert params["lfc"] == 0.5

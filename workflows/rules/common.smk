@@ -79,6 +79,10 @@ def differential_flags(wildcards):
     flags.append("--trend" if d.get("trend", False) else "--no-trend")
     flags.append("--robust" if d.get("robust", False) else "--no-robust")
     flags.append(f"--fdr {q(d.get('fdr', 'bh'))}")
+    if d.get("block", ""):
+        flags.append(f"--block {q(d['block'])}")
+    if d.get("lfc", 0):
+        flags.append(f"--lfc {float(d['lfc'])}")
     if d.get("scheduler", ""):
         flags.append(f"--scheduler {q(d['scheduler'])}")
     if d.get("chunk_size") is not None:

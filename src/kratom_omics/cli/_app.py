@@ -281,6 +281,16 @@ def differential_cmd(
     chunk_size: Annotated[
         int | None, typer.Option(help="Features per dask task (default: up to 100,000).")
     ] = None,
+    block: Annotated[
+        str | None,
+        typer.Option(help="Repeated measures: column of subjects (limma duplicateCorrelation)."),
+    ] = None,
+    lfc: Annotated[
+        float, typer.Option(help="TREAT: test |log2 fold change| > lfc instead of != 0.")
+    ] = 0.0,
+    weights: Annotated[
+        str | None, typer.Option(help="Layer of observation weights (e.g. from voom).")
+    ] = None,
 ) -> None:
     """Moderated t and F statistics with limma's linear models and empirical Bayes (kom.tl.differential).
 
@@ -307,6 +317,9 @@ def differential_cmd(
         key_added=key_added,
         scheduler=scheduler or None,
         chunk_size=chunk_size,
+        block=block,
+        lfc=lfc,
+        weights=weights,
     )
     write_h5ad(adata, out)
     if table is not None:
@@ -354,6 +367,51 @@ def biomarkers_cmd(
         write_table(get.biomarkers(adata, table="candidates"), table)
     if features_table is not None:
         write_table(get.biomarkers(adata, table="features"), features_table)
+
+
+@command("timecourse")
+def timecourse_cmd(
+    data: Annotated[Path, typer.Argument(help="Preprocessed .h5ad with withdrawal time points.")],
+    out: Annotated[Path, typer.Argument(help="Output .h5ad with the results stored.")],
+    time: Annotated[
+        str, typer.Option(help="Sample-sheet column of the time points.")
+    ] = "timepoint",
+    groupby: Annotated[str, typer.Option(help="Sample-sheet column of the phases.")] = "phase",
+    basis: Annotated[str, typer.Option(help="spline (natural spline) or poly.")] = "spline",
+    df: Annotated[int | None, typer.Option(help="Degrees of freedom of the time curve.")] = None,
+    covariate: Annotated[
+        list[str] | None, typer.Option(help="Covariate column; repeatable.")
+    ] = None,
+    block: Annotated[
+        str | None, typer.Option(help="Column of subjects (repeated measures).")
+    ] = None,
+    recovery_margin: Annotated[
+        float, typer.Option(help="Recovered: last time point within +-margin (log2) of control.")
+    ] = 0.5,
+    table: Annotated[Path | None, typer.Option(help="Also write the contrast table (TSV).")] = None,
+    recovery_table: Annotated[
+        Path | None, typer.Option(help="Also write the recovery tests and patterns (TSV).")
+    ] = None,
+) -> None:
+    """Withdrawal time courses: curve over time, change-over-time F, recovery test (kom.tl.timecourse)."""
+    from .. import tl
+
+    adata = read_h5ad(data)
+    tl.timecourse(
+        adata,
+        time,
+        groupby,
+        basis=basis,
+        df=df,
+        covariates=tuple(covariate or ()),
+        block=block,
+        recovery_margin=recovery_margin,
+    )
+    write_h5ad(adata, out)
+    if table is not None:
+        write_table(adata.uns["timecourse"]["table"], table)
+    if recovery_table is not None:
+        write_table(adata.uns["timecourse"]["recovery"], recovery_table)
 
 
 @command("permutation-fdr")
