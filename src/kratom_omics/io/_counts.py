@@ -53,6 +53,30 @@ def bam_sample_name(path: str) -> str:
     return _BAM_SUFFIXES.sub("", name) or name
 
 
+def featurecounts_header(p: Path, source: str) -> tuple[int, list[str]]:
+    """Number of comment lines and the BAM columns of a featureCounts table."""
+    with open(p, encoding="utf-8-sig", errors="replace") as fh:
+        n_comment = 0
+        header = ""
+        for line in fh:
+            if line.startswith("#"):
+                n_comment += 1
+                continue
+            header = line.rstrip("\r\n")
+            break
+    cols = header.split("\t")
+    if tuple(c.strip() for c in cols[:6]) != FEATURECOUNTS_COLUMNS:
+        raise InputFormatError(
+            f"{source}: the header is {cols[:6]}; expected featureCounts' "
+            f"{list(FEATURECOUNTS_COLUMNS)} followed by one column per BAM file (tab-separated)."
+        )
+    if len(cols) < 7:
+        raise InputFormatError(
+            f"{source}: no sample (BAM) columns after {list(FEATURECOUNTS_COLUMNS)}."
+        )
+    return n_comment, [c.strip() for c in cols[6:]]
+
+
 def read_featurecounts(
     path: str | os.PathLike,
     samples: str | os.PathLike | pd.DataFrame | None = None,
@@ -95,25 +119,7 @@ def read_featurecounts(
     source = str(p)
     if not p.exists():
         raise InputFormatError(f"featureCounts table {source!r} does not exist.")
-    with open(p, encoding="utf-8-sig", errors="replace") as fh:
-        n_comment = 0
-        header = ""
-        for line in fh:
-            if line.startswith("#"):
-                n_comment += 1
-                continue
-            header = line.rstrip("\r\n")
-            break
-    cols = header.split("\t")
-    if tuple(c.strip() for c in cols[:6]) != FEATURECOUNTS_COLUMNS:
-        raise InputFormatError(
-            f"{source}: the header is {cols[:6]}; expected featureCounts' "
-            f"{list(FEATURECOUNTS_COLUMNS)} followed by one column per BAM file (tab-separated)."
-        )
-    if len(cols) < 7:
-        raise InputFormatError(
-            f"{source}: no sample (BAM) columns after {list(FEATURECOUNTS_COLUMNS)}."
-        )
+    n_comment, bams = featurecounts_header(p, source)
     try:
         df = pd.read_csv(
             p,
@@ -122,11 +128,10 @@ def read_featurecounts(
             skiprows=n_comment + 1,
             dtype=str,
             keep_default_na=False,
-            names=[*FEATURECOUNTS_COLUMNS, *(f"sample_{i}" for i in range(len(cols) - 6))],
+            names=[*FEATURECOUNTS_COLUMNS, *(f"sample_{i}" for i in range(len(bams)))],
         )
     except pd.errors.ParserError as exc:
         raise InputFormatError(f"{source} could not be parsed: {exc}") from None
-    bams = [c.strip() for c in cols[6:]]
     names = [bam_sample_name(b) for b in bams]
     if rename:
         names = [rename.get(b, rename.get(n, n)) for b, n in zip(bams, names, strict=True)]

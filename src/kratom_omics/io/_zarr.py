@@ -21,7 +21,7 @@ import pandas as pd
 from .._core import DEFAULT_PHASES, record_provenance
 from ..errors import InputFormatError, MissingDependencyError
 from ._anndata import _make_unique
-from ._counts import FEATURECOUNTS_COLUMNS, _coordinate, bam_sample_name
+from ._counts import FEATURECOUNTS_COLUMNS, _coordinate, bam_sample_name, featurecounts_header
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -42,30 +42,6 @@ def _require_zarr(what: str) -> Any:
             f"install the extra: pip install '{DASK_EXTRA}'."
         ) from err
     return zarr
-
-
-def _header(p: Path, source: str) -> tuple[int, list[str]]:
-    """Number of comment lines and the BAM columns of a featureCounts table."""
-    with open(p, encoding="utf-8-sig", errors="replace") as fh:
-        n_comment = 0
-        header = ""
-        for line in fh:
-            if line.startswith("#"):
-                n_comment += 1
-                continue
-            header = line.rstrip("\r\n")
-            break
-    cols = header.split("\t")
-    if tuple(c.strip() for c in cols[:6]) != FEATURECOUNTS_COLUMNS:
-        raise InputFormatError(
-            f"{source}: the header is {cols[:6]}; expected featureCounts' "
-            f"{list(FEATURECOUNTS_COLUMNS)} followed by one column per BAM file (tab-separated)."
-        )
-    if len(cols) < 7:
-        raise InputFormatError(
-            f"{source}: no sample (BAM) columns after {list(FEATURECOUNTS_COLUMNS)}."
-        )
-    return n_comment, [c.strip() for c in cols[6:]]
 
 
 def _counts_block(df: pd.DataFrame, bams: list[str], source: str, first_row: int) -> np.ndarray:
@@ -141,7 +117,7 @@ def featurecounts_to_zarr(
         raise InputFormatError(
             f"{str(out_p)!r} already exists; choose another out path or pass overwrite=True."
         )
-    n_comment, bams = _header(p, source)
+    n_comment, bams = featurecounts_header(p, source)
     names = [bam_sample_name(b) for b in bams]
     if rename:
         names = [rename.get(b, rename.get(n, n)) for b, n in zip(bams, names, strict=True)]
