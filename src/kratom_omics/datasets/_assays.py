@@ -270,9 +270,7 @@ def simulate_counts(
     )
     obs = design.obs.copy()
     n_s = obs.shape[0]
-    genes = _rat_genes()
-    if n_features > len(genes):
-        genes = genes + [f"LOC{100360000 + i}" for i in range(n_features - len(genes))]
+    genes = _rat_genes(n_features)
     chosen = [
         "Rab35",
         "Hdac2",

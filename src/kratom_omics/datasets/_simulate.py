@@ -111,9 +111,11 @@ HISTONE_FAMILIES: tuple[tuple[str, str, tuple[tuple[str, float], ...]], ...] = (
 )
 
 
-def _rat_genes() -> list[str]:
+def _rat_genes(n: int = 0) -> list[str]:
+    """The shipped rat gene symbols, extended with LOC ids (as the rat genome names unnamed genes) to ``n``."""
     text = resources.files("kratom_omics.datasets").joinpath("rat_genes.txt").read_text()
-    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    genes = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    return genes + [f"LOC{100360000 + i}" for i in range(n - len(genes))]
 
 
 def _accessions(rng: np.random.Generator, n: int) -> list[str]:
@@ -347,13 +349,11 @@ def simulate(
 def _protein_features(
     rng: np.random.Generator, n: int, fraction_changed: float, effect_size: float
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    genes = _rat_genes()
     if n < len(PROTEIN_MARKERS) + 2:
         raise DesignError(
             f"n_features={n}: at least {len(PROTEIN_MARKERS) + 2} proteins are needed."
         )
-    if n > len(genes):
-        genes = genes + [f"LOC{100360000 + i}" for i in range(n - len(genes))]
+    genes = _rat_genes(n)
     markers = list(PROTEIN_MARKERS)
     others = [g for g in genes if g not in PROTEIN_MARKERS]
     chosen = markers + list(rng.permutation(np.array(others, dtype=object))[: n - len(markers)])
