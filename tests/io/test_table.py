@@ -107,3 +107,20 @@ def test_single_column_hints_at_delimiter(tmp_path):
     p.write_text("id S1 S2\nf1 1 2\n")
     with pytest.raises(InputFormatError, match="Check the delimiter"):
         kom.io.read_table(p)
+
+
+def test_partly_empty_annotations_survive_h5ad(tmp_path):
+    import anndata as ad
+
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text("sample\tphase\tnote\nS1\tcontrol\tpilot\nS2\twithdrawal\t\n")
+    p = tmp_path / "t.tsv"
+    p.write_text("id\tgene\tdescription\tS1\tS2\nf1\tRab35\t\t1\t2\nf2\t\t\t3\t4\n")
+    adata = kom.io.read_table(p, sheet)
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    back = ad.read_h5ad(tmp_path / "a.h5ad")
+    assert back.var["gene"].iloc[0] == "Rab35"
+    assert back.var["gene"].isna().iloc[1]
+    assert back.var["description"].isna().all()
+    assert back.obs["note"].iloc[0] == "pilot"
+    assert back.obs["note"].isna().iloc[1]

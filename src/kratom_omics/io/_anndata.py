@@ -77,12 +77,27 @@ def build_anndata(
     var.index = pd.Index(_make_unique([str(v) for v in var.index], source))
     x = values.to_numpy(dtype=np.float64, copy=True)
     obs = pd.DataFrame(index=pd.Index(values.index, name=None))
-    adata = ad.AnnData(X=x, obs=obs, var=var)
+    adata = ad.AnnData(X=x, obs=obs, var=h5ad_safe(var))
     adata.layers["raw"] = x.copy()
     if samples is not None:
         adata = attach_samples(adata, samples, phases=phases, join=join, source=source)
     record_provenance(adata, f"kratom_omics.io.{reader}", {"source": source, **(parameters or {})})
     return adata
+
+
+def h5ad_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """Text columns with missing or non-text cells become pandas' nullable ``string`` dtype.
+
+    h5ad stores an object column only when every cell is a ``str``; an annotation column of a tool
+    export that is empty in some rows (or in all, e.g. DIA-NN's description) would make
+    ``write_h5ad`` fail. Missing cells stay missing (``<NA>``), everything else becomes text.
+    """
+    out = table.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object and not s.map(lambda v: isinstance(v, str)).all():
+            out[col] = s.astype("string")
+    return out
 
 
 def _make_unique(names: list[str], source: str) -> list[str]:
@@ -172,7 +187,7 @@ def attach_samples(
         if isinstance(obs[col].dtype, pd.CategoricalDtype) and col not in ("phase", "timepoint"):
             obs[col] = obs[col].cat.remove_unused_categories()
     extra = out.obs.drop(columns=[c for c in out.obs.columns if c in obs.columns])
-    out.obs = pd.concat([obs, extra], axis=1)
+    out.obs = h5ad_safe(pd.concat([obs, extra], axis=1))
     renamed = {d: mapping[d] for d in order if d != mapping[d]}
     if renamed:
         out.obs["run"] = list(order)
