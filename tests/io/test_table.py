@@ -124,3 +124,20 @@ def test_partly_empty_annotations_survive_h5ad(tmp_path):
     assert back.var["description"].isna().all()
     assert back.obs["note"].iloc[0] == "pilot"
     assert back.obs["note"].isna().iloc[1]
+
+
+def test_read_names_empty_and_unknown_files(tmp_path):
+    empty = tmp_path / "report.tsv"
+    empty.write_text("")
+    with pytest.raises(InputFormatError, match=r"report.tsv' is empty; export the table"):
+        kom.io.read(empty)
+    other = tmp_path / "notes.tsv"
+    other.write_text("a\tb\n1\t2\n")
+    with pytest.raises(
+        InputFormatError, match=r"could not recognise .* Also looked for EpiProfile"
+    ):
+        kom.io.read(other)
+    with pytest.raises(
+        InputFormatError, match=r"format='maxqaunt' is not available. Did you mean 'maxquant'"
+    ):
+        kom.io.read(other, format="maxqaunt")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from .._core import DEFAULT_PHASES
-from ..errors import InputFormatError
+from ..errors import InputFormatError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -105,11 +105,11 @@ def read(
     p = Path(path)
     if not p.exists():
         raise InputFormatError(f"{str(p)!r} does not exist.")
+    if p.is_file() and p.stat().st_size == 0:
+        raise InputFormatError(f"{str(p)!r} is empty; export the table from the tool again.")
     fmt = _detect(p) if format == "auto" else format
     if fmt not in FORMATS:
-        raise InputFormatError(
-            f"format={format!r} is not supported; expected 'auto' or one of {sorted(FORMATS)}."
-        )
+        raise InputFormatError(did_you_mean(format, ["auto", *FORMATS], what="format"))
     reader = getattr(kio, FORMATS[fmt])
     kwargs: dict[str, Any] = {"phases": phases, "join": join, **options}
     if quantity and fmt in {
