@@ -44,9 +44,15 @@ def test_recipe_equals_the_steps_one_by_one(loaded):
 
 
 def test_recipe_options_and_imputation(loaded):
-    out = kom.pp.recipe(
-        loaded, copy=True, remove_flagged=False, min_valid=0, normalize="none", impute="downshift"
-    )
+    with pytest.warns(kom.errors.KratomOmicsWarning, match="imputed"):
+        out = kom.pp.recipe(
+            loaded,
+            copy=True,
+            remove_flagged=False,
+            min_valid=0,
+            normalize="none",
+            impute="downshift",
+        )
     assert out is not None
     assert out.n_vars == loaded.n_vars
     assert not np.isnan(out.X).any()
