@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data"
-ROOT = Path(__file__).parent.parent
 
 
 @pytest.fixture
