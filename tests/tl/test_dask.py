@@ -242,3 +242,18 @@ def test_h5ad_read_lazily(tmp_path) -> None:
         assert isinstance(b.X, da.Array)
         kom.tl.differential(b, robust=True)
     assert_same(a, b)
+
+
+def test_chunked_fit_logs_its_progress(caplog):
+    import logging
+
+    import kratom_omics as kom
+
+    adata = kom.datasets.simulate(seed=3, n_features=200)
+    with caplog.at_level(logging.INFO, logger="kratom_omics"):
+        kom.tl.differential(
+            adata, "phase", contrasts="withdrawal - control", chunk_size=20, scheduler="synchronous"
+        )
+    lines = [r.getMessage() for r in caplog.records if "chunks fitted" in r.getMessage()]
+    assert lines[-1] == "differential: 10 of 10 chunks fitted (100%)"
+    assert lines[0] == "differential: 8 of 10 chunks fitted (80%)"  # local scheduler: rounds of 8

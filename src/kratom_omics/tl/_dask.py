@@ -190,6 +190,12 @@ def _blocks(x: Any, chunk_size: int | None) -> tuple[list[Any], list[int]]:
     return list(x.to_delayed().ravel()), offsets
 
 
+def _log_progress(done: int, total: int) -> None:
+    """Default progress of a chunked fit: a log line at every tenth of the chunks."""
+    if done == total or done % max(1, total // 10) == 0:
+        logger.info("differential: %d of %d chunks fitted (%d%%)", done, total, 100 * done // total)
+
+
 def chunked_fit(
     adata: AnnData,
     design: np.ndarray,
@@ -212,6 +218,9 @@ def chunked_fit(
     """
     da = require_dask("differential on dask-backed data or with scheduler/chunk_size")
     import dask
+
+    if progress is None:
+        progress = _log_progress
 
     chunk_size = _check_chunk_size(chunk_size)
     if weights is not None:
