@@ -173,3 +173,26 @@ def test_timecourse_and_blocked_differential(tmp_path, capsys):
     params = ad.read_h5ad(tmp_path / "b.h5ad").uns["differential"]["params"]
     assert -1 < params["correlation"] < 1
     assert params["lfc"] == 0.5
+
+
+def test_plot_writes_png_svg_pdf_by_extension(western_h5ad, tmp_path, capsys):
+    diff = tmp_path / "d.h5ad"
+    assert main(["differential", str(western_h5ad), str(diff)]) == 0
+    magic = {".png": b"\x89PNG", ".svg": b"<?xml", ".pdf": b"%PDF"}
+    for ext, head in magic.items():
+        out = tmp_path / f"volcano{ext}"
+        code, _, err = run(
+            ["plot", "volcano", str(diff), str(out), "--contrast", "withdrawal - control"], capsys
+        )
+        assert code == 0, err
+        assert out.read_bytes().startswith(head)
+    out = tmp_path / "rab35.svg"
+    code, _, err = run(["plot", "trajectories", str(diff), str(out), "--feature", "Rab35"], capsys)
+    assert code == 0, err
+    assert "Rab35" in out.read_text()
+    code, _, err = run(["plot", "vulcano", str(diff), str(tmp_path / "x.png")], capsys)
+    assert code == 1
+    assert "plot='vulcano' is not available. Did you mean 'volcano'?" in err
+    code, _, err = run(["plot", "volcano", str(diff), str(tmp_path / "x.jpg")], capsys)
+    assert code == 1
+    assert "expected a .png, .svg or .pdf file name" in err

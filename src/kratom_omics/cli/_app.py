@@ -529,12 +529,13 @@ def plot_cmd(
     import matplotlib.pyplot as plt
 
     from .. import pl
-    from ..errors import InputFormatError
+    from ..errors import InputFormatError, did_you_mean
 
     name = kind.replace("-", "_")
     func = getattr(pl, name, None)
     if func is None or name not in pl.__all__:
-        raise InputFormatError(f"plot {kind!r} does not exist; available: {sorted(pl.__all__)}")
+        plots = [p.replace("_", "-") for p in pl.__all__ if p != "phase_colors"]
+        raise InputFormatError(did_you_mean(kind, plots, what="plot"))
     if out.suffix.lower() not in {".png", ".svg", ".pdf"}:
         raise InputFormatError(f"{str(out)!r}: expected a .png, .svg or .pdf file name.")
     adata = read_h5ad(data)
