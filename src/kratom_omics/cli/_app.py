@@ -8,6 +8,7 @@ Data go to files (or stdout), logs to stderr. Exit codes: 0 success, 1 for a
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import sys
 import traceback
@@ -531,16 +532,16 @@ def plot_cmd(
     from .. import pl
     from ..errors import InputFormatError, did_you_mean
 
+    plots = [p for p in pl.__all__ if p != "phase_colors"]  # that one sets colours, draws nothing
     name = kind.replace("-", "_")
-    func = getattr(pl, name, None)
-    if func is None or name not in pl.__all__:
-        plots = [p.replace("_", "-") for p in pl.__all__ if p != "phase_colors"]
-        raise InputFormatError(did_you_mean(kind, plots, what="plot"))
+    if name not in plots:
+        raise InputFormatError(
+            did_you_mean(kind, [p.replace("_", "-") for p in plots], what="plot")
+        )
+    func = getattr(pl, name)
     if out.suffix.lower() not in {".png", ".svg", ".pdf"}:
         raise InputFormatError(f"{str(out)!r}: expected a .png, .svg or .pdf file name.")
     adata = read_h5ad(data)
-    import inspect
-
     params = inspect.signature(func).parameters
     kwargs: dict[str, Any] = {}
     if contrast is not None and "contrast" in params:
