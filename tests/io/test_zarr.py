@@ -152,3 +152,42 @@ def test_cli_differential_on_a_zarr_store(tmp_path: Path, capsys: pytest.Capture
     for c in ("log2fc", "t", "pvalue", "padj"):
         np.testing.assert_allclose(got[c], ref[c], rtol=1e-9, err_msg=c)
     assert ad.read_h5ad(tmp_path / "out.h5ad").uns["differential"]["table"].shape == ref.shape
+
+
+def test_read_zarr_lazy_keeps_names_and_text_columns_as_arrow_strings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anndata as ad
+
+    n = 2_500  # more than one block of names when the block is made small
+    var = pd.DataFrame(
+        {
+            "chrom": pd.Categorical(np.where(np.arange(n) < 1000, "chr1", "chr2")),
+            "start": np.arange(n) * 200,
+            "label": [f"peak {i}" for i in range(n)],
+        },
+        index=[f"chr{1 + (i >= 1000)}:{i * 200}-{i * 200 + 200}" for i in range(n)],
+    )
+    obs = pd.DataFrame(index=[f"s{i}" for i in range(4)])
+    ad.AnnData(X=np.ones((4, n)), obs=obs, var=var).write_zarr(tmp_path / "a.zarr")
+    monkeypatch.setattr("kratom_omics.io._zarr._NAME_BLOCK", 1_000)
+    lazy = kom.io.read_zarr_lazy(tmp_path / "a.zarr")
+    assert isinstance(lazy.var_names.dtype, pd.StringDtype)
+    assert lazy.var_names.dtype.storage == "pyarrow"
+    assert lazy.var_names.tolist() == var.index.tolist()
+    assert lazy.var["label"].tolist() == var["label"].tolist()
+    assert isinstance(lazy.var["label"].dtype, pd.StringDtype)
+    assert lazy.var["chrom"].dtype == "category"
+    np.testing.assert_array_equal(lazy.var["start"], var["start"])
+    assert list(lazy.var.columns) == ["chrom", "start", "label"]
+
+
+def test_read_zarr_lazy_warns_on_duplicated_names(tmp_path: Path) -> None:
+    import anndata as ad
+
+    names = ["b1", "b2", "b1", "b3", "b2"]
+    with pytest.warns(UserWarning, match="not unique"):
+        a = ad.AnnData(X=np.ones((2, 5)), var=pd.DataFrame(index=names))
+    a.write_zarr(tmp_path / "d.zarr")
+    with pytest.warns(UserWarning, match=r"feature names are not unique \(e.g. \['b1', 'b2'\]\)"):
+        kom.io.read_zarr_lazy(tmp_path / "d.zarr")

@@ -85,7 +85,15 @@ def _root(
 
 
 def write_h5ad(adata, path: Path) -> None:
-    """Write an h5ad file atomically (temporary file, then rename)."""
+    """Write an h5ad file atomically (temporary file, then rename).
+
+    Arrow-backed names (from ``read_zarr_lazy``) are written as plain text, which every anndata
+    version reads.
+    """
+    for axis in ("obs_names", "var_names"):
+        names = getattr(adata, axis)
+        if names.dtype != object:
+            setattr(adata, axis, names.astype(str).astype(object))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
