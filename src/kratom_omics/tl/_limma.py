@@ -1387,32 +1387,37 @@ class EBayesResult:
     legacy: bool
 
 
-def _tmixture_vector(
-    t: np.ndarray, su: np.ndarray, df: np.ndarray, proportion: float, lim: tuple[float, float]
-) -> float:
-    keep = ~np.isnan(t)
-    t, su, df = t[keep], su[keep], df[keep]
-    ng = t.size
-    ntarget = math.ceil(proportion / 2 * ng)
-    if ntarget < 1:
-        return float("nan")
-    p = max(ntarget / ng, proportion)
+def _tmix_convert(t: np.ndarray, df: np.ndarray, maxdf: float) -> np.ndarray:
+    """|t| of features with fewer df than ``maxdf`` turned into the t of equal tail area at maxdf."""
     t = np.abs(t)
-    maxdf = float(np.max(df))
     i = df < maxdf
     if np.any(i):
         logp = stats.t.logsf(t[i], df[i])
-        t = t.copy()
         t[i] = _t_isf(np.exp(logp), maxdf)
+    return t
+
+
+def _tmix_top(t: np.ndarray, ntarget: int) -> np.ndarray:
+    """Indices of the ``ntarget`` largest values, decreasing, ties in input order (R's order)."""
     if ntarget < t.size:
-        # top ntarget by decreasing |t|, ties in input order (R's order(decreasing = TRUE))
         kth = np.partition(t, t.size - ntarget)[t.size - ntarget]
         cand = np.nonzero(t >= kth)[0]
-        o = cand[np.argsort(-t[cand], kind="stable")][:ntarget]
-    else:
-        o = np.argsort(-t, kind="stable")[:ntarget]
-    t = t[o]
-    v1 = su[o] ** 2
+        return cand[np.argsort(-t[cand], kind="stable")][:ntarget]
+    return np.argsort(-t, kind="stable")[:ntarget]
+
+
+def _tmix_finish(
+    t: np.ndarray,
+    su: np.ndarray,
+    ng: int,
+    maxdf: float,
+    proportion: float,
+    lim: tuple[float, float],
+) -> float:
+    """limma's ``tmixture.vector`` from the top ``ntarget`` converted |t| (decreasing) and their su."""
+    ntarget = t.size
+    p = max(ntarget / ng, proportion)
+    v1 = su**2
     r = np.arange(1, ntarget + 1)
     p0 = 2 * _t_sf(t, np.full(ntarget, maxdf))
     ptarget = ((r - 0.5) / ng - (1 - p) * p0) / p
@@ -1425,9 +1430,127 @@ def _tmixture_vector(
     return float(np.mean(v0))
 
 
+def _tmixture_vector(
+    t: np.ndarray, su: np.ndarray, df: np.ndarray, proportion: float, lim: tuple[float, float]
+) -> float:
+    keep = ~np.isnan(t)
+    t, su, df = t[keep], su[keep], df[keep]
+    ng = t.size
+    ntarget = math.ceil(proportion / 2 * ng)
+    if ntarget < 1:
+        return float("nan")
+    maxdf = float(np.max(df))
+    t = _tmix_convert(t, df, maxdf)
+    o = _tmix_top(t, ntarget)
+    return _tmix_finish(t[o], su[o], ng, maxdf, proportion, lim)
+
+
 def _is_fullrank(x: np.ndarray) -> bool:
     e = np.linalg.eigvalsh(x.T @ x)[::-1]
     return bool(e[0] > 0 and abs(e[-1] / e[0]) > 1e-13)
+
+
+def _moderated_t(
+    coef: np.ndarray,
+    su: np.ndarray,
+    s2_post: np.ndarray,
+    dfres: np.ndarray,
+    dfp: np.ndarray,
+    df_cap: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Moderated t, total df (capped at the pooled residual df) and two-sided p, feature-wise."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = coef / su / np.sqrt(s2_post)[:, None]
+    df_total = np.minimum(dfres + dfp, df_cap)
+    p = 2 * _t_sf(np.abs(t), df_total[:, None])
+    return t, df_total, p
+
+
+def _tmix_limits(s2_prior: Any, stdev_coef_lim: tuple[float, float]) -> tuple[float, float]:
+    med = float(np.median(s2_prior))
+    return stdev_coef_lim[0] ** 2 / med, stdev_coef_lim[1] ** 2 / med
+
+
+def _fill_var_prior(var_prior: np.ndarray, s2_prior: Any) -> np.ndarray:
+    if np.any(np.isnan(var_prior)):
+        var_prior[np.isnan(var_prior)] = 1 / float(np.median(np.atleast_1d(s2_prior)))
+    return var_prior
+
+
+def _lods(
+    t: np.ndarray,
+    su: np.ndarray,
+    df_total: np.ndarray,
+    dfp: np.ndarray,
+    var_prior: np.ndarray,
+    proportion: float,
+) -> np.ndarray:
+    """limma's B statistic (log-odds of differential abundance), feature-wise."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (su**2 + var_prior[None, :]) / su**2
+        t2 = t**2
+        dft = df_total[:, None]
+        infdf = dfp > 1e6
+        if np.any(infdf):
+            kernel = t2 * (1 - 1 / r) / 2
+            fin = ~infdf
+            if np.any(fin):
+                kernel[fin] = (
+                    (1 + dft[fin])
+                    / 2
+                    * np.log((t2[fin] + dft[fin]) / (t2[fin] / r[fin] + dft[fin]))
+                )
+        else:
+            kernel = (1 + dft) / 2 * np.log((t2 + dft) / (t2 / r + dft))
+        return math.log(proportion / (1 - proportion)) - np.log(r) / 2 + kernel
+
+
+def _f_stat(t: np.ndarray, cov_coefficients: np.ndarray, fullrank: bool) -> tuple[np.ndarray, int]:
+    """Moderated F of all contrasts (classifyTestsF with the single correlation matrix)."""
+    ntests = t.shape[1]
+    if not fullrank:
+        return np.full(t.shape[0], np.nan), ntests
+    if ntests == 1:
+        return t[:, 0] ** 2, 1
+    cov = cov_coefficients.copy()
+    dg = np.diag(cov).copy()
+    if dg.min() == 0:
+        idx = np.nonzero(dg == 0)[0]
+        cov[idx, idx] = 1
+    cor = _cov2cor(cov)
+    evals, evecs = np.linalg.eigh(cor)
+    evals, evecs = evals[::-1], evecs[:, ::-1]
+    df1 = int(np.sum(evals / evals[0] > 1e-8))
+    q = evecs[:, :df1] / np.sqrt(evals[:df1])[None, :] / math.sqrt(df1)
+    return np.sum((t @ q) ** 2, axis=1), df1
+
+
+def _f_pvalue(fstat: np.ndarray, df1: int, df2: np.ndarray) -> np.ndarray:
+    fp = np.full(fstat.shape, np.nan)
+    good = ~np.isnan(fstat)
+    fp[good] = _f_sf(fstat[good], df1, df2[good])
+    return fp
+
+
+def _treat_tp(
+    coef: np.ndarray, su: np.ndarray, s2_post: np.ndarray, df_total: np.ndarray, lfc: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """TREAT's t (0 inside +-lfc and for NA contrasts) and two-part p-value, feature-wise."""
+    with np.errstate(invalid="ignore"):
+        se = su * np.sqrt(s2_post)[:, None]
+        acoef = np.abs(coef)
+        right = (acoef - lfc) / se
+        left = (acoef + lfc) / se
+        dft = df_total[:, None]
+        p = _t_sf(right, dft) + _t_sf(left, dft)
+        right = np.maximum(right, 0)
+        c0 = np.where(np.isnan(coef), 0.0, coef)
+        t = np.zeros(coef.shape)
+        up = c0 > lfc
+        down = c0 < -lfc
+    t[up] = right[up]
+    t[down] = -right[down]
+    return t, p
 
 
 @_single_blas_thread
@@ -1473,61 +1596,17 @@ def ebayes(
     s2_post = np.asarray(sq["var_post"], dtype=float)
     df_prior = sq["df_prior"]
     s2_prior = sq["var_prior"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = coef / su / np.sqrt(s2_post)[:, None]
     dfp = np.broadcast_to(np.asarray(df_prior, float), dfres.shape)
-    df_total = np.minimum(dfres + dfp, np.nansum(dfres))
-    p = 2 * _t_sf(np.abs(t), df_total[:, None])
-    lim = (
-        stdev_coef_lim[0] ** 2 / float(np.median(s2_prior)),
-        stdev_coef_lim[1] ** 2 / float(np.median(s2_prior)),
-    )
+    t, df_total, p = _moderated_t(coef, su, s2_post, dfres, dfp, float(np.nansum(dfres)))
+    lim = _tmix_limits(s2_prior, stdev_coef_lim)
     var_prior = np.array(
         [_tmixture_vector(t[:, j], su[:, j], df_total, proportion, lim) for j in range(t.shape[1])]
     )
-    if np.any(np.isnan(var_prior)):
-        var_prior[np.isnan(var_prior)] = 1 / float(np.median(np.atleast_1d(s2_prior)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (su**2 + var_prior[None, :]) / su**2
-        t2 = t**2
-        dft = df_total[:, None]
-        infdf = dfp > 1e6
-        if np.any(infdf):
-            kernel = t2 * (1 - 1 / r) / 2
-            fin = ~infdf
-            if np.any(fin):
-                kernel[fin] = (
-                    (1 + dft[fin])
-                    / 2
-                    * np.log((t2[fin] + dft[fin]) / (t2[fin] / r[fin] + dft[fin]))
-                )
-        else:
-            kernel = (1 + dft) / 2 * np.log((t2 + dft) / (t2 / r + dft))
-        lods = math.log(proportion / (1 - proportion)) - np.log(r) / 2 + kernel
-    # moderated F (classifyTestsF with the single correlation matrix)
+    var_prior = _fill_var_prior(var_prior, s2_prior)
+    lods = _lods(t, su, df_total, dfp, var_prior, proportion)
+    fstat, df1 = _f_stat(t, cfit.cov_coefficients, _is_fullrank(fit.design))
     df2 = dfres + dfp
-    ntests = t.shape[1]
-    if not _is_fullrank(fit.design):
-        fstat = np.full(t.shape[0], np.nan)
-        df1 = ntests
-    elif ntests == 1:
-        fstat = t[:, 0] ** 2
-        df1 = 1
-    else:
-        cov = cfit.cov_coefficients.copy()
-        dg = np.diag(cov).copy()
-        if dg.min() == 0:
-            idx = np.nonzero(dg == 0)[0]
-            cov[idx, idx] = 1
-        cor = _cov2cor(cov)
-        evals, evecs = np.linalg.eigh(cor)
-        evals, evecs = evals[::-1], evecs[:, ::-1]
-        df1 = int(np.sum(evals / evals[0] > 1e-8))
-        q = evecs[:, :df1] / np.sqrt(evals[:df1])[None, :] / math.sqrt(df1)
-        fstat = np.sum((t @ q) ** 2, axis=1)
-    fp = np.full(fstat.shape, np.nan)
-    good = ~np.isnan(fstat)
-    fp[good] = _f_sf(fstat[good], df1, df2[good])
+    fp = _f_pvalue(fstat, df1, df2)
     return EBayesResult(
         t=t,
         p_value=p,
@@ -1563,22 +1642,8 @@ def treat(
     """
     eb = ebayes(cfit, fit, trend=trend, robust=robust, winsor_tail_p=winsor_tail_p, legacy=legacy)
     lfc = abs(float(lfc))
-    coef = cfit.coefficients
-    with np.errstate(invalid="ignore"):
-        se = cfit.stdev_unscaled * np.sqrt(eb.s2_post)[:, None]
-        acoef = np.abs(coef)
-        right = (acoef - lfc) / se
-        left = (acoef + lfc) / se
-        dft = eb.df_total[:, None]
-        p = _t_sf(right, dft) + _t_sf(left, dft)
-        right = np.maximum(right, 0)
-        c0 = np.where(np.isnan(coef), 0.0, coef)
-        t = np.zeros(coef.shape)
-        up = c0 > lfc
-        down = c0 < -lfc
-    t[up] = right[up]
-    t[down] = -right[down]
+    t, p = _treat_tp(cfit.coefficients, cfit.stdev_unscaled, eb.s2_post, eb.df_total, lfc)
     eb.t = t
     eb.p_value = p
-    eb.lods = np.full(coef.shape, np.nan)
+    eb.lods = np.full(t.shape, np.nan)
     return eb
