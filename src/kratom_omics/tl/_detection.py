@@ -12,12 +12,21 @@ other detected gets ``log2fc = +inf`` (detected on side *a* only) or ``-inf`` (s
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["contrast_sides", "detection_columns", "fisher_exact_counts"]
+__all__ = [
+    "contrast_sides",
+    "detection_columns",
+    "detection_counts",
+    "detection_from_counts",
+    "fisher_exact_counts",
+    "side_masks",
+    "side_totals",
+]
 
 DETECTION_COLUMNS: tuple[str, ...] = (
     "n_detected_a",
@@ -63,17 +72,49 @@ def fisher_exact_counts(
     ``scipy.stats.fisher_exact(table).pvalue``. Computed once per distinct table (the counts are
     small integers, so there are few), then broadcast back to the features.
     """
-    from scipy import stats
-
     keys = np.column_stack([det_a, n_a, det_b, n_b]).astype(np.int64)
     uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-    p_uniq = np.empty(len(uniq))
-    for i, (da, na, db, nb) in enumerate(uniq):  # one per distinct table, not per feature
-        if na == 0 or nb == 0:
-            p_uniq[i] = np.nan
-            continue
-        p_uniq[i] = stats.fisher_exact([[da, na - da], [db, nb - db]]).pvalue
+    p_uniq = np.array([_fisher(*(int(v) for v in row)) for row in uniq], dtype=float)
     return p_uniq[np.asarray(inverse).reshape(-1)]
+
+
+@functools.lru_cache(maxsize=65536)
+def _fisher(da: int, na: int, db: int, nb: int) -> float:
+    """One table's p-value, cached: block after block of features repeat the same few tables."""
+    from scipy import stats
+
+    if na == 0 or nb == 0:
+        return float("nan")
+    return float(stats.fisher_exact([[da, na - da], [db, nb - db]]).pvalue)
+
+
+def side_masks(
+    groups: pd.Series, sides: Sequence[tuple[list[str], list[str]] | None]
+) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Boolean sample masks of side *a* and side *b* of every contrast (``None`` without sides)."""
+    labels = groups.astype(str).to_numpy()
+    known = groups.notna().to_numpy()
+    return [
+        None
+        if side is None
+        else (np.isin(labels, side[0]) & known, np.isin(labels, side[1]) & known)
+        for side in sides
+    ]
+
+
+def detection_counts(
+    detected: np.ndarray, masks: Sequence[tuple[np.ndarray, np.ndarray] | None]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Detected samples on side *a* and *b* per feature and contrast (features x samples input;
+    -1 for a contrast without sides). int32: a few bytes per feature, gathered from dask tasks."""
+    g = detected.shape[0]
+    det_a = np.full((g, len(masks)), -1, dtype=np.int32)
+    det_b = np.full((g, len(masks)), -1, dtype=np.int32)
+    for j, m in enumerate(masks):
+        if m is not None:
+            det_a[:, j] = detected[:, m[0]].sum(axis=1)
+            det_b[:, j] = detected[:, m[1]].sum(axis=1)
+    return det_a, det_b
 
 
 def detection_columns(
@@ -104,22 +145,45 @@ def detection_columns(
     ``n_detected_a, n_a, n_detected_b, n_b, detection_pvalue, reason`` and the long ``log2fc``
     (``+inf``/``-inf`` for on/off features).
     """
-    g, k = log2fc.shape
     detected = np.isfinite(y)
-    labels = groups.astype(str).to_numpy()
-    det_a = np.full((g, k), -1, dtype=np.int64)
-    det_b = np.full((g, k), -1, dtype=np.int64)
-    tot_a = np.zeros(k, dtype=np.int64)
-    tot_b = np.zeros(k, dtype=np.int64)
-    for j, side in enumerate(sides):
-        if side is None:
-            continue
-        in_a = np.isin(labels, side[0]) & groups.notna().to_numpy()
-        in_b = np.isin(labels, side[1]) & groups.notna().to_numpy()
-        det_a[:, j] = detected[:, in_a].sum(axis=1)
-        det_b[:, j] = detected[:, in_b].sum(axis=1)
-        tot_a[j] = int(in_a.sum())
-        tot_b[j] = int(in_b.sum())
+    masks = side_masks(groups, sides)
+    det_a, det_b = detection_counts(detected, masks)
+    totals = side_totals(masks)
+    cols, fc = detection_from_counts(
+        det_a, det_b, totals, sides, log2fc, df_residual, ~detected.any(axis=1)
+    )
+
+    def long(a: np.ndarray) -> np.ndarray:
+        return np.asarray(a).T.reshape(-1)
+
+    return {c: long(v) for c, v in cols.items()}, long(fc)
+
+
+def side_totals(
+    masks: Sequence[tuple[np.ndarray, np.ndarray] | None],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Number of samples on side *a* and *b* of every contrast (0 without sides)."""
+    tot_a = np.array([0 if m is None else int(m[0].sum()) for m in masks], dtype=np.int64)
+    tot_b = np.array([0 if m is None else int(m[1].sum()) for m in masks], dtype=np.int64)
+    return tot_a, tot_b
+
+
+def detection_from_counts(
+    det_a: np.ndarray,
+    det_b: np.ndarray,
+    totals: tuple[np.ndarray, np.ndarray],
+    sides: Sequence[tuple[list[str], list[str]] | None],
+    log2fc: np.ndarray,
+    df_residual: np.ndarray,
+    nothing_detected: np.ndarray,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The detection columns (features x contrasts) from the counts of :func:`detection_counts`.
+
+    Works on any block of features (the chunked engine calls it block by block); returns the
+    columns and ``log2fc`` with ``+inf``/``-inf`` for on/off features.
+    """
+    g, k = log2fc.shape
+    tot_a, tot_b = totals
     has_side = np.array([s is not None for s in sides], dtype=bool)
     na_mat = np.broadcast_to(tot_a, (g, k))
     nb_mat = np.broadcast_to(tot_b, (g, k))
@@ -144,18 +208,13 @@ def detection_columns(
         a_name, b_name = " + ".join(side[0]), " + ".join(side[1])
         reason[on[:, j], j] = f"on/off: detected in {a_name}, absent in {b_name}"
         reason[off[:, j], j] = f"on/off: absent in {a_name}, detected in {b_name}"
-    allnan = ~np.isfinite(y).any(axis=1)
-    reason[allnan, :] = "not detected in any sample"
-
-    def long(a: np.ndarray) -> np.ndarray:
-        return np.asarray(a).T.reshape(-1)
-
+    reason[np.asarray(nothing_detected, dtype=bool), :] = "not detected in any sample"
     cols = {
-        "n_detected_a": long(np.where(det_a < 0, np.nan, det_a.astype(float))),
-        "n_a": long(np.where(has_side, na_mat, np.nan).astype(float)),
-        "n_detected_b": long(np.where(det_b < 0, np.nan, det_b.astype(float))),
-        "n_b": long(np.where(has_side, nb_mat, np.nan).astype(float)),
-        "detection_pvalue": long(pval),
-        "reason": long(reason),
+        "n_detected_a": np.where(det_a < 0, np.nan, det_a.astype(float)),
+        "n_a": np.where(has_side, na_mat, np.nan).astype(float),
+        "n_detected_b": np.where(det_b < 0, np.nan, det_b.astype(float)),
+        "n_b": np.where(has_side, nb_mat, np.nan).astype(float),
+        "detection_pvalue": pval,
+        "reason": reason,
     }
-    return cols, long(fc)
+    return cols, fc
