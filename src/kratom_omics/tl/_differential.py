@@ -79,18 +79,58 @@ def _weights_matrix(adata: AnnData, weights: Any) -> tuple[np.ndarray | None, st
     return np.asarray(w, dtype=float), name
 
 
-def _long_table(
-    features: np.ndarray, names: list[str], fit: Any, cfit: Any, eb: Any, fdr: str
-) -> pd.DataFrame:
-    """The long result table, filled column by column into one float block (no copy).
+def contrast_columns(
+    coef: np.ndarray,
+    su: np.ndarray,
+    t: np.ndarray,
+    pvalue: np.ndarray,
+    padj: np.ndarray,
+    lods: np.ndarray,
+    s2_post: np.ndarray,
+    df_total: np.ndarray,
+    amean: np.ndarray,
+    df_residual: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The float columns of the long table for one contrast and a block of features.
 
-    Arrays of ``fit``, ``cfit`` and ``eb`` that are copied into the table are released on the way
-    (replaced by empty arrays) to bound the peak memory on large data.
+    Feature-wise, so the in-memory table (all features at once) and the chunked writer (block by
+    block) compute the same numbers.
     """
     from scipy import stats
 
     from ._limma import _by_unique
 
+    with np.errstate(invalid="ignore"):
+        q = _by_unique(
+            lambda d: np.where(np.isinf(d), stats.norm.ppf(0.975), stats.t.ppf(0.975, d)),
+            df_total,
+        )
+        se = su * np.sqrt(s2_post)
+    margin = se * q
+    return {
+        "log2fc": coef,
+        "se": se,
+        "ci_low": coef - margin,
+        "ci_high": coef + margin,
+        "mean_log2": amean,
+        "t": t,
+        "df_total": df_total,
+        "pvalue": pvalue,
+        "padj": padj,
+        "B": lods,
+        "s2_post": s2_post,
+        "df_residual": df_residual,
+    }
+
+
+def _long_table(
+    features: np.ndarray, names: list[str], fit: Any, cfit: Any, eb: Any, fdr: str
+) -> pd.DataFrame:
+    """The long result table, filled contrast by contrast into one float block (no copy).
+
+    Arrays of ``fit``, ``cfit`` and ``eb`` that are copied into the table are released on the way
+    (replaced by empty arrays) to bound the peak memory on large data.
+    """
     g, k = cfit.coefficients.shape
     empty = np.empty(0)
     fit.coefficients = fit.stdev_unscaled = empty  # not needed after contrasts_fit
@@ -98,42 +138,30 @@ def _long_table(
     # columns stored contiguously; store.T is the (rows x columns) block pandas keeps as is
     store = np.empty((len(float_cols), g * k))
     col = {c: i for i, c in enumerate(float_cols)}
-
-    def put_long(name: str, a: np.ndarray) -> None:
-        store[col[name]].reshape(k, g)[:] = np.asarray(a, dtype=float).T
-
-    def put_rep(name: str, a: np.ndarray) -> None:
-        store[col[name]].reshape(k, g)[:] = np.asarray(a, dtype=float)[None, :]
-
-    with np.errstate(invalid="ignore"):
-        q = _by_unique(
-            lambda d: np.where(np.isinf(d), stats.norm.ppf(0.975), stats.t.ppf(0.975, d)),
-            eb.df_total,
-        )
-        se = cfit.stdev_unscaled * np.sqrt(eb.s2_post)[:, None]
-    put_long("log2fc", cfit.coefficients)
-    put_long("se", se)
-    margin = se * q[:, None]
-    put_long("ci_low", cfit.coefficients - margin)
-    put_long("ci_high", cfit.coefficients + margin)
-    del margin, se
-    cfit.coefficients = cfit.stdev_unscaled = empty
-    put_rep("mean_log2", fit.amean)
-    put_long("t", eb.t)
-    eb.t = empty
-    put_rep("df_total", eb.df_total)
-    put_long("pvalue", eb.p_value)
     fdr_info: dict[str, Any] = {}
+    dfres = np.asarray(fit.df_residual, dtype=float)
+    df_total = np.asarray(eb.df_total, dtype=float)
     for j in range(k):
-        adj, info = adjust_pvalues(eb.p_value[:, j], fdr)
-        store[col["padj"], j * g : (j + 1) * g] = adj
+        padj, info = adjust_pvalues(eb.p_value[:, j], fdr)
         if "pi0" in info:
             fdr_info.setdefault("pi0", []).append(info["pi0"])
-    eb.p_value = empty
-    put_long("B", eb.lods)
-    eb.lods = empty
-    put_rep("s2_post", eb.s2_post)
-    put_rep("df_residual", fit.df_residual)
+        cols = contrast_columns(
+            cfit.coefficients[:, j],
+            cfit.stdev_unscaled[:, j],
+            eb.t[:, j],
+            eb.p_value[:, j],
+            padj,
+            eb.lods[:, j],
+            eb.s2_post,
+            df_total,
+            fit.amean,
+            dfres,
+        )
+        for name, values in cols.items():
+            store[col[name], j * g : (j + 1) * g] = values
+        del cols, padj
+    cfit.coefficients = cfit.stdev_unscaled = empty
+    eb.t = eb.p_value = eb.lods = empty
     table = pd.DataFrame(store.T, columns=float_cols, copy=False)
     table.insert(0, "feature", np.tile(features.astype(object), k))
     table.insert(1, "contrast", np.repeat(np.array(names, dtype=object), g))
