@@ -257,3 +257,53 @@ def test_chunked_fit_logs_its_progress(caplog):
     lines = [r.getMessage() for r in caplog.records if "chunks fitted" in r.getMessage()]
     assert lines[-1] == "differential: 10 of 10 chunks fitted (100%)"
     assert lines[0] == "differential: 8 of 10 chunks fitted (80%)"  # local scheduler: rounds of 8
+
+
+@pytest.mark.parametrize("options", [{}, {"trend": True, "covariates": ["batch"]}, {"lfc": 0.3}])
+def test_out_writes_parquet_tables_equal_to_the_in_memory_result(tmp_path, options: dict) -> None:
+    a = simulated(missing=0.15)
+    a = a[:, np.isfinite(a.X).any(axis=0)].copy()
+    b = lazy(a, chunk=64)
+    kom.tl.differential(a, **options)
+    kom.tl.differential(b, out=tmp_path / "res", **options)
+    res = b.uns["differential"]
+    assert "table" not in res
+    assert "f_table" not in res
+    assert res["table_path"] == str(tmp_path / "res" / "table.parquet")
+    assert res["params"]["out"] == str(tmp_path / "res")
+    # nothing else left in the directory: the spilled blocks are removed
+    assert sorted(p.name for p in (tmp_path / "res").iterdir()) == [
+        "f_table.parquet",
+        "table.parquet",
+    ]
+    b.uns["differential"] = {
+        **res,
+        "table": kom.get.differential(b),
+        "f_table": kom.get.differential_f(b),
+    }
+    assert_same(a, b)
+    one = kom.get.differential(b, contrast="withdrawal-control", sort_by="pvalue")
+    assert set(one["contrast"]) == {"withdrawal - control"}
+    assert one.shape[0] == a.n_vars
+
+
+def test_out_with_in_memory_data_and_missing_files(tmp_path) -> None:
+    from kratom_omics.errors import ResultNotFoundError
+
+    a = simulated(n_feat=200)
+    ref = a.copy()
+    kom.tl.differential(ref)
+    kom.tl.differential(a, out=tmp_path / "mem")
+    pd.testing.assert_frame_equal(kom.get.differential(a), kom.get.differential(ref))
+    pd.testing.assert_frame_equal(kom.get.differential_f(a), kom.get.differential_f(ref))
+    # consumers read the parquet table: the same biomarker flags as from the in-memory table
+    kom.tl.flag_biomarkers(a, modality="protein")
+    kom.tl.flag_biomarkers(ref, modality="protein")
+    pd.testing.assert_frame_equal(kom.get.biomarkers(a), kom.get.biomarkers(ref))
+    assert len(kom.get.biomarkers(a)) > 0
+    (tmp_path / "mem" / "table.parquet").unlink()
+    with pytest.raises(ResultNotFoundError, match="no longer exists"):
+        kom.get.differential(a)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DesignError, match="is a file; give a directory"):
+        kom.tl.differential(lazy(a), out=tmp_path / "file")

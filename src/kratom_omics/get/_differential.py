@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -17,14 +19,31 @@ _ASCENDING = {"pvalue": True, "padj": True, "feature": True, "contrast": True, "
 _BY_ABS = {"log2fc", "t"}
 
 
-def _result(adata: AnnData, key: str, part: str) -> pd.DataFrame:
-    res = adata.uns.get(key)
-    if not isinstance(res, dict) or part not in res:
-        available = sorted(
-            k
-            for k, v in adata.uns.items()
-            if isinstance(v, dict) and "table" in v and "f_table" in v
+def _is_result(v: object) -> bool:
+    return isinstance(v, Mapping) and all(p in v or f"{p}_path" in v for p in ("table", "f_table"))
+
+
+def result_table(res: Mapping[str, Any], part: str, *, contrast: str | None = None) -> pd.DataFrame:
+    """``res[part]``, or the parquet file ``res[part + "_path"]`` written with ``out=``.
+
+    ``contrast`` reads only that contrast's rows from a parquet long table.
+    """
+    if part in res:
+        return res[part]
+    path = Path(str(res[f"{part}_path"]))
+    if not path.exists():
+        raise ResultNotFoundError(
+            f"the {part} of this result was written to {str(path)!r}, which no longer exists; "
+            "run kom.tl.differential again (out= a directory that is kept)."
         )
+    filters = [("contrast", "==", contrast)] if contrast is not None else None
+    return pd.read_parquet(path, filters=filters)
+
+
+def _result(adata: AnnData, key: str, part: str, contrast: str | None = None) -> pd.DataFrame:
+    res = adata.uns.get(key)
+    if not _is_result(res):
+        available = sorted(k for k, v in adata.uns.items() if _is_result(v))
         hint = (
             f"Available differential results: {available}."
             if available
@@ -33,7 +52,8 @@ def _result(adata: AnnData, key: str, part: str) -> pd.DataFrame:
         raise ResultNotFoundError(
             f"adata.uns[{key!r}] holds no kom.tl.differential result ({part!r} missing). {hint}"
         )
-    return res[part]
+    assert isinstance(res, Mapping)
+    return result_table(res, part, contrast=contrast)
 
 
 def _sorted(df: pd.DataFrame, sort_by: str | None) -> pd.DataFrame:
@@ -83,21 +103,29 @@ def differential(
     pvalue, padj, B, s2_post, df_residual, n_obs``, the detection columns ``n_detected_a, n_a,
     n_detected_b, n_b, detection_pvalue, reason`` (``log2fc`` is +/-inf for a feature detected on one
     side of the contrast only, with Fisher's exact test in ``detection_pvalue``) and ``gene`` when
-    ``.var`` has it; one row per feature and contrast.
+    ``.var`` has it; one row per feature and contrast. A result written with ``out=`` is read
+    from its parquet file (only the rows of ``contrast`` when one is given).
     """
-    table = _result(adata, key, "table").copy()
-    if contrast is not None:
+    if contrast is None:
+        table = _result(adata, key, "table").copy()
+    else:
         from ..tl._design import normalize_contrast
 
         name = normalize_contrast(contrast)
-        present = list(pd.unique(table["contrast"]))
+        present = (
+            [str(c) for c in adata.uns[key].get("contrasts", [])]
+            if isinstance(adata.uns.get(key), dict)
+            else []
+        )
+        table = _result(adata, key, "table", contrast=name if name in present else None)
+        present = present or list(pd.unique(table["contrast"]))
         if name not in present:
             raise KeyNotFoundError(
                 did_you_mean(contrast, present, what="contrast").replace(
                     "is not available", f"is not a contrast of adata.uns[{key!r}]"
                 )
             )
-        table = table[table["contrast"] == name]
+        table = table[table["contrast"] == name].copy()
     return _sorted(table, sort_by)
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from .._core import get_matrix
 from ..errors import InputFormatError, KeyNotFoundError, did_you_mean
+from ..get._differential import result_table
 from ._style import (
     contrasts_of,
     differential_result,
@@ -241,7 +242,7 @@ def mark_heatmap(
     The Axes of the heatmap (rows = features, columns = contrasts, values = log2fc).
     """
     res = differential_result(adata, key)
-    table = pd.DataFrame(res["table"])
+    table = pd.DataFrame(result_table(res, "table"))
     table["feature"] = table["feature"].astype(str)
     all_contrasts = contrasts_of(adata, key)
     cols = all_contrasts if contrasts is None else list(contrasts)
@@ -321,8 +322,8 @@ def western_tests(
         lv for lv in group_colors(adata, groupby) if (adata.obs[groupby].astype(str) == lv).any()
     ]
     rows: list[dict[str, object]] = []
-    if isinstance(res, Mapping) and "table" in res:
-        table = pd.DataFrame(res["table"])
+    if isinstance(res, Mapping) and ("table" in res or "table_path" in res):
+        table = pd.DataFrame(result_table(res, "table"))
         table["feature"] = table["feature"].astype(str)
         for lv in levels:
             if lv == reference:

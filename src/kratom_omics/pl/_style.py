@@ -17,6 +17,7 @@ import pandas as pd
 
 from .._core import check_obs_key
 from ..errors import InputFormatError, KeyNotFoundError, ResultNotFoundError, did_you_mean
+from ..get._differential import result_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -285,8 +286,12 @@ def feature_labels(adata: AnnData, features: Sequence[str]) -> list[str]:
 def differential_result(adata: AnnData, key: str = "differential") -> Mapping[str, Any]:
     """The stored result of :func:`kratom_omics.tl.differential` under ``adata.uns[key]``."""
     res = adata.uns.get(key)
-    if not isinstance(res, Mapping) or "table" not in res:
-        avail = [k for k, v in adata.uns.items() if isinstance(v, Mapping) and "table" in v]
+    if not isinstance(res, Mapping) or ("table" not in res and "table_path" not in res):
+        avail = [
+            k
+            for k, v in adata.uns.items()
+            if isinstance(v, Mapping) and ("table" in v or "table_path" in v)
+        ]
         raise ResultNotFoundError(
             f"key={key!r}: no differential results in adata.uns[{key!r}]; run "
             f"kom.tl.differential(adata, ..., key_added={key!r}) first. "
@@ -299,7 +304,7 @@ def contrasts_of(adata: AnnData, key: str = "differential") -> list[str]:
     res = differential_result(adata, key)
     if "contrasts" in res:
         return [str(c) for c in np.atleast_1d(res["contrasts"])]
-    return [str(c) for c in pd.unique(res["table"]["contrast"])]
+    return [str(c) for c in pd.unique(result_table(res, "table")["contrast"])]
 
 
 def contrast_table(
@@ -307,7 +312,7 @@ def contrast_table(
 ) -> pd.DataFrame:
     """Rows of the differential table for one contrast (the first when ``contrast`` is None)."""
     res = differential_result(adata, key)
-    table = pd.DataFrame(res["table"])
+    table = pd.DataFrame(result_table(res, "table"))
     contrasts = contrasts_of(adata, key)
     if contrast is None:
         if not contrasts:

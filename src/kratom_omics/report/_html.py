@@ -31,6 +31,7 @@ import pandas as pd
 from .._core import UNS_KEY
 from .._version import __version__
 from ..errors import InputFormatError, KratomOmicsError
+from ..get._differential import result_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -457,11 +458,11 @@ def _modality(
 
     # differential results
     res = adata.uns.get(key)
-    if isinstance(res, Mapping) and "table" in res:
+    if isinstance(res, Mapping) and ("table" in res or "table_path" in res):
         differential_result(adata, key)
         thr = fdr_of(adata, key, fdr)
         lfc_t = lfc_of(adata, key, lfc)
-        full = pd.DataFrame(res["table"]).copy()
+        full = pd.DataFrame(result_table(res, "table")).copy()
         full["feature"] = full["feature"].astype(str)
         tables[f"{fname}_differential.tsv"] = full
         contrasts = []
@@ -605,11 +606,11 @@ def _cross(
     rows = []
     for name, adata in mapping.items():
         res = adata.uns.get(key)
-        if not (isinstance(res, Mapping) and "table" in res):
+        if not (isinstance(res, Mapping) and ("table" in res or "table_path" in res)):
             continue
         thr = fdr_of(adata, key, fdr)
         lfc_t = lfc_of(adata, key, lfc)
-        table = pd.DataFrame(res["table"])
+        table = pd.DataFrame(result_table(res, "table"))
         table["feature"] = table["feature"].astype(str)
         for c in contrasts_of(adata, key):
             t = table.loc[table["contrast"].astype(str) == c]

@@ -35,6 +35,7 @@ import pandas as pd
 
 from .._core import get_matrix, record_provenance
 from ..errors import DesignError, InputFormatError, ResultNotFoundError
+from ..get._differential import result_table
 from ._performance import _auc, auc_with_ci
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -196,13 +197,13 @@ def _differential(adata: AnnData, key: str) -> tuple[pd.DataFrame, dict[str, Any
             "first."
         )
     res = adata.uns[key]
-    if not isinstance(res, Mapping) or "table" not in res:
+    if not isinstance(res, Mapping) or ("table" not in res and "table_path" not in res):
         raise ResultNotFoundError(
             f"adata.uns[{key!r}] is not a differential result (expected a mapping with 'table' and "
             f"'params'); found {type(res).__name__} with keys "
             f"{list(res)[:10] if isinstance(res, Mapping) else []}."
         )
-    table = res["table"]
+    table = result_table(res, "table")
     need = ("feature", "contrast", "log2fc", "padj")
     missing = [c for c in need if c not in table.columns]
     if missing:

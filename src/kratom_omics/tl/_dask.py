@@ -16,20 +16,29 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._core import check_layer
 from ..errors import DesignError, KratomOmicsError, MissingDependencyError
-from ._limma import LinearFit, lm_fit
+from ._limma import contrasts_fit, lm_fit
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
-__all__ = ["chunked_fit", "is_dask_array", "is_dask_backed", "require_dask", "scheduler_client"]
+__all__ = [
+    "ChunkStore",
+    "chunked_fit",
+    "is_dask_array",
+    "is_dask_backed",
+    "require_dask",
+    "scheduler_client",
+]
 
 logger = logging.getLogger("kratom_omics")
 
@@ -161,24 +170,73 @@ def scheduler_client(scheduler: str | None) -> Iterator[tuple[Any, str]]:
         client.close()
 
 
-def _fit_block(block: Any, design: np.ndarray, per_feature_cov: bool) -> tuple[Any, ...]:
-    """lm_fit of one samples x features block: its detection bits and per-feature summaries."""
+def _fit_block(
+    block: Any,
+    design: np.ndarray,
+    cmat: np.ndarray,
+    exact: bool,
+    masks: Sequence[tuple[np.ndarray, np.ndarray] | None],
+) -> dict[str, np.ndarray]:
+    """lm_fit and contrasts_fit of one samples x features block, reduced to per-feature summaries.
+
+    Returns the contrast estimates and unscaled standard errors, sigma, residual df, mean,
+    number of observations and the detected counts on both sides of every contrast: about
+    ``6 + 4k`` numbers per feature, whatever the number of samples.
+    """
     import scipy.sparse as sp
+
+    from ._detection import detection_counts
 
     if sp.issparse(block):
         block = block.toarray()
     y = np.asarray(block, dtype=np.float64).T
-    fit = lm_fit(y, design, per_feature_cov=per_feature_cov)
-    return (
-        np.packbits(np.isfinite(y), axis=1),
-        fit.coefficients,
-        fit.stdev_unscaled,
-        fit.sigma,
-        fit.df_residual,
-        fit.amean,
-        fit.n_obs,
-        fit.cov_per_feature,
-    )
+    fit = lm_fit(y, design, per_feature_cov=exact)
+    cfit = contrasts_fit(fit, cmat, exact=exact)
+    detected = np.isfinite(y)
+    det_a, det_b = detection_counts(detected, masks)
+    return {
+        "coef": cfit.coefficients,
+        "su": cfit.stdev_unscaled,
+        "sigma": fit.sigma,
+        "dfres": fit.df_residual,
+        "amean": fit.amean,
+        "n_obs": fit.n_obs.astype(np.int64),
+        "det_a": det_a,
+        "det_b": det_b,
+        "none": np.asarray(~detected.any(axis=1)),
+    }
+
+
+class ChunkStore:
+    """Per-block results of the chunked fit, in memory or spilled to ``.npy`` files.
+
+    With ``directory`` each block's arrays are written to disk as they arrive and read back one
+    block at a time, so the driver holds only what the empirical-Bayes prior needs for all
+    features (sigma and residual df; the mean with ``trend``) and one block at a time.
+    """
+
+    def __init__(self, offsets: list[int], directory: str | os.PathLike | None = None) -> None:
+        self.offsets = offsets
+        self.directory = None if directory is None else Path(directory)
+        self._mem: dict[int, dict[str, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def slice(self, i: int) -> slice:
+        return slice(self.offsets[i], self.offsets[i + 1])
+
+    def put(self, i: int, arrays: dict[str, np.ndarray]) -> None:
+        if self.directory is None:
+            self._mem[i] = arrays
+            return
+        for name, a in arrays.items():
+            np.save(self.directory / f"{i:07d}_{name}.npy", a, allow_pickle=False)
+
+    def get(self, i: int, names: Sequence[str]) -> dict[str, np.ndarray]:
+        if self.directory is None:
+            return {n: self._mem[i][n] for n in names}
+        return {n: np.load(self.directory / f"{i:07d}_{n}.npy", allow_pickle=False) for n in names}
 
 
 def _blocks(x: Any, chunk_size: int | None) -> tuple[list[Any], list[int]]:
@@ -199,22 +257,27 @@ def _log_progress(done: int, total: int) -> None:
 def chunked_fit(
     adata: AnnData,
     design: np.ndarray,
+    cmat: np.ndarray,
     *,
+    masks: Sequence[tuple[np.ndarray, np.ndarray] | None],
     layer: str | None = None,
     weights: Any = None,
-    coef_names: Sequence[str] | None = None,
-    per_feature_cov: bool = False,
+    exact: bool = False,
+    keep_amean: bool = False,
     scheduler: str | None = None,
     chunk_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-    detection: bool = True,
-) -> tuple[LinearFit, np.ndarray | None]:
-    """limma's ``lmFit`` of ``adata.X`` (or a layer), one task per block of features.
+    spill: str | os.PathLike | None = None,
+) -> tuple[ChunkStore, dict[str, np.ndarray]]:
+    """limma's ``lmFit`` + ``contrasts.fit`` of ``adata.X`` (or a layer), one task per feature block.
 
     ``adata.X`` may be a dask array (read lazily from zarr or h5ad) or an in-memory array (split
-    into ``chunk_size`` features per task). Returns the same :class:`LinearFit` as ``lm_fit`` on
-    the whole matrix and, with ``detection``, the features x samples detection matrix (float16, 0
-    where observed, NaN where missing; one bit per value while gathered), else None.
+    into ``chunk_size`` features per task). ``masks`` are the sample masks of the two sides of
+    every contrast (:func:`~kratom_omics.tl._detection.side_masks`) for the detection counts.
+
+    Returns the :class:`ChunkStore` of per-block summaries (spilled to files in ``spill`` when
+    given) and the arrays over all features that the variance prior needs: ``sigma``,
+    ``df_residual`` and, with ``keep_amean``, ``amean``.
     """
     da = require_dask("differential on dask-backed data or with scheduler/chunk_size")
     import dask
@@ -238,24 +301,21 @@ def chunked_fit(
             f"design has {design.shape[0]} rows but the data have {n} samples; "
             "build the design from the same samples."
         )
-    p = design.shape[1]
     lm_fit(np.empty((0, n)), design)  # the rank check, before any task runs
     blocks, offsets = _blocks(x, chunk_size)
-    tasks = [dask.delayed(_fit_block)(b, design, per_feature_cov) for b in blocks]
-    coefs = np.empty((g, p))
-    su = np.empty((g, p))
+    tasks = [dask.delayed(_fit_block)(b, design, cmat, exact, list(masks)) for b in blocks]
+    store = ChunkStore(offsets, spill)
     sigma = np.empty(g)
     dfres = np.empty(g)
-    amean = np.empty(g)
-    n_obs = np.empty(g, dtype=np.int64)
-    bits = np.empty((g, (n + 7) // 8), dtype=np.uint8)
-    cov_feat = np.empty((g, p, p)) if per_feature_cov else None
+    amean = np.empty(g) if keep_amean else None
 
-    def store(i: int, r: tuple[Any, ...]) -> None:
-        sl = slice(offsets[i], offsets[i + 1])
-        bits[sl], coefs[sl], su[sl], sigma[sl], dfres[sl], amean[sl], n_obs[sl] = r[:7]
-        if cov_feat is not None:
-            cov_feat[sl] = r[7]
+    def keep(i: int, r: dict[str, np.ndarray]) -> None:
+        sl = store.slice(i)
+        sigma[sl] = r["sigma"]
+        dfres[sl] = r["dfres"]
+        if amean is not None:
+            amean[sl] = r["amean"]
+        store.put(i, r)
 
     with scheduler_client(scheduler) as (client, local):
         where = f"{len(client.scheduler_info()['workers'])} worker(s)" if client else local
@@ -266,7 +326,7 @@ def chunked_fit(
         if client is not None:
             futures = client.compute(tasks)
             for i, fut in enumerate(futures):  # gathered in order while the workers run ahead
-                store(i, fut.result())
+                keep(i, fut.result())
                 fut.release()
                 done += 1
                 if progress is not None:
@@ -277,31 +337,11 @@ def chunked_fit(
             for start in range(0, len(tasks), step):
                 results = dask.compute(*tasks[start : start + step], scheduler=local)
                 for j, r in enumerate(results):
-                    store(start + j, r)
+                    keep(start + j, r)
                 done += len(results)
                 if progress is not None:
                     progress(done, len(tasks))
-    # the unscaled covariance of the complete design, as lm_fit (unweighted) computes it
-    cov = np.linalg.inv(design.T @ design)
-    cov = (cov + cov.T) / 2
-    fit = LinearFit(
-        coefficients=coefs,
-        stdev_unscaled=su,
-        sigma=sigma,
-        df_residual=dfres,
-        amean=amean,
-        n_obs=n_obs,
-        cov_coefficients=cov,
-        design=design,
-        coef_names=list(coef_names) if coef_names is not None else [f"x{i + 1}" for i in range(p)],
-        cov_per_feature=cov_feat,
-    )
-    if not detection:
-        return fit, None
-    # NaN where missing (float16: 2 bytes per value), for the on/off detection columns
-    y = np.empty((g, n), dtype=np.float16)
-    step = 1 << 20
-    for start in range(0, g, step):  # bounded temporaries
-        det = np.unpackbits(bits[start : start + step], axis=1, count=n).view(bool)
-        y[start : start + step] = np.where(det, np.float16(0), np.float16(np.nan))
-    return fit, y
+    out = {"sigma": sigma, "df_residual": dfres}
+    if amean is not None:
+        out["amean"] = amean
+    return store, out

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,9 +17,15 @@ from .._core import check_layer, get_matrix, record_provenance
 from ..errors import DesignError, KeyNotFoundError, did_you_mean
 from ._dask import chunked_fit, is_dask_backed
 from ._design import build_design, contrast_matrix, normalize_contrast, quote_name
-from ._detection import DETECTION_COLUMNS, contrast_sides, detection_columns
+from ._detection import (
+    DETECTION_COLUMNS,
+    contrast_sides,
+    detection_columns,
+    side_masks,
+    side_totals,
+)
 from ._dupcor import block_labels, duplicate_correlation_matrix, gls_fit
-from ._limma import contrasts_fit, ebayes, lm_fit, treat
+from ._limma import LinearFit, contrasts_fit, ebayes, lm_fit, treat
 from ._multitest import adjust_pvalues, check_method
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -200,6 +210,207 @@ def _add_detection(
     return int(np.isinf(fc_long).sum())
 
 
+def _in_memory_result(
+    adata: AnnData,
+    fit: Any,
+    y: np.ndarray | None,
+    design: Any,
+    cmat: np.ndarray,
+    names: list[str],
+    groupby: str | None,
+    exact_se: bool,
+    lfc: float,
+    trend: bool,
+    robust: bool,
+    legacy: bool | None,
+    fdr: str,
+) -> dict[str, Any]:
+    """Moderation and both tables of an in-memory fit."""
+    if float(np.max(fit.df_residual, initial=0.0)) == 0:
+        raise DesignError(
+            "no feature has residual degrees of freedom (each has at most as many observed samples "
+            f"as the {len(design.columns)} design columns); add replicates, drop covariates or "
+            "filter out features with many missing values."
+        )
+    cfit = contrasts_fit(fit, cmat, exact=exact_se)
+    if lfc > 0:
+        eb = treat(cfit, fit, lfc, trend=trend, robust=robust, legacy=legacy)
+    else:
+        eb = ebayes(cfit, fit, trend=trend, robust=robust, legacy=legacy)
+
+    features = adata.var_names.astype(str).to_numpy()
+    g, k = cfit.coefficients.shape
+    n_na = int(np.isnan(cfit.coefficients).any(axis=1).sum())
+    table = _long_table(features, names, fit, cfit, eb, fdr)
+    fdr_info: dict[str, Any] = table.attrs.pop("fdr_info", {})
+    n_onoff = _add_detection(table, adata, y, design, cmat, groupby, fit.df_residual, g, k)
+    if "gene" in adata.var.columns:
+        table["gene"] = np.tile(adata.var["gene"].astype(str).to_numpy().astype(object), k)
+    fpadj, _ = adjust_pvalues(eb.f_p_value, fdr)
+    f_table = pd.DataFrame(
+        {
+            "feature": features,
+            "F": eb.f_stat,
+            "df1": np.full(g, float(eb.f_df1)),
+            "df2": np.asarray(eb.f_df2, dtype=float),
+            "pvalue": eb.f_p_value,
+            "padj": fpadj,
+        }
+    )
+    if "gene" in adata.var.columns:
+        f_table["gene"] = adata.var["gene"].astype(str).to_numpy()
+    return {
+        "table": table,
+        "f_table": f_table,
+        "df_prior": eb.df_prior,
+        "s2_prior": eb.s2_prior,
+        "legacy": eb.legacy,
+        "fdr_info": fdr_info,
+        "n_na": n_na,
+        "n_onoff": n_onoff,
+    }
+
+
+def _sides(
+    adata: AnnData, design: Any, cmat: np.ndarray, groupby: str | None
+) -> tuple[list[Any], pd.Series]:
+    """Contrast sides and the group of every sample, for the detection columns."""
+    k = cmat.shape[1]
+    if groupby is not None and groupby in adata.obs.columns and design.level_vectors:
+        return contrast_sides(cmat, design.level_vectors), adata.obs[groupby]
+    return [None] * k, pd.Series(np.full(adata.n_obs, np.nan), index=adata.obs_names)
+
+
+def _chunked_differential(
+    adata: AnnData,
+    design: Any,
+    cmat: np.ndarray,
+    names: list[str],
+    groupby: str | None,
+    *,
+    layer: str | None,
+    weights: Any,
+    exact_se: bool,
+    trend: bool,
+    robust: bool,
+    legacy: bool | None,
+    lfc: float,
+    fdr: str,
+    scheduler: str | None,
+    chunk_size: int | None,
+    out: Path | None,
+) -> dict[str, Any]:
+    """The chunked (dask) engine: fit per block, moderation and tables block by block."""
+    from ._stream import collect, moderate_chunks, table_blocks, write_parquet
+
+    sides, groups = _sides(adata, design, cmat, groupby)
+    masks = side_masks(groups, sides)
+    p = design.matrix.shape[1]
+    empty = LinearFit(
+        coefficients=np.empty((0, p)),
+        stdev_unscaled=np.empty((0, p)),
+        sigma=np.empty(0),
+        df_residual=np.empty(0),
+        amean=np.empty(0),
+        n_obs=np.empty(0, dtype=np.int64),
+        cov_coefficients=_unscaled_cov(design.matrix),
+        design=design.matrix,
+        coef_names=list(design.columns),
+        cov_per_feature=np.empty((0, p, p)) if exact_se else None,
+    )
+    cov_out = contrasts_fit(empty, cmat, exact=exact_se).cov_coefficients
+    genes = pd.Index(adata.var["gene"].astype(str)) if "gene" in adata.var.columns else None
+    with contextlib.ExitStack() as stack:
+        spill = None
+        if out is not None:
+            _make_out(out)
+            spill = stack.enter_context(tempfile.TemporaryDirectory(dir=out, prefix=".chunks-"))
+        store, gathered = chunked_fit(
+            adata,
+            design.matrix,
+            cmat,
+            masks=masks,
+            layer=layer,
+            weights=weights,
+            exact=exact_se,
+            keep_amean=trend,
+            scheduler=scheduler,
+            chunk_size=chunk_size,
+            spill=spill,
+        )
+        if float(np.max(gathered["df_residual"], initial=0.0)) == 0:
+            raise DesignError(
+                "no feature has residual degrees of freedom (each has at most as many observed "
+                f"samples as the {len(design.columns)} design columns); add replicates, drop "
+                "covariates or filter out features with many missing values."
+            )
+        m = moderate_chunks(
+            store,
+            gathered,
+            cov_out,
+            design.matrix,
+            trend=trend,
+            robust=robust,
+            legacy=legacy,
+            lfc=lfc,
+            fdr=fdr,
+        )
+        long_blocks, f_blocks, counts = table_blocks(
+            store, m, cov_out, names, adata.var_names, genes, sides, side_totals(masks)
+        )
+        result: dict[str, Any] = {
+            "df_prior": m.df_prior,
+            "s2_prior": m.s2_prior,
+            "legacy": m.legacy,
+            "fdr_info": m.fdr_info,
+        }
+        if out is None:
+            result["table"] = collect(long_blocks)
+            result["f_table"] = collect(f_blocks)
+        else:
+            write_parquet(long_blocks, out / "table.parquet")
+            write_parquet(f_blocks, out / "f_table.parquet")
+            result["table_path"] = str(out / "table.parquet")
+            result["f_table_path"] = str(out / "f_table.parquet")
+        result["n_na"] = counts["na"]
+        result["n_onoff"] = counts["onoff"]
+    return result
+
+
+def _unscaled_cov(design: np.ndarray) -> np.ndarray:
+    """The unscaled covariance of the complete design, as lm_fit (unweighted) computes it."""
+    cov = np.linalg.inv(design.T @ design)
+    return (cov + cov.T) / 2
+
+
+def _make_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise DesignError(
+            f"out={str(out)!r} is a file; give a directory for table.parquet and f_table.parquet."
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DesignError(f"could not create the output directory {str(out)!r}: {err}") from err
+
+
+def _write_out(result: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Move in-memory tables of ``result`` to parquet files in ``out`` (atomically)."""
+    from ._stream import write_parquet
+
+    if "table" not in result:
+        return result
+    import pyarrow as pa
+
+    _make_out(out)
+    for part in ("table", "f_table"):
+        table = result.pop(part)
+        path = out / f"{part}.parquet"
+        write_parquet(iter([pa.Table.from_pandas(table, preserve_index=False)]), path)
+        result[f"{part}_path"] = str(path)
+    return result
+
+
 def _blocked_fit(
     adata: AnnData,
     y: np.ndarray,
@@ -255,6 +466,7 @@ def differential(
     chunk_size: int | None = None,
     block: str | None = None,
     correlation: float | None = None,
+    out: str | os.PathLike | None = None,
 ) -> None:
     """Moderated (limma) tests of contrasts between groups, for every feature.
 
@@ -328,6 +540,14 @@ def differential(
     correlation
         The within-block correlation to use with ``block`` instead of estimating it (e.g. a
         consensus from :func:`duplicate_correlation` on another layer).
+    out
+        A directory receiving the long table and the F table as ``table.parquet`` and
+        ``f_table.parquet`` instead of ``adata.uns`` (which then holds ``table_path`` and
+        ``f_table_path``; :func:`kratom_omics.get.differential` reads them). For results larger
+        than memory: with the chunked (dask) fit the tables are written block by block and the
+        per-block fits are spilled to a temporary directory inside ``out``, so the driver holds
+        only a few numbers per feature (sigma, residual df, posterior variance, adjusted
+        p-values).
 
     Returns
     -------
@@ -405,7 +625,10 @@ def differential(
     cmat = contrast_matrix(design, names)
 
     block_info: dict[str, Any] = {}
-    y: np.ndarray | None
+    y: np.ndarray | None = None
+    fit: Any = None
+    result: dict[str, Any] | None = None
+    out_dir = Path(out) if out is not None else None
     if correlation is not None and block is None:
         raise DesignError(
             f"correlation={correlation!r} needs block= (the .obs column of the repeated unit, "
@@ -423,16 +646,23 @@ def differential(
         )
         wname = ""
     elif scheduler or chunk_size is not None or is_dask_backed(adata, layer):
-        # out of core: y is only the detection pattern (0 / NaN, float16), never the values
-        fit, y = chunked_fit(
+        result = _chunked_differential(
             adata,
-            design.matrix,
+            design,
+            cmat,
+            names,
+            groupby,
             layer=layer,
             weights=weights,
-            coef_names=design.columns,
-            per_feature_cov=exact_se,
+            exact_se=exact_se,
+            trend=trend,
+            robust=robust,
+            legacy=legacy,
+            lfc=lfc,
+            fdr=fdr,
             scheduler=scheduler,
             chunk_size=chunk_size,
+            out=out_dir,
         )
         wname = ""
     else:
@@ -441,39 +671,13 @@ def differential(
         fit = lm_fit(
             y, design.matrix, weights=w, coef_names=design.columns, per_feature_cov=exact_se
         )
-    if float(np.max(fit.df_residual, initial=0.0)) == 0:
-        raise DesignError(
-            "no feature has residual degrees of freedom (each has at most as many observed samples "
-            f"as the {len(design.columns)} design columns); add replicates, drop covariates or "
-            "filter out features with many missing values."
+    if result is None:
+        result = _in_memory_result(
+            adata, fit, y, design, cmat, names, groupby, exact_se, lfc, trend, robust, legacy, fdr
         )
-    cfit = contrasts_fit(fit, cmat, exact=exact_se)
-    if lfc > 0:
-        eb = treat(cfit, fit, lfc, trend=trend, robust=robust, legacy=legacy)
-    else:
-        eb = ebayes(cfit, fit, trend=trend, robust=robust, legacy=legacy)
-
-    features = adata.var_names.astype(str).to_numpy()
-    g, k = cfit.coefficients.shape
-    n_na = int(np.isnan(cfit.coefficients).any(axis=1).sum())
-    table = _long_table(features, names, fit, cfit, eb, fdr)
-    fdr_info: dict[str, Any] = table.attrs.pop("fdr_info", {})
-    n_onoff = _add_detection(table, adata, y, design, cmat, groupby, fit.df_residual, g, k)
-    if "gene" in adata.var.columns:
-        table["gene"] = np.tile(adata.var["gene"].astype(str).to_numpy().astype(object), k)
-    fpadj, _ = adjust_pvalues(eb.f_p_value, fdr)
-    f_table = pd.DataFrame(
-        {
-            "feature": features,
-            "F": eb.f_stat,
-            "df1": np.full(g, float(eb.f_df1)),
-            "df2": np.asarray(eb.f_df2, dtype=float),
-            "pvalue": eb.f_p_value,
-            "padj": fpadj,
-        }
-    )
-    if "gene" in adata.var.columns:
-        f_table["gene"] = adata.var["gene"].astype(str).to_numpy()
+    if out_dir is not None:
+        result = _write_out(result, out_dir)
+    g, k = int(adata.n_vars), len(names)
 
     def prior_value(v: Any) -> Any:
         arr = np.asarray(v, dtype=float)
@@ -490,7 +694,7 @@ def differential(
         "trend": trend,
         "robust": robust,
         "legacy": "" if legacy is None else legacy,
-        "legacy_path_used": bool(eb.legacy),
+        "legacy_path_used": bool(result["legacy"]),
         "lfc": float(lfc),
         "exact_se": exact_se,
         "block": block if block is not None else "",
@@ -502,14 +706,23 @@ def differential(
         "n_features": int(g),
         "n_samples": int(adata.n_obs),
     }
-    if "pi0" in fdr_info:
-        params["pi0"] = [float(x) for x in fdr_info["pi0"]]
+    if "pi0" in result["fdr_info"]:
+        params["pi0"] = [float(x) for x in result["fdr_info"]["pi0"]]
+    if out_dir is not None:
+        params["out"] = str(out_dir)
+    tables: dict[str, Any] = {
+        part: result[part]
+        for part in ("table", "f_table", "table_path", "f_table_path")
+        if part in result
+    }
     adata.uns[key_added] = {
         "params": params,
         "contrasts": list(names),
-        "table": table,
-        "f_table": f_table,
-        "prior": {"df_prior": prior_value(eb.df_prior), "s2_prior": prior_value(eb.s2_prior)},
+        **tables,
+        "prior": {
+            "df_prior": prior_value(result["df_prior"]),
+            "s2_prior": prior_value(result["s2_prior"]),
+        },
         "contrast_matrix": pd.DataFrame(
             {
                 "contrast": np.repeat(np.array(names, dtype=object), len(design.columns)).astype(
@@ -526,7 +739,7 @@ def differential(
         g,
         k,
         ", ".join(names),
-        n_na,
-        n_onoff,
+        result["n_na"],
+        result["n_onoff"],
     )
     record_provenance(adata, "kratom_omics.tl.differential", params)
