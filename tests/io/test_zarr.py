@@ -152,6 +152,18 @@ def test_cli_differential_on_a_zarr_store(tmp_path: Path, capsys: pytest.Capture
     for c in ("log2fc", "t", "pvalue", "padj"):
         np.testing.assert_allclose(got[c], ref[c], rtol=1e-9, err_msg=c)
     assert ad.read_h5ad(tmp_path / "out.h5ad").uns["differential"]["table"].shape == ref.shape
+    # --parquet: the tables go to a directory, the h5ad refers to them
+    args = ["differential", str(tmp_path / "in.zarr"), str(tmp_path / "out2.h5ad")]
+    args += ["--chunk-size", "120", "--parquet", str(tmp_path / "res")]
+    args += ["--f-table", str(tmp_path / "f.tsv")]
+    assert main(args) == 0, capsys.readouterr().err
+    back = ad.read_h5ad(tmp_path / "out2.h5ad")
+    assert "table" not in back.uns["differential"]
+    assert back.uns["differential"]["table_path"] == str(tmp_path / "res" / "table.parquet")
+    pq = kom.get.differential(back)
+    np.testing.assert_allclose(pq["pvalue"], ref["pvalue"], rtol=1e-9)
+    f = pd.read_csv(tmp_path / "f.tsv", sep="\t")
+    assert f["feature"].tolist() == [f"F{i}" for i in range(500)]
 
 
 def test_read_zarr_lazy_keeps_names_and_text_columns_as_arrow_strings(

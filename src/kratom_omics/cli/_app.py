@@ -300,6 +300,13 @@ def differential_cmd(
     weights: Annotated[
         str | None, typer.Option(help="Layer of observation weights (e.g. from voom).")
     ] = None,
+    parquet: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory receiving table.parquet and f_table.parquet, written block by block "
+            "instead of kept in the .h5ad (results larger than memory)."
+        ),
+    ] = None,
 ) -> None:
     """Moderated t and F statistics with limma's linear models and empirical Bayes (kom.tl.differential).
 
@@ -329,6 +336,7 @@ def differential_cmd(
         block=block,
         lfc=lfc,
         weights=weights,
+        out=parquet,
     )
     write_h5ad(adata, out)
     if table is not None:
