@@ -42,7 +42,7 @@ def result_table(res: Mapping[str, Any], part: str, *, contrast: str | None = No
 
 def _result(adata: AnnData, key: str, part: str, contrast: str | None = None) -> pd.DataFrame:
     res = adata.uns.get(key)
-    if not _is_result(res):
+    if not isinstance(res, Mapping) or (part not in res and f"{part}_path" not in res):
         available = sorted(k for k, v in adata.uns.items() if _is_result(v))
         hint = (
             f"Available differential results: {available}."

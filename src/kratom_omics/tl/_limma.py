@@ -212,10 +212,20 @@ def _by_unique(func: Any, x: np.ndarray) -> np.ndarray:
         return np.asarray(func(x), dtype=float)
     if x.size and x.min() == x.max():  # all equal (complete data): one evaluation
         return np.full(x.shape, float(np.asarray(func(x[:1]), dtype=float)[0]))
-    u, inv = np.unique(x, return_inverse=True)
+    import pandas as pd
+
+    # distinct values by hashing (no sorted copy of x), then looked up block by block: on
+    # millions of features this keeps the temporaries to a few MB
+    u = np.sort(np.asarray(pd.unique(x.reshape(-1)), dtype=float))
     if u.size > x.size // 4:
         return np.asarray(func(x), dtype=float)
-    return np.asarray(func(u), dtype=float)[inv.reshape(x.shape)]
+    fu = np.asarray(func(u), dtype=float)
+    flat = x.reshape(-1)
+    out = np.empty(flat.size)
+    step = 1 << 20
+    for start in range(0, flat.size, step):
+        out[start : start + step] = fu[np.searchsorted(u, flat[start : start + step])]
+    return out.reshape(x.shape)
 
 
 def _trigamma(x: np.ndarray) -> np.ndarray:
@@ -1198,6 +1208,9 @@ def fit_f_dist_robustly(
     return {"scale": s20, "df2": float(df2), "df2_shrunk": shrunk}
 
 
+_LOGLIK_BLOCK = 1 << 20
+
+
 def fit_f_dist_unequal_df1(
     x: np.ndarray,
     df1: np.ndarray,
@@ -1230,13 +1243,17 @@ def fit_f_dist_unequal_df1(
         robust = False
         pw = None
     m = float(np.median(x[informative]))
+    del informative
     xpos = np.maximum(x, 1e-12 * m)
-    z = np.log(xpos)
     d1 = df1 / 2
-    e = z + _by_unique(logmdigamma, d1)
+    if not robust:  # x and df1 are needed again only by the robust step
+        del x, df1
+    # temporaries released as soon as possible: on millions of features each array is large
+    e = np.log(xpos)
+    e += _by_unique(logmdigamma, d1)
     w = 1 / _trigamma(d1)
     if pw is not None:
-        w = w * pw
+        w *= pw
     if covariate is None:
         emean: Any = float(np.sum(w * e) / np.sum(w))
     else:
@@ -1250,20 +1267,33 @@ def fit_f_dist_unequal_df1(
             span=span,
             iterations=1,
         )
+    del e, w
     d1x = d1 * xpos
+    del xpos
+
+    def terms_sum(d2: float, d2s20: Any, sl: slice) -> float:
+        d2s = d2s20 if np.ndim(d2s20) == 0 else d2s20[sl]
+        a, ax = d1[sl], d1x[sl]
+        terms = (
+            -(a + d2) * np.log1p(ax / d2s)
+            - a * np.log(d2s)
+            + special.gammaln(a + d2)
+            - special.gammaln(d2)
+        )
+        if pw is not None:
+            terms = pw[sl] * terms
+        return float(np.sum(terms))
 
     def minus_twice_loglik(par: float) -> float:
         d2 = par / (1 - par)
         d2s20 = d2 * np.exp(emean - logmdigamma(np.array([d2]))[0])
-        terms = (
-            -(d1 + d2) * np.log1p(d1x / d2s20)
-            - d1 * np.log(d2s20)
-            + special.gammaln(d1 + d2)
-            - special.gammaln(d2)
+        if n <= _LOGLIK_BLOCK:
+            return -2 * terms_sum(d2, d2s20, slice(0, n))
+        # block by block (bounded temporaries); the same sum up to rounding
+        total = sum(
+            terms_sum(d2, d2s20, slice(s, s + _LOGLIK_BLOCK)) for s in range(0, n, _LOGLIK_BLOCK)
         )
-        if pw is not None:
-            terms = pw * terms
-        return float(-2 * np.sum(terms))
+        return -2 * total
 
     par = optimize.fminbound(minus_twice_loglik, 0.5, 0.9998, xtol=_EPS**0.25)
     d2 = float(par) / (1 - float(par))
@@ -1358,7 +1388,10 @@ def _post_var(var: np.ndarray, df: np.ndarray, var_prior: Any, df_prior: Any) ->
     dfp = np.broadcast_to(np.asarray(df_prior, float), var.shape)
     vp = np.broadcast_to(np.asarray(var_prior, float), var.shape)
     if np.all(np.isfinite(dfp)):
-        return np.asarray((df * var + dfp * vp) / (df + dfp))
+        out = df * var  # in place: (df * var + dfp * vp) / (df + dfp) with fewer temporaries
+        out += dfp * vp
+        out /= df + dfp
+        return out
     out = vp.copy()
     fin = np.isfinite(dfp)
     out[fin] = (df[fin] * var[fin] + dfp[fin] * vp[fin]) / (df[fin] + dfp[fin])

@@ -39,8 +39,13 @@ def _check_p(p: np.ndarray) -> None:
 
 def _step_up(p: np.ndarray, factor: np.ndarray) -> np.ndarray:
     """``pmin(1, cummin(factor * p[o]))`` over p sorted decreasingly, back in input order."""
-    o = np.argsort(-p)  # order among ties does not change the adjusted values
-    adj = np.minimum(1.0, np.minimum.accumulate(factor * p[o]))
+    neg = np.negative(p)
+    o = np.argsort(neg)  # order among ties does not change the adjusted values
+    del neg
+    adj = p[o]  # in place from here: millions of p-values make every temporary count
+    adj *= factor
+    np.minimum.accumulate(adj, out=adj)
+    np.minimum(adj, 1.0, out=adj)
     out = np.empty_like(p)
     out[o] = adj
     return out
@@ -237,7 +242,10 @@ def adjust_pvalues(
         adj = np.empty(n)
         adj[o] = np.minimum(1.0, steps)
     elif key == "bh":
-        adj = _step_up(q, n / np.arange(n, 0, -1))
+        factor = np.arange(n, 0, -1, dtype=float)
+        np.divide(n, factor, out=factor)
+        adj = _step_up(q, factor)
+        del factor
     elif key == "by":
         cq = np.sum(1.0 / np.arange(1, n + 1))
         adj = _step_up(q, cq * n / np.arange(n, 0, -1))

@@ -127,16 +127,18 @@ def moderate_chunks(
             "trend=True needs a finite mean for every feature; "
             "drop features with no observed value."
         )
+    gathered.pop("sigma")
+    var = np.square(sigma, out=sigma)  # in place: sigma is not needed any more
+    del sigma
     sq = squeeze_var(
-        sigma**2,
+        var,
         dfres,
         covariate=covariate,
         robust=robust,
         winsor_tail_p=winsor_tail_p,
         legacy=legacy,
     )
-    del sigma, covariate
-    gathered.pop("sigma")
+    del var, covariate
     gathered.pop("amean", None)
     g = dfres.size
     k = cov_coefficients.shape[0]
