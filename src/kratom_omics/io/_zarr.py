@@ -327,6 +327,9 @@ def read_zarr_lazy(
     # uniqueness was checked by _read_var_arrow without turning the names into Python objects
     with ad.settings.override(check_uniqueness=False):
         adata = ad.AnnData(X=x, obs=obs, var=var, uns=uns)
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()  # AnnData's checks copy the names once
     adata.layers["raw"] = x
     if samples is not None:
         from ._anndata import attach_samples

@@ -1,10 +1,13 @@
 """Out-of-core least squares for ``kom.tl.differential``: limma's fit over feature chunks of dask data.
 
 The samples x features matrix is never materialised. Each task reads one block of features (all
-samples), fits it with :func:`~kratom_omics.tl._limma.lm_fit` and returns the per-feature summaries
-(coefficients, unscaled standard errors, sigma, residual df, AveExpr, number of observations). These
-are a few floats per feature; the empirical-Bayes prior, moderated statistics and FDR are then
-computed from them exactly as on in-memory data, so both paths give the same numbers.
+samples), fits it with :func:`~kratom_omics.tl._limma.lm_fit`, takes the contrasts
+(``contrasts_fit``) and returns per-feature summaries: contrast estimates and unscaled standard
+errors, sigma, residual df, AveExpr, number of observations and the detected counts on both sides
+of every contrast. These are a few numbers per feature whatever the number of samples; the
+empirical-Bayes prior, moderated statistics, FDR and tables are then computed from them block by
+block (:mod:`kratom_omics.tl._stream`), giving the numbers of the in-memory path. The blocks'
+summaries are kept in a :class:`ChunkStore`, in memory or spilled to ``.npy`` files.
 
 Tasks run on dask's threaded scheduler, on the active ``dask.distributed`` client, or on the cluster
 named by ``scheduler``: ``"local:N"`` starts a ``LocalCluster`` of N single-threaded worker

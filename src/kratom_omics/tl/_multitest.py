@@ -37,13 +37,17 @@ def _check_p(p: np.ndarray) -> None:
         )
 
 
-def _step_up(p: np.ndarray, factor: np.ndarray) -> np.ndarray:
+def _step_up(p: np.ndarray, factor: np.ndarray | None) -> np.ndarray:
     """``pmin(1, cummin(factor * p[o]))`` over p sorted decreasingly, back in input order."""
-    neg = np.negative(p)
-    o = np.argsort(neg)  # order among ties does not change the adjusted values
-    del neg
+    o = np.argsort(p)[::-1]  # decreasing; the order among ties does not change the values
     adj = p[o]  # in place from here: millions of p-values make every temporary count
-    adj *= factor
+    if factor is None:  # BH's n / i, made block by block
+        n = adj.size
+        step = 1 << 20
+        for s in range(0, n, step):
+            adj[s : s + step] *= n / np.arange(n - s, max(n - s - step, 0), -1, dtype=float)
+    else:
+        adj *= factor
     np.minimum.accumulate(adj, out=adj)
     np.minimum(adj, 1.0, out=adj)
     out = np.empty_like(p)
@@ -224,14 +228,14 @@ def adjust_pvalues(
     """
     key = check_method(method)
     p = np.asarray(p, dtype=float)
-    out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
-    q = p[ok]
+    complete = bool(ok.all())
+    q = p.reshape(-1) if complete else p[ok]  # no copy without missing p-values
     _check_p(q)
     n = q.size
     info: dict[str, Any] = {}
     if n == 0:
-        return out, info
+        return np.full(p.shape, np.nan), info
     if key == "none":
         adj = q.copy()
     elif key == "bonferroni":
@@ -242,10 +246,7 @@ def adjust_pvalues(
         adj = np.empty(n)
         adj[o] = np.minimum(1.0, steps)
     elif key == "bh":
-        factor = np.arange(n, 0, -1, dtype=float)
-        np.divide(n, factor, out=factor)
-        adj = _step_up(q, factor)
-        del factor
+        adj = _step_up(q, None)
     elif key == "by":
         cq = np.sum(1.0 / np.arange(1, n + 1))
         adj = _step_up(q, cq * n / np.arange(n, 0, -1))
@@ -265,5 +266,8 @@ def adjust_pvalues(
             )
         adj = pi0 * _step_up(q, n / np.arange(n, 0, -1))
         info["pi0"] = pi0
+    if complete:
+        return adj.reshape(p.shape), info
+    out = np.full(p.shape, np.nan)
     out[ok] = adj
     return out, info
