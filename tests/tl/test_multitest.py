@@ -110,3 +110,20 @@ def test_bad_method_and_values() -> None:
         kom.tl.adjust_pvalues(np.array([0.1]), "bhh")
     with pytest.raises(DesignError, match=r"p-values must lie in \[0, 1\]; got 1 outside"):
         kom.tl.adjust_pvalues(np.array([0.1, 1.5]), "bh")
+
+
+def test_bh_overwrite_writes_into_the_input_and_gives_the_same_values() -> None:
+    rng = np.random.default_rng(4)
+    p = rng.random(5000)
+    p[:40] = p[40:80]  # ties
+    ref, _ = kom.tl.adjust_pvalues(p.copy(), "bh")
+    q = p.copy()
+    got, _ = kom.tl.adjust_pvalues(q, "bh", overwrite=True)
+    assert np.shares_memory(got, q)
+    np.testing.assert_array_equal(got, ref)
+    r = p.copy()
+    r[3] = np.nan  # a missing p-value: a new array, the input is left alone
+    got2, _ = kom.tl.adjust_pvalues(r, "bh", overwrite=True)
+    assert not np.shares_memory(got2, r)
+    assert np.isnan(r[3])
+    assert r[4] == p[4]

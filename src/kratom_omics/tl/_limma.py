@@ -1220,18 +1220,21 @@ def fit_f_dist_unequal_df1(
     prior_weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """limma (>= 3.62) ``fitFDistUnequalDF1``: maximum likelihood prior for unequal residual df."""
-    x = np.asarray(x, dtype=float).copy()
+    # copies only when a value must change: on millions of features each array is large
+    x = np.asarray(x, dtype=float)
     n = x.size
-    df1 = np.broadcast_to(np.asarray(df1, dtype=float), (n,)).copy()
+    df1 = np.asarray(df1, dtype=float)
+    if df1.shape != (n,):
+        df1 = np.broadcast_to(df1, (n,)).copy()
     pw = None if prior_weights is None else np.asarray(prior_weights, float).copy()
     if np.isnan(x).any():
         i = np.isnan(x)
         pw = (~i).astype(float) if pw is None else np.where(i, 0.0, pw)
-        x[i] = 0
+        x = np.where(i, 0.0, x)
     if df1.min() < 0.01:
         i = df1 < 0.01
         pw = (~i).astype(float) if pw is None else np.where(i, 0.0, pw)
-        df1[i] = 1
+        df1 = np.where(i, 1.0, df1)
     informative = x > 0
     if pw is not None:
         informative &= pw != 0
@@ -1349,11 +1352,20 @@ def squeeze_var(
     robust: bool = False,
     winsor_tail_p: tuple[float, float] = (0.05, 0.1),
     legacy: bool | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """limma's ``squeezeVar``: prior and posterior variances. Returns ``df_prior``, ``var_prior``,
-    ``var_post`` and ``legacy`` (the path taken)."""
-    var = np.asarray(var, dtype=float).copy()
-    df = np.broadcast_to(np.asarray(df, dtype=float), var.shape).copy()
+    ``var_post`` and ``legacy`` (the path taken).
+
+    ``overwrite=True`` lets it modify ``var`` (a float array the caller no longer needs) instead
+    of copying it; ``df`` is only read.
+    """
+    var = np.asarray(var, dtype=float)
+    if not overwrite:
+        var = var.copy()
+    df = np.asarray(df, dtype=float)
+    if df.shape != var.shape:
+        df = np.broadcast_to(df, var.shape).copy()
     n = var.size
     if n == 0:
         raise DesignError("there are no features to moderate.")

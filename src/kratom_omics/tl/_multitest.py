@@ -37,7 +37,9 @@ def _check_p(p: np.ndarray) -> None:
         )
 
 
-def _step_up(p: np.ndarray, factor: np.ndarray | None) -> np.ndarray:
+def _step_up(
+    p: np.ndarray, factor: np.ndarray | None, into: np.ndarray | None = None
+) -> np.ndarray:
     """``pmin(1, cummin(factor * p[o]))`` over p sorted decreasingly, back in input order."""
     o = np.argsort(p)[::-1]  # decreasing; the order among ties does not change the values
     adj = p[o]  # in place from here: millions of p-values make every temporary count
@@ -50,7 +52,7 @@ def _step_up(p: np.ndarray, factor: np.ndarray | None) -> np.ndarray:
         adj *= factor
     np.minimum.accumulate(adj, out=adj)
     np.minimum(adj, 1.0, out=adj)
-    out = np.empty_like(p)
+    out = np.empty_like(p) if into is None else into
     out[o] = adj
     return out
 
@@ -206,7 +208,11 @@ def pi0_smoother(p: np.ndarray, lambdas: np.ndarray | None = None, smooth_df: fl
 
 
 def adjust_pvalues(
-    p: np.ndarray, method: str = "bh", *, pi0_method: str = "smoother"
+    p: np.ndarray,
+    method: str = "bh",
+    *,
+    pi0_method: str = "smoother",
+    overwrite: bool = False,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Adjust p-values for multiple testing over their non-missing values (NaN stays NaN).
 
@@ -220,6 +226,9 @@ def adjust_pvalues(
         the ``qvalue`` package.
     pi0_method
         For ``"qvalue"``: ``"smoother"`` (R qvalue's default) or ``"bootstrap"``.
+    overwrite
+        BH with no missing p-value may write the adjusted values into ``p`` (a contiguous float
+        array the caller no longer needs) instead of a new array.
 
     Returns
     -------
@@ -246,7 +255,8 @@ def adjust_pvalues(
         adj = np.empty(n)
         adj[o] = np.minimum(1.0, steps)
     elif key == "bh":
-        adj = _step_up(q, None)
+        inplace = overwrite and complete and q.flags.c_contiguous and q.dtype == np.float64
+        adj = _step_up(q, None, into=q if inplace else None)
     elif key == "by":
         cq = np.sum(1.0 / np.arange(1, n + 1))
         adj = _step_up(q, cq * n / np.arange(n, 0, -1))

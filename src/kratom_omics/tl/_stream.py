@@ -137,6 +137,7 @@ def moderate_chunks(
         robust=robust,
         winsor_tail_p=winsor_tail_p,
         legacy=legacy,
+        overwrite=True,
     )
     del var, covariate
     gathered.pop("amean", None)
@@ -204,12 +205,13 @@ def moderate_chunks(
         m.var_prior = _fill_var_prior(m.var_prior, m.s2_prior)
     # FDR over all features (in place: the p-values are recomputed block by block later)
     for j in range(k):
-        adj, info = adjust_pvalues(m.padj[j], fdr)
-        m.padj[j] = adj
+        adj, info = adjust_pvalues(m.padj[j], fdr, overwrite=True)
+        if not np.shares_memory(adj, m.padj):  # else adjusted in place
+            m.padj[j] = adj
         if "pi0" in info:
             m.fdr_info.setdefault("pi0", []).append(info["pi0"])
         del adj
-    m.f_padj, _ = adjust_pvalues(m.f_padj, fdr)
+    m.f_padj, _ = adjust_pvalues(m.f_padj, fdr, overwrite=True)
     return m
 
 
