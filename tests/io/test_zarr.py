@@ -203,3 +203,28 @@ def test_read_zarr_lazy_warns_on_duplicated_names(tmp_path: Path) -> None:
     a.write_zarr(tmp_path / "d.zarr")
     with pytest.warns(UserWarning, match=r"feature names are not unique \(e.g. \['b1', 'b2'\]\)"):
         kom.io.read_zarr_lazy(tmp_path / "d.zarr")
+
+
+def test_chunked_differential_on_arrow_names_equals_in_memory(tmp_path: Path) -> None:
+    import anndata as ad
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(10, 0.4, (8, 300))
+    x[4:, :12] += 1.5
+    x[rng.random(x.shape) < 0.05] = np.nan
+    obs = pd.DataFrame({"phase": np.repeat(["control", "withdrawal"], 4)}, index=list("abcdefgh"))
+    var = pd.DataFrame(
+        {"gene": [f"Gene{i}" for i in range(300)]}, index=[f"chr1:{i}" for i in range(300)]
+    )
+    mem = ad.AnnData(X=x, obs=obs, var=var)
+    mem.write_zarr(tmp_path / "g.zarr")
+    lazy = kom.io.read_zarr_lazy(tmp_path / "g.zarr")
+    assert isinstance(lazy.var["gene"].dtype, pd.StringDtype)
+    kom.tl.differential(mem, contrasts="withdrawal - control")
+    kom.tl.differential(lazy, contrasts="withdrawal - control", out=tmp_path / "res")
+    got = kom.get.differential(lazy)
+    ref = kom.get.differential(mem)
+    assert got["feature"].tolist() == ref["feature"].tolist()
+    assert got["gene"].tolist() == ref["gene"].tolist()
+    np.testing.assert_allclose(got["padj"], ref["padj"], rtol=1e-11)
+    assert set(got.nsmallest(12, "pvalue")["feature"]) == {f"chr1:{i}" for i in range(12)}

@@ -319,7 +319,12 @@ def _chunked_differential(
         cov_per_feature=np.empty((0, p, p)) if exact_se else None,
     )
     cov_out = contrasts_fit(empty, cmat, exact=exact_se).cov_coefficients
-    genes = pd.Index(adata.var["gene"].astype(str)) if "gene" in adata.var.columns else None
+    genes = None
+    if "gene" in adata.var.columns:  # Arrow strings (read_zarr_lazy) stay Arrow strings
+        col = adata.var["gene"]
+        genes = pd.Index(
+            col.fillna("<NA>") if isinstance(col.dtype, pd.StringDtype) else col.astype(str)
+        )
     with contextlib.ExitStack() as stack:
         spill = None
         if out is not None:
