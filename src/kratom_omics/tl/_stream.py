@@ -39,6 +39,7 @@ from ._limma import (
     _is_fullrank,
     _lods,
     _moderated_t,
+    _post_var,
     _tmix_convert,
     _tmix_finish,
     _tmix_limits,
@@ -56,13 +57,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Moderation", "moderate_chunks", "table_blocks"]
 
+_FIT_KEYS = ("coef", "su", "sigma", "dfres")
+
 
 @dataclass
 class Moderation:
     """The global results of empirical Bayes on a chunked fit."""
 
-    s2_post: np.ndarray
-    df_residual: np.ndarray
+    s2_post: np.ndarray | None  # all features only when fewer than 3 (no moderation)
     dfp: np.ndarray
     df_prior: Any
     s2_prior: Any
@@ -77,16 +79,30 @@ class Moderation:
     proportion: float
     fdr_info: dict[str, Any] = field(default_factory=dict)
 
+    def post(self, sl: slice, c: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior variances and residual df of one block, from its spilled sigma and df.
+
+        The same element-wise steps as :func:`~kratom_omics.tl._limma.squeeze_var`, so the
+        values equal those of the whole-matrix call; nothing per feature is kept meanwhile.
+        """
+        dfres = c["dfres"]
+        if self.s2_post is not None:
+            return self.s2_post[sl], dfres
+        var = np.square(c["sigma"])
+        var[dfres == 0] = 0
+        vp = self.s2_prior if np.ndim(self.s2_prior) == 0 else self.s2_prior[sl]
+        dfp = self.df_prior if np.ndim(self.df_prior) == 0 else self.df_prior[sl]
+        return _post_var(var, dfres, vp, dfp), dfres
+
 
 def _block_tests(
     c: dict[str, np.ndarray], m: Any, sl: slice, lfc: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Moderated t (TREAT's with lfc > 0), total df and p of one block."""
-    t, df_total, p = _moderated_t(
-        c["coef"], c["su"], m.s2_post[sl], m.df_residual[sl], m.dfp[sl], m.df_cap
-    )
+    s2, dfres = m.post(sl, c)
+    t, df_total, p = _moderated_t(c["coef"], c["su"], s2, dfres, m.dfp[sl], m.df_cap)
     if lfc > 0:
-        _, p = _treat_tp(c["coef"], c["su"], m.s2_post[sl], df_total, lfc)
+        _, p = _treat_tp(c["coef"], c["su"], s2, df_total, lfc)
     return t, df_total, p  # the ordinary t (it feeds the F); TREAT's t is taken in the table
 
 
@@ -144,8 +160,7 @@ def moderate_chunks(
     g = dfres.size
     k = cov_coefficients.shape[0]
     m = Moderation(
-        s2_post=np.asarray(sq["var_post"], dtype=float),
-        df_residual=dfres,
+        s2_post=np.asarray(sq["var_post"], dtype=float) if g < 3 else None,
         dfp=np.broadcast_to(np.asarray(sq["df_prior"], float), dfres.shape),
         df_prior=sq["df_prior"],
         s2_prior=sq["var_prior"],
@@ -160,16 +175,18 @@ def moderate_chunks(
         proportion=proportion,
     )
     del sq
+    gathered.pop("df_residual")
+    del dfres  # read back block by block with sigma
     # pass 1: p-values, and the count and largest df of the t-statistics
     n_t = np.zeros(k, dtype=np.int64)
     maxdf = np.full(k, -np.inf)
     for i in range(len(store)):
         sl = store.slice(i)
-        c = store.get(i, ("coef", "su"))
+        c = store.get(i, _FIT_KEYS)
         t, df_total, p = _block_tests(c, m, sl, lfc)
         m.padj[:, sl] = p.T
         fstat, m.f_df1 = _f_stat(t, cov_coefficients, m.fullrank)
-        m.f_padj[sl] = _f_pvalue(fstat, m.f_df1, m.df_residual[sl] + m.dfp[sl])
+        m.f_padj[sl] = _f_pvalue(fstat, m.f_df1, c["dfres"] + m.dfp[sl])
         has_t = ~np.isnan(t)
         n_t += has_t.sum(axis=0)
         for j in range(k):
@@ -182,7 +199,7 @@ def moderate_chunks(
         cand_su: list[list[np.ndarray]] = [[] for _ in range(k)]
         for i in range(len(store)):
             sl = store.slice(i)
-            c = store.get(i, ("coef", "su"))
+            c = store.get(i, _FIT_KEYS)
             t, df_total, _ = _block_tests(c, m, sl, lfc)
             for j in range(k):
                 if ntarget[j] < 1:
@@ -247,7 +264,7 @@ def table_blocks(
     counts = {"na": 0, "onoff": 0}
     k = len(names)
     lfc = m.lfc
-    keys = ("coef", "su", "amean", "n_obs", "det_a", "det_b", "none")
+    keys = (*_FIT_KEYS, "amean", "n_obs", "det_a", "det_b", "none")
 
     def long() -> Iterator[pa.Table]:
         for j in range(k):
@@ -255,10 +272,9 @@ def table_blocks(
                 sl = store.slice(i)
                 c = store.get(i, keys)
                 t, df_total, p = _block_tests(c, m, sl, lfc)
+                s2, dfres = m.post(sl, c)
                 if lfc > 0:
-                    t_j, _ = _treat_tp(
-                        c["coef"][:, [j]], c["su"][:, [j]], m.s2_post[sl], df_total, lfc
-                    )
+                    t_j, _ = _treat_tp(c["coef"][:, [j]], c["su"][:, [j]], s2, df_total, lfc)
                     lods = np.full(t_j.shape[0], np.nan)
                     t_out = t_j[:, 0]
                 else:
@@ -278,10 +294,10 @@ def table_blocks(
                     p[:, j],
                     m.padj[j, sl],
                     lods,
-                    m.s2_post[sl],
+                    s2,
                     df_total,
                     c["amean"],
-                    m.df_residual[sl],
+                    dfres,
                 )
                 det, fc = detection_from_counts(
                     c["det_a"][:, [j]],
@@ -289,7 +305,7 @@ def table_blocks(
                     (totals[0][[j]], totals[1][[j]]),
                     [sides[j]],
                     c["coef"][:, [j]],
-                    m.df_residual[sl],
+                    dfres,
                     c["none"],
                 )
                 if j == 0:
@@ -321,10 +337,10 @@ def table_blocks(
     def ftable() -> Iterator[pa.Table]:
         for i in range(len(store)):
             sl = store.slice(i)
-            c = store.get(i, ("coef", "su"))
+            c = store.get(i, _FIT_KEYS)
             t, _, _ = _block_tests(c, m, sl, lfc)
             fstat, df1 = _f_stat(t, cov_coefficients, m.fullrank)
-            df2 = m.df_residual[sl] + m.dfp[sl]
+            df2 = c["dfres"] + m.dfp[sl]
             arrays = {
                 "feature": _names(var_names[sl]),
                 "F": pa.array(fstat),
