@@ -194,8 +194,13 @@ def test_read_zarr_lazy_keeps_names_and_text_columns_as_arrow_strings(
     assert list(lazy.var.columns) == ["chrom", "start", "label"]
 
 
-def test_read_zarr_lazy_warns_on_duplicated_names(tmp_path: Path) -> None:
+@pytest.mark.parametrize("block", [1, 2, 1_000_000])
+def test_read_zarr_lazy_warns_on_duplicated_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
     import anndata as ad
+
+    monkeypatch.setattr("kratom_omics.io._zarr._NAME_BLOCK", block)
 
     names = ["b1", "b2", "b1", "b3", "b2"]
     with pytest.warns(UserWarning, match="not unique"):

@@ -206,24 +206,30 @@ def _arrow_strings(arr: Any) -> pd.Index:
 
 
 def _duplicates(names: pd.Index) -> list[str]:
-    """Up to five duplicated names, found by sorting the Arrow strings (no hash of Python objects)."""
+    """Up to five duplicated names, found by sorting the Arrow strings (no hash of Python objects).
+
+    Only the sort order is held for all names; neighbours are compared block by block.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pa.chunked_array(names.array._pa_array) if len(names) else None
-    if arr is None or len(arr) < 2:
+    n = len(names)
+    if n < 2:
         return []
-    s = arr.take(pc.sort_indices(arr))
-    same = pc.equal(s[1:], s[:-1])
-    if not pc.any(same).as_py():
-        del s, same
-        pa.default_memory_pool().release_unused()
-        return []
-    dup = pc.unique(pc.filter(s[1:], same))
-    out = [str(v) for v in dup.slice(0, 5).to_pylist()]
-    del s, same, dup
+    arr = pa.chunked_array(names.array._pa_array)
+    order = pc.sort_indices(arr)
+    found: list[str] = []
+    for start in range(0, n - 1, _NAME_BLOCK):
+        block = arr.take(order.slice(start, _NAME_BLOCK + 1))
+        same = pc.equal(block.slice(1), block.slice(0, len(block) - 1))
+        if pc.any(same).as_py():
+            values = pc.unique(pc.filter(block.slice(1), same)).to_pylist()
+            found += [str(v) for v in values if str(v) not in found]
+            if len(found) >= 5:
+                break
+    del order, arr
     pa.default_memory_pool().release_unused()  # the sort's temporaries, back to the system
-    return out
+    return found[:5]
 
 
 def _read_var_arrow(group: Any, source: str) -> pd.DataFrame:
