@@ -1247,32 +1247,55 @@ def fit_f_dist_unequal_df1(
         pw = None
     m = float(np.median(x[informative]))
     del informative
-    xpos = np.maximum(x, 1e-12 * m)
-    d1 = df1 / 2
-    if not robust:  # x and df1 are needed again only by the robust step
-        del x, df1
-    # temporaries released as soon as possible: on millions of features each array is large
-    e = np.log(xpos)
-    e += _by_unique(logmdigamma, d1)
-    w = 1 / _trigamma(d1)
-    if pw is not None:
-        w *= pw
-    if covariate is None:
-        emean: Any = float(np.sum(w * e) / np.sum(w))
+    if covariate is None and n > _LOGLIK_BLOCK:
+        # millions of features: the weighted mean of e block by block (the same sum up to
+        # rounding), keeping only d1 and d1 * x for the likelihood
+        d1 = np.empty(n)
+        d1x = np.empty(n)
+        swe = sw = 0.0
+        for s in range(0, n, _LOGLIK_BLOCK):
+            sl = slice(s, s + _LOGLIK_BLOCK)
+            xp = np.maximum(x[sl], 1e-12 * m)
+            a = df1[sl] / 2
+            e = np.log(xp)
+            e += _by_unique(logmdigamma, a)
+            w = 1 / _trigamma(a)
+            if pw is not None:
+                w *= pw[sl]
+            swe += float(np.sum(w * e))
+            sw += float(np.sum(w))
+            d1[sl] = a
+            d1x[sl] = a * xp
+        emean: Any = swe / sw
+        if not robust:
+            del x, df1
     else:
-        span = _choose_lowess_span(n, small_n=500)
-        emean = _loess_fit(
-            e,
-            np.asarray(covariate, float),
-            weights=w / np.quantile(w, 0.75),
-            min_weight=1e-8,
-            max_weight=100,
-            span=span,
-            iterations=1,
-        )
-    del e, w
-    d1x = d1 * xpos
-    del xpos
+        xpos = np.maximum(x, 1e-12 * m)
+        d1 = df1 / 2
+        if not robust:  # x and df1 are needed again only by the robust step
+            del x, df1
+        # temporaries released as soon as possible: on many features each array is large
+        e = np.log(xpos)
+        e += _by_unique(logmdigamma, d1)
+        w = 1 / _trigamma(d1)
+        if pw is not None:
+            w *= pw
+        if covariate is None:
+            emean = float(np.sum(w * e) / np.sum(w))
+        else:
+            span = _choose_lowess_span(n, small_n=500)
+            emean = _loess_fit(
+                e,
+                np.asarray(covariate, float),
+                weights=w / np.quantile(w, 0.75),
+                min_weight=1e-8,
+                max_weight=100,
+                span=span,
+                iterations=1,
+            )
+        del e, w
+        d1x = d1 * xpos
+        del xpos
 
     def terms_sum(d2: float, d2s20: Any, sl: slice) -> float:
         d2s = d2s20 if np.ndim(d2s20) == 0 else d2s20[sl]
