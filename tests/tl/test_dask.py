@@ -285,6 +285,10 @@ def test_out_writes_parquet_tables_equal_to_the_in_memory_result(tmp_path, optio
     one = kom.get.differential(b, contrast="withdrawal-control", sort_by="pvalue")
     assert set(one["contrast"]) == {"withdrawal - control"}
     assert one.shape[0] == a.n_vars
+    b.uns["differential"] = res  # the parquet form again
+    with pytest.raises(KeyError, match="is not a contrast of"):
+        kom.get.differential(b, contrast="withdrawal - use")
+    assert kom.get.differential(b, contrast="use - control").shape[0] == a.n_vars
 
 
 def test_out_with_in_memory_data_and_missing_files(tmp_path) -> None:

@@ -112,13 +112,11 @@ def differential(
         from ..tl._design import normalize_contrast
 
         name = normalize_contrast(contrast)
+        table = _result(adata, key, "table", contrast=name)  # parquet: only that contrast read
+        listed = adata.uns[key].get("contrasts")
         present = (
-            [str(c) for c in adata.uns[key].get("contrasts", [])]
-            if isinstance(adata.uns.get(key), dict)
-            else []
+            [str(c) for c in listed] if listed is not None else list(pd.unique(table["contrast"]))
         )
-        table = _result(adata, key, "table", contrast=name if name in present else None)
-        present = present or list(pd.unique(table["contrast"]))
         if name not in present:
             raise KeyNotFoundError(
                 did_you_mean(contrast, present, what="contrast").replace(

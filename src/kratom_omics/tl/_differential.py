@@ -25,7 +25,7 @@ from ._detection import (
     side_totals,
 )
 from ._dupcor import block_labels, duplicate_correlation_matrix, gls_fit
-from ._limma import LinearFit, contrasts_fit, ebayes, lm_fit, treat
+from ._limma import contrasts_fit, ebayes, lm_fit, treat
 from ._multitest import adjust_pvalues, check_method
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -194,20 +194,24 @@ def _add_detection(
     """Add the on/off detection columns to ``table`` (in place); return the number of on/off rows."""
     if y is None:  # no detection pattern available: counts unknown
         y = np.zeros((g, adata.n_obs))
-        sides: list[Any] = [None] * k
-        groups = pd.Series(np.full(adata.n_obs, np.nan), index=adata.obs_names)
-    elif groupby is not None and groupby in adata.obs.columns and design.level_vectors:
-        sides = contrast_sides(cmat, design.level_vectors)
-        groups = adata.obs[groupby]
+        sides, groups = _sides(adata, design, cmat, None)
     else:
-        sides = [None] * k
-        groups = pd.Series(np.full(adata.n_obs, np.nan), index=adata.obs_names)
+        sides, groups = _sides(adata, design, cmat, groupby)
     fc = table["log2fc"].to_numpy(dtype=float).reshape(k, g).T
     cols, fc_long = detection_columns(y, groups, sides, fc, df_residual)
     table["log2fc"] = fc_long
     for name, values in cols.items():
         table[name] = values
     return int(np.isinf(fc_long).sum())
+
+
+def _require_residual_df(df_residual: np.ndarray, design: Any) -> None:
+    if float(np.max(df_residual, initial=0.0)) == 0:
+        raise DesignError(
+            "no feature has residual degrees of freedom (each has at most as many observed samples "
+            f"as the {len(design.columns)} design columns); add replicates, drop covariates or "
+            "filter out features with many missing values."
+        )
 
 
 def _in_memory_result(
@@ -226,12 +230,7 @@ def _in_memory_result(
     fdr: str,
 ) -> dict[str, Any]:
     """Moderation and both tables of an in-memory fit."""
-    if float(np.max(fit.df_residual, initial=0.0)) == 0:
-        raise DesignError(
-            "no feature has residual degrees of freedom (each has at most as many observed samples "
-            f"as the {len(design.columns)} design columns); add replicates, drop covariates or "
-            "filter out features with many missing values."
-        )
+    _require_residual_df(fit.df_residual, design)
     cfit = contrasts_fit(fit, cmat, exact=exact_se)
     if lfc > 0:
         eb = treat(cfit, fit, lfc, trend=trend, robust=robust, legacy=legacy)
@@ -305,19 +304,8 @@ def _chunked_differential(
 
     sides, groups = _sides(adata, design, cmat, groupby)
     masks = side_masks(groups, sides)
-    p = design.matrix.shape[1]
-    empty = LinearFit(
-        coefficients=np.empty((0, p)),
-        stdev_unscaled=np.empty((0, p)),
-        sigma=np.empty(0),
-        df_residual=np.empty(0),
-        amean=np.empty(0),
-        n_obs=np.empty(0, dtype=np.int64),
-        cov_coefficients=_unscaled_cov(design.matrix),
-        design=design.matrix,
-        coef_names=list(design.columns),
-        cov_per_feature=np.empty((0, p, p)) if exact_se else None,
-    )
+    # the contrasts' covariance, from a fit of no features (the design's unscaled covariance)
+    empty = lm_fit(np.empty((0, adata.n_obs)), design.matrix, per_feature_cov=exact_se)
     cov_out = contrasts_fit(empty, cmat, exact=exact_se).cov_coefficients
     genes = None
     if "gene" in adata.var.columns:  # Arrow strings (read_zarr_lazy) stay Arrow strings
@@ -343,12 +331,7 @@ def _chunked_differential(
             chunk_size=chunk_size,
             spill=spill,
         )
-        if float(np.max(gathered["df_residual"], initial=0.0)) == 0:
-            raise DesignError(
-                "no feature has residual degrees of freedom (each has at most as many observed "
-                f"samples as the {len(design.columns)} design columns); add replicates, drop "
-                "covariates or filter out features with many missing values."
-            )
+        _require_residual_df(gathered["df_residual"], design)
         m = moderate_chunks(
             store,
             gathered,
@@ -380,12 +363,6 @@ def _chunked_differential(
         result["n_na"] = counts["na"]
         result["n_onoff"] = counts["onoff"]
     return result
-
-
-def _unscaled_cov(design: np.ndarray) -> np.ndarray:
-    """The unscaled covariance of the complete design, as lm_fit (unweighted) computes it."""
-    cov = np.linalg.inv(design.T @ design)
-    return (cov + cov.T) / 2
 
 
 def _make_out(out: Path) -> None:
@@ -551,8 +528,8 @@ def differential(
         ``f_table_path``; :func:`kratom_omics.get.differential` reads them). For results larger
         than memory: with the chunked (dask) fit the tables are written block by block and the
         per-block fits are spilled to a temporary directory inside ``out``, so the driver holds
-        only a few numbers per feature (sigma, residual df, posterior variance, adjusted
-        p-values).
+        only a few numbers per feature (sigma and residual df for the variance prior, then the
+        adjusted p-values).
 
     Returns
     -------

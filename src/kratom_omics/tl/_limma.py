@@ -1621,6 +1621,26 @@ def _treat_tp(
     return t, p
 
 
+def check_moderation_inputs(
+    sigma: np.ndarray, dfres: np.ndarray, covariate: np.ndarray | None
+) -> None:
+    """The checks eBayes makes before fitting the variance prior (clear errors, not NaN)."""
+    if dfres.max() == 0:
+        raise DesignError(
+            "no residual degrees of freedom in any feature: every feature has at most as many "
+            "observed samples as design columns; add replicates or drop covariates."
+        )
+    if not np.any(np.isfinite(sigma)):
+        raise DesignError(
+            "no finite residual standard deviations: add replicates or drop covariates."
+        )
+    if covariate is not None and not np.all(np.isfinite(covariate)):
+        raise DesignError(
+            "trend=True needs a finite mean for every feature; "
+            "drop features with no observed value."
+        )
+
+
 @_single_blas_thread
 def ebayes(
     cfit: ContrastFit,
@@ -1638,21 +1658,8 @@ def ebayes(
     su = cfit.stdev_unscaled
     sigma = fit.sigma
     dfres = fit.df_residual
-    if dfres.max() == 0:
-        raise DesignError(
-            "no residual degrees of freedom in any feature: every feature has at most as many "
-            "observed samples as design columns; add replicates or drop covariates."
-        )
-    if not np.any(np.isfinite(sigma)):
-        raise DesignError(
-            "no finite residual standard deviations: add replicates or drop covariates."
-        )
     covariate = fit.amean if trend else None
-    if covariate is not None and not np.all(np.isfinite(covariate)):
-        raise DesignError(
-            "trend=True needs a finite mean for every feature; "
-            "drop features with no observed value."
-        )
+    check_moderation_inputs(sigma, dfres, covariate)
     sq = squeeze_var(
         sigma**2,
         dfres,

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import DesignError, KratomOmicsError
+from ..errors import KratomOmicsError
 from ._detection import detection_from_counts
 from ._limma import (
     _f_pvalue,
@@ -45,6 +45,7 @@ from ._limma import (
     _tmix_limits,
     _tmix_top,
     _treat_tp,
+    check_moderation_inputs,
     squeeze_var,
 )
 from ._multitest import adjust_pvalues
@@ -97,13 +98,16 @@ class Moderation:
 
 def _block_tests(
     c: dict[str, np.ndarray], m: Any, sl: slice, lfc: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Moderated t (TREAT's with lfc > 0), total df and p of one block."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Moderated t, total df, p (TREAT's with lfc > 0) and posterior variances of one block.
+
+    ``t`` is the ordinary moderated t (it feeds the F); TREAT's t is taken in the table.
+    """
     s2, dfres = m.post(sl, c)
     t, df_total, p = _moderated_t(c["coef"], c["su"], s2, dfres, m.dfp[sl], m.df_cap)
     if lfc > 0:
         _, p = _treat_tp(c["coef"], c["su"], s2, df_total, lfc)
-    return t, df_total, p  # the ordinary t (it feeds the F); TREAT's t is taken in the table
+    return t, df_total, p, s2
 
 
 def moderate_chunks(
@@ -128,21 +132,8 @@ def moderate_chunks(
     """
     sigma = gathered["sigma"]
     dfres = gathered["df_residual"]
-    if dfres.max() == 0:
-        raise DesignError(
-            "no residual degrees of freedom in any feature: every feature has at most as many "
-            "observed samples as design columns; add replicates or drop covariates."
-        )
-    if not np.any(np.isfinite(sigma)):
-        raise DesignError(
-            "no finite residual standard deviations: add replicates or drop covariates."
-        )
     covariate = gathered.get("amean") if trend else None
-    if covariate is not None and not np.all(np.isfinite(covariate)):
-        raise DesignError(
-            "trend=True needs a finite mean for every feature; "
-            "drop features with no observed value."
-        )
+    check_moderation_inputs(sigma, dfres, covariate)
     gathered.pop("sigma")
     var = np.square(sigma, out=sigma)  # in place: sigma is not needed any more
     del sigma
@@ -183,7 +174,7 @@ def moderate_chunks(
     for i in range(len(store)):
         sl = store.slice(i)
         c = store.get(i, _FIT_KEYS)
-        t, df_total, p = _block_tests(c, m, sl, lfc)
+        t, df_total, p, _ = _block_tests(c, m, sl, lfc)
         m.padj[:, sl] = p.T
         fstat, m.f_df1 = _f_stat(t, cov_coefficients, m.fullrank)
         m.f_padj[sl] = _f_pvalue(fstat, m.f_df1, c["dfres"] + m.dfp[sl])
@@ -200,7 +191,7 @@ def moderate_chunks(
         for i in range(len(store)):
             sl = store.slice(i)
             c = store.get(i, _FIT_KEYS)
-            t, df_total, _ = _block_tests(c, m, sl, lfc)
+            t, df_total, _, _ = _block_tests(c, m, sl, lfc)
             for j in range(k):
                 if ntarget[j] < 1:
                     continue
@@ -271,8 +262,8 @@ def table_blocks(
             for i in range(len(store)):
                 sl = store.slice(i)
                 c = store.get(i, keys)
-                t, df_total, p = _block_tests(c, m, sl, lfc)
-                s2, dfres = m.post(sl, c)
+                t, df_total, p, s2 = _block_tests(c, m, sl, lfc)
+                dfres = c["dfres"]
                 if lfc > 0:
                     t_j, _ = _treat_tp(c["coef"][:, [j]], c["su"][:, [j]], s2, df_total, lfc)
                     lods = np.full(t_j.shape[0], np.nan)
@@ -338,7 +329,7 @@ def table_blocks(
         for i in range(len(store)):
             sl = store.slice(i)
             c = store.get(i, _FIT_KEYS)
-            t, _, _ = _block_tests(c, m, sl, lfc)
+            t, _, _, _ = _block_tests(c, m, sl, lfc)
             fstat, df1 = _f_stat(t, cov_coefficients, m.fullrank)
             df2 = c["dfres"] + m.dfp[sl]
             arrays = {
