@@ -129,11 +129,9 @@ def volcano(
     """Volcano plot of one contrast: log2 fold change against -log10 p-value.
 
     Significant features (``padj < fdr`` and ``|log2fc| >= lfc``) are coloured up/down; dashed lines
-    show
-    the fold-change threshold and the p-value at the FDR threshold. When
-    ``adata.uns[key]["s0_curve"]``
-    exists (a DataFrame with columns ``log2fc`` and ``neg_log10_p``, optionally ``contrast``), it is
-    drawn.
+    show the fold-change threshold and the p-value at the FDR threshold. When
+    ``adata.uns[key]["s0_curve"]`` exists (a DataFrame with columns ``log2fc`` and ``neg_log10_p``,
+    optionally ``contrast``), it is drawn.
 
     Parameters
     ----------
