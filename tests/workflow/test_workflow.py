@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from markupsafe import escape as markup_escape
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -46,10 +48,18 @@ def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.Completed
     return proc
 
 
+HOSTILE_TITLE = "Withdrawal `touch PWNED1` $(touch PWNED2); touch PWNED3 'x\" <b>"
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    """One complete run of the default configuration on the example data."""
+    """One complete run of the default configuration on the example data (with a title full of
+    shell and HTML syntax, which must reach the report as text)."""
     work = project_copy(tmp_path_factory.mktemp("run"))
+    cfg = work / "config/config.yaml"
+    title = "  title: Mitragynine use and withdrawal (example data)"
+    assert title in cfg.read_text()
+    cfg.write_text(cfg.read_text().replace(title, f"  title: {json.dumps(HOSTILE_TITLE)}"))
     snakemake(work, "--cores", "2")
     return work
 
@@ -105,6 +115,8 @@ def test_full_run_holds_the_planted_findings(finished):
     assert west.loc["H3K9ac", "status"] == "concordant"
     html = (res / "report.html").read_text()
     assert "Rab35" in html
+    assert f"<h1>{markup_escape(HOSTILE_TITLE)}</h1>" in html
+    assert not list(finished.rglob("PWNED*"))
     assert 'src="http' not in html
     assert 'href="http' not in html
     # snakemake's own report with the captions
@@ -190,3 +202,22 @@ def test_own_diann_export_runs_through_the_same_outputs(tmp_path):
     diff = pd.read_csv(work / "results/tables/protein_differential.tsv", sep="\t")
     assert set(diff["contrast"]) == {"use - control", "withdrawal - control", "withdrawal - use"}
     assert (work / "results/report.html").exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["../../outside", "..", "a`touch PWNED`", "$(touch PWNED)", "-rf", "a b"]
+)
+def test_hostile_modality_names_are_refused_before_any_job(tmp_path, name):
+    """A modality name is part of output paths and commands: only plain names are accepted."""
+    work = project_copy(tmp_path / "project")
+    cfg = work / "config/config.yaml"
+    text = cfg.read_text()
+    assert "\n  western:\n" in text
+    cfg.write_text(text.replace("\n  western:\n", f"\n  {json.dumps(name)}:\n"))
+    proc = snakemake(work, "--cores", "1", check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert f"modalities: the name {name!r} is not allowed" in out
+    assert not (work / "results").exists()
+    assert not list(tmp_path.rglob("PWNED*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]

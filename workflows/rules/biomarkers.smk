@@ -24,5 +24,5 @@ rule biomarkers:
         runtime=20,
     shell:
         "kratom-omics biomarkers {input.h5ad:q} {output.h5ad:q} --candidates {input.candidates:q} "
-        "--alpha {params.alpha} --min-abs-log2fc {params.lfc} "
+        "--alpha {params.alpha:q} --min-abs-log2fc {params.lfc:q} "
         "--table {output.table:q} 2> {log:q}"

@@ -1,4 +1,6 @@
 # Configuration and sample sheet: validated before any job runs.
+import re
+from pathlib import Path
 import shlex
 
 import pandas as pd
@@ -6,6 +8,16 @@ from snakemake.utils import validate
 
 import kratom_omics as kom
 from kratom_omics.errors import KratomOmicsError
+
+# A modality name becomes part of output paths and job commands: refuse anything but a plain name
+# before anything else reads it (the schema says the same; this message is the friendlier one).
+MODALITY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+for _name in (config.get("modalities") or {}):
+    if not MODALITY_NAME.fullmatch(str(_name)):
+        raise WorkflowError(
+            f"modalities: the name {str(_name)!r} is not allowed; use letters, digits, '_', '.' "
+            "and '-' (starting with a letter, digit or '_'), e.g. 'protein' or 'histone_ms'."
+        )
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -15,8 +27,20 @@ except KratomOmicsError as exc:
     raise WorkflowError(f"sample sheet: {exc}") from None
 validate(SAMPLES.reset_index(names="sample").astype(str), "../schemas/samples.schema.yaml")
 
+RESULTS = Path("results").resolve()
+
+
+def results_path(modality, name):
+    """``results/<modality>/<name>``, refused if it would resolve outside ``results/``."""
+    path = Path("results", modality, name)
+    if not path.resolve().is_relative_to(RESULTS):
+        raise WorkflowError(f"modality {modality!r}: output {path} would lie outside results/.")
+    return str(path)
+
+
 MODALITIES = list(config["modalities"])
 for _name, _mod in config["modalities"].items():
+    results_path(_name, "loaded.h5ad")
     if not Path(_mod["input"]).exists():
         raise WorkflowError(
             f"modalities.{_name}.input: {_mod['input']!r} does not exist; "
@@ -24,8 +48,7 @@ for _name, _mod in config["modalities"].items():
         )
 
 wildcard_constraints:
-    modality="|".join(MODALITIES),
-
+    modality="|".join(re.escape(m) for m in MODALITIES),
 
 def q(value):
     """Quote a value for the shell."""

@@ -20,5 +20,5 @@ rule load:
         mem_mb=4000,
         runtime=20,
     shell:
-        "kratom-omics load {input.data:q} {output:q} --format {params.format} {params.quantity} "
+        "kratom-omics load {input.data:q} {output:q} --format {params.format:q} {params.quantity} "
         "--samples {input.samples:q} --phases {params.phases:q} 2> {log:q}"

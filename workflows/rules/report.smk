@@ -30,7 +30,7 @@ rule report:
     output:
         html=report("results/report.html", caption="../report/report.rst", category="Report"),
     params:
-        inputs=" ".join(f"{m}=results/{m}/biomarkers.h5ad" for m in MODALITIES),
+        inputs=" ".join(q(f"{m}={results_path(m, 'biomarkers.h5ad')}") for m in MODALITIES),
         title=q(config.get("report", {}).get("title", "kratom-omics report")),
     conda:
         "../envs/kratom-omics.yaml"
