@@ -248,14 +248,14 @@ def test_msstats_tmt_annotation_is_one_sample_per_run_and_channel(tmp_path):
     p = write(
         tmp_path,
         "Run,Fraction,TechRepMixture,Channel,Condition,Mixture,BioReplicate\n"
-        "plex1,1,1,126,Control,M1,R1\n"
-        "plex1,1,1,127N,Withdrawal,M1,R2\n"
+        "plex1.raw,1,1,126,Control,M1,R1\n"
+        "plex1.raw,1,1,127N,Withdrawal,M1,R2\n"
         "plex2,1,1,126,Control,M2,R3\n",
         name="annotation.csv",
     )
     sheet = kom.io.read_samples(p)
     assert list(sheet.index) == ["plex1_126", "plex1_127N", "plex2_126"]
-    assert sheet["data_file"].tolist() == ["plex1", "plex1", "plex2"]
+    assert sheet["data_file"].tolist() == ["plex1.raw", "plex1.raw", "plex2"]
     assert sheet["label"].tolist() == ["126", "127N", "126"]
     assert sheet["bio_replicate"].tolist() == ["R1", "R2", "R3"]
     assert sheet["tech_rep_mixture"].tolist() == ["1", "1", "1"]

@@ -83,6 +83,7 @@ def _is_msstats(columns: Sequence[object]) -> bool:
 def _msstats_samples(df: pd.DataFrame, source: str) -> pd.DataFrame:
     """An MSstats annotation (``Run`` or ``Raw.file``, ``Condition``, ``BioReplicate``, ...) as a
     sample sheet: one sample per run (per run and channel for MSstatsTMT's ``Channel``)."""
+    from ._anndata import normalize_run_name
     from ._sdrf import clean_name
 
     df = df.copy()
@@ -99,13 +100,12 @@ def _msstats_samples(df: pd.DataFrame, source: str) -> pd.DataFrame:
         )
     out = out.drop(columns=[run])
     out.insert(0, "data_file", runs.astype(object))
+    stems = runs.astype(object).map(normalize_run_name)
     if "channel" in out.columns:  # MSstatsTMT: one sample per run and channel
-        out.insert(
-            0, "sample", (runs + "_" + out["channel"].astype("string").str.strip()).astype(object)
-        )
+        out.insert(0, "sample", stems + "_" + out["channel"].astype(str).str.strip())
         out["label"] = out["channel"]
     else:
-        out.insert(0, "sample", runs.astype(object))
+        out.insert(0, "sample", stems)
     return out
 
 
@@ -152,7 +152,8 @@ def read_samples(
 
     **MSstats annotations** (``Run`` or MaxQuant's ``Raw.file``, ``Condition``, ``BioReplicate``,
     optionally ``Fraction``, ``TechRepMixture``, ``Channel``, ``Mixture``, ``Experiment``): one sample
-    per run named by ``Run`` (``<Run>_<Channel>`` with MSstatsTMT's ``Channel``), ``Condition`` gives
+    per run named by ``Run`` without directory and extension (``<Run>_<Channel>`` with MSstatsTMT's
+    ``Channel``; the run as written is kept in ``data_file``), ``Condition`` gives
     the phase, the other columns are kept in snake case (``bio_replicate``: use it as ``block=`` for
     technical replicates or repeated measures).
 
