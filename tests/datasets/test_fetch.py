@@ -213,3 +213,13 @@ def test_cli_fetch_prints_paths_and_lists(repository, project, tmp_path, capsys)
     assert code == 1
     assert err.startswith("error: PRIDE has no public project 'PXD999999'")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_without_files_only_the_sdrf_comes_and_exact_names_win(repository, project, tmp_path):
+    paths = kom.datasets.fetch("PXD000001", dest=tmp_path)
+    assert list(paths) == ["PXD000001.sdrf.tsv"]
+    assert sorted(p.name for p in (tmp_path / "PXD000001").iterdir()) == ["PXD000001.sdrf.tsv"]
+    repository.add_pride_project("PXD000004", {"a[1].txt": b"one", "a1.txt": b"two"})
+    got = kom.datasets.fetch("PXD000004", files="a[1].txt", dest=tmp_path, sdrf=False)
+    assert list(got) == ["a[1].txt"]  # the name itself, not the pattern a[1].txt (which is a1.txt)
+    assert got["a[1].txt"].read_bytes() == b"one"

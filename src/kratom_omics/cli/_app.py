@@ -633,7 +633,10 @@ def fetch_cmd(
     accession: Annotated[str, typer.Argument(help="PRIDE (PXD...) or MassIVE (MSV...) accession.")],
     files: Annotated[
         list[str] | None,
-        typer.Option(help="Pattern of the files to get, e.g. '*proteinGroups.txt'; repeatable."),
+        typer.Option(
+            help="Name or pattern of the files to get, e.g. '*proteinGroups.txt'; repeatable "
+            "(default: the SDRF only)."
+        ),
     ] = None,
     dest: Annotated[
         Path | None,
@@ -659,7 +662,7 @@ def fetch_cmd(
         table = datasets.remote_files(accession, base_url=base_url)
         typer.echo(table.to_csv(sep="\t", index=False, lineterminator="\n"), nl=False)
         return
-    paths = datasets.fetch(accession, files=files or ["*"], dest=dest, sdrf=sdrf, base_url=base_url)
+    paths = datasets.fetch(accession, files=files, dest=dest, sdrf=sdrf, base_url=base_url)
     for path in paths.values():
         typer.echo(str(path))
 

@@ -499,7 +499,8 @@ def _is_sdrf(name: str) -> bool:
 def _select(files: list[RemoteFile], patterns: Sequence[str], accession: str) -> list[RemoteFile]:
     chosen: dict[str, RemoteFile] = {}
     for pattern in patterns:
-        hits = [
+        exact = [f for f in files if pattern in (f.name, PurePosixPath(f.name).name)]
+        hits = exact or [
             f
             for f in files
             if fnmatch.fnmatchcase(f.name, pattern)
@@ -532,7 +533,7 @@ def default_cache() -> Path:
 def fetch(
     accession: str,
     *,
-    files: str | Sequence[str] = "*",
+    files: str | Sequence[str] | None = None,
     dest: str | os.PathLike | None = None,
     sdrf: bool = True,
     base_url: str | None = None,
@@ -549,9 +550,10 @@ def fetch(
     accession
         ``PXD...``/``PRD...`` (PRIDE) or ``MSV...`` (MassIVE).
     files
-        Shell-style pattern(s) of the files to get, matched against the file's path in the dataset
-        and its name (``"*proteinGroups.txt"``, ``["*.sdrf.tsv", "report.tsv"]``); every pattern
-        must match at least one file.
+        Name(s) or shell-style pattern(s) of the files to get, matched against the file's path in
+        the dataset and its name (``"*proteinGroups.txt"``, ``["report.pg_matrix.tsv", "*.mzTab"]``;
+        ``"*"`` is every file, raw files included); every pattern must match at least one file.
+        ``None``: only the SDRF (see :func:`remote_files` for what there is).
     dest
         Cache folder; files land in ``<dest>/<accession>/<name>``. Default:
         ``KRATOM_OMICS_CACHE`` if set, else the user cache folder (``~/.cache/kratom-omics``).
@@ -576,13 +578,22 @@ def fetch(
         The repository cannot be reached, a download was cut off (run again to resume) or the file
         does not match its checksum.
     """
-    patterns = [files] if isinstance(files, str) else [str(f) for f in files]
-    if not patterns:
+    patterns = (
+        [] if files is None else [files] if isinstance(files, str) else [str(f) for f in files]
+    )
+    if not patterns and not sdrf:
         raise InputFormatError(
-            "files=[] names no file; give a pattern such as '*proteinGroups.txt'."
+            "no file asked for; give files= (e.g. '*proteinGroups.txt') or sdrf=True."
         )
     accession, listing = _list(accession, base_url)
     chosen = _select(listing, patterns, accession)
+    if not patterns:
+        logger.info(
+            "%s: getting the SDRF only; name result files with files= (CLI --files); "
+            "kom.datasets.remote_files (CLI --list) lists the %d files",
+            accession,
+            len(listing),
+        )
     if sdrf:
         sheets = [f for f in listing if _is_sdrf(f.name)]
         if not sheets:
