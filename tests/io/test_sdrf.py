@@ -314,3 +314,13 @@ def test_validate_sdrf_reports_the_specification(tmp_path):
     for col in ("technology type", "comment[instrument]", "comment[cleavage agent details]"):
         assert any(col in m for m in missing["message"]), col
     assert set(found["level"]) <= {"error", "warning"}
+
+
+def test_sdrf_columns_named_like_the_sheet_own_ones_keep_their_values(tmp_path):
+    header = [*HEADER, "characteristics[label]", "Sample"]
+    rows = [["a", "rat", "x", "r", "a.raw", "label free sample", 1, 1, "x", "green", "s-01"]]
+    sheet = kom.io.read_samples(write_sdrf(tmp_path / "names.sdrf.tsv", rows, header))
+    assert list(sheet.index) == ["a"]
+    assert sheet.loc["a", "label"] == "label free sample"
+    assert sheet.loc["a", "label_sdrf"] == "green"
+    assert sheet.loc["a", "sample_sdrf"] == "s-01"

@@ -263,15 +263,20 @@ def sdrf_samples(
     # sample-level columns
     columns: list[tuple[str, pd.Series]] = [("source_name", src)]
     assay = table[roles["assay"]] if "assay" in roles else None
-    used: dict[str, int] = {}
+    # names the sheet itself sets: an SDRF column of the same clean name gets "_sdrf" appended
+    reserved = {"sample", "data_file", "label", "channel", "fraction", "source_name", "assay_name"}
+    reserved |= {"technical_replicate"}
+    used: dict[str, int] = dict.fromkeys(reserved, 1)
     chars: dict[str, pd.Series] = {}
     for j, name, _ in roles["characteristics"]:
+        name = f"{name}_sdrf" if name in reserved else name
         used[name] = used.get(name, 0) + 1
         out = name if used[name] == 1 else f"{name}_{used[name]}"
         chars[out] = table[j]
         columns.append((out, table[j]))
     factor_names: dict[str, str] = {}  # raw header (lower) -> clean column
     for j, name, raw in roles["factors"]:
+        name = f"{name}_sdrf" if name in reserved else name
         same = chars.get(name)
         if same is not None and same.fillna("").equals(table[j].fillna("")):
             factor_names[raw.lower()] = name
@@ -281,7 +286,7 @@ def sdrf_samples(
         factor_names[raw.lower()] = out
         columns.append((out, table[j]))
     for j, name in roles["plain"]:
-        if name in used or name in {"sample", "data_file", "label", "channel", "fraction"}:
+        if name in used:
             name = f"{name}_sdrf"
         used[name] = 1
         columns.append((name, table[j]))
