@@ -24,3 +24,22 @@ def histone():
     import kratom_omics as kom
 
     return kom.datasets.simulate("histone", seed=1)
+
+
+@pytest.fixture
+def repository(tmp_path_factory, monkeypatch):
+    """A local PRIDE (REST API and files over HTTP) and MassIVE (FTP) server; the environment points
+    kratom-omics at it (no network is used)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_kom_repository", Path(__file__).with_name("_repository.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    repo = module.Repository(tmp_path_factory.mktemp("repository"))
+    monkeypatch.setenv("KRATOM_OMICS_PRIDE_API", repo.pride_api)
+    monkeypatch.setenv("KRATOM_OMICS_PRIDE_FILES", repo.http)
+    monkeypatch.setenv("KRATOM_OMICS_MASSIVE_FTP", repo.ftp)
+    yield repo
+    repo.close()

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "DesignError",
+    "DownloadError",
     "InputFormatError",
     "KeyNotFoundError",
     "KratomOmicsError",
@@ -53,6 +54,10 @@ class ResultNotFoundError(KeyNotFoundError):
 
 class DesignError(KratomOmicsError, ValueError):
     """A design, contrast or statistical request that cannot be estimated."""
+
+
+class DownloadError(KratomOmicsError, OSError):
+    """A download failed: repository unreachable, transfer cut off, checksum mismatch."""
 
 
 class MissingDependencyError(KratomOmicsError, ImportError):

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -120,3 +123,179 @@ def test_dataframe_indexed_by_sample_keeps_custom_order():
     )
     sheet = kom.io.read_samples(df)
     assert list(sheet["phase"].cat.categories) == ["b", "a"]
+
+
+# ----------------------------------------------------------------- any group column, other formats
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
+needs_real = pytest.mark.skipif(not REAL.exists(), reason="../shared/realdata not available")
+
+
+def test_phase_column_names_the_groups_and_any_levels_are_kept_in_file_order(tmp_path):
+    p = write(
+        tmp_path,
+        "sample\tcondition\tbatch\nA1\ttreated\tb1\nA2\tvehicle\tb2\nA3\ttreated\tb1\nA4\tnaive\tb2\n",
+    )
+    sheet = kom.io.read_samples(p, phase_column="condition")
+    assert list(sheet["phase"].cat.categories) == ["treated", "vehicle", "naive"]  # as they appear
+    assert sheet["phase"].astype(str).tolist() == ["treated", "vehicle", "treated", "naive"]
+    assert sheet["condition"].tolist() == ["treated", "vehicle", "treated", "naive"]  # kept too
+    # found without being named (the only group-like column), and an explicit order wins
+    assert sheet.equals(kom.io.read_samples(p))
+    ordered = kom.io.read_samples(
+        p, phase_column="Condition", phases=["naive", "vehicle", "treated"]
+    )
+    assert list(ordered["phase"].cat.categories) == ["naive", "vehicle", "treated"]
+    with pytest.raises(
+        SampleSheetError,
+        match=r"unknown phase \(column 'condition'\)\(s\) \['naive'\] on line\(s\) 5",
+    ):
+        kom.io.read_samples(p, phase_column="condition", phases=["vehicle", "treated"])
+    # values that are the default phases keep the default order
+    q = write(tmp_path, "sample\tgroup\na\twithdrawal\nb\tcontrol\n", name="g.tsv")
+    assert list(kom.io.read_samples(q)["phase"].cat.categories) == ["control", "use", "withdrawal"]
+
+
+def test_phases_none_accepts_any_levels_in_order_of_appearance(tmp_path):
+    p = write(tmp_path, "sample\tphase\na\tabstinent\nb\tchronic\nc\tabstinent\nd\tbaseline\n")
+    sheet = kom.io.read_samples(p, phases=None)
+    assert list(sheet["phase"].cat.categories) == ["abstinent", "chronic", "baseline"]
+    assert sheet["phase"].cat.ordered
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "expected"),
+    [
+        (
+            "sample\tcondition\tgroup\na\tx\ty\n",
+            {},
+            r"has no 'phase' column but both \['condition', 'group'\]",
+        ),
+        (
+            "sample\tphase\tcondition\na\tuse\tx\n",
+            {"phase_column": "condition"},
+            r"has a 'phase' column and phase_column='condition'",
+        ),
+        (
+            "sample\tcondition\na\tx\n",
+            {"phase_column": "conditon"},
+            r"phase_column='conditon' is not a column of .* Did you mean 'condition'\?",
+        ),
+        (
+            "sample\ttreatment\na\tx\n",
+            {},
+            r"has no 'phase' column.*pass phase_column= naming the column of the groups",
+        ),
+        (
+            "sample\tcondition\na\tx\nb\t\n",
+            {},
+            r"empty phase \(column 'condition'\) on line\(s\) 3",
+        ),
+    ],
+)
+def test_group_column_problems_are_named(tmp_path, text, kwargs, expected):
+    p = write(tmp_path, text)
+    with pytest.raises(SampleSheetError, match=expected) as info:
+        kom.io.read_samples(p, **kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_exclude_column_drops_samples_and_keeps_line_numbers(tmp_path, caplog):
+    p = write(
+        tmp_path,
+        "sample\tphase\texclude\n"
+        "c1\tcontrol\t\n"
+        "c2\tcontrol\tyes\n"
+        "u1\tuse\tno\n"
+        "u2\tuse\tTRUE\n"
+        "w1\twithdrawal\t0\n"
+        "w2\twithdrawal\t1\n",
+    )
+    with caplog.at_level(logging.WARNING, logger="kratom_omics"):
+        sheet = kom.io.read_samples(p)
+    assert list(sheet.index) == ["c1", "u1", "w1"]
+    assert sheet.attrs["excluded"] == ["c2", "u2", "w2"]
+    assert "exclude" not in sheet.columns
+    assert "3 sample(s) excluded (exclude column): ['c2', 'u2', 'w2']" in caplog.text
+    # an excluded sample may carry anything; lines are still the file's
+    bad = write(
+        tmp_path,
+        "sample\tphase\texclude\na\tcontrol\t\nb\tfailed run\tyes\na\tuse\t\n",
+        name="b.tsv",
+    )
+    with pytest.raises(SampleSheetError, match=r"duplicated sample id\(s\) \['a'\] on lines 2, 4"):
+        kom.io.read_samples(bad)
+    odd = write(tmp_path, "sample\tphase\texclude\na\tcontrol\tmaybe\n", name="o.tsv")
+    with pytest.raises(
+        SampleSheetError,
+        match=r"exclude value\(s\) \['maybe'\] on line\(s\) 2; expected true/yes/1",
+    ):
+        kom.io.read_samples(odd)
+
+
+def test_excluded_samples_leave_the_data_too(tmp_path):
+    adata = kom.datasets.simulate("protein", seed=2, n_features=30, n_per_phase=2)
+    kom.datasets.write_maxquant(adata, tmp_path / "proteinGroups.txt")
+    sheet = adata.obs[["phase"]].copy()
+    sheet.insert(0, "sample", adata.obs_names)
+    sheet["exclude"] = ["yes" if s == adata.obs_names[1] else "" for s in adata.obs_names]
+    sheet.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    loaded = kom.io.read(tmp_path / "proteinGroups.txt", tmp_path / "s.tsv")  # join="exact"
+    assert list(loaded.obs_names) == [s for s in adata.obs_names if s != adata.obs_names[1]]
+    assert "exclude" not in loaded.obs.columns
+
+
+def test_msstats_tmt_annotation_is_one_sample_per_run_and_channel(tmp_path):
+    p = write(
+        tmp_path,
+        "Run,Fraction,TechRepMixture,Channel,Condition,Mixture,BioReplicate\n"
+        "plex1.raw,1,1,126,Control,M1,R1\n"
+        "plex1.raw,1,1,127N,Withdrawal,M1,R2\n"
+        "plex2,1,1,126,Control,M2,R3\n",
+        name="annotation.csv",
+    )
+    sheet = kom.io.read_samples(p)
+    assert list(sheet.index) == ["plex1_126", "plex1_127N", "plex2_126"]
+    assert sheet["data_file"].tolist() == ["plex1.raw", "plex1.raw", "plex2"]
+    assert sheet["label"].tolist() == ["126", "127N", "126"]
+    assert sheet["bio_replicate"].tolist() == ["R1", "R2", "R3"]
+    assert sheet["tech_rep_mixture"].tolist() == ["1", "1", "1"]
+    assert list(sheet["phase"].cat.categories) == ["control", "use", "withdrawal"]  # default names
+
+
+@needs_real
+def test_real_msstats_annotation():
+    path = REAL / "MSstatsConvert" / "annotation_mq.csv"
+    ref = pd.read_csv(path, dtype=str)
+    sheet = kom.io.read_samples(path)
+    assert list(sheet.index) == ref["Raw.file"].tolist()
+    assert sheet["phase"].astype(str).tolist() == ref["Condition"].tolist()
+    assert list(sheet["phase"].cat.categories) == list(pd.unique(ref["Condition"]))
+    assert sheet["bio_replicate"].tolist() == ref["BioReplicate"].tolist()
+    assert sheet["experiment"].tolist() == ref["Experiment"].tolist()
+    assert sheet["isotope_label_type"].tolist() == ref["IsotopeLabelType"].tolist()
+
+
+@needs_real
+def test_real_einprot_annotation_joins_its_maxquant_table():
+    sheet_path = REAL / "einprot" / "1356_sampleAnnot.txt"
+    ref = pd.read_csv(sheet_path, sep="\t", dtype=str)
+    adata = kom.io.read(REAL / "einprot" / "1356_proteinGroups.txt", sheet_path, quantity="lfq")
+    assert list(adata.obs_names) == ref["sample"].tolist()
+    assert adata.obs["phase"].astype(str).tolist() == ref["group"].tolist()
+    assert list(adata.obs["phase"].cat.categories) == list(pd.unique(ref["group"]))
+    header = pd.read_csv(REAL / "einprot" / "1356_proteinGroups.txt", sep="\t", nrows=0).columns
+    assert adata.n_obs == sum(c.startswith("LFQ intensity ") for c in header)
+
+
+def test_sdrf_in_excel_is_refused_with_a_hint(tmp_path):
+    pd.DataFrame(
+        {
+            "source name": ["a"],
+            "characteristics[organism]": ["rat"],
+            "comment[data file]": ["a.raw"],
+        }
+    ).to_excel(tmp_path / "s.xlsx", index=False)
+    with pytest.raises(
+        KratomOmicsError, match=r"looks like an SDRF file but is not tab-separated text"
+    ):
+        kom.io.read_samples(tmp_path / "s.xlsx")

@@ -4,10 +4,16 @@ from pathlib import Path
 import shlex
 
 import pandas as pd
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 import kratom_omics as kom
 from kratom_omics.errors import KratomOmicsError
+
+
+def q(value):
+    """Quote a value for the shell."""
+    return shlex.quote(str(value))
 
 # A modality name becomes part of output paths and job commands: refuse anything but a plain name
 # before anything else reads it (the schema says the same; this message is the friendlier one).
@@ -21,11 +27,45 @@ for _name in (config.get("modalities") or {}):
 
 validate(config, "../schemas/config.schema.yaml")
 
-try:
-    SAMPLES = kom.io.read_samples(config["samples"], phases=config["phases"])
-except KratomOmicsError as exc:
-    raise WorkflowError(f"sample sheet: {exc}") from None
-validate(SAMPLES.reset_index(names="sample").astype(str), "../schemas/samples.schema.yaml")
+# Public files named by `source: <accession>/<file>` are downloaded here (rules/download.smk);
+# kom.io.read_study looks for them in the same place.
+DOWNLOADS = "resources/public"
+
+
+def source_path(source):
+    """Local path of a `source: <accession>/<file>` entry."""
+    accession, _, name = str(source).partition("/")
+    return f"{DOWNLOADS}/{accession}/{name}"
+
+
+# `samples:` is a path, or {path: ..., phase_column: ...}, or {source: ..., phase_column: ...}
+_samples_cfg = config["samples"] if isinstance(config["samples"], dict) else {"path": config["samples"]}
+SAMPLE_SHEET = _samples_cfg["path"] if "path" in _samples_cfg else source_path(_samples_cfg["source"])
+PHASE_COLUMN = _samples_cfg.get("phase_column")
+JOIN = config.get("join", "exact")
+
+if Path(SAMPLE_SHEET).exists():
+    try:
+        SAMPLES = kom.io.read_samples(SAMPLE_SHEET, phases=config["phases"], phase_column=PHASE_COLUMN)
+    except KratomOmicsError as exc:
+        raise WorkflowError(f"sample sheet: {exc}") from None
+    validate(SAMPLES.reset_index(names="sample").astype(str), "../schemas/samples.schema.yaml")
+elif "source" in _samples_cfg:
+    logger.info(f"sample sheet {SAMPLE_SHEET} will be downloaded; it is checked when the data are loaded")
+else:
+    raise WorkflowError(
+        f"samples: {SAMPLE_SHEET!r} does not exist; set samples in config/config.yaml to your sample "
+        "sheet (or SDRF file, or MSstats annotation)."
+    )
+
+
+def samples_flags():
+    """The sample-sheet options of the commands that read the sheet."""
+    flags = [f"--samples {q(SAMPLE_SHEET)}", f"--phases {q(','.join(config['phases']))}"]
+    if PHASE_COLUMN:
+        flags.append(f"--phase-column {q(PHASE_COLUMN)}")
+    return " ".join(flags)
+
 
 RESULTS = Path("results").resolve()
 
@@ -41,26 +81,28 @@ def results_path(modality, name):
 MODALITIES = list(config["modalities"])
 for _name, _mod in config["modalities"].items():
     results_path(_name, "loaded.h5ad")
-    if not Path(_mod["input"]).exists():
+    if "input" in _mod and not Path(_mod["input"]).exists():
         raise WorkflowError(
             f"modalities.{_name}.input: {_mod['input']!r} does not exist; "
-            "set it to your tool's output in config/config.yaml."
+            "set it to your tool's output in config/config.yaml (or name a public file with "
+            "source: <accession>/<file>)."
         )
+
+
+def modality_input(wildcards):
+    """The tool output of a modality: its input, or the download of its source."""
+    mod = modality_config(wildcards)
+    return mod["input"] if "input" in mod else source_path(mod["source"])
 
 wildcard_constraints:
     modality="|".join(re.escape(m) for m in MODALITIES),
-
-def q(value):
-    """Quote a value for the shell."""
-    return shlex.quote(str(value))
-
 
 def modality_config(wildcards):
     return config["modalities"][wildcards.modality]
 
 
 def all_outputs():
-    out = ["results/report.html"]
+    out = ["results/report.html", "results/study.h5mu"]
     for m in MODALITIES:
         out += [
             f"results/tables/{m}_differential.tsv",

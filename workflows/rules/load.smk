@@ -1,8 +1,8 @@
 rule load:
     """Read a tool output into AnnData and join the sample sheet (every mismatch is reported)."""
     input:
-        data=lambda w: modality_config(w)["input"],
-        samples=config["samples"],
+        data=modality_input,
+        samples=SAMPLE_SHEET,
     output:
         "results/{modality}/loaded.h5ad",
     params:
@@ -10,7 +10,8 @@ rule load:
         quantity=lambda w: (
             f"--quantity {q(modality_config(w)['quantity'])}" if modality_config(w).get("quantity") else ""
         ),
-        phases=",".join(config["phases"]),
+        samples=samples_flags(),
+        join=JOIN,
     conda:
         "../envs/kratom-omics.yaml"
     log:
@@ -21,4 +22,4 @@ rule load:
         runtime=20,
     shell:
         "kratom-omics load {input.data:q} {output:q} --format {params.format:q} {params.quantity} "
-        "--samples {input.samples:q} --phases {params.phases:q} 2> {log:q}"
+        "{params.samples} --join {params.join:q} 2> {log:q}"

@@ -12,7 +12,7 @@ import inspect
 import logging
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -183,6 +183,16 @@ def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _phases(text: str) -> Sequence[str] | None:
+    """``--phases``: the levels in order; empty (``--phases ''``) accepts any levels."""
+    from .._core import DEFAULT_PHASES
+
+    levels = _split(text)
+    if not levels:
+        return None
+    return DEFAULT_PHASES if levels == list(DEFAULT_PHASES) else levels
+
+
 @command("load")
 def load_cmd(
     data: Annotated[Path, typer.Argument(help="Tool output to read.")],
@@ -193,14 +203,19 @@ def load_cmd(
         str | None, typer.Option(help="Quantity where a tool has several (e.g. lfq).")
     ] = None,
     phases: Annotated[
-        str, typer.Option(help="Phases in order, comma-separated.")
+        str, typer.Option(help="Phases in order, comma-separated; '' accepts any levels.")
     ] = "control,use,withdrawal",
     join: Annotated[
         str, typer.Option(help="exact: every sample in both; inner: common samples.")
     ] = "exact",
+    phase_column: Annotated[
+        str | None,
+        typer.Option(help="Sample-sheet column of the groups (e.g. condition); default: phase."),
+    ] = None,
 ) -> None:
     """Read a tool output (MaxQuant, DIA-NN, FragPipe, Spectronaut, AlphaPept, mzTab, EpiProfile,
-    densitometry, featureCounts, generic table) into .h5ad with the sample sheet."""
+    densitometry, featureCounts, generic table) into .h5ad with the sample sheet (a sheet, an
+    SDRF file or an MSstats annotation)."""
     from .. import io
     from ..errors import InputFormatError
 
@@ -211,8 +226,9 @@ def load_cmd(
         samples,
         format=format,
         quantity=quantity,
-        phases=_split(phases),
+        phases=_phases(phases),
         join="exact" if join == "exact" else "inner",
+        phase_column=phase_column,
     )
     write_h5ad(adata, out)
     logger.info("loaded %s: %d samples x %d features -> %s", data, adata.n_obs, adata.n_vars, out)
@@ -581,7 +597,8 @@ def plot_cmd(
 @command("report")
 def report_cmd(
     inputs: Annotated[
-        list[str], typer.Argument(help="NAME=file.h5ad per modality (or one file.h5ad).")
+        list[str],
+        typer.Argument(help="NAME=file.h5ad per modality (or one file.h5ad or study.h5mu)."),
     ],
     out: Annotated[Path, typer.Option(help="Output HTML file.")] = Path("report.html"),
     title: Annotated[str, typer.Option(help="Title of the report.")] = "kratom-omics report",
@@ -592,6 +609,12 @@ def report_cmd(
     from ..errors import InputFormatError
 
     data: dict[str, Any] = {}
+    if len(inputs) == 1 and inputs[0].lower().endswith(".h5mu"):  # a study (kratom-omics study)
+        from ..io import read_h5mu
+
+        report.html(read_h5mu(inputs[0]), out, title=title, key=key)
+        logger.info("wrote %s", out)
+        return
     for item in inputs:
         name, sep, path = item.partition("=")
         if not sep:
@@ -603,6 +626,98 @@ def report_cmd(
         data[name] = read_h5ad(Path(path))
     report.html(data if len(data) > 1 else next(iter(data.values())), out, title=title, key=key)
     logger.info("wrote %s", out)
+
+
+@command("fetch")
+def fetch_cmd(
+    accession: Annotated[str, typer.Argument(help="PRIDE (PXD...) or MassIVE (MSV...) accession.")],
+    files: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Name or pattern of the files to get, e.g. '*proteinGroups.txt'; repeatable "
+            "(default: the SDRF only)."
+        ),
+    ] = None,
+    dest: Annotated[
+        Path | None,
+        typer.Option(help="Cache folder (files go to DEST/ACCESSION/); default: the user cache."),
+    ] = None,
+    sdrf: Annotated[bool, typer.Option(help="Also get the SDRF sample metadata.")] = True,
+    list_files: Annotated[
+        bool, typer.Option("--list", help="Only list the dataset's files (TSV on stdout).")
+    ] = False,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="PRIDE API or MassIVE FTP server (default: KRATOM_OMICS_PRIDE_API / "
+            "KRATOM_OMICS_MASSIVE_FTP, else the public servers)."
+        ),
+    ] = None,
+) -> None:
+    """Download result files and the SDRF of a PRIDE/MassIVE dataset (kom.datasets.fetch); prints
+    the local paths. Interrupted downloads resume when run again."""
+    from .. import datasets
+
+    if list_files:
+        table = datasets.remote_files(accession, base_url=base_url)
+        typer.echo(table.to_csv(sep="\t", index=False, lineterminator="\n"), nl=False)
+        return
+    paths = datasets.fetch(accession, files=files, dest=dest, sdrf=sdrf, base_url=base_url)
+    for path in paths.values():
+        typer.echo(str(path))
+
+
+@command("study")
+def study_cmd(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(help="NAME=file per modality (tool output or .h5ad), or one config.yaml."),
+    ],
+    out: Annotated[Path, typer.Option(help="Output .h5mu file.")] = Path("study.h5mu"),
+    samples: Annotated[
+        Path | None, typer.Option(help="Sample sheet (sheet, SDRF or MSstats annotation).")
+    ] = None,
+    phases: Annotated[
+        str, typer.Option(help="Phases in order, comma-separated; '' accepts any levels.")
+    ] = "control,use,withdrawal",
+    phase_column: Annotated[
+        str | None, typer.Option(help="Sample-sheet column of the groups (e.g. condition).")
+    ] = None,
+    join: Annotated[
+        str, typer.Option(help="exact: every sample in both; inner: common samples.")
+    ] = "exact",
+) -> None:
+    """Read every modality of a study into one MuData with the shared sample sheet
+    (kom.io.read_study) and write it as .h5mu."""
+    from ..errors import InputFormatError
+    from ..io import read_study
+    from ..io._study import write_h5mu
+
+    if join not in ("exact", "inner"):
+        raise InputFormatError(f"--join {join!r}; expected 'exact' or 'inner'.")
+    config: Any
+    if len(inputs) == 1 and "=" not in inputs[0]:
+        config = Path(inputs[0])
+    else:
+        config = {}
+        for item in inputs:
+            name, sep, path = item.partition("=")
+            if not sep or not name or name in config:
+                raise InputFormatError(
+                    f"study input {item!r}: expected NAME=file with distinct names (or one config.yaml)."
+                )
+            config[name] = path
+    mdata = read_study(
+        config,
+        samples,
+        phases=_phases(phases),
+        phase_column=phase_column,
+        join="exact" if join == "exact" else "inner",
+    )
+    write_h5mu(mdata, out)
+    logger.info(
+        "wrote %s (%s)", out, ", ".join(f"{k}: {v.n_obs}x{v.n_vars}" for k, v in mdata.mod.items())
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,15 @@
-"""Simulated studies with planted truth, and the example data set."""
+"""Simulated studies with planted truth, the example data set, and public datasets by accession."""
 
 from ._example import EXAMPLE_FILES, write_example_data
+from ._fetch import fetch, remote_files
 from ._simulate import simulate
 from ._writers import write_maxquant, write_samples
 from ._writers_histone import write_densitometry, write_epiprofile, write_featurecounts
 
 __all__ = [
     "EXAMPLE_FILES",
+    "fetch",
+    "remote_files",
     "simulate",
     "write_densitometry",
     "write_epiprofile",

@@ -13,7 +13,9 @@ from ._mztab import read_mztab
 from ._proteomics import PROTEOMICS_FORMATS, detect_proteomics_format, read_proteomics
 from ._read import FORMATS, read
 from ._samples import read_samples
+from ._sdrf import validate_sdrf
 from ._spectronaut import read_spectronaut
+from ._study import read_h5mu, read_study
 from ._table import read_table
 from ._zarr import featurecounts_to_zarr, read_zarr_lazy
 
@@ -33,3 +35,4 @@ __all__ += [
 ]
 __all__ += ["read_candidates"]
 __all__ += ["featurecounts_to_zarr", "read_zarr_lazy"]
+__all__ += ["read_h5mu", "read_study", "validate_sdrf"]

@@ -152,6 +152,11 @@ def attach_samples(
     sheet = read_samples(samples, phases=phases)
 
     data_names = [str(s) for s in adata.obs_names]
+    excluded = _match(data_names, list(sheet.attrs.get("excluded", [])))
+    if excluded:  # rows marked in the sheet's exclude column: drop their data too
+        logger.info("%s: %d excluded sample(s) dropped from the data", source, len(excluded))
+        data_names = [d for d in data_names if d not in excluded]
+        adata = adata[data_names]
     mapping = _match(data_names, list(sheet.index))
     missing_in_sheet = [d for d in data_names if d not in mapping]
     missing_in_data = sorted(set(sheet.index) - set(mapping.values()))
@@ -164,7 +169,14 @@ def attach_samples(
         raise SampleMismatchError(
             f"{source}: samples do not match the sample sheet; "
             + "; ".join(parts)
-            + ". Fix the names in the sample sheet (or use join='inner' to keep the common samples)."
+            + ". Fix the names in the sample sheet (or keep the common samples: join='inner', CLI "
+            "--join inner, workflow 'join: inner')."
+            + (
+                " SDRF samples are named after their data file without extension "
+                "('<stem>_<label>' for isobaric labels)."
+                if sheet.attrs.get("format") == "sdrf"
+                else ""
+            )
         )
     if not mapping:
         raise SampleMismatchError(

@@ -73,6 +73,7 @@ def read(
     quantity: str | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     join: Literal["exact", "inner"] = "exact",
+    phase_column: str | None = None,
     **options: Any,
 ) -> AnnData:
     """Read any supported tool output into a samples x features AnnData.
@@ -92,6 +93,8 @@ def read(
         Phase order of the sample sheet.
     join
         ``"exact"`` (every sample in both) or ``"inner"``.
+    phase_column
+        Column of the sample sheet that gives the phases (see :func:`read_samples`).
     options
         Passed on to the format's reader.
 
@@ -111,6 +114,8 @@ def read(
     if fmt not in FORMATS:
         raise InputFormatError(did_you_mean(format, ["auto", *FORMATS], what="format"))
     reader = getattr(kio, FORMATS[fmt])
+    if phase_column is not None and samples is not None:
+        samples = kio.read_samples(samples, phases=phases, phase_column=phase_column)
     kwargs: dict[str, Any] = {"phases": phases, "join": join, **options}
     if quantity and fmt in {
         "maxquant",
