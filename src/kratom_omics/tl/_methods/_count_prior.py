@@ -230,7 +230,9 @@ def deqms_moderation(
     fitted, model = _r_loess_fitted(x[has_var], logvar[has_var], span)
     pred = np.full(sigma.size, np.nan)
     pred[has_var] = fitted
-    rest = ~has_var
+    # features without a variance: the curve where it is defined (as R's predict.loess, NA outside)
+    lo, hi = float(x[has_var].min()), float(x[has_var].max())
+    rest = ~has_var & (x >= lo) & (x <= hi)
     if rest.any():
         pred[rest] = np.asarray(model.predict(x[rest], stderror=False).values, dtype=float)
     df = np.where(dfres > 0, dfres, np.nan)
