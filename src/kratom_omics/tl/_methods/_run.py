@@ -68,6 +68,7 @@ def differential_method(
     method: str = "limma",
     n_peptides: str | np.ndarray = "n_peptides",
     layer: str | None = None,
+    trend: bool = False,
     robust: bool = False,
     legacy: bool | None = None,
     detection_curve: DetectionCurve | None = None,
@@ -85,6 +86,9 @@ def differential_method(
     n_peptides
         Column of ``adata.var`` (or an array) with the peptide/precursor count per feature, for the
         count methods.
+    trend, robust, legacy
+        limma's eBayes options (``trend`` is the intensity trend of ``"limma"`` and ``"dpc"``; the
+        count methods trend on the counts instead and refuse it).
     detection_curve
         A curve fitted beforehand (e.g. on the data before filtering) for ``"dpc"``; fitted on
         ``adata`` when ``None``.
@@ -100,6 +104,12 @@ def differential_method(
             + "; ".join(f"{k}: {v}" for k, v in METHODS.items())
         )
     fdr = check_method(fdr)
+    if trend and method in COUNT_METHODS:
+        raise DesignError(
+            f"method={method!r} trends the prior variance on the peptide counts; trend=True (on "
+            "the mean intensity) cannot be combined with it. Drop trend=True or use "
+            "method='limma' or 'dpc' with trend=True."
+        )
     design = build_design(adata.obs, groupby)
     if contrasts is None:
         first = quote_name(design.levels[0])
@@ -136,7 +146,7 @@ def differential_method(
             s2_prior=res.s2_prior,
         )
     else:
-        eb = ebayes(cfit, fit, robust=robust, legacy=legacy)
+        eb = ebayes(cfit, fit, trend=trend, robust=robust, legacy=legacy)
     info["df_prior"] = eb.df_prior
     info["s2_prior"] = eb.s2_prior
     features = adata.var_names.astype(str).to_numpy()
