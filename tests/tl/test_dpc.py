@@ -180,3 +180,22 @@ def test_differential_method_bad_requests() -> None:
     a.var["n_peptides"] = 0
     with pytest.raises(DesignError, match=r"adata.var\['n_peptides'\] must be a peptide"):
         differential_method(a, "phase", "withdrawal - control", method="deqms")
+
+
+def test_differential_method_count_methods_on_counts() -> None:
+    y = draw(-14.0, 0.7, seed=9, g=200, n=6)
+    rng = np.random.default_rng(9)
+    a = adata_from(y, {"n_peptides": 1 + rng.poisson(4, 200)})
+    trend, info = differential_method(a, "phase", "withdrawal - control", method="count_trend")
+    assert np.ndim(info["s2_prior"]) == 1  # one prior variance per feature
+    assert trend["B"].notna().any()
+    deqms, info = differential_method(a, "phase", "withdrawal - control", method="deqms")
+    assert info["df_prior"] == pytest.approx(round(info["df_prior"], 1))  # DEqMS's 0.1 grid
+    assert deqms["B"].isna().all()  # DEqMS computes no B
+    # DEqMS leaves features without residual df untested (limma gives them the prior variance)
+    no_df = (trend["df_residual"] == 0) & trend["pvalue"].notna()
+    assert no_df.sum() > 0
+    assert deqms["padj"].notna().sum() == trend["padj"].notna().sum() - no_df.sum()
+    assert deqms.loc[no_df, "pvalue"].isna().all()
+    with pytest.raises(DesignError, match=r"trend=True \(on the mean intensity\) cannot be"):
+        differential_method(a, "phase", "withdrawal - control", method="deqms", trend=True)
