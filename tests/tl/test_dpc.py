@@ -7,6 +7,8 @@ against direct numerical integration and maximisation with scipy.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -199,3 +201,34 @@ def test_differential_method_count_methods_on_counts() -> None:
     assert deqms.loc[no_df, "pvalue"].isna().all()
     with pytest.raises(DesignError, match=r"trend=True \(on the mean intensity\) cannot be"):
         differential_method(a, "phase", "withdrawal - control", method="deqms", trend=True)
+
+
+REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata" / "einprot"
+
+
+@pytest.mark.skipif(not (REAL / "PXD028735.pg_matrix.tsv").exists(), reason="no ../shared")
+def test_dpc_on_the_lfq_bench_adds_true_calls_at_the_same_fdp() -> None:
+    import kratom_omics as kom
+
+    sheet = pd.read_csv(REAL / "PXD028735_sampleAnnot.txt", sep="\t")
+    sheet = sheet.rename(columns={"group": "phase"})
+    a = kom.io.read_diann(REAL / "PXD028735.pg_matrix.tsv", samples=sheet, phases=None)
+    kom.pp.recipe(a, groupby="phase")
+    # truth from the raw protein names: human 1:1, yeast and E. coli changed
+    raw = pd.read_csv(REAL / "PXD028735.pg_matrix.tsv", sep="\t", usecols=["Protein.Names"])
+    species = raw["Protein.Names"].str.extract(r"_(HUMAN|YEAST|ECOLI)")[0]
+    changed_names = set(raw.loc[species.isin(["YEAST", "ECOLI"]), "Protein.Names"])
+    changed = a.var["protein_names"].isin(changed_names).to_numpy()
+    out = {}
+    for method in ("limma", "dpc"):
+        table, _ = differential_method(a, "phase", "A - B", method=method)
+        called = (table["padj"] < 0.05).to_numpy()
+        out[method] = (
+            called.sum(),
+            (called & ~changed).sum() / called.sum(),
+            called[changed].mean(),
+        )
+    assert out["limma"][0] == 2312  # today's default recipe + limma
+    assert out["dpc"][0] > out["limma"][0]
+    assert out["dpc"][1] <= min(out["limma"][1], 0.05)
+    assert out["dpc"][2] > 0.75 > out["limma"][2]
