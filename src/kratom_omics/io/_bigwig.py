@@ -566,8 +566,9 @@ def read_bigwig(
     AnnData with ``.X`` and ``layers["raw"]`` = the statistic (float64, NaN where undefined or
     the chromosome is missing), ``.var`` = the regions (``chrom``, ``start``, ``end`` and, as
     known, ``strand``, ``gene``, ``gene_id``, ``tss``, ``tss_distance``, peak columns),
-    ``.obs`` = the sample sheet plus ``bigwig`` (path), ``track_sum`` (sum of the whole track,
-    from its header) and ``track_bases`` (bases with data), and the provenance step.
+    ``.obs`` = the sample sheet plus ``bigwig`` (path), ``track_sum`` (sum of value x bases of the
+    whole track, from its header; pyBigWig gives its integer part) and ``track_bases`` (bases with
+    data), and the provenance step.
 
     Raises
     ------

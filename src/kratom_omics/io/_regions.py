@@ -192,7 +192,7 @@ def read_annotation(path: str | os.PathLike) -> pd.DataFrame:
         keys = _GTF_SYMBOL_KEYS
     symbol = pd.Series(pd.NA, index=attrs.index, dtype=object)
     for key in keys:
-        symbol = symbol.fillna(_attribute(attrs, key, gff))
+        symbol = symbol.where(symbol.notna(), _attribute(attrs, key, gff))
     missing_id = ident.isna() | (ident.str.strip() == "")
     ident = ident.where(~missing_id, symbol)
     if ident.isna().any():
@@ -204,7 +204,7 @@ def read_annotation(path: str | os.PathLike) -> pd.DataFrame:
     symbol = symbol.where(symbol.notna() & (symbol.str.strip() != ""), ident)
     biotype = pd.Series(pd.NA, index=attrs.index, dtype=object)
     for key in ("gene_biotype", "gene_type", "biotype"):
-        biotype = biotype.fillna(_attribute(attrs, key, gff))
+        biotype = biotype.where(biotype.notna(), _attribute(attrs, key, gff))
     table = pd.DataFrame(
         {
             "chrom": genes["chrom"].str.strip().to_numpy(),
@@ -416,8 +416,9 @@ def annotate_nearest_gene(
     gene_id = np.full(n, "", dtype=object)
     tss_out = np.full(n, -1, dtype=np.int64)
     dist_out = np.full(n, -1, dtype=np.int64)
-    rename = resolve_region_chroms(genes["chrom"].astype(str).unique(), out["chrom"].unique())
-    gchrom = genes["chrom"].astype(str).map(lambda c: rename.get(c, c)).to_numpy()
+    found = resolve_region_chroms(genes["chrom"].astype(str).unique(), out["chrom"].unique())
+    to_region = {g: r for r, g in found.items()}  # annotation name -> the regions' name
+    gchrom = genes["chrom"].astype(str).map(lambda c: to_region.get(c, c)).to_numpy()
     chrom = out["chrom"].astype(str).to_numpy()
     starts = out["start"].to_numpy(dtype=np.int64)
     ends = out["end"].to_numpy(dtype=np.int64)
