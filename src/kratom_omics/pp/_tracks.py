@@ -86,8 +86,9 @@ def _per_sample(
     bad = ~np.isfinite(out) | (out <= 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
+        shown = raw.iloc[i] if isinstance(raw.iloc[i], str) else float(out[i])
         raise InputFormatError(
-            f"normalize_tracks: {where} is {raw.iloc[i]!r} for sample {adata.obs_names[i]!r}; "
+            f"normalize_tracks: {where} is {shown!r} for sample {adata.obs_names[i]!r}; "
             "expected a positive number for every sample."
         )
     return out
