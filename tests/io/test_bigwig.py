@@ -143,8 +143,13 @@ def test_windows_split_and_chunks_give_the_same_numbers(tracks, monkeypatch) -> 
     regions = random_regions(np.random.default_rng(9), 300)
     files = {n: folder / f"{n}.bw" for n in signals}
     ref = kom.io.read_bigwig(files, regions, progress=False)
-    monkeypatch.setattr(_bigwig, "MERGE_GAP", 10)
-    monkeypatch.setattr(_bigwig, "MAX_WINDOW", 3000)
+    for name, value in [
+        ("MIN_GAP", 10),
+        ("CALL_COST", 0),
+        ("MIN_WINDOW", 3000),
+        ("MAX_WINDOW", 3000),
+    ]:
+        monkeypatch.setattr(_bigwig, name, value)  # many small reads
     small = kom.io.read_bigwig(files, regions, chunk_size=7, progress=False)
     np.testing.assert_allclose(small.X, ref.X, rtol=1e-12, equal_nan=True)
     want = [

@@ -25,12 +25,13 @@ A region with no data on a chromosome the track has gets ``mean``/``max``/``min`
 track lacks, or starting past the chromosome's end, are NaN for every statistic (with a warning
 naming them); a region running past the end is cut at the end.
 
-Reading: the regions of each chromosome are sorted and grouped into windows (regions less than
-32 kb apart share one, up to 4 Mb long); each window is read once with ``pyBigWig``'s
-``values(numpy=True)`` and every region's statistic comes from it with numpy (``reduceat``), so
-genome-wide bins cost one pass over the data instead of one index search per region. Regions are
-processed ``chunk_size`` at a time; :func:`bigwig_to_zarr` appends each block to a zarr store for
-data larger than memory.
+Reading: the regions of each chromosome are sorted and grouped into windows; each window is read
+once with ``pyBigWig``'s ``intervals`` (the entries as stored, not one number per base) and every
+region's statistic is computed from the entries with numpy, one term per (region, entry) overlap.
+Regions share a read when few entries lie between them (the gap allowed adapts to the entry
+density seen so far), so neighbouring promoters or genome-wide bins cost one index search and one
+decompression of each data block instead of one per region. Regions are processed ``chunk_size``
+at a time; :func:`bigwig_to_zarr` appends each block to a zarr store for data larger than memory.
 """
 
 from __future__ import annotations
@@ -67,11 +68,15 @@ _BIGBED_MAGIC = (b"\xeb\xf2\x89\x87", b"\x87\x89\xf2\xeb")
 _TRACK_SUFFIXES = (".bw", ".bigwig")
 _SHEET_SUFFIXES = (".tsv", ".txt", ".csv", ".xlsx", ".xlsm", ".xls")
 _PATH_COLUMNS = ("path", "file", "bigwig", "track")
-#: Regions closer than this (bases) are read in one ``values`` call: reading a base costs about
-#: 3 ns, one call about 100 us (index search and one block decompressed), so up to ~32 kb of
-#: gap is cheaper read than skipped.
-MERGE_GAP = 32_768
-#: Longest window read at once (bases); bounds the memory of one read to ~50 MB.
+#: One read (``intervals``: an index search and at least one block decompressed, ~150 us) costs
+#: about as much as turning this many entries into numbers (~0.3 us each): regions are read
+#: together when the entries between them are fewer.
+CALL_COST = 500
+#: Entries aimed at per read (bounds the memory of one read to some tens of MB).
+WINDOW_ENTRIES = 200_000
+#: Shortest merged gap, shortest and longest window (bases), whatever the density.
+MIN_GAP = 4_096
+MIN_WINDOW = 1 << 16
 MAX_WINDOW = 1 << 22
 
 
@@ -282,61 +287,111 @@ class _Progress:
             self.bar.close()
 
 
-def _windows(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Window number of each region (sorted by start): gaps > MERGE_GAP or long spans split."""
+def _windows(starts: np.ndarray, ends: np.ndarray, gap: int, max_len: int) -> np.ndarray:
+    """Window number of each region (sorted by start): a gap > ``gap`` bases or a span beyond
+    ``max_len`` bases from the window's first start begins a new window."""
     if starts.size == 0:
         return np.zeros(0, dtype=np.int64)
     reach = np.maximum.accumulate(ends)
     new = np.empty(starts.size, dtype=bool)
     new[0] = True
-    new[1:] = starts[1:] - reach[:-1] > MERGE_GAP
+    new[1:] = starts[1:] - reach[:-1] > gap
     cluster = np.cumsum(new) - 1
     first = starts[np.flatnonzero(new)][cluster]
-    sub = (starts - first) // MAX_WINDOW
-    key = np.stack([cluster, sub])
+    sub = (starts - first) // max_len
     change = np.empty(starts.size, dtype=bool)
     change[0] = True
-    change[1:] = (key[:, 1:] != key[:, :-1]).any(axis=0)
+    change[1:] = (cluster[1:] != cluster[:-1]) | (sub[1:] != sub[:-1])
     return np.cumsum(change) - 1
 
 
+class _Density:
+    """Entries per base read so far from one track: sets how far apart regions may be and still
+    share a read (a read costs about as much as ``CALL_COST`` entries) and how long a read may be
+    (about ``WINDOW_ENTRIES`` entries)."""
+
+    def __init__(self) -> None:
+        self.entries, self.bases = 0, 0
+
+    def add(self, entries: int, bases: int) -> None:
+        self.entries += entries
+        self.bases += bases
+
+    def limits(self) -> tuple[int, int]:
+        # until something is read, assume a track with an entry every 50 bases
+        d = self.entries / self.bases if self.bases > 100_000 else 0.02
+        d = max(d, 1e-7)
+        max_len = int(min(MAX_WINDOW, max(MIN_WINDOW, WINDOW_ENTRIES / d)))
+        gap = int(min(max_len, max(MIN_GAP, CALL_COST / d)))
+        return gap, max_len
+
+
+def _entries(bw: Any, chrom: str, ws: int, we: int) -> np.ndarray:
+    """The bigWig entries (start, end, value) overlapping ``[ws, we)``, clipped to it."""
+    found = bw.intervals(chrom, ws, we)
+    if not found:
+        return np.zeros((0, 3))
+    m = np.fromiter(
+        itertools.chain.from_iterable(found), dtype=np.float64, count=3 * len(found)
+    ).reshape(-1, 3)
+    np.clip(m[:, 0], ws, we, out=m[:, 0])
+    np.clip(m[:, 1], ws, we, out=m[:, 1])
+    return m
+
+
+def _summarise_entries(
+    m: np.ndarray, a: np.ndarray, b: np.ndarray, stat: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Statistic and bases with data of regions ``[a, b)`` from sorted, disjoint entries ``m``.
+
+    Every (region, entry) overlap is one term, so sums are plain sums of value x overlapping bases
+    (no differences of running totals) and the work grows with the entries, not the bases.
+    """
+    n = a.size
+    s, e, v = m[:, 0], m[:, 1], m[:, 2]
+    k0 = np.searchsorted(e, a, side="right")  # first entry ending after the region starts
+    k1 = np.searchsorted(s, b, side="left")  # entries starting before the region ends
+    count = np.maximum(k1 - k0, 0)
+    region = np.repeat(np.arange(n), count)
+    offset = np.cumsum(count) - count
+    entry = np.arange(region.size) - np.repeat(offset, count) + np.repeat(k0, count)
+    overlap = np.minimum(e[entry], b[region]) - np.maximum(s[entry], a[region])
+    covered = np.bincount(region, weights=overlap, minlength=n).round().astype(np.int64)
+    length = (b - a).astype(np.float64)
+    if stat == "coverage":
+        return covered / length, covered
+    if stat in ("max", "min"):
+        out = np.full(n, np.nan)
+        has = count > 0
+        if has.any():
+            red = np.fmax if stat == "max" else np.fmin
+            out[has] = red.reduceat(v[entry], offset[has])
+        return out, covered
+    total = np.bincount(region, weights=v[entry] * overlap, minlength=n)
+    if stat == "sum":
+        return total, covered
+    if stat == "mean0":
+        return total / length, covered
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(covered > 0, total / covered, np.nan), covered
+
+
 def _summarise_chrom(
-    bw: Any, chrom: str, starts: np.ndarray, ends: np.ndarray, stat: str
+    bw: Any, chrom: str, starts: np.ndarray, ends: np.ndarray, stat: str, density: _Density
 ) -> tuple[np.ndarray, np.ndarray]:
     """Statistic and number of bases with data of regions on one chromosome (inside its length)."""
     order = np.argsort(starts, kind="stable")
     s, e = starts[order], ends[order]
-    win = _windows(s, e)
+    gap, max_len = density.limits()
+    win = _windows(s, e, gap, max_len)
     value = np.empty(s.size)
     covered = np.empty(s.size, dtype=np.int64)
     bounds = np.flatnonzero(np.r_[True, win[1:] != win[:-1], True])
-    for a, b in itertools.pairwise(bounds):
-        ws, we = int(s[a]), int(e[a:b].max())
-        v = np.asarray(bw.values(chrom, ws, we, numpy=True), dtype=np.float64)
-        has = ~np.isnan(v)
-        ls, le = s[a:b] - ws, e[a:b] - ws
-        cum = np.zeros(v.size + 1, dtype=np.int64)
-        np.cumsum(has, out=cum[1:])
-        n = cum[le] - cum[ls]
-        covered[a:b] = n
-        idx = np.empty(2 * (b - a), dtype=np.int64)
-        idx[0::2], idx[1::2] = ls, le
-        if stat == "coverage":
-            value[a:b] = n / (le - ls)
-            continue
-        if stat in ("max", "min"):
-            ext = np.append(v, np.nan)
-            red = np.fmax if stat == "max" else np.fmin
-            value[a:b] = red.reduceat(ext, idx)[0::2]
-            continue
-        total = np.add.reduceat(np.append(np.where(has, v, 0.0), 0.0), idx)[0::2]
-        if stat == "sum":
-            value[a:b] = total
-        elif stat == "mean0":
-            value[a:b] = total / (le - ls)
-        else:  # mean over the bases with data
-            with np.errstate(invalid="ignore", divide="ignore"):
-                value[a:b] = np.where(n > 0, total / n, np.nan)
+    for lo, hi in itertools.pairwise(bounds):
+        ws, we = int(s[lo]), int(e[lo:hi].max())
+        m = _entries(bw, chrom, ws, we)
+        density.add(m.shape[0], we - ws)
+        value[lo:hi], covered[lo:hi] = _summarise_entries(m, s[lo:hi], e[lo:hi], stat)
     out_v = np.empty_like(value)
     out_n = np.empty_like(covered)
     out_v[order], out_n[order] = value, covered
@@ -358,6 +413,7 @@ class _TrackSet:
         self.maps: list[dict[str, str]] = []
         self.lengths: list[dict[str, int]] = []
         self.headers: list[dict[str, Any]] = []
+        self.density = [_Density() for _ in paths]
         try:
             for p in paths:
                 bw = _open_track(p)
@@ -444,7 +500,9 @@ def _blocks(
                 rows = np.flatnonzero((codes == k) & (s < length))
                 if rows.size == 0:
                     continue
-                v, n = _summarise_chrom(bw, chrom, s[rows], np.minimum(e[rows], length), stat)
+                v, n = _summarise_chrom(
+                    bw, chrom, s[rows], np.minimum(e[rows], length), stat, tracks.density[t]
+                )
                 values[t, rows], covered[t, rows] = v, n
             progress.update(last - first)
         yield first, values, covered
