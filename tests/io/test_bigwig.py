@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
@@ -296,6 +297,10 @@ def test_peaks_annotated_with_nearest_gene(tracks, tmp_path: Path) -> None:
     assert list(a.var_names) == ["peak_1", "peak_2"]
     assert a.var["gene"].tolist() == ["Rab35", ""]
     assert a.var.loc["peak_1", "signal_value"] == 5.1
+    a.write_h5ad(tmp_path / "peaks.h5ad")  # every annotation survives h5ad
+    back = ad.read_h5ad(tmp_path / "peaks.h5ad")
+    assert back.var["gene"].tolist() == ["Rab35", ""]
+    assert back.obs["track_sum"].tolist() == a.obs["track_sum"].tolist()
     assert a.X[1, 1] == pytest.approx(np.nansum(signals["Ctl_2"]["chr1"][60000:60400]))
 
 
