@@ -441,6 +441,8 @@ def _missing_warnings(
 ) -> None:
     """One warning per set of chromosomes missing from tracks; one for regions past the ends."""
     counts = np.bincount(chrom_codes, minlength=len(chrom_names))
+    last_start = np.full(len(chrom_names), -1, dtype=np.int64)
+    np.maximum.at(last_start, chrom_codes, starts)
     groups: dict[tuple[str, ...], list[str]] = {}
     past: dict[str, int] = {}
     for name, mp, lengths in zip(tracks.names, tracks.maps, tracks.lengths, strict=True):
@@ -448,10 +450,9 @@ def _missing_warnings(
         if missing:
             groups.setdefault(missing, []).append(name)
         for k, c in enumerate(chrom_names):
-            if c in mp:
+            if c in mp and last_start[k] >= lengths[mp[c]]:  # counted only when it happens
                 n_past = int(((chrom_codes == k) & (starts >= lengths[mp[c]])).sum())
-                if n_past:
-                    past[f"{c} (length {lengths[mp[c]]})"] = n_past
+                past[f"{c} (length {lengths[mp[c]]})"] = n_past
     for missing, who in groups.items():
         n = int(sum(counts[chrom_names.index(c)] for c in missing))
         shown = list(missing[:10]) + (
@@ -488,16 +489,19 @@ def _blocks(
     for first in range(0, len(regions), chunk_size):
         last = min(first + chunk_size, len(regions))
         codes, s, e = chrom_codes[first:last], starts[first:last], ends[first:last]
+        by_chrom = np.argsort(codes, kind="stable")
+        cuts = np.flatnonzero(np.diff(codes[by_chrom])) + 1
+        groups = [(int(codes[g[0]]), g) for g in np.split(by_chrom, cuts) if g.size]
         values = np.full((len(tracks.names), last - first), np.nan)
         covered = np.zeros((len(tracks.names), last - first), dtype=np.int64)
         for t, bw in enumerate(tracks.handles):
             mp, lengths = tracks.maps[t], tracks.lengths[t]
-            for k in np.unique(codes):
+            for k, group in groups:
                 chrom = mp.get(names[k])
                 if chrom is None:
                     continue
                 length = lengths[chrom]
-                rows = np.flatnonzero((codes == k) & (s < length))
+                rows = group[s[group] < length]
                 if rows.size == 0:
                     continue
                 v, n = _summarise_chrom(
