@@ -218,9 +218,7 @@ def simulate(
 
         return simulate_tracks_from(dict(locals()))
     if modality not in ("protein", "histone"):
-        raise InputFormatError(
-            f"modality={modality!r}; expected 'protein' or 'histone', or 'tracks'."
-        )
+        raise InputFormatError(f"modality={modality!r}; expected 'protein' or 'histone'.")
     if not 0 <= fraction_changed <= 1:
         raise DesignError(f"fraction_changed={fraction_changed}; expected a share between 0 and 1.")
     if not (0 <= missing_mnar < 1 and 0 <= missing_mcar < 1):
