@@ -149,7 +149,7 @@ def _time_shapes(pattern: np.ndarray, n_t: int) -> np.ndarray:
 
 
 def simulate(
-    modality: Literal["protein", "histone"] = "protein",
+    modality: Literal["protein", "histone", "tracks"] = "protein",
     *,
     seed: int = 0,
     n_features: int = 500,
@@ -177,6 +177,8 @@ def simulate(
         ``"protein"``: MS protein intensities named with real rat gene symbols, Rab35 and Hdac2 up in
         withdrawal. ``"histone"``: EpiProfile-style peptidoform ratios of histones H3 and H4, with every form
         carrying H3K9ac or H4K12ac lowered in withdrawal (``n_features`` is then fixed by the families).
+        ``"tracks"``: H3K9ac signal at gene promoters, lowered in withdrawal at the genes whose protein
+        changes (see :func:`kratom_omics.datasets.simulate_tracks`; ``write_tracks`` writes bigWigs).
     seed
         Seed of the random generator; the same seed gives the same data.
     n_per_phase
@@ -211,6 +213,10 @@ def simulate(
     ``timepoint``), ``.var`` with ``gene`` or histone annotations, ``is_changed``, ``true_pattern`` and
     ``true_log2fc_<a>_vs_<b>`` per contrast, and ``.uns["simulation"]`` with every parameter.
     """
+    if modality == "tracks":
+        from ._tracks import simulate_tracks_from
+
+        return simulate_tracks_from(dict(locals()))
     if modality not in ("protein", "histone"):
         raise InputFormatError(f"modality={modality!r}; expected 'protein' or 'histone'.")
     if not 0 <= fraction_changed <= 1:

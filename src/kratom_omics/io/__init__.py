@@ -2,6 +2,7 @@
 
 from ._alphapept import read_alphadia, read_alphapept
 from ._anndata import attach_samples, normalize_run_name
+from ._bigwig import bigwig_to_zarr, read_bigwig
 from ._candidates import read_candidates
 from ._counts import read_featurecounts, read_peaks
 from ._densitometry import read_densitometry
@@ -12,6 +13,7 @@ from ._maxquant import read_maxquant
 from ._mztab import read_mztab
 from ._proteomics import PROTEOMICS_FORMATS, detect_proteomics_format, read_proteomics
 from ._read import FORMATS, read
+from ._regions import genome_bins, read_annotation, read_regions
 from ._samples import read_samples
 from ._sdrf import validate_sdrf
 from ._spectronaut import read_spectronaut
@@ -36,3 +38,4 @@ __all__ += [
 __all__ += ["read_candidates"]
 __all__ += ["featurecounts_to_zarr", "read_zarr_lazy"]
 __all__ += ["read_h5mu", "read_study", "validate_sdrf"]
+__all__ += ["bigwig_to_zarr", "genome_bins", "read_annotation", "read_bigwig", "read_regions"]

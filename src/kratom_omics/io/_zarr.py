@@ -44,6 +44,36 @@ def _require_zarr(what: str) -> Any:
     return zarr
 
 
+def new_store(out: Path, n_obs: int, chunk: int) -> tuple[Any, Any]:
+    """Open a new AnnData zarr store at ``out`` with an empty ``X`` (``n_obs`` x 0) to append to.
+
+    ``X`` is float64, chunked as all samples x ``chunk`` features; blocks are appended along
+    features with ``x.append(block, axis=1)``. :func:`finish_store` completes the store.
+    """
+    zarr = _require_zarr("writing a zarr store")
+    import anndata as ad
+
+    root = zarr.open_group(str(out), mode="w", zarr_format=int(ad.settings.zarr_write_format))
+    x = root.create_array(
+        "X", shape=(n_obs, 0), chunks=(n_obs, int(chunk)), dtype="float64", fill_value=0.0
+    )
+    return root, x
+
+
+def finish_store(root: Any, x: Any, skeleton: AnnData) -> None:
+    """Write ``.obs``, ``.var`` and ``.uns`` of ``skeleton`` beside ``X`` and mark the store as an
+    AnnData (readable by ``anndata.read_zarr`` and :func:`read_zarr_lazy`)."""
+    from anndata.io import write_elem
+
+    x.attrs.update({"encoding-type": "array", "encoding-version": "0.2.0"})
+    for key in ("obs", "var"):
+        write_elem(root, key, getattr(skeleton, key))
+    write_elem(root, "uns", dict(skeleton.uns))
+    for key in ("layers", "obsm", "varm", "obsp", "varp"):
+        write_elem(root, key, {})
+    root.attrs.update({"encoding-type": "anndata", "encoding-version": "0.1.0"})
+
+
 def _counts_block(df: pd.DataFrame, bams: list[str], source: str, first_row: int) -> np.ndarray:
     """Counts of one block of rows as float64 (rows x samples); non-integers are an error."""
     text = df.iloc[:, 6:]
@@ -100,9 +130,8 @@ def featurecounts_to_zarr(
         As ``read_featurecounts`` (header, counts, sample names), or ``out`` exists and
         ``overwrite`` is False.
     """
-    zarr = _require_zarr("featurecounts_to_zarr")
+    _require_zarr("featurecounts_to_zarr")
     import anndata as ad
-    from anndata.io import write_elem
 
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)):
         raise InputFormatError(f"chunk_rows must be a positive integer; got {chunk_rows!r}.")
@@ -128,11 +157,7 @@ def featurecounts_to_zarr(
             "rename={bam: sample} to name them."
         )
     n = len(bams)
-    fmt = int(ad.settings.zarr_write_format)
-    root = zarr.open_group(str(out_p), mode="w", zarr_format=fmt)
-    x = root.create_array(
-        "X", shape=(n, 0), chunks=(n, int(chunk_rows)), dtype="float64", fill_value=0.0
-    )
+    root, x = new_store(out_p, n, int(chunk_rows))
     var_parts: list[pd.DataFrame] = []
     reader = pd.read_csv(
         p,
@@ -179,13 +204,7 @@ def featurecounts_to_zarr(
         "kratom_omics.io.featurecounts_to_zarr",
         {"source": source, "rename": dict(rename or {}), "chunk_rows": int(chunk_rows)},
     )
-    x.attrs.update({"encoding-type": "array", "encoding-version": "0.2.0"})
-    for key in ("obs", "var"):
-        write_elem(root, key, getattr(skeleton, key))
-    write_elem(root, "uns", dict(skeleton.uns))
-    for key in ("layers", "obsm", "varm", "obsp", "varp"):
-        write_elem(root, key, {})
-    root.attrs.update({"encoding-type": "anndata", "encoding-version": "0.1.0"})
+    finish_store(root, x, skeleton)
     logger.info("%s: %d samples x %d features streamed to %s", source, n, g, out_p)
     return out_p
 

@@ -8,6 +8,7 @@ from ._impute import impute
 from ._normalize import normalize
 from ._qc import qc_metrics
 from ._recipe import recipe
+from ._tracks import normalize_tracks
 from ._transform import log2
 
 __all__: list[str] = []
@@ -23,3 +24,4 @@ __all__ += [
 ]
 __all__ += ["calc_norm_factors", "log_cpm", "voom"]
 __all__ += ["filter_histone", "histone_sites", "histone_transform", "merge_histone_forms"]
+__all__ += ["normalize_tracks"]
