@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .errors import KeyNotFoundError, did_you_mean
+from .errors import DesignError, KeyNotFoundError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -58,6 +58,14 @@ def record_provenance(adata: AnnData, function: str, parameters: Mapping[str, An
     }
 
 
+def check_key_added(key_added: object, *, argument: str = "key_added") -> str:
+    """Return ``key_added`` if it can name a result in ``adata.uns`` (a non-empty string without
+    ``/``, which h5ad would read as a group path); raise :class:`DesignError` otherwise."""
+    if not isinstance(key_added, str) or not key_added or "/" in key_added:
+        raise DesignError(f"{argument}={key_added!r} must be a non-empty string without '/'.")
+    return key_added
+
+
 def check_obs_key(adata: AnnData, key: str, *, argument: str = "groupby") -> None:
     """Raise :class:`KeyNotFoundError` with a suggestion when ``key`` is not an ``.obs`` column."""
     if key not in adata.obs.columns:
@@ -69,6 +77,7 @@ def check_obs_key(adata: AnnData, key: str, *, argument: str = "groupby") -> Non
 
 
 def check_layer(adata: AnnData, layer: str | None) -> None:
+    """Raise :class:`KeyNotFoundError` with a suggestion when ``layer`` is not a layer of ``adata``."""
     if layer is not None and layer not in adata.layers:
         raise KeyNotFoundError(
             did_you_mean(layer, adata.layers.keys(), what="layer").replace(

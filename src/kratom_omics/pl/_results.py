@@ -52,11 +52,12 @@ def _labels_for(
     label: str | Sequence[str] | None,
     n_top: int,
     contrast: str,
+    key: str,
 ) -> list[str]:
     if label is not None:
         wanted = match_features(adata, label, argument="label")
     else:
-        wanted = biomarker_features(adata, contrast)
+        wanted = biomarker_features(adata, contrast, key=key)
         if n_top > 0:
             top = table.sort_values("pvalue", kind="stable")["feature"].head(n_top).tolist()
             wanted += [f for f in top if f not in wanted]
@@ -179,7 +180,7 @@ def volcano(
     if lfc > 0:
         for v in (-lfc, lfc):
             ax.axvline(v, color="0.4", ls="--", lw=0.8, gid="lfc-line")
-    curve = differential_result(adata, key).get("s0_curve")
+    curve = differential_result(adata, key).store.get("s0_curve")
     if isinstance(curve, pd.DataFrame) and {"log2fc", "neg_log10_p"} <= set(curve.columns):
         if "contrast" in curve.columns:
             curve = curve.loc[curve["contrast"].astype(str) == contrast]
@@ -187,7 +188,7 @@ def volcano(
             part = curve.loc[np.sign(curve["log2fc"]) == sign].sort_values("log2fc")
             if len(part):
                 ax.plot(part["log2fc"], part["neg_log10_p"], color="0.2", lw=1, gid="s0-curve")
-    _annotate(ax, adata, table, _labels_for(adata, table, label, n_top, contrast), "log2fc", y)
+    _annotate(ax, adata, table, _labels_for(adata, table, label, n_top, contrast, key), "log2fc", y)
     ax.set_xlabel(f"log2 fold change ({tx(contrast)})")
     ax.set_ylabel("-log10 p-value")
     ax.set_title(f"{tx(contrast)} (FDR < {fdr:g})", fontsize="medium")
@@ -244,7 +245,9 @@ def ma(
     ax = new_axes(ax, (5.0, 4.0))
     _scatter_by_status(ax, mean, fc, status)
     ax.axhline(0, color="0.3", lw=0.8)
-    _annotate(ax, adata, table, _labels_for(adata, table, label, n_top, contrast), "mean_log2", fc)
+    _annotate(
+        ax, adata, table, _labels_for(adata, table, label, n_top, contrast, key), "mean_log2", fc
+    )
     ax.set_xlabel("mean log2 abundance")
     ax.set_ylabel(f"log2 fold change ({tx(contrast)})")
     ax.set_title(f"{tx(contrast)} (FDR < {fdr:g})", fontsize="medium")
@@ -356,8 +359,8 @@ def top_heatmap(
         )
     res = differential_result(adata, key)
     groupby = groupby_of(adata, key, groupby)
-    f_table = res.get("f_table")
-    if contrast is None and isinstance(f_table, pd.DataFrame) and len(f_table):
+    f_table = res.table("f_table") if res.has("f_table") else None
+    if contrast is None and f_table is not None and len(f_table):
         ranked = f_table.sort_values("pvalue", kind="stable")["feature"].astype(str)
         what = "F-test"
     else:

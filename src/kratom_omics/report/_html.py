@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from .._core import UNS_KEY
+from .._results import Result, get_result
 from .._version import __version__
 from ..errors import InputFormatError, KratomOmicsError
-from ..get._differential import result_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -462,7 +462,7 @@ def _modality(
         differential_result(adata, key)
         thr = fdr_of(adata, key, fdr)
         lfc_t = lfc_of(adata, key, lfc)
-        full = pd.DataFrame(result_table(res, "table")).copy()
+        full = get_result(adata, key).table().copy()
         full["feature"] = full["feature"].astype(str)
         tables[f"{fname}_differential.tsv"] = full
         contrasts = []
@@ -610,7 +610,7 @@ def _cross(
             continue
         thr = fdr_of(adata, key, fdr)
         lfc_t = lfc_of(adata, key, lfc)
-        table = pd.DataFrame(result_table(res, "table"))
+        table = Result(key, res).table().copy()
         table["feature"] = table["feature"].astype(str)
         for c in contrasts_of(adata, key):
             t = table.loc[table["contrast"].astype(str) == c]

@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from .._core import get_matrix, record_provenance
+from .._results import get_result
 from ..errors import DesignError, InputFormatError, ResultNotFoundError
-from ..get._differential import result_table
 from ._performance import _auc, auc_with_ci
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -190,20 +190,8 @@ def match_candidates(
 
 
 def _differential(adata: AnnData, key: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    if key not in adata.uns:
-        raise ResultNotFoundError(
-            f"key={key!r}: no differential result in adata.uns; run "
-            f"kom.tl.differential(adata, groupby='phase', contrasts=[...], key_added={key!r}) "
-            "first."
-        )
-    res = adata.uns[key]
-    if not isinstance(res, Mapping) or ("table" not in res and "table_path" not in res):
-        raise ResultNotFoundError(
-            f"adata.uns[{key!r}] is not a differential result (expected a mapping with 'table' and "
-            f"'params'); found {type(res).__name__} with keys "
-            f"{list(res)[:10] if isinstance(res, Mapping) else []}."
-        )
-    table = result_table(res, "table")
+    res = get_result(adata, key)
+    table = res.table()
     need = ("feature", "contrast", "log2fc", "padj")
     missing = [c for c in need if c not in table.columns]
     if missing:
@@ -211,7 +199,7 @@ def _differential(adata: AnnData, key: str) -> tuple[pd.DataFrame, dict[str, Any
             f"adata.uns[{key!r}]['table'] lacks column(s) {missing}; expected the table written by "
             "kom.tl.differential (feature, contrast, log2fc, padj, ...)."
         )
-    params = dict(res.get("params", {}))
+    params = dict(res.params)
     return table, params
 
 

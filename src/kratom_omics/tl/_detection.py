@@ -18,7 +18,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .._results import DETECTION_COLUMNS
+
 __all__ = [
+    "DETECTION_COLUMNS",
     "contrast_sides",
     "detection_columns",
     "detection_counts",
@@ -27,15 +30,6 @@ __all__ = [
     "side_masks",
     "side_totals",
 ]
-
-DETECTION_COLUMNS: tuple[str, ...] = (
-    "n_detected_a",
-    "n_a",
-    "n_detected_b",
-    "n_b",
-    "detection_pvalue",
-    "reason",
-)
 
 
 def contrast_sides(

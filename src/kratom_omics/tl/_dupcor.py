@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._core import check_obs_key, get_matrix, record_provenance
+from .._core import check_key_added, check_obs_key, get_matrix, record_provenance
+from .._design import build_design
 from ..errors import DesignError, KratomOmicsWarning
-from ._design import build_design
-from ._limma import LinearFit, _batched_fit
+from ._limma import LinearFit, batched_fit
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -321,7 +321,7 @@ def gls_fit(
         chol = np.linalg.cholesky(cormatrix[np.ix_(pat, pat)])
         xw = np.linalg.solve(chol, design[pat])
         yw = np.linalg.solve(chol, y[np.ix_(rows, pat)].T).T
-        b, s, rss, rk, _ = _batched_fit(yw, np.ones_like(yw), xw)
+        b, s, rss, rk, _ = batched_fit(yw, np.ones_like(yw), xw)
         coefs[rows] = b
         su[rows] = s
         d = (nob - rk).astype(float)
@@ -408,8 +408,7 @@ def duplicate_correlation(
     observations: at most design columns + 2, one block, or every block a single sample).
     Also appends a step to ``adata.uns["kratom_omics"]["provenance"]``.
     """
-    if not isinstance(key_added, str) or not key_added or "/" in key_added:
-        raise DesignError(f"key_added={key_added!r} must be a non-empty string without '/'.")
+    check_key_added(key_added)
     if not isinstance(trim, (int, float)) or isinstance(trim, bool) or not 0 <= trim <= 0.5:
         raise DesignError(f"trim must be a number between 0 and 0.5; got {trim!r}.")
     if isinstance(covariates, str):

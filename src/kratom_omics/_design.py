@@ -1,4 +1,4 @@
-"""Design matrices and contrasts for :func:`kratom_omics.tl.differential`.
+"""Design matrices and contrasts: the one design builder of preprocessing and statistics.
 
 A design comes either from ``groupby`` + ``covariates`` (one indicator column per level of
 ``groupby``, i.e. R's ``~ 0 + group``, then treatment-coded categorical covariates and linear
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError, KeyNotFoundError, did_you_mean
+from .errors import DesignError, KeyNotFoundError, did_you_mean
 
 __all__ = [
     "Design",
@@ -376,7 +376,7 @@ def _formula_design(obs: pd.DataFrame, groupby: str | None, formula: str) -> Des
     try:
         from formulaic import model_matrix
     except ImportError as err:  # pragma: no cover - formulaic is a core dependency
-        from ..errors import MissingDependencyError
+        from .errors import MissingDependencyError
 
         raise MissingDependencyError("formula= needs formulaic: pip install formulaic") from err
     data = obs.copy()
