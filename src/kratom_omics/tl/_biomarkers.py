@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .._core import get_matrix, record_provenance
+from .._defaults import BIOMARKERS
 from .._results import get_result
 from ..errors import DesignError, InputFormatError, ResultNotFoundError
 from ._performance import _auc, auc_with_ci
@@ -241,8 +242,8 @@ def flag_biomarkers(
     key: str = "differential",
     candidates: str | os.PathLike | pd.DataFrame | None = None,
     *,
-    alpha: float = 0.05,
-    min_abs_log2fc: float = 0.58,
+    alpha: float = BIOMARKERS.alpha,
+    min_abs_log2fc: float = BIOMARKERS.min_abs_log2fc,
     key_added: str = "biomarkers",
     modality: Literal["protein", "histone", "mixed"] | None = None,
     n_boot: int = 1000,
@@ -672,8 +673,8 @@ def cross_modality(
     *,
     key: str = "differential",
     key_added: str = "biomarkers",
-    alpha: float = 0.05,
-    min_abs_log2fc: float = 0.58,
+    alpha: float = BIOMARKERS.alpha,
+    min_abs_log2fc: float = BIOMARKERS.min_abs_log2fc,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .._core import check_key_added, check_layer, get_matrix, record_provenance
+from .._defaults import DIFFERENTIAL
 from .._design import Design, build_design, contrast_matrix, normalize_contrast, quote_name
 from .._results import DETECTION_COLUMNS, F_COLUMNS, TABLE_COLUMNS
 from ..errors import DesignError, KeyNotFoundError, did_you_mean
@@ -214,20 +215,20 @@ def _blocked_fit(
 
 def differential(
     adata: AnnData,
-    groupby: str = "phase",
+    groupby: str = DIFFERENTIAL.groupby,
     contrasts: Sequence[str] | str | None = None,
     *,
     covariates: Sequence[str] = (),
     formula: str | None = None,
     layer: str | None = None,
     weights: str | np.ndarray | None = None,
-    trend: bool = False,
-    robust: bool = False,
+    trend: bool = DIFFERENTIAL.trend,
+    robust: bool = DIFFERENTIAL.robust,
     legacy: bool | None = None,
-    fdr: str = "bh",
-    lfc: float = 0.0,
+    fdr: str = DIFFERENTIAL.fdr,
+    lfc: float = DIFFERENTIAL.lfc,
     exact_se: bool = False,
-    key_added: str = "differential",
+    key_added: str = DIFFERENTIAL.key_added,
     scheduler: str | None = None,
     chunk_size: int | None = None,
     block: str | None = None,
