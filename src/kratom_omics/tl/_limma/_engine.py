@@ -555,7 +555,9 @@ def table_blocks(
                     block[name] = v if name == "reason" else v.astype(float)
                 if genes is not None:
                     block["gene"] = genes[sl]
+                del cols, det, fc, t_out, b
                 yield block
+                del block  # one block's temporaries at a time
 
     def ftable() -> Iterator[Block]:
         for i in range(len(store)):
@@ -582,7 +584,7 @@ def _object_column(values: Any) -> np.ndarray:
     """A column of text as an object array (an index slice's strings are not copied)."""
     import pandas as pd
 
-    if isinstance(values, pd.Index):
+    if isinstance(values, pd.Index) and values.dtype != object:
         return np.asarray(values.astype(str), dtype=object)
     return np.asarray(values, dtype=object)
 
@@ -622,9 +624,10 @@ def collect(blocks: Iterator[Block], n_rows: int) -> pd.DataFrame:
     if pos != n_rows:
         raise KratomOmicsError(f"the result blocks hold {pos} rows; expected {n_rows}.")
     table = pd.DataFrame(store.T, columns=list(fpos), copy=False)
+    del store
     for loc, name in enumerate(order):
         if name in other:
-            table.insert(loc, name, other[name])
+            table.insert(loc, name, other.pop(name))  # pandas copies: free each source at once
     return table
 
 
