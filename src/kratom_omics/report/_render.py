@@ -69,7 +69,13 @@ class Figures:
             logger.warning("report: figure %r skipped: %s", caption, exc)
             self.notes.append(f"Figure skipped ({caption.split(':')[0]}): {exc}")
             return
-        fig = result if hasattr(result, "savefig") else result.figure
+        from matplotlib.figure import Figure
+
+        fig: object = result
+        while not isinstance(fig, Figure) and fig is not None:  # Axes -> (Sub)Figure -> Figure
+            fig = getattr(fig, "figure", None)
+        if not isinstance(fig, Figure):  # pragma: no cover - every plot draws on a Figure
+            raise KratomOmicsError(f"figure {caption!r}: the plot returned no figure.")
         out.append(figure(fig, f"{self.prefix}-f{self.n}", caption, self.dpi))
 
 

@@ -10,6 +10,7 @@ template lays them out, so the order of the page is the template's.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -331,7 +332,7 @@ def results_section(m: Modality, max_rows: int) -> dict[str, Any] | None:
             + (f" and |log2FC| >= {lfc_t:g}" if lfc_t > 0 else "")
             + " (candidate markers and top features labelled), and the p-value histogram "
             "(dashed: the level expected if nothing changed).",
-            lambda c=c: _contrast_figure(adata, c, key=m.key, fdr=thr, lfc=lfc_t),
+            functools.partial(_contrast_figure, adata, c, key=m.key, fdr=thr, lfc=lfc_t),
         )
         cols = [col for col in _RESULT_COLUMNS if col in t.columns]
         ranked = t.sort_values(["pvalue", "feature"], kind="stable", na_position="last")[cols]
@@ -452,7 +453,8 @@ def histone_section(m: Modality) -> list[dict[str, Any]]:
     """Histone views: the mark heatmap of the contrasts, peptidoform composition, western blots."""
     from .. import pl
 
-    adata, out = m.adata, []
+    adata, g = m.adata, m.groupby
+    out: list[dict[str, Any]] = []
     if m.lazy:
         return out
     if m.result is not None and m.kind == "histone":
@@ -462,20 +464,20 @@ def histone_section(m: Modality) -> list[dict[str, Any]]:
             f"(* adjusted p < {m.fdr:g}).",
             lambda: pl.mark_heatmap(adata, key=m.key, fdr=m.fdr),
         )
-    if m.groupby is None:
+    if g is None:
         return out
     if "peptide_family" in adata.var.columns:
         m.figs.add(
             out,
             "Fraction of each peptidoform within its peptide family, per phase.",
-            lambda: pl.histone_composition(adata, m.groupby),
+            lambda: pl.histone_composition(adata, g),
         )
     if "densitometry" in adata.uns:  # western-blot densitometry (kom.io.read_densitometry)
         m.figs.add(
             out,
             "Normalised western-blot signal per phase relative to control (mean +- SEM), "
             "with tests against control.",
-            lambda: pl.western(adata, key=m.key, groupby=m.groupby),
+            lambda: pl.western(adata, key=m.key, groupby=g),
         )
     return out
 
