@@ -33,6 +33,26 @@ app = typer.Typer(
 )
 
 logger = logging.getLogger("kratom_omics")
+
+# options whose defaults live in kratom_omics._defaults (shared with the recipe and workflow)
+_RemoveFlaggedOpt = Annotated[bool, typer.Option(help="Remove contaminants, decoys, only-by-site.")]
+_TransformOpt = Annotated[str, typer.Option(help="log2, logit, clr or none.")]
+_PseudocountOpt = Annotated[float, typer.Option(help="Pseudo-count before log2.")]
+_MinValidOpt = Annotated[
+    float, typer.Option(help="Minimum valid values: number (>=1) or fraction.")
+]
+_ValidModeOpt = Annotated[str, typer.Option(help="total, each_group or any_group.")]
+_NormalizeOpt = Annotated[str, typer.Option(help="median, quantile or none.")]
+_ImputeOpt = Annotated[str, typer.Option(help="none, downshift, minprob, knn or mixed.")]
+_GroupbyOpt = Annotated[str, typer.Option(help="Sample-sheet column of the groups.")]
+_TrendOpt = Annotated[bool, typer.Option(help="Intensity-dependent prior (limma trend).")]
+_RobustOpt = Annotated[bool, typer.Option(help="Robust empirical Bayes (limma robust).")]
+_FdrOpt = Annotated[str, typer.Option(help="bh, by, bonferroni, holm, qvalue or none.")]
+_KeyAddedOpt = Annotated[str, typer.Option(help="Key of the results in .uns.")]
+_LfcOpt = Annotated[
+    float, typer.Option(help="TREAT: test |log2 fold change| > lfc instead of != 0.")
+]
+_MinAbsLog2fcOpt = Annotated[float, typer.Option(help="Minimum absolute log2 fold change.")]
 _state = {"debug": False}
 
 
@@ -214,30 +234,14 @@ def load_cmd(
 def preprocess_cmd(
     data: Annotated[Path, typer.Argument(help="Input .h5ad (as loaded).")],
     out: Annotated[Path, typer.Argument(help="Output .h5ad.")],
-    remove_flagged: Annotated[
-        bool, typer.Option(help="Remove contaminants, decoys, only-by-site.")
-    ] = PREPROCESS.remove_flagged,
-    transform: Annotated[
-        str, typer.Option(help="log2, logit, clr or none.")
-    ] = PREPROCESS.transform,
-    pseudocount: Annotated[
-        float, typer.Option(help="Pseudo-count before log2.")
-    ] = PREPROCESS.pseudocount,
-    min_valid: Annotated[
-        float, typer.Option(help="Minimum valid values: number (>=1) or fraction.")
-    ] = PREPROCESS.min_valid,
-    valid_mode: Annotated[
-        str, typer.Option(help="total, each_group or any_group.")
-    ] = PREPROCESS.valid_mode,
-    normalize: Annotated[
-        str, typer.Option(help="median, quantile or none.")
-    ] = PREPROCESS.normalize,
-    impute: Annotated[
-        str, typer.Option(help="none, downshift, minprob, knn or mixed.")
-    ] = PREPROCESS.impute,
-    groupby: Annotated[
-        str, typer.Option(help="Sample-sheet column of the groups.")
-    ] = PREPROCESS.groupby,
+    remove_flagged: _RemoveFlaggedOpt = PREPROCESS.remove_flagged,
+    transform: _TransformOpt = PREPROCESS.transform,
+    pseudocount: _PseudocountOpt = PREPROCESS.pseudocount,
+    min_valid: _MinValidOpt = PREPROCESS.min_valid,
+    valid_mode: _ValidModeOpt = PREPROCESS.valid_mode,
+    normalize: _NormalizeOpt = PREPROCESS.normalize,
+    impute: _ImputeOpt = PREPROCESS.impute,
+    groupby: _GroupbyOpt = PREPROCESS.groupby,
     seed: Annotated[int, typer.Option(help="Seed of the imputation.")] = PREPROCESS.seed,
 ) -> None:
     """Filter, transform, normalise and (only if asked) impute (kom.pp.recipe)."""
@@ -267,27 +271,17 @@ def differential_cmd(
         list[str] | None,
         typer.Option(help='Contrast in level names, e.g. "withdrawal - control"; repeatable.'),
     ] = None,
-    groupby: Annotated[
-        str, typer.Option(help="Sample-sheet column of the groups.")
-    ] = DIFFERENTIAL.groupby,
+    groupby: _GroupbyOpt = DIFFERENTIAL.groupby,
     covariate: Annotated[
         list[str] | None, typer.Option(help="Covariate column (batch, subject); repeatable.")
     ] = None,
     formula: Annotated[
         str | None, typer.Option(help="Design formula instead of groupby + covariates.")
     ] = None,
-    trend: Annotated[
-        bool, typer.Option(help="Intensity-dependent prior (limma trend).")
-    ] = DIFFERENTIAL.trend,
-    robust: Annotated[
-        bool, typer.Option(help="Robust empirical Bayes (limma robust).")
-    ] = DIFFERENTIAL.robust,
-    fdr: Annotated[
-        str, typer.Option(help="bh, by, bonferroni, holm, qvalue or none.")
-    ] = DIFFERENTIAL.fdr,
-    key_added: Annotated[
-        str, typer.Option(help="Key of the results in .uns.")
-    ] = DIFFERENTIAL.key_added,
+    trend: _TrendOpt = DIFFERENTIAL.trend,
+    robust: _RobustOpt = DIFFERENTIAL.robust,
+    fdr: _FdrOpt = DIFFERENTIAL.fdr,
+    key_added: _KeyAddedOpt = DIFFERENTIAL.key_added,
     table: Annotated[
         Path | None, typer.Option(help="Also write the long result table (TSV).")
     ] = None,
@@ -308,9 +302,7 @@ def differential_cmd(
         str | None,
         typer.Option(help="Repeated measures: column of subjects (limma duplicateCorrelation)."),
     ] = None,
-    lfc: Annotated[
-        float, typer.Option(help="TREAT: test |log2 fold change| > lfc instead of != 0.")
-    ] = DIFFERENTIAL.lfc,
+    lfc: _LfcOpt = DIFFERENTIAL.lfc,
     weights: Annotated[
         str | None, typer.Option(help="Layer of observation weights (e.g. from voom).")
     ] = None,
@@ -371,9 +363,7 @@ def biomarkers_cmd(
     ] = None,
     key: Annotated[str, typer.Option(help="Key of the differential results.")] = "differential",
     alpha: Annotated[float, typer.Option(help="FDR level.")] = BIOMARKERS.alpha,
-    min_abs_log2fc: Annotated[
-        float, typer.Option(help="Minimum absolute log2 fold change.")
-    ] = BIOMARKERS.min_abs_log2fc,
+    min_abs_log2fc: _MinAbsLog2fcOpt = BIOMARKERS.min_abs_log2fc,
     table: Annotated[
         Path | None, typer.Option(help="Also write the candidate table (TSV).")
     ] = None,

@@ -28,6 +28,7 @@ from .._core import check_key_added, check_obs_key, get_matrix, record_provenanc
 from .._design import build_design
 from ..errors import DesignError, KratomOmicsWarning
 from ._limma import LinearFit, batched_fit
+from ._limma._fit import residual_sigma
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -326,25 +327,16 @@ def gls_fit(
         su[rows] = s
         d = (nob - rk).astype(float)
         dfres[rows] = d
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sigma[rows] = np.where(d > 0, np.sqrt(rss / np.where(d > 0, d, 1)), np.nan)
+        sigma[rows] = residual_sigma(rss, d)
     chol = np.linalg.cholesky(cormatrix)
     xw = np.linalg.solve(chol, design)
     cov = np.linalg.inv(xw.T @ xw)
     cov = (cov + cov.T) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
         amean = np.where(ok, y, 0.0).sum(axis=1) / n_obs
-    return LinearFit(
-        coefficients=coefs,
-        stdev_unscaled=su,
-        sigma=sigma,
-        df_residual=dfres,
-        amean=amean,
-        n_obs=n_obs,
-        cov_coefficients=cov,
-        design=design,
-        coef_names=list(coef_names) if coef_names is not None else [f"x{i + 1}" for i in range(p)],
-    )
+    # fields in LinearFit's order: coefficients, stdev_unscaled, sigma, df_residual, amean, n_obs,
+    # cov_coefficients (of the whitened complete design), design, coef_names
+    return LinearFit(coefs, su, sigma, dfres, amean, n_obs, cov, design, list(coef_names or []))
 
 
 def block_labels(adata: AnnData, block: str) -> np.ndarray:

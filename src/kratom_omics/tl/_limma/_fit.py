@@ -27,6 +27,7 @@ __all__ = [
     "contrasts_fit",
     "cov2cor",
     "lm_fit",
+    "residual_sigma",
     "single_blas_thread",
 ]
 
@@ -75,6 +76,16 @@ class LinearFit:
     design: np.ndarray
     coef_names: list[str] = field(default_factory=list)
     cov_per_feature: np.ndarray | None = None  # features x p x p, only when asked for
+
+    def __post_init__(self) -> None:
+        if not self.coef_names:  # limma's default names of unnamed design columns
+            self.coef_names = [f"x{i + 1}" for i in range(self.design.shape[1])]
+
+
+def residual_sigma(rss: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Residual standard deviations ``sqrt(rss / df)``, NaN where ``df == 0``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(df > 0, np.sqrt(rss / np.where(df > 0, df, 1)), np.nan)
 
 
 def batched_fit(
@@ -261,8 +272,7 @@ def lm_fit(
             coefs[sl] = b
             su[sl] = s
             dfres[sl] = d
-            with np.errstate(invalid="ignore", divide="ignore"):
-                sigma[sl] = np.where(d > 0, np.sqrt(rss / np.where(d > 0, d, 1)), np.nan)
+            sigma[sl] = residual_sigma(rss, d)
             n_obs[sl] = nob
             if cov_feat is not None and cv is not None:
                 cv[empty] = np.nan
@@ -276,7 +286,7 @@ def lm_fit(
         n_obs=n_obs,
         cov_coefficients=cov,
         design=design,
-        coef_names=list(coef_names) if coef_names is not None else [f"x{i + 1}" for i in range(p)],
+        coef_names=list(coef_names or []),
         cov_per_feature=cov_feat,
     )
 
