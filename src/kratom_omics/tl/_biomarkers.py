@@ -41,6 +41,7 @@ from ._performance import _auc, auc_with_ci
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
+    from mudata import MuData
 
 __all__ = ["CANDIDATE_STATUSES", "FEATURE_STATUSES", "cross_modality", "flag_biomarkers"]
 
@@ -621,7 +622,7 @@ CROSS_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _as_mapping(data: Any) -> Mapping[str, AnnData]:
+def _as_mapping(data: Mapping[str, AnnData] | MuData) -> Mapping[str, AnnData]:
     if hasattr(data, "mod") and isinstance(data.mod, Mapping):  # MuData
         return dict(data.mod)
     if isinstance(data, Mapping):
@@ -633,7 +634,7 @@ def _as_mapping(data: Any) -> Mapping[str, AnnData]:
     )
 
 
-def cross_table(data: Any, key: str = "biomarkers") -> pd.DataFrame:
+def cross_table(data: Mapping[str, AnnData] | MuData, key: str = "biomarkers") -> pd.DataFrame:
     """Side-by-side candidates of several modalities from stored :func:`flag_biomarkers` results."""
     mapping = _as_mapping(data)
     frames = []
@@ -668,7 +669,7 @@ def cross_table(data: Any, key: str = "biomarkers") -> pd.DataFrame:
 
 
 def cross_modality(
-    data: Any,
+    data: Mapping[str, AnnData] | MuData,
     candidates: str | os.PathLike | pd.DataFrame | None = None,
     *,
     key: str = "differential",

@@ -213,7 +213,7 @@ def chunked_fit(
     *,
     masks: Sequence[tuple[np.ndarray, np.ndarray] | None],
     layer: str | None = None,
-    weights: Any = None,
+    weights: str | np.ndarray | None = None,
     exact: bool = False,
     keep_amean: bool = False,
     scheduler: str | None = None,

@@ -26,7 +26,7 @@ from ..errors import DesignError, KeyNotFoundError, did_you_mean
 from ._dask import chunked_fit, is_dask_backed
 from ._detection import contrast_sides, side_masks, side_totals
 from ._dupcor import block_labels, duplicate_correlation_matrix, gls_fit
-from ._limma import ChunkStore, LinearFit, block_summary, contrasts_fit, lm_fit, run
+from ._limma import ChunkStore, LinearFit, block_summary, contrasts_fit, lm_fit, run, stored_prior
 from ._multitest import check_method
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -456,10 +456,6 @@ def differential(
         del store, gathered
     g, k = int(adata.n_vars), len(names)
 
-    def prior_value(v: Any) -> Any:
-        arr = np.asarray(v, dtype=float)
-        return float(arr) if arr.ndim == 0 else arr.copy()
-
     matched = LEGACY_LIMMA_VERSION if legacy is True else LIMMA_VERSION
     params: dict[str, Any] = {
         "groupby": groupby if groupby is not None else "",
@@ -497,8 +493,8 @@ def differential(
         "contrasts": list(names),
         **tables,
         "prior": {
-            "df_prior": prior_value(result["df_prior"]),
-            "s2_prior": prior_value(result["s2_prior"]),
+            "df_prior": stored_prior(result["df_prior"]),
+            "s2_prior": stored_prior(result["s2_prior"]),
         },
         "contrast_matrix": pd.DataFrame(
             {

@@ -37,7 +37,7 @@ from ..errors import DesignError
 from ._detection import side_masks, side_totals
 from ._differential import gene_index
 from ._dupcor import block_labels, duplicate_correlation_matrix, gls_fit
-from ._limma import ChunkStore, block_summary, contrasts_fit, lm_fit, run
+from ._limma import ChunkStore, block_summary, contrasts_fit, lm_fit, run, stored_prior
 from ._multitest import adjust_pvalues, check_method
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -381,10 +381,6 @@ def timecourse(
     if "gene" in adata.var.columns:
         recovery["gene"] = adata.var["gene"].astype(str).to_numpy().astype(object)
 
-    def prior_value(v: Any) -> Any:
-        arr = np.asarray(v, dtype=float)
-        return float(arr) if arr.ndim == 0 else arr.copy()
-
     params: dict[str, Any] = {
         "time": time,
         "groupby": groupby,
@@ -418,8 +414,8 @@ def timecourse(
         "f_table": f_table,
         "recovery": recovery,
         "prior": {
-            "df_prior": prior_value(result["df_prior"]),
-            "s2_prior": prior_value(result["s2_prior"]),
+            "df_prior": stored_prior(result["df_prior"]),
+            "s2_prior": stored_prior(result["s2_prior"]),
         },
     }
     counts = pd.Series(pattern).value_counts()

@@ -73,6 +73,7 @@ __all__ = [
     "moderate",
     "require_residual_df",
     "run",
+    "stored_prior",
     "table_blocks",
     "treat",
     "write_parquet",
@@ -82,6 +83,8 @@ FIT_KEYS: tuple[str, ...] = ("coef", "su", "sigma", "dfres")
 Sides = Sequence[tuple[list[str], list[str]] | None]
 Masks = Sequence[tuple[np.ndarray, np.ndarray] | None]
 Block = dict[str, Any]
+#: A prior value: one for all features, or one per feature (trend, robust).
+Prior = float | np.ndarray
 
 
 # --------------------------------------------------------------------------------------------------
@@ -197,6 +200,12 @@ class ChunkStore:
         return (self.directory / f"{0:07d}_{name}.npy").exists()
 
 
+def stored_prior(value: Prior) -> Prior:
+    """A prior value as stored in a result: a float, or a copy of the per-feature array."""
+    arr = np.asarray(value, dtype=float)
+    return float(arr) if arr.ndim == 0 else arr.copy()
+
+
 def require_residual_df(df_residual: np.ndarray, n_columns: int) -> None:
     """Raise :class:`DesignError` when no feature has residual df (nothing to moderate)."""
     if float(np.max(df_residual, initial=0.0)) == 0:
@@ -223,14 +232,19 @@ class BlockTests:
     dfres: np.ndarray
 
 
+def _part(value: Prior, sl: slice) -> Prior:
+    """The features ``sl`` of a per-feature prior value (a scalar stays a scalar)."""
+    return value[sl] if isinstance(value, np.ndarray) and value.ndim else value
+
+
 @dataclass
 class Moderation:
     """The global results of empirical Bayes on a blocked fit, and the per-block statistics."""
 
     s2_post: np.ndarray | None  # all features only when fewer than 3 (no moderation)
     dfp: np.ndarray
-    df_prior: Any
-    s2_prior: Any
+    df_prior: Prior
+    s2_prior: Prior
     df_cap: float
     var_prior: np.ndarray
     padj: np.ndarray  # contrasts x features
@@ -256,9 +270,7 @@ class Moderation:
             return self.s2_post[sl], dfres
         var = np.square(c["sigma"])
         var[dfres == 0] = 0
-        vp = self.s2_prior if np.ndim(self.s2_prior) == 0 else self.s2_prior[sl]
-        dfp = self.df_prior if np.ndim(self.df_prior) == 0 else self.df_prior[sl]
-        return posterior_var(var, dfres, vp, dfp), dfres
+        return posterior_var(var, dfres, _part(self.s2_prior, sl), _part(self.df_prior, sl)), dfres
 
     def tests(self, i: int, sl: slice, c: Mapping[str, np.ndarray]) -> BlockTests:
         """Moderated t, total df, p (TREAT's with ``lfc > 0``) and posterior variances of block
@@ -580,7 +592,7 @@ def table_blocks(
     return long(), ftable(), counts
 
 
-def _object_column(values: Any) -> np.ndarray:
+def _object_column(values: np.ndarray | pd.Index) -> np.ndarray:
     """A column of text as an object array (an index slice's strings are not copied)."""
     import pandas as pd
 
@@ -631,7 +643,7 @@ def collect(blocks: Iterator[Block], n_rows: int) -> pd.DataFrame:
     return table
 
 
-def _arrow(values: Any) -> pa.Array:
+def _arrow(values: np.ndarray | pd.Index) -> pa.Array:
     """One column of a block as an Arrow array (text as Arrow strings, without Python objects
     for Arrow-backed names)."""
     import pandas as pd
@@ -742,8 +754,8 @@ class EBayesResult:
     lods: np.ndarray
     df_total: np.ndarray
     s2_post: np.ndarray
-    df_prior: Any
-    s2_prior: Any
+    df_prior: Prior
+    s2_prior: Prior
     var_prior: np.ndarray
     f_stat: np.ndarray
     f_df1: int

@@ -11,7 +11,6 @@ orchestration over blocks is :mod:`kratom_omics.tl._limma._engine`.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -118,13 +117,15 @@ def moderated_t(
     return t, df_total, p
 
 
-def tmixture_limits(s2_prior: Any, stdev_coef_lim: tuple[float, float]) -> tuple[float, float]:
+def tmixture_limits(
+    s2_prior: float | np.ndarray, stdev_coef_lim: tuple[float, float]
+) -> tuple[float, float]:
     """Bounds of the prior variance of a contrast: ``stdev.coef.lim^2 / median(s2_prior)``."""
     med = float(np.median(s2_prior))
     return stdev_coef_lim[0] ** 2 / med, stdev_coef_lim[1] ** 2 / med
 
 
-def fill_var_prior(var_prior: np.ndarray, s2_prior: Any) -> np.ndarray:
+def fill_var_prior(var_prior: np.ndarray, s2_prior: float | np.ndarray) -> np.ndarray:
     """Contrasts whose prior variance could not be estimated get ``1 / median(s2_prior)``."""
     if np.any(np.isnan(var_prior)):
         var_prior[np.isnan(var_prior)] = 1 / float(np.median(np.atleast_1d(s2_prior)))

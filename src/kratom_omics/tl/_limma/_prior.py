@@ -548,7 +548,12 @@ def squeeze_var(
     return {"df_prior": df_prior, "var_prior": var_prior, "var_post": var_post, "legacy": legacy}
 
 
-def posterior_var(var: np.ndarray, df: np.ndarray, var_prior: Any, df_prior: Any) -> np.ndarray:
+def posterior_var(
+    var: np.ndarray,
+    df: np.ndarray,
+    var_prior: float | np.ndarray,
+    df_prior: float | np.ndarray,
+) -> np.ndarray:
     """Posterior variances ``(df * var + df_prior * var_prior) / (df + df_prior)``, feature-wise.
 
     ``var_prior`` where ``df_prior`` is infinite; ``df_prior`` and ``var_prior`` are scalars or

@@ -7,6 +7,7 @@ as in R.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -91,7 +92,9 @@ def trigamma_inverse(x: float) -> float:
     return y
 
 
-def f_sf(f: np.ndarray, df1: Any, df2: Any, *, log: bool = False) -> np.ndarray:
+def f_sf(
+    f: np.ndarray, df1: float | np.ndarray, df2: float | np.ndarray, *, log: bool = False
+) -> np.ndarray:
     """Upper tail of the F distribution, allowing ``df2 = inf`` (chi-square limit)."""
     f = np.asarray(f, dtype=float)
     df2 = np.asarray(df2, dtype=float)
@@ -113,7 +116,9 @@ def f_sf(f: np.ndarray, df1: Any, df2: Any, *, log: bool = False) -> np.ndarray:
     return out
 
 
-def f_cdf(f: np.ndarray, df1: Any, df2: Any, *, log: bool = False) -> np.ndarray:
+def f_cdf(
+    f: np.ndarray, df1: float | np.ndarray, df2: float | np.ndarray, *, log: bool = False
+) -> np.ndarray:
     f = np.asarray(f, dtype=float)
     f, df1, df2 = np.broadcast_arrays(f, np.asarray(df1, float), np.asarray(df2, float))
     out = np.empty(f.shape)
@@ -157,7 +162,7 @@ def t_sf(t: np.ndarray, df: np.ndarray) -> np.ndarray:
     return np.asarray(out)
 
 
-def by_unique(func: Any, x: np.ndarray) -> np.ndarray:
+def by_unique(func: Callable[[np.ndarray], Any], x: np.ndarray) -> np.ndarray:
     """``func(x)`` evaluated once per distinct value (residual df take few distinct values)."""
     x = np.asarray(x, dtype=float)
     if x.size < 64:
