@@ -46,10 +46,8 @@ def family_fractions(
     :func:`histone_composition` draws).
 
     Values of each sample are closed within each family (divided by the family's sum over observed
-    forms)
-    before averaging, so the fractions of a family sum to 1 in every stage. ``layer="raw"`` (the
-    ratios or
-    areas as loaded) is used as is; ``layer=None`` uses ``2**X`` (log2 values).
+    forms) before averaging, so the fractions of a family sum to 1 in every stage. ``layer="raw"``
+    (the ratios or areas as loaded) is used as is; ``layer=None`` uses ``2**X`` (log2 values).
 
     Parameters
     ----------
@@ -151,8 +149,7 @@ def histone_composition(
     Returns
     -------
     The Figure, one Axes per family (title = family); each bar segment is a ``Rectangle`` whose
-    height is
-    the mean fraction (see :func:`family_fractions`).
+    height is the mean fraction (see :func:`family_fractions`).
     """
     import seaborn as sns
 
@@ -227,8 +224,7 @@ def mark_heatmap(
         Key of the differential result in ``adata.uns``.
     marks
         Marks to keep, e.g. ``["H3K9ac", "H4K12ac"]`` (matched case-insensitively within ``;``
-        groups);
-        default all modified features (all features when no mark column exists).
+        groups); default all modified features (all features when no mark column exists).
     contrasts
         Contrasts (columns) in order (default: all stored).
     fdr

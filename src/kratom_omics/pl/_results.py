@@ -313,11 +313,9 @@ def top_heatmap(
     """Heatmap of the top features across samples ordered by phase (and time point).
 
     Features are ranked by the F-test p-value over all contrasts (``f_table``) when ``contrast`` is
-    None and
-    it is stored, else by the p-value of ``contrast`` (the first one by default). Values are
-    z-scored (or
-    centred) per feature; missing values are left blank. A bar above the heatmap shows each sample's
-    phase.
+    None and it is stored, else by the p-value of ``contrast`` (the first one by default). Values
+    are z-scored (or centred) per feature; missing values are left blank. A bar above the heatmap
+    shows each sample's phase.
 
     Parameters
     ----------

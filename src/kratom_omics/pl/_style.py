@@ -135,10 +135,9 @@ def group_colors(
     """Colour of each level of ``adata.obs[groupby]``, shared by every plot.
 
     Colours come from ``palette`` when given (and are then stored), else from
-    ``adata.uns[f"{groupby}_colors"]``
-    (a list in category order, as scanpy stores them), else from the default phase palette, and are
-    stored in
-    ``adata.uns[f"{groupby}_colors"]`` so later plots and the report reuse them.
+    ``adata.uns[f"{groupby}_colors"]`` (a list in category order, as scanpy stores them), else from
+    the default phase palette, and are stored in ``adata.uns[f"{groupby}_colors"]`` so later plots
+    and the report reuse them.
 
     Parameters
     ----------
@@ -234,8 +233,7 @@ def match_features(
     """Feature ids matching each query by id or gene symbol, case-insensitively within ``;`` groups.
 
     A query first matches a feature id exactly; otherwise it matches every feature whose id,
-    ``gene``,
-    ``marker`` or ``mark`` holds it as one of its ``;``-separated entries (case ignored).
+    ``gene``, ``marker`` or ``mark`` holds it as one of its ``;``-separated entries (case ignored).
     """
     queries = [features] if isinstance(features, str) else list(features)
     names = adata.var_names.astype(str)
@@ -326,8 +324,7 @@ def lfc_of(adata: AnnData, key: str, lfc: float | None) -> float:
 
 
 def groupby_of(adata: AnnData, key: str, groupby: str | None) -> str:
-    """``groupby`` when given, else the one the differential analysis used (when stored), else
-    ``"phase"``."""
+    """``groupby`` when given, else the one the differential analysis used (if stored), else phase."""
     if groupby is not None:
         return groupby
     store = adata.uns.get(key)
