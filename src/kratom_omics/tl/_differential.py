@@ -25,7 +25,7 @@ from .._results import DETECTION_COLUMNS, F_COLUMNS, TABLE_COLUMNS
 from ..errors import DesignError, KeyNotFoundError, did_you_mean
 from ._dask import chunked_fit, is_dask_backed
 from ._detection import contrast_sides, side_masks, side_totals
-from ._dupcor import block_labels, duplicate_correlation_matrix, gls_fit
+from ._dupcor import blocked_fit
 from ._limma import ChunkStore, LinearFit, block_summary, contrasts_fit, lm_fit, run, stored_prior
 from ._multitest import check_method
 
@@ -122,7 +122,7 @@ def _fit_in_memory(
     y = get_matrix(adata, layer).T  # features x samples
     fit: LinearFit
     if block is not None:
-        fit, block_info = _blocked_fit(
+        fit, block_info = blocked_fit(
             adata, y, design, block, correlation, weights=weights, exact_se=exact_se
         )
         wname = ""
@@ -176,41 +176,6 @@ def _fit_chunked(
         spill=spill,
     )
     return store, gathered, cov_out
-
-
-def _blocked_fit(
-    adata: AnnData,
-    y: np.ndarray,
-    design: Design,
-    block: str,
-    correlation: float | None,
-    *,
-    weights: str | np.ndarray | None,
-    exact_se: bool,
-) -> tuple[LinearFit, dict[str, Any]]:
-    """GLS fit with a within-``block`` correlation (estimated by duplicateCorrelation if None)."""
-    if weights is not None or exact_se:
-        raise DesignError(
-            "block= cannot be combined with weights= or exact_se=True; drop them or put the "
-            "subject in covariates= as a fixed effect."
-        )
-    labels = block_labels(adata, block)
-    if correlation is None:
-        res = duplicate_correlation_matrix(y, design.matrix, labels)
-        rho = res.consensus
-    else:
-        if (
-            not isinstance(correlation, (int, float))
-            or isinstance(correlation, bool)
-            or not -1 < correlation < 1
-        ):
-            raise DesignError(
-                f"correlation must be a number strictly between -1 and 1; got {correlation!r}."
-            )
-        rho = float(correlation)
-    fit = gls_fit(y, design.matrix, labels, rho, coef_names=design.columns)
-    logger.info("differential: within-%s correlation %.6g", block, rho)
-    return fit, {"correlation": rho, "correlation_estimated": correlation is None}
 
 
 def differential(

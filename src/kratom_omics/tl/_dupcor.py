@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .._core import check_key_added, check_obs_key, get_matrix, record_provenance
-from .._design import build_design
+from .._design import Design, build_design
 from ..errors import DesignError, KratomOmicsWarning
 from ._limma import LinearFit, batched_fit
 from ._limma._fit import residual_sigma
@@ -352,6 +352,41 @@ def block_labels(adata: AnnData, block: str) -> np.ndarray:
             "give every sample a block label (a subject seen once is its own block)."
         )
     return col.astype(str).to_numpy()
+
+
+def blocked_fit(
+    adata: AnnData,
+    y: np.ndarray,
+    design: Design,
+    block: str,
+    correlation: float | None,
+    *,
+    weights: str | np.ndarray | None,
+    exact_se: bool,
+) -> tuple[LinearFit, dict[str, Any]]:
+    """GLS fit with a within-``block`` correlation (estimated by duplicateCorrelation if None)."""
+    if weights is not None or exact_se:
+        raise DesignError(
+            "block= cannot be combined with weights= or exact_se=True; drop them or put the "
+            "subject in covariates= as a fixed effect."
+        )
+    labels = block_labels(adata, block)
+    if correlation is None:
+        res = duplicate_correlation_matrix(y, design.matrix, labels)
+        rho = res.consensus
+    else:
+        if (
+            not isinstance(correlation, (int, float))
+            or isinstance(correlation, bool)
+            or not -1 < correlation < 1
+        ):
+            raise DesignError(
+                f"correlation must be a number strictly between -1 and 1; got {correlation!r}."
+            )
+        rho = float(correlation)
+    fit = gls_fit(y, design.matrix, labels, rho, coef_names=design.columns)
+    logger.info("within-%s correlation %.6g", block, rho)
+    return fit, {"correlation": rho, "correlation_estimated": correlation is None}
 
 
 def duplicate_correlation(

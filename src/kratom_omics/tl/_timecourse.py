@@ -36,7 +36,7 @@ from .._smooth import ns_basis as r_ns
 from ..errors import DesignError
 from ._detection import side_masks, side_totals
 from ._differential import gene_index
-from ._dupcor import block_labels, duplicate_correlation_matrix, gls_fit
+from ._dupcor import blocked_fit
 from ._limma import ChunkStore, block_summary, contrasts_fit, lm_fit, run, stored_prior
 from ._multitest import adjust_pvalues, check_method
 
@@ -279,9 +279,8 @@ def timecourse(
     y = get_matrix(adata, layer).T
     rho: float | None = None
     if block is not None:
-        labels = block_labels(adata, block)
-        rho = duplicate_correlation_matrix(y, design.matrix, labels).consensus
-        fit = gls_fit(y, design.matrix, labels, rho, coef_names=design.columns)
+        fit, block_info = blocked_fit(adata, y, design, block, None, weights=None, exact_se=False)
+        rho = float(block_info["correlation"])
     else:
         fit = lm_fit(y, design.matrix, coef_names=design.columns)
     # a feature whose withdrawal values cover fewer than df + 1 time points has no identifiable
