@@ -18,6 +18,7 @@ from .errors import DesignError, KeyNotFoundError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
+    import pandas as pd
     from anndata import AnnData
 
 DEFAULT_PHASES: tuple[str, ...] = ("control", "use", "withdrawal")
@@ -108,3 +109,19 @@ def groups_of(adata: AnnData, groupby: str) -> Sequence[str]:
         present = set(col.dropna().astype(str))
         return [str(c) for c in col.cat.categories if str(c) in present]
     return list(pd.unique(col.dropna().astype(str)))
+
+
+def gene_index(adata: AnnData) -> pd.Index | None:
+    """``adata.var["gene"]`` as text for result tables (None without the column).
+
+    Arrow-backed strings (from ``read_zarr_lazy``) stay Arrow strings, a missing one reading
+    ``"<NA>"``; other columns are converted with ``astype(str)``.
+    """
+    import pandas as pd
+
+    if "gene" not in adata.var.columns:
+        return None
+    col = adata.var["gene"]
+    return pd.Index(
+        col.fillna("<NA>") if isinstance(col.dtype, pd.StringDtype) else col.astype(str)
+    )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._core import check_key_added, check_layer, get_matrix, record_provenance
+from .._core import check_key_added, check_layer, gene_index, get_matrix, record_provenance
 from .._defaults import DIFFERENTIAL
 from .._design import Design, build_design, contrast_matrix, normalize_contrast, quote_name
 from .._results import DETECTION_COLUMNS, F_COLUMNS, TABLE_COLUMNS
@@ -82,16 +82,6 @@ def _sides(
     if groupby is not None and groupby in adata.obs.columns and design.level_vectors:
         return contrast_sides(cmat, design.level_vectors), adata.obs[groupby]
     return [None] * k, pd.Series(np.full(adata.n_obs, np.nan), index=adata.obs_names)
-
-
-def gene_index(adata: AnnData) -> pd.Index | None:
-    """``adata.var["gene"]`` as text (Arrow strings from ``read_zarr_lazy`` stay Arrow strings)."""
-    if "gene" not in adata.var.columns:
-        return None
-    col = adata.var["gene"]
-    return pd.Index(
-        col.fillna("<NA>") if isinstance(col.dtype, pd.StringDtype) else col.astype(str)
-    )
 
 
 def _make_out(out: Path) -> None:

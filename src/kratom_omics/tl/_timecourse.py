@@ -30,12 +30,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._core import check_key_added, check_obs_key, get_matrix, record_provenance
+from .._core import check_key_added, check_obs_key, gene_index, get_matrix, record_provenance
 from .._design import Design, build_design
 from .._smooth import ns_basis as r_ns
 from ..errors import DesignError
 from ._detection import side_masks, side_totals
-from ._differential import gene_index
 from ._dupcor import blocked_fit
 from ._limma import ChunkStore, block_summary, contrasts_fit, lm_fit, run, stored_prior
 from ._multitest import adjust_pvalues, check_method
