@@ -14,10 +14,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .errors import KeyNotFoundError, did_you_mean
+from .errors import DesignError, KeyNotFoundError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
+    import pandas as pd
     from anndata import AnnData
 
 DEFAULT_PHASES: tuple[str, ...] = ("control", "use", "withdrawal")
@@ -58,6 +59,14 @@ def record_provenance(adata: AnnData, function: str, parameters: Mapping[str, An
     }
 
 
+def check_key_added(key_added: object, *, argument: str = "key_added") -> str:
+    """Return ``key_added`` if it can name a result in ``adata.uns`` (a non-empty string without
+    ``/``, which h5ad would read as a group path); raise :class:`DesignError` otherwise."""
+    if not isinstance(key_added, str) or not key_added or "/" in key_added:
+        raise DesignError(f"{argument}={key_added!r} must be a non-empty string without '/'.")
+    return key_added
+
+
 def check_obs_key(adata: AnnData, key: str, *, argument: str = "groupby") -> None:
     """Raise :class:`KeyNotFoundError` with a suggestion when ``key`` is not an ``.obs`` column."""
     if key not in adata.obs.columns:
@@ -69,6 +78,7 @@ def check_obs_key(adata: AnnData, key: str, *, argument: str = "groupby") -> Non
 
 
 def check_layer(adata: AnnData, layer: str | None) -> None:
+    """Raise :class:`KeyNotFoundError` with a suggestion when ``layer`` is not a layer of ``adata``."""
     if layer is not None and layer not in adata.layers:
         raise KeyNotFoundError(
             did_you_mean(layer, adata.layers.keys(), what="layer").replace(
@@ -99,3 +109,19 @@ def groups_of(adata: AnnData, groupby: str) -> Sequence[str]:
         present = set(col.dropna().astype(str))
         return [str(c) for c in col.cat.categories if str(c) in present]
     return list(pd.unique(col.dropna().astype(str)))
+
+
+def gene_index(adata: AnnData) -> pd.Index | None:
+    """``adata.var["gene"]`` as text for result tables (None without the column).
+
+    Arrow-backed strings (from ``read_zarr_lazy``) stay Arrow strings, a missing one reading
+    ``"<NA>"``; other columns are converted with ``astype(str)``.
+    """
+    import pandas as pd
+
+    if "gene" not in adata.var.columns:
+        return None
+    col = adata.var["gene"]
+    return pd.Index(
+        col.fillna("<NA>") if isinstance(col.dtype, pd.StringDtype) else col.astype(str)
+    )

@@ -58,7 +58,7 @@ def test_sorting(adata: ad.AnnData) -> None:
 
 
 def test_errors(adata: ad.AnnData) -> None:
-    msg = r"adata.uns\['diff'\] holds no .* Available differential results: \['differential'\]"
+    msg = r"no differential result in adata.uns\['diff'\].* Available differential results: \['differential'\]"
     with pytest.raises(ResultNotFoundError, match=msg):
         kom.get.differential(adata, "diff")
     msg = r"contrast='withdrawal - contrl' is not a contrast .* Did you mean 'withdrawal - control'"
@@ -70,5 +70,8 @@ def test_errors(adata: ad.AnnData) -> None:
     ):
         kom.get.differential(adata, sort_by="pval")
     empty = ad.AnnData(X=np.zeros((2, 2)))
-    with pytest.raises(ResultNotFoundError, match=r"Run kom.tl.differential\(adata, ...\) first"):
+    with pytest.raises(
+        ResultNotFoundError,
+        match=r"Run kom.tl.differential\(adata, \.\.\., key_added='differential'\) first",
+    ):
         kom.get.differential_f(empty)

@@ -100,7 +100,7 @@ def _write(tmp_path, body):
     ],
 )
 def test_bad_rows_are_named(tmp_path, body, message):
-    with pytest.raises(InputFormatError) as exc:
+    with pytest.raises(InputFormatError, match=r"candidates\.tsv") as exc:
         kom.io.read_candidates(_write(tmp_path, body))
     assert message in str(exc.value)
     assert "candidates.tsv" in str(exc.value)

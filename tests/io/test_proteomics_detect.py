@@ -37,7 +37,7 @@ def test_detect(name, fmt):
 def test_unknown_header_lists_signatures(tmp_path):
     path = tmp_path / "table.tsv"
     path.write_text("id\tS1\tS2\nP1\t1\t2\n")
-    with pytest.raises(InputFormatError) as err:
+    with pytest.raises(InputFormatError, match="could not recognise the proteomics tool") as err:
         kom.io.read_proteomics(path)
     msg = str(err.value)
     assert "could not recognise the proteomics tool from the header ['id', 'S1', 'S2']" in msg

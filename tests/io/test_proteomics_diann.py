@@ -120,7 +120,7 @@ def test_report_non_numeric_quantity(tmp_path):
     report.loc[4, "PG.MaxLFQ"] = "#VALUE!"
     path = tmp_path / "report.tsv"
     report.to_csv(path, sep="\t", index=False)
-    with pytest.raises(InputFormatError) as err:
+    with pytest.raises(InputFormatError, match="non-numeric value '#VALUE!'") as err:
         kom.io.read_diann(path)
     assert "column 'PG.MaxLFQ' has a non-numeric value '#VALUE!' at feature 'P63018'" in str(
         err.value

@@ -148,7 +148,7 @@ def test_sample_sheet_mismatch_lists_every_sample(tmp_path):
     sheet = pd.DataFrame(
         {"sample": ["CTRL_1", "CTRL_2", "USE_1", "USE_2", "WD_1", "WD_3"], "phase": ["control"] * 6}
     )
-    with pytest.raises(SampleMismatchError) as err:
+    with pytest.raises(SampleMismatchError, match=r"not the sample sheet: \['WD_2'\]") as err:
         kom.io.read_maxquant(PG, sheet)
     msg = str(err.value)
     assert "in the data but not the sample sheet: ['WD_2']" in msg
@@ -181,7 +181,7 @@ def test_non_numeric_intensity(tmp_path):
         return [lines[0], lines[1], "\t".join(fields), *lines[3:]]
 
     path = _rewrite(tmp_path, edit)
-    with pytest.raises(InputFormatError) as err:
+    with pytest.raises(InputFormatError, match=r"non-numeric value '4,1E\+07x'") as err:
         kom.io.read_maxquant(path)
     msg = str(err.value)
     assert (
@@ -214,7 +214,7 @@ def test_empty_and_header_only(tmp_path):
 
 
 def test_wrong_tool_names_the_right_one():
-    with pytest.raises(InputFormatError) as err:
+    with pytest.raises(InputFormatError, match="not a MaxQuant proteinGroups table") as err:
         kom.io.read_maxquant(DATA / "combined_protein.tsv")
     msg = str(err.value)
     missing = "missing column(s) ['Protein IDs', 'Majority protein IDs']"

@@ -61,7 +61,7 @@ def test_sample_rows_orientation(tmp_path, sheet):
 def test_mismatch_lists_both_sides(tmp_path, sheet):
     p = tmp_path / "t.tsv"
     p.write_text("id\tS1\tS2\tS3\tS5\nf1\t1\t2\t3\t4\n")
-    with pytest.raises(SampleMismatchError) as info:
+    with pytest.raises(SampleMismatchError, match=r"not the sample sheet: \['S5'\]") as info:
         kom.io.read_table(p, sheet, sample_columns=["S1", "S2", "S3", "S5"])
     msg = str(info.value)
     assert "in the data but not the sample sheet: ['S5']" in msg

@@ -55,8 +55,15 @@ def test_volcano_draws_s0_curve(protein):
 
 
 def test_volcano_errors(protein):
-    with pytest.raises(KeyNotFoundError, match=r"contrast='withdrawal-control'.*Did you mean"):
-        kom.pl.volcano(protein, "withdrawal-control")
+    with pytest.raises(KeyNotFoundError, match=r"contrast='withdrawal-contrl'.*Did you mean"):
+        kom.pl.volcano(protein, "withdrawal-contrl")
+    # spacing is normalised as in kom.get.differential: the same rows are drawn
+    loose = kom.pl.volcano(protein, "withdrawal-control")
+    exact = kom.pl.volcano(protein, WC)
+    assert [len(c.get_offsets()) for c in loose.collections] == [
+        len(c.get_offsets()) for c in exact.collections
+    ]
+    assert sum(len(c.get_offsets()) for c in exact.collections) > 0
     with pytest.raises(InputFormatError, match=r"lfc=-1 must be >= 0"):
         kom.pl.volcano(protein, WC, lfc=-1)
     with pytest.raises(InputFormatError, match=r"fdr=5 must be between 0 and 1"):

@@ -63,7 +63,7 @@ def test_sample_order_follows_phase_then_timepoint(histone):
 
 def test_result_errors(protein):
     with pytest.raises(
-        ResultNotFoundError, match=r"no differential results in adata.uns\['other'\]; run"
+        ResultNotFoundError, match=r"no differential result in adata.uns\['other'\]"
     ):
         contrast_table(protein, "other")
     with pytest.raises(

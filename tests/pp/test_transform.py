@@ -34,12 +34,12 @@ def test_log2_values_nonpositive_to_nan_and_raw_untouched():
 
 def test_log2_twice_raises_and_raw_layer_restarts():
     adata = _linear()
-    with pytest.warns(KratomOmicsWarning):
+    with pytest.warns(KratomOmicsWarning, match=r"1 value\(s\) .*set to NaN"):
         kom.pp.log2(adata)
     with pytest.raises(InputFormatError, match=r"already log2-transformed.*layer='raw'"):
         kom.pp.log2(adata)
     adata.X = adata.X + 5.0  # e.g. a normalisation
-    with pytest.warns(KratomOmicsWarning):
+    with pytest.warns(KratomOmicsWarning, match=r"1 value\(s\) .*set to NaN"):
         kom.pp.log2(adata, layer="raw")
     np.testing.assert_array_equal(adata.X[0], [0.0, 1.0, 2.0, 10.0])
 
@@ -80,7 +80,7 @@ def test_log2_histone_ratios_from_raw_layer(histone):
 
 def test_log2_copy_leaves_input_and_flag_survives_h5ad(tmp_path):
     adata = _linear()
-    with pytest.warns(KratomOmicsWarning):
+    with pytest.warns(KratomOmicsWarning, match=r"1 value\(s\) .*set to NaN"):
         out = kom.pp.log2(adata, copy=True)
     assert out is not None
     np.testing.assert_array_equal(adata.X[0], [1.0, 2.0, 4.0, 1024.0])

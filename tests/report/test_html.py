@@ -227,7 +227,7 @@ def test_no_console_errors_and_no_network_requests(page):
 def test_hostile_sample_name_is_text_not_script(page):
     from selenium.common.exceptions import NoAlertPresentException
 
-    with pytest.raises(NoAlertPresentException):
+    with pytest.raises(NoAlertPresentException, match="no such alert"):
         page.switch_to.alert.text  # noqa: B018
     body = page.find_element("tag name", "body").text
     assert HOSTILE in body

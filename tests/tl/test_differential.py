@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 import kratom_omics as kom
-from kratom_omics.errors import DesignError, KeyNotFoundError
-from kratom_omics.tl._design import (
+from kratom_omics._design import (
     build_design,
     contrast_matrix,
     normalize_contrast,
     parse_contrast,
 )
+from kratom_omics.errors import DesignError, KeyNotFoundError
 from kratom_omics.tl._differential import DETECTION_COLUMNS, TABLE_COLUMNS
 from kratom_omics.tl._limma import lm_fit
 
@@ -428,7 +428,7 @@ def _greedy_limits(xo: np.ndarray, wo: np.ndarray, seeds: list[int], spanweight:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_lowess_limits_match_greedy_window_growth(seed: int) -> None:
-    from kratom_omics.tl._limma import _lowess_limits, _lowess_seeds
+    from kratom_omics._smooth import _lowess_limits, _lowess_seeds
 
     rng = np.random.default_rng(seed)
     n = 300
@@ -458,7 +458,7 @@ def _smoother_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def test_r_lowess_matches_r() -> None:
     """R 4.2: lowess(x, y, f = 0.3, iter = 3)$y[c(1, 50, 120, 200)] (sorted-x order)."""
-    from kratom_omics.tl._limma import r_lowess
+    from kratom_omics._smooth import r_lowess
 
     x, y, _ = _smoother_data()
     fit = r_lowess(x, y, f=0.3, iterations=3)[np.argsort(x, kind="stable")]
@@ -487,7 +487,7 @@ def test_weighted_lowess_matches_limma(
     span: float, iterations: int, npts: int, expected: list
 ) -> None:
     """limma 3.62: weightedLowess(x, y, w, span, iterations, npts)$fitted[c(1, 50, 120, 200)]."""
-    from kratom_omics.tl._limma import weighted_lowess
+    from kratom_omics._smooth import weighted_lowess
 
     x, y, w = _smoother_data()
     fit = weighted_lowess(x, y, w, span=span, iterations=iterations, npts=npts)

@@ -221,3 +221,30 @@ def test_hostile_modality_names_are_refused_before_any_job(tmp_path, name):
     assert not (work / "results").exists()
     assert not list(tmp_path.rglob("PWNED*"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
+
+
+def test_workflow_passes_scheduler_and_chunk_size(tmp_path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    snakemake = Path(sys.executable).parent / "snakemake"
+    if not snakemake.exists():
+        pytest.skip("snakemake not installed")
+    for name in ("workflows", "config", "example_data"):
+        shutil.copytree(root / name, tmp_path / name)
+    cfg = tmp_path / "config" / "config.yaml"
+    text = cfg.read_text().replace(
+        "differential:\n", "differential:\n  scheduler: local:3\n  chunk_size: 5000\n", 1
+    )
+    cfg.write_text(text)
+    proc = subprocess.run(
+        [str(snakemake), "-s", "workflows/Snakefile", "-n", "-p", "--cores", "4"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-2000:]
+    block = out[out.index("rule differential:") :]
+    block = block[: block.index("\n\n")]
+    assert "threads: 3" in block
+    assert "--scheduler local:3 --chunk-size 5000" in out

@@ -12,8 +12,8 @@ rule biomarkers:
             labels={"modality": "{modality}"},
         ),
     params:
-        alpha=config.get("biomarkers", {}).get("alpha", 0.05),
-        lfc=config.get("biomarkers", {}).get("min_abs_log2fc", 0.58),
+        alpha=biomarker_option("alpha"),
+        lfc=biomarker_option("min_abs_log2fc"),
     conda:
         "../envs/kratom-omics.yaml"
     log:

@@ -8,6 +8,7 @@ from snakemake.logging import logger
 from snakemake.utils import validate
 
 import kratom_omics as kom
+from kratom_omics._defaults import BIOMARKERS, DIFFERENTIAL, PREPROCESS
 from kratom_omics.errors import KratomOmicsError
 
 
@@ -112,21 +113,24 @@ def all_outputs():
     return out
 
 
+# the options of config.modalities.<name>.preprocess; their defaults are the package's (one place)
+PREPROCESS_OPTIONS = (
+    "remove_flagged", "transform", "pseudocount", "min_valid", "valid_mode", "normalize", "impute"
+)
+
+
 def preprocess_flags(wildcards):
-    pp = {
-        "remove_flagged": True,
-        "transform": "log2",
-        "pseudocount": 0,
-        "min_valid": 0.7,
-        "valid_mode": "any_group",
-        "normalize": "median",
-        "impute": "none",
-    }
+    pp = {key: getattr(PREPROCESS, key) for key in PREPROCESS_OPTIONS}
     pp.update(modality_config(wildcards).get("preprocess", {}))
     flags = ["--remove-flagged" if pp["remove_flagged"] else "--no-remove-flagged"]
-    for key in ("transform", "pseudocount", "min_valid", "valid_mode", "normalize", "impute"):
+    for key in PREPROCESS_OPTIONS[1:]:
         flags.append(f"--{key.replace('_', '-')} {q(pp[key])}")
     return " ".join(flags)
+
+
+def biomarker_option(name):
+    """``config.biomarkers.<name>``, else the package's default."""
+    return config.get("biomarkers", {}).get(name, getattr(BIOMARKERS, name))
 
 
 def differential_threads(wildcards):
@@ -141,12 +145,12 @@ def differential_flags(wildcards):
     d = config.get("differential", {})
     flags = [f"--contrast {q(c)}" for c in config["contrasts"]]
     flags += [f"--covariate {q(c)}" for c in d.get("covariates", [])]
-    flags.append("--trend" if d.get("trend", False) else "--no-trend")
-    flags.append("--robust" if d.get("robust", False) else "--no-robust")
-    flags.append(f"--fdr {q(d.get('fdr', 'bh'))}")
+    flags.append("--trend" if d.get("trend", DIFFERENTIAL.trend) else "--no-trend")
+    flags.append("--robust" if d.get("robust", DIFFERENTIAL.robust) else "--no-robust")
+    flags.append(f"--fdr {q(d.get('fdr', DIFFERENTIAL.fdr))}")
     if d.get("block", ""):
         flags.append(f"--block {q(d['block'])}")
-    if d.get("lfc", 0):
+    if d.get("lfc", DIFFERENTIAL.lfc):
         flags.append(f"--lfc {float(d['lfc'])}")
     if d.get("scheduler", ""):
         flags.append(f"--scheduler {q(d['scheduler'])}")

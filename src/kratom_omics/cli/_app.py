@@ -18,6 +18,8 @@ from typing import Annotated, Any
 
 import typer
 
+from .._defaults import BIOMARKERS, DIFFERENTIAL, PREPROCESS
+from .._files import atomic_path
 from .._version import __version__
 from ..errors import KratomOmicsError
 
@@ -31,6 +33,26 @@ app = typer.Typer(
 )
 
 logger = logging.getLogger("kratom_omics")
+
+# options whose defaults live in kratom_omics._defaults (shared with the recipe and workflow)
+_RemoveFlaggedOpt = Annotated[bool, typer.Option(help="Remove contaminants, decoys, only-by-site.")]
+_TransformOpt = Annotated[str, typer.Option(help="log2, logit, clr or none.")]
+_PseudocountOpt = Annotated[float, typer.Option(help="Pseudo-count before log2.")]
+_MinValidOpt = Annotated[
+    float, typer.Option(help="Minimum valid values: number (>=1) or fraction.")
+]
+_ValidModeOpt = Annotated[str, typer.Option(help="total, each_group or any_group.")]
+_NormalizeOpt = Annotated[str, typer.Option(help="median, quantile or none.")]
+_ImputeOpt = Annotated[str, typer.Option(help="none, downshift, minprob, knn or mixed.")]
+_GroupbyOpt = Annotated[str, typer.Option(help="Sample-sheet column of the groups.")]
+_TrendOpt = Annotated[bool, typer.Option(help="Intensity-dependent prior (limma trend).")]
+_RobustOpt = Annotated[bool, typer.Option(help="Robust empirical Bayes (limma robust).")]
+_FdrOpt = Annotated[str, typer.Option(help="bh, by, bonferroni, holm, qvalue or none.")]
+_KeyAddedOpt = Annotated[str, typer.Option(help="Key of the results in .uns.")]
+_LfcOpt = Annotated[
+    float, typer.Option(help="TREAT: test |log2 fold change| > lfc instead of != 0.")
+]
+_MinAbsLog2fcOpt = Annotated[float, typer.Option(help="Minimum absolute log2 fold change.")]
 _state = {"debug": False}
 
 
@@ -94,13 +116,8 @@ def write_h5ad(adata, path: Path) -> None:
         names = getattr(adata, axis)
         if names.dtype != object:
             setattr(adata, axis, names.astype(str).astype(object))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         adata.write_h5ad(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @command("simulate")
@@ -170,13 +187,8 @@ def read_h5ad(path: Path):
 
 def write_table(table, path: Path) -> None:
     """Write a DataFrame as TSV atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         table.to_csv(tmp, sep="\t", index=False, lineterminator="\n")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _split(text: str) -> list[str]:
@@ -238,19 +250,15 @@ def load_cmd(
 def preprocess_cmd(
     data: Annotated[Path, typer.Argument(help="Input .h5ad (as loaded).")],
     out: Annotated[Path, typer.Argument(help="Output .h5ad.")],
-    remove_flagged: Annotated[
-        bool, typer.Option(help="Remove contaminants, decoys, only-by-site.")
-    ] = True,
-    transform: Annotated[str, typer.Option(help="log2, logit, clr or none.")] = "log2",
-    pseudocount: Annotated[float, typer.Option(help="Pseudo-count before log2.")] = 0.0,
-    min_valid: Annotated[
-        float, typer.Option(help="Minimum valid values: number (>=1) or fraction.")
-    ] = 0.7,
-    valid_mode: Annotated[str, typer.Option(help="total, each_group or any_group.")] = "any_group",
-    normalize: Annotated[str, typer.Option(help="median, quantile or none.")] = "median",
-    impute: Annotated[str, typer.Option(help="none, downshift, minprob, knn or mixed.")] = "none",
-    groupby: Annotated[str, typer.Option(help="Sample-sheet column of the groups.")] = "phase",
-    seed: Annotated[int, typer.Option(help="Seed of the imputation.")] = 0,
+    remove_flagged: _RemoveFlaggedOpt = PREPROCESS.remove_flagged,
+    transform: _TransformOpt = PREPROCESS.transform,
+    pseudocount: _PseudocountOpt = PREPROCESS.pseudocount,
+    min_valid: _MinValidOpt = PREPROCESS.min_valid,
+    valid_mode: _ValidModeOpt = PREPROCESS.valid_mode,
+    normalize: _NormalizeOpt = PREPROCESS.normalize,
+    impute: _ImputeOpt = PREPROCESS.impute,
+    groupby: _GroupbyOpt = PREPROCESS.groupby,
+    seed: Annotated[int, typer.Option(help="Seed of the imputation.")] = PREPROCESS.seed,
 ) -> None:
     """Filter, transform, normalise and (only if asked) impute (kom.pp.recipe)."""
     from .. import pp
@@ -279,17 +287,17 @@ def differential_cmd(
         list[str] | None,
         typer.Option(help='Contrast in level names, e.g. "withdrawal - control"; repeatable.'),
     ] = None,
-    groupby: Annotated[str, typer.Option(help="Sample-sheet column of the groups.")] = "phase",
+    groupby: _GroupbyOpt = DIFFERENTIAL.groupby,
     covariate: Annotated[
         list[str] | None, typer.Option(help="Covariate column (batch, subject); repeatable.")
     ] = None,
     formula: Annotated[
         str | None, typer.Option(help="Design formula instead of groupby + covariates.")
     ] = None,
-    trend: Annotated[bool, typer.Option(help="Intensity-dependent prior (limma trend).")] = False,
-    robust: Annotated[bool, typer.Option(help="Robust empirical Bayes (limma robust).")] = False,
-    fdr: Annotated[str, typer.Option(help="bh, by, bonferroni, holm, qvalue or none.")] = "bh",
-    key_added: Annotated[str, typer.Option(help="Key of the results in .uns.")] = "differential",
+    trend: _TrendOpt = DIFFERENTIAL.trend,
+    robust: _RobustOpt = DIFFERENTIAL.robust,
+    fdr: _FdrOpt = DIFFERENTIAL.fdr,
+    key_added: _KeyAddedOpt = DIFFERENTIAL.key_added,
     table: Annotated[
         Path | None, typer.Option(help="Also write the long result table (TSV).")
     ] = None,
@@ -310,9 +318,7 @@ def differential_cmd(
         str | None,
         typer.Option(help="Repeated measures: column of subjects (limma duplicateCorrelation)."),
     ] = None,
-    lfc: Annotated[
-        float, typer.Option(help="TREAT: test |log2 fold change| > lfc instead of != 0.")
-    ] = 0.0,
+    lfc: _LfcOpt = DIFFERENTIAL.lfc,
     weights: Annotated[
         str | None, typer.Option(help="Layer of observation weights (e.g. from voom).")
     ] = None,
@@ -372,10 +378,8 @@ def biomarkers_cmd(
         str | None, typer.Option(help="Modality of the data (protein or histone).")
     ] = None,
     key: Annotated[str, typer.Option(help="Key of the differential results.")] = "differential",
-    alpha: Annotated[float, typer.Option(help="FDR level.")] = 0.05,
-    min_abs_log2fc: Annotated[
-        float, typer.Option(help="Minimum absolute log2 fold change.")
-    ] = 0.58,
+    alpha: Annotated[float, typer.Option(help="FDR level.")] = BIOMARKERS.alpha,
+    min_abs_log2fc: _MinAbsLog2fcOpt = BIOMARKERS.min_abs_log2fc,
     table: Annotated[
         Path | None, typer.Option(help="Also write the candidate table (TSV).")
     ] = None,
@@ -584,13 +588,10 @@ def plot_cmd(
         kwargs["features"] = feature
     result = func(adata, **kwargs)
     fig = result if hasattr(result, "savefig") else result.figure
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
     try:
-        fig.savefig(tmp, dpi=150, bbox_inches="tight")
-        tmp.replace(out)
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, dpi=150, bbox_inches="tight")
     finally:
-        tmp.unlink(missing_ok=True)
         plt.close(fig)
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from .._core import DEFAULT_PHASES, record_provenance
 from ..errors import DesignError, InputFormatError
-from ._design import StudyDesign, contrast_names, make_design, truth_column
+from ._design import StudyDesign, contrast_names, make_design, rat_genes, truth_column
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -256,8 +256,6 @@ def simulate_counts(
     """
     import anndata as ad
 
-    from ._simulate import _rat_genes
-
     if n_features < 2:
         raise DesignError(f"n_features={n_features}; expected at least 2 promoter regions.")
     rng = np.random.default_rng(seed)
@@ -270,7 +268,7 @@ def simulate_counts(
     )
     obs = design.obs.copy()
     n_s = obs.shape[0]
-    genes = _rat_genes(n_features)
+    genes = rat_genes(n_features)
     chosen = [
         "Rab35",
         "Hdac2",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -94,3 +95,10 @@ def truth_column(contrast: str) -> str:
     ``true_log2fc_withdrawal_vs_control``)."""
     a, b = (s.strip() for s in contrast.split(" - "))
     return f"true_log2fc_{a}_vs_{b}"
+
+
+def rat_genes(n: int = 0) -> list[str]:
+    """The shipped rat gene symbols, extended with LOC ids (as the rat genome names unnamed genes) to ``n``."""
+    text = resources.files("kratom_omics.datasets").joinpath("rat_genes.txt").read_text()
+    genes = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    return genes + [f"LOC{100360000 + i}" for i in range(n - len(genes))]

@@ -17,7 +17,6 @@ Truth is recorded in ``.var``: ``is_changed``, ``true_pattern`` and ``true_log2f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import resources
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -25,7 +24,7 @@ import pandas as pd
 
 from .._core import DEFAULT_PHASES, record_provenance
 from ..errors import DesignError, InputFormatError
-from ._design import StudyDesign, contrast_names, make_design, truth_column
+from ._design import StudyDesign, contrast_names, make_design, rat_genes, truth_column
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -109,13 +108,6 @@ HISTONE_FAMILIES: tuple[tuple[str, str, tuple[tuple[str, float], ...]], ...] = (
     ),
     ("H4_20_23", "KVLR", (("unmod", 0.05), ("K20me1", 0.25), ("K20me2", 0.60), ("K20me3", 0.10))),
 )
-
-
-def _rat_genes(n: int = 0) -> list[str]:
-    """The shipped rat gene symbols, extended with LOC ids (as the rat genome names unnamed genes) to ``n``."""
-    text = resources.files("kratom_omics.datasets").joinpath("rat_genes.txt").read_text()
-    genes = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    return genes + [f"LOC{100360000 + i}" for i in range(n - len(genes))]
 
 
 def _accessions(rng: np.random.Generator, n: int) -> list[str]:
@@ -359,7 +351,7 @@ def _protein_features(
         raise DesignError(
             f"n_features={n}: at least {len(PROTEIN_MARKERS) + 2} proteins are needed."
         )
-    genes = _rat_genes(n)
+    genes = rat_genes(n)
     markers = list(PROTEIN_MARKERS)
     others = [g for g in genes if g not in PROTEIN_MARKERS]
     chosen = markers + list(rng.permutation(np.array(others, dtype=object))[: n - len(markers)])

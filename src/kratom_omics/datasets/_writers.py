@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .._files import atomic_write_text
+
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
@@ -58,7 +60,7 @@ def write_samples(adata: AnnData, path: str | os.PathLike) -> None:
     ]
     sheet = adata.obs[cols].copy()
     sheet.insert(0, "sample", adata.obs_names)
-    _atomic_write_text(
+    atomic_write_text(
         sheet.to_csv(sep="\t", index=False, lineterminator="\n", na_rep=""), Path(path)
     )
 
@@ -183,12 +185,4 @@ def write_maxquant(adata: AnnData, path: str | os.PathLike, *, seed: int = 0) ->
     cols["Potential contaminant"] = plus(is_con)
     cols["id"] = np.arange(total)
     table = pd.DataFrame(cols)
-    _atomic_write_text(table.to_csv(sep="\t", index=False, lineterminator="\n"), Path(path))
-
-
-def _atomic_write_text(text: str, path: Path) -> None:
-    """Write via a temporary file in the same directory, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(table.to_csv(sep="\t", index=False, lineterminator="\n"), Path(path))

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._core import get_matrix
+from .._files import atomic_path, atomic_write_text
 from ..errors import InputFormatError, KeyNotFoundError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -126,8 +127,7 @@ def write_epiprofile(
         cells += [f"{v:.2f}" for v in rt[:, g]]
         lines.append("\t".join(cells))
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    atomic_write_text("\r\n".join(lines) + "\r\n", out, newline="")
     if single_ptms_path is not None:
         _write_single_ptms(ratio, var, run_cells, Path(single_ptms_path))
     return out
@@ -151,8 +151,7 @@ def _write_single_ptms(
     lines = ["\t".join(["", *run_cells])]
     for t, row in zip(SINGLE_PTM_TARGETS, sums, strict=True):
         lines.append("\t".join([t, *(f"{v:f}" for v in row)]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    atomic_write_text("\r\n".join(lines) + "\r\n", path, newline="")
 
 
 def write_densitometry(table: pd.DataFrame | AnnData, path: str | os.PathLike) -> Path:
@@ -188,9 +187,9 @@ def write_densitometry(table: pd.DataFrame | AnnData, path: str | os.PathLike) -
             "normaliser."
         )
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     sep = "," if out.suffix.lower() == ".csv" else "\t"
-    table.to_csv(out, sep=sep, index=False)
+    with atomic_path(out) as tmp:
+        table.to_csv(tmp, sep=sep, index=False)
     return out
 
 
@@ -253,11 +252,10 @@ def write_featurecounts(
     for j, bam in enumerate(bams):
         table[bam] = counts[j].astype(np.int64)
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     command = " ".join(
         f'"{a}"' for a in ["featureCounts", "-a", "regions.saf", "-F", "SAF", "-o", out.name, *bams]
     )
-    with open(out, "w", newline="") as fh:
+    with atomic_path(out) as tmp, open(tmp, "w", newline="") as fh:
         fh.write(f"# Program:{program}; Command:{command}\n")
         table.to_csv(fh, sep="\t", index=False, lineterminator="\n")
     return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -11,12 +11,13 @@ from ..errors import InputFormatError, KeyNotFoundError, ResultNotFoundError, di
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
+    from mudata import MuData
 
 __all__ = ["biomarkers"]
 
 
 def biomarkers(
-    data: AnnData | Mapping[str, AnnData] | Any,
+    data: AnnData | Mapping[str, AnnData] | MuData,
     key: str = "biomarkers",
     *,
     table: str = "candidates",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..errors import KeyNotFoundError, ResultNotFoundError, did_you_mean
+from .._results import get_result
+from ..errors import KeyNotFoundError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -17,43 +16,6 @@ __all__ = ["differential", "differential_f"]
 
 _ASCENDING = {"pvalue": True, "padj": True, "feature": True, "contrast": True, "se": True}
 _BY_ABS = {"log2fc", "t"}
-
-
-def _is_result(v: object) -> bool:
-    return isinstance(v, Mapping) and all(p in v or f"{p}_path" in v for p in ("table", "f_table"))
-
-
-def result_table(res: Mapping[str, Any], part: str, *, contrast: str | None = None) -> pd.DataFrame:
-    """``res[part]``, or the parquet file ``res[part + "_path"]`` written with ``out=``.
-
-    ``contrast`` reads only that contrast's rows from a parquet long table.
-    """
-    if part in res:
-        return res[part]
-    path = Path(str(res[f"{part}_path"]))
-    if not path.exists():
-        raise ResultNotFoundError(
-            f"the {part} of this result was written to {str(path)!r}, which no longer exists; "
-            "run kom.tl.differential again (out= a directory that is kept)."
-        )
-    filters = [("contrast", "==", contrast)] if contrast is not None else None
-    return pd.read_parquet(path, filters=filters)
-
-
-def _result(adata: AnnData, key: str, part: str, contrast: str | None = None) -> pd.DataFrame:
-    res = adata.uns.get(key)
-    if not isinstance(res, Mapping) or (part not in res and f"{part}_path" not in res):
-        available = sorted(k for k, v in adata.uns.items() if _is_result(v))
-        hint = (
-            f"Available differential results: {available}."
-            if available
-            else "Run kom.tl.differential(adata, ...) first."
-        )
-        raise ResultNotFoundError(
-            f"adata.uns[{key!r}] holds no kom.tl.differential result ({part!r} missing). {hint}"
-        )
-    assert isinstance(res, Mapping)
-    return result_table(res, part, contrast=contrast)
 
 
 def _sorted(df: pd.DataFrame, sort_by: str | None) -> pd.DataFrame:
@@ -106,24 +68,8 @@ def differential(
     ``.var`` has it; one row per feature and contrast. A result written with ``out=`` is read
     from its parquet file (only the rows of ``contrast`` when one is given).
     """
-    if contrast is None:
-        table = _result(adata, key, "table").copy()
-    else:
-        from ..tl._design import normalize_contrast
-
-        name = normalize_contrast(contrast)
-        table = _result(adata, key, "table", contrast=name)  # parquet: only that contrast read
-        listed = adata.uns[key].get("contrasts")
-        present = (
-            [str(c) for c in listed] if listed is not None else list(pd.unique(table["contrast"]))
-        )
-        if name not in present:
-            raise KeyNotFoundError(
-                did_you_mean(contrast, present, what="contrast").replace(
-                    "is not available", f"is not a contrast of adata.uns[{key!r}]"
-                )
-            )
-        table = table[table["contrast"] == name].copy()
+    res = get_result(adata, key)
+    table = res.table().copy() if contrast is None else res.contrast_table(contrast)
     return _sorted(table, sort_by)
 
 
@@ -145,4 +91,4 @@ def differential_f(
     -------
     DataFrame with columns ``feature, F, df1, df2, pvalue, padj`` (+ ``gene``), one row per feature.
     """
-    return _sorted(_result(adata, key, "f_table").copy(), sort_by)
+    return _sorted(get_result(adata, key, part="f_table").table("f_table").copy(), sort_by)

@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 
 from .._core import get_matrix
+from .._results import Result, is_result
 from ..errors import InputFormatError, KeyNotFoundError, did_you_mean
-from ..get._differential import result_table
 from ._style import (
-    contrasts_of,
     differential_result,
     fdr_of,
     feature_labels,
@@ -47,10 +46,8 @@ def family_fractions(
     :func:`histone_composition` draws).
 
     Values of each sample are closed within each family (divided by the family's sum over observed
-    forms)
-    before averaging, so the fractions of a family sum to 1 in every stage. ``layer="raw"`` (the
-    ratios or
-    areas as loaded) is used as is; ``layer=None`` uses ``2**X`` (log2 values).
+    forms) before averaging, so the fractions of a family sum to 1 in every stage. ``layer="raw"``
+    (the ratios or areas as loaded) is used as is; ``layer=None`` uses ``2**X`` (log2 values).
 
     Parameters
     ----------
@@ -152,8 +149,7 @@ def histone_composition(
     Returns
     -------
     The Figure, one Axes per family (title = family); each bar segment is a ``Rectangle`` whose
-    height is
-    the mean fraction (see :func:`family_fractions`).
+    height is the mean fraction (see :func:`family_fractions`).
     """
     import seaborn as sns
 
@@ -228,8 +224,7 @@ def mark_heatmap(
         Key of the differential result in ``adata.uns``.
     marks
         Marks to keep, e.g. ``["H3K9ac", "H4K12ac"]`` (matched case-insensitively within ``;``
-        groups);
-        default all modified features (all features when no mark column exists).
+        groups); default all modified features (all features when no mark column exists).
     contrasts
         Contrasts (columns) in order (default: all stored).
     fdr
@@ -242,9 +237,9 @@ def mark_heatmap(
     The Axes of the heatmap (rows = features, columns = contrasts, values = log2fc).
     """
     res = differential_result(adata, key)
-    table = pd.DataFrame(result_table(res, "table"))
+    table = res.table().copy()
     table["feature"] = table["feature"].astype(str)
-    all_contrasts = contrasts_of(adata, key)
+    all_contrasts = res.contrasts
     cols = all_contrasts if contrasts is None else list(contrasts)
     for c in cols:
         if c not in all_contrasts:
@@ -317,13 +312,13 @@ def western_tests(
     t-test."""
     from scipy import stats
 
-    res = adata.uns.get(key)
+    store = adata.uns.get(key)
     levels = [
         lv for lv in group_colors(adata, groupby) if (adata.obs[groupby].astype(str) == lv).any()
     ]
     rows: list[dict[str, object]] = []
-    if isinstance(res, Mapping) and ("table" in res or "table_path" in res):
-        table = pd.DataFrame(result_table(res, "table"))
+    if is_result(store):
+        table = Result(key, store).table().copy()
         table["feature"] = table["feature"].astype(str)
         for lv in levels:
             if lv == reference:

@@ -171,8 +171,8 @@ def intensity_distributions(
         Layer shown (default ``.X``, e.g. normalised log2 values); ``"raw"`` is shown as log2.
     before
         A second layer (e.g. ``"raw"`` or the log2 values before normalisation) drawn as a light,
-        hatched box
-        left of each sample's box, to compare distributions before and after normalisation.
+        hatched box left of each sample's box, to compare distributions before and after
+        normalisation.
     palette
         Colours per level overriding ``adata.uns[f"{groupby}_colors"]``.
     ax

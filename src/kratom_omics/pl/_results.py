@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -52,11 +52,12 @@ def _labels_for(
     label: str | Sequence[str] | None,
     n_top: int,
     contrast: str,
+    key: str,
 ) -> list[str]:
     if label is not None:
         wanted = match_features(adata, label, argument="label")
     else:
-        wanted = biomarker_features(adata, contrast)
+        wanted = biomarker_features(adata, contrast, key=key)
         if n_top > 0:
             top = table.sort_values("pvalue", kind="stable")["feature"].head(n_top).tolist()
             wanted += [f for f in top if f not in wanted]
@@ -105,6 +106,40 @@ def _annotate(
             )
 
 
+#: Parameters and result shared by the docstrings of :func:`volcano` and :func:`ma`.
+_CONTRAST_PLOT_PARAMETERS = """adata
+    Annotated data with results of :func:`kratom_omics.tl.differential` in ``adata.uns[key]``.
+contrast
+    Contrast to show, e.g. ``"withdrawal - control"`` (spacing is normalised; default: the first
+    one).
+key
+    Key of the differential result in ``adata.uns``.
+fdr
+    FDR threshold (default: the one stored with the result, else 0.05).
+lfc
+    Absolute log2 fold-change threshold for colouring (default: the TREAT threshold ``lfc`` of the
+    analysis, else 0).
+label
+    Features to label, matched by id or gene symbol (case ignored), e.g. ``["Rab35"]``. Default:
+    the candidate biomarkers found by :func:`kratom_omics.tl.flag_biomarkers` on this result (under
+    any ``key_added``) and the ``n_top`` smallest p-values.
+n_top
+    Number of top features labelled when ``label`` is None.
+ax
+    Axes to draw in.
+
+Returns
+-------
+The Axes (scatter collections with gids ``"ns"``, ``"down"``, ``"up"``; labels as text
+annotations)."""
+
+
+def _shared_doc_text(summary: str) -> str:
+    """``summary`` followed by the shared Parameters and Returns sections, indented as docstrings are."""
+    body = "\n".join(("    " + ln if ln else "") for ln in _CONTRAST_PLOT_PARAMETERS.split("\n"))
+    return summary.rstrip() + "\n\n    Parameters\n    ----------\n" + body + "\n    "
+
+
 def _finite_fc(table: pd.DataFrame) -> np.ndarray:
     """log2 fold changes with on/off (+-inf) results drawn at the plot edge."""
     fc = pd.to_numeric(table["log2fc"], errors="coerce").to_numpy(dtype=float)
@@ -115,63 +150,15 @@ def _finite_fc(table: pd.DataFrame) -> np.ndarray:
     return fc
 
 
-def volcano(
-    adata: AnnData,
-    contrast: str | None = None,
-    *,
-    key: str = "differential",
-    fdr: float | None = None,
-    lfc: float | None = None,
-    label: str | Sequence[str] | None = None,
-    n_top: int = 5,
-    ax: Axes | None = None,
-) -> Axes:
-    """Volcano plot of one contrast: log2 fold change against -log10 p-value.
-
-    Significant features (``padj < fdr`` and ``|log2fc| >= lfc``) are coloured up/down; dashed lines
-    show the fold-change threshold and the p-value at the FDR threshold. When
-    ``adata.uns[key]["s0_curve"]`` exists (a DataFrame with columns ``log2fc`` and ``neg_log10_p``,
-    optionally ``contrast``), it is drawn.
-
-    Parameters
-    ----------
-    adata
-        Annotated data with results of :func:`kratom_omics.tl.differential` in ``adata.uns[key]``.
-    contrast
-        Contrast to show, e.g. ``"withdrawal - control"`` (default: the first one).
-    key
-        Key of the differential result in ``adata.uns``.
-    fdr
-        FDR threshold (default: the one stored with the result, else 0.05).
-    lfc
-        Absolute log2 fold-change threshold (default: the TREAT threshold ``lfc`` of the analysis,
-        else 0).
-    label
-        Features to label, matched by id or gene symbol (case ignored), e.g. ``["Rab35"]``. Default:
-        the
-        candidate biomarkers found (``adata.uns["biomarkers"]``) and the ``n_top`` smallest
-        p-values.
-    n_top
-        Number of top features labelled when ``label`` is None.
-    ax
-        Axes to draw in.
-
-    Returns
-    -------
-    The Axes (scatter collections with gids ``"ns"``, ``"down"``, ``"up"``; labels as text
-    annotations).
-    """
-    table = contrast_table(adata, key, contrast)
-    contrast = contrast or contrasts_of(adata, key)[0]
-    fdr = fdr_of(adata, key, fdr)
-    lfc = lfc_of(adata, key, lfc)
+def _volcano_axes(
+    ax: Axes, adata: AnnData, table: pd.DataFrame, key: str, contrast: str, fdr: float, lfc: float
+) -> tuple[str, np.ndarray, np.ndarray]:
+    """Volcano: log2 fold change against -log10 p, the FDR and fold-change lines, the s0 curve."""
     fc = _finite_fc(table)
     p = pd.to_numeric(table["pvalue"], errors="coerce").to_numpy(dtype=float)
     with quiet():
         y = -np.log10(np.clip(p, 1e-300, 1.0))
-    status = _status(table, fdr, lfc)
-    ax = new_axes(ax, (5.0, 4.2))
-    _scatter_by_status(ax, fc, y, status)
+    _scatter_by_status(ax, fc, y, _status(table, fdr, lfc))
     padj = pd.to_numeric(table["padj"], errors="coerce").to_numpy(dtype=float)
     passing = p[padj < fdr]
     if passing.size:
@@ -179,7 +166,7 @@ def volcano(
     if lfc > 0:
         for v in (-lfc, lfc):
             ax.axvline(v, color="0.4", ls="--", lw=0.8, gid="lfc-line")
-    curve = differential_result(adata, key).get("s0_curve")
+    curve = differential_result(adata, key).store.get("s0_curve")
     if isinstance(curve, pd.DataFrame) and {"log2fc", "neg_log10_p"} <= set(curve.columns):
         if "contrast" in curve.columns:
             curve = curve.loc[curve["contrast"].astype(str) == contrast]
@@ -187,69 +174,82 @@ def volcano(
             part = curve.loc[np.sign(curve["log2fc"]) == sign].sort_values("log2fc")
             if len(part):
                 ax.plot(part["log2fc"], part["neg_log10_p"], color="0.2", lw=1, gid="s0-curve")
-    _annotate(ax, adata, table, _labels_for(adata, table, label, n_top, contrast), "log2fc", y)
     ax.set_xlabel(f"log2 fold change ({tx(contrast)})")
     ax.set_ylabel("-log10 p-value")
-    ax.set_title(f"{tx(contrast)} (FDR < {fdr:g})", fontsize="medium")
-    ax.legend(fontsize="x-small", frameon=False, loc="upper left")
-    return ax
+    return "log2fc", fc, y
 
 
-def ma(
-    adata: AnnData,
-    contrast: str | None = None,
-    *,
-    key: str = "differential",
-    fdr: float | None = None,
-    lfc: float | None = None,
-    label: str | Sequence[str] | None = None,
-    n_top: int = 5,
-    ax: Axes | None = None,
-) -> Axes:
-    """MA plot of one contrast: mean log2 abundance against log2 fold change, significant features
-    coloured.
-
-    Parameters
-    ----------
-    adata
-        Annotated data with results of :func:`kratom_omics.tl.differential` in ``adata.uns[key]``.
-    contrast
-        Contrast to show (default: the first one).
-    key
-        Key of the differential result in ``adata.uns``.
-    fdr
-        FDR threshold (default: the one stored with the result, else 0.05).
-    lfc
-        Absolute log2 fold-change threshold for colouring (default: the analysis' TREAT ``lfc``,
-        else 0).
-    label
-        Features to label (id or gene symbol); default: candidates found and the ``n_top`` smallest
-        p-values.
-    n_top
-        Number of top features labelled when ``label`` is None.
-    ax
-        Axes to draw in.
-
-    Returns
-    -------
-    The Axes (scatter collections with gids ``"ns"``, ``"down"``, ``"up"``).
-    """
-    table = contrast_table(adata, key, contrast)
-    contrast = contrast or contrasts_of(adata, key)[0]
-    fdr = fdr_of(adata, key, fdr)
-    lfc = lfc_of(adata, key, lfc)
+def _ma_axes(
+    ax: Axes, adata: AnnData, table: pd.DataFrame, key: str, contrast: str, fdr: float, lfc: float
+) -> tuple[str, np.ndarray, np.ndarray]:
+    """MA: mean log2 abundance against log2 fold change, with the zero line."""
     fc = _finite_fc(table)
     mean = pd.to_numeric(table["mean_log2"], errors="coerce").to_numpy(dtype=float)
-    status = _status(table, fdr, lfc)
-    ax = new_axes(ax, (5.0, 4.0))
-    _scatter_by_status(ax, mean, fc, status)
+    _scatter_by_status(ax, mean, fc, _status(table, fdr, lfc))
     ax.axhline(0, color="0.3", lw=0.8)
-    _annotate(ax, adata, table, _labels_for(adata, table, label, n_top, contrast), "mean_log2", fc)
     ax.set_xlabel("mean log2 abundance")
     ax.set_ylabel(f"log2 fold change ({tx(contrast)})")
-    ax.set_title(f"{tx(contrast)} (FDR < {fdr:g})", fontsize="medium")
-    ax.legend(fontsize="x-small", frameon=False, loc="upper left")
-    return ax
+    return "mean_log2", mean, fc
+
+
+def _contrast_plot(
+    name: str,
+    draw: Callable[..., tuple[str, np.ndarray, np.ndarray]],
+    size: tuple[float, float],
+    summary: str,
+) -> Callable[..., Axes]:
+    """A plot of one contrast's features coloured by significance: one signature and one
+    parameter documentation for :func:`volcano` and :func:`ma`."""
+
+    def plot(
+        adata: AnnData,
+        contrast: str | None = None,
+        *,
+        key: str = "differential",
+        fdr: float | None = None,
+        lfc: float | None = None,
+        label: str | Sequence[str] | None = None,
+        n_top: int = 5,
+        ax: Axes | None = None,
+    ) -> Axes:
+        table = contrast_table(adata, key, contrast)
+        contrast = differential_result(adata, key).contrast(contrast)
+        fdr = fdr_of(adata, key, fdr)
+        lfc = lfc_of(adata, key, lfc)
+        ax = new_axes(ax, size)
+        xcol, _, y = draw(ax, adata, table, key, contrast, fdr, lfc)
+        labels = _labels_for(adata, table, label, n_top, contrast, key)
+        _annotate(ax, adata, table, labels, xcol, y)
+        ax.set_title(f"{tx(contrast)} (FDR < {fdr:g})", fontsize="medium")
+        ax.legend(fontsize="x-small", frameon=False, loc="upper left")
+        return ax
+
+    plot.__name__ = plot.__qualname__ = name
+    plot.__doc__ = _shared_doc_text(summary)
+    return plot
+
+
+volcano = _contrast_plot(
+    "volcano",
+    _volcano_axes,
+    (5.0, 4.2),
+    """Volcano plot of one contrast: log2 fold change against -log10 p-value.
+
+    Significant features (``padj < fdr`` and ``|log2fc| >= lfc``) are coloured up/down; dashed lines
+    show the fold-change threshold and the p-value at the FDR threshold. When
+    ``adata.uns[key]["s0_curve"]`` exists (a DataFrame with columns ``log2fc`` and ``neg_log10_p``,
+    optionally ``contrast``), it is drawn.
+    """,
+)
+ma = _contrast_plot(
+    "ma",
+    _ma_axes,
+    (5.0, 4.0),
+    """MA plot of one contrast: mean log2 abundance against log2 fold change.
+
+    Significant features (``padj < fdr`` and ``|log2fc| >= lfc``) are coloured up/down.
+    """,
+)
 
 
 def pvalue_histogram(
@@ -313,11 +313,9 @@ def top_heatmap(
     """Heatmap of the top features across samples ordered by phase (and time point).
 
     Features are ranked by the F-test p-value over all contrasts (``f_table``) when ``contrast`` is
-    None and
-    it is stored, else by the p-value of ``contrast`` (the first one by default). Values are
-    z-scored (or
-    centred) per feature; missing values are left blank. A bar above the heatmap shows each sample's
-    phase.
+    None and it is stored, else by the p-value of ``contrast`` (the first one by default). Values
+    are z-scored (or centred) per feature; missing values are left blank. A bar above the heatmap
+    shows each sample's phase.
 
     Parameters
     ----------
@@ -356,8 +354,8 @@ def top_heatmap(
         )
     res = differential_result(adata, key)
     groupby = groupby_of(adata, key, groupby)
-    f_table = res.get("f_table")
-    if contrast is None and isinstance(f_table, pd.DataFrame) and len(f_table):
+    f_table = res.table("f_table") if res.has("f_table") else None
+    if contrast is None and f_table is not None and len(f_table):
         ranked = f_table.sort_values("pvalue", kind="stable")["feature"].astype(str)
         what = "F-test"
     else:

@@ -1,8 +1,8 @@
 """Shared plotting helpers: the phase palette, figure creation, feature matching and result access.
 
 Figures are created with :class:`matplotlib.figure.Figure` (never through ``pyplot``), so plotting
-works with
-any backend, in threads and in batch jobs, and figures are freed when no longer referenced.
+works with any backend, in threads and in batch jobs, and figures are freed when no longer
+referenced. Results are read through :mod:`kratom_omics._results`, as ``kom.get`` reads them.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .._core import check_obs_key
-from ..errors import InputFormatError, KeyNotFoundError, ResultNotFoundError, did_you_mean
-from ..get._differential import result_table
+from .._results import Result, biomarker_keys, get_result, is_result
+from ..errors import InputFormatError, KeyNotFoundError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -135,10 +135,9 @@ def group_colors(
     """Colour of each level of ``adata.obs[groupby]``, shared by every plot.
 
     Colours come from ``palette`` when given (and are then stored), else from
-    ``adata.uns[f"{groupby}_colors"]``
-    (a list in category order, as scanpy stores them), else from the default phase palette, and are
-    stored in
-    ``adata.uns[f"{groupby}_colors"]`` so later plots and the report reuse them.
+    ``adata.uns[f"{groupby}_colors"]`` (a list in category order, as scanpy stores them), else from
+    the default phase palette, and are stored in ``adata.uns[f"{groupby}_colors"]`` so later plots
+    and the report reuse them.
 
     Parameters
     ----------
@@ -234,8 +233,7 @@ def match_features(
     """Feature ids matching each query by id or gene symbol, case-insensitively within ``;`` groups.
 
     A query first matches a feature id exactly; otherwise it matches every feature whose id,
-    ``gene``,
-    ``marker`` or ``mark`` holds it as one of its ``;``-separated entries (case ignored).
+    ``gene``, ``marker`` or ``mark`` holds it as one of its ``;``-separated entries (case ignored).
     """
     queries = [features] if isinstance(features, str) else list(features)
     names = adata.var_names.astype(str)
@@ -283,50 +281,21 @@ def feature_labels(adata: AnnData, features: Sequence[str]) -> list[str]:
     ]
 
 
-def differential_result(adata: AnnData, key: str = "differential") -> Mapping[str, Any]:
+def differential_result(adata: AnnData, key: str = "differential") -> Result:
     """The stored result of :func:`kratom_omics.tl.differential` under ``adata.uns[key]``."""
-    res = adata.uns.get(key)
-    if not isinstance(res, Mapping) or ("table" not in res and "table_path" not in res):
-        avail = [
-            k
-            for k, v in adata.uns.items()
-            if isinstance(v, Mapping) and ("table" in v or "table_path" in v)
-        ]
-        raise ResultNotFoundError(
-            f"key={key!r}: no differential results in adata.uns[{key!r}]; run "
-            f"kom.tl.differential(adata, ..., key_added={key!r}) first. "
-            f"Result keys present: {avail}"
-        )
-    return res
+    return get_result(adata, key)
 
 
 def contrasts_of(adata: AnnData, key: str = "differential") -> list[str]:
-    res = differential_result(adata, key)
-    if "contrasts" in res:
-        return [str(c) for c in np.atleast_1d(res["contrasts"])]
-    return [str(c) for c in pd.unique(result_table(res, "table")["contrast"])]
+    """Contrast names of the result under ``adata.uns[key]``, in the order of the analysis."""
+    return get_result(adata, key).contrasts
 
 
 def contrast_table(
     adata: AnnData, key: str = "differential", contrast: str | None = None
 ) -> pd.DataFrame:
     """Rows of the differential table for one contrast (the first when ``contrast`` is None)."""
-    res = differential_result(adata, key)
-    table = pd.DataFrame(result_table(res, "table"))
-    contrasts = contrasts_of(adata, key)
-    if contrast is None:
-        if not contrasts:
-            raise ResultNotFoundError(f"adata.uns[{key!r}] holds no contrasts.")
-        contrast = contrasts[0]
-    if contrast not in contrasts:
-        raise KeyNotFoundError(
-            did_you_mean(contrast, contrasts, what="contrast").replace(
-                "is not available", f"is not a contrast of adata.uns[{key!r}]"
-            )
-        )
-    out = table.loc[table["contrast"].astype(str) == contrast].copy()
-    out["feature"] = out["feature"].astype(str)
-    return out.reset_index(drop=True)
+    return get_result(adata, key).contrast_table(contrast)
 
 
 def fdr_of(adata: AnnData, key: str, fdr: float | None) -> float:
@@ -335,21 +304,19 @@ def fdr_of(adata: AnnData, key: str, fdr: float | None) -> float:
         if not 0 < fdr < 1:
             raise InputFormatError(f"fdr={fdr!r} must be between 0 and 1 (exclusive), e.g. 0.05.")
         return float(fdr)
-    params = differential_result(adata, key).get("params", {})
-    if isinstance(params, Mapping):
-        for name in ("alpha", "fdr_level"):
-            value = params.get(name)
-            if isinstance(value, (int, float, np.number)) and 0 < float(value) < 1:
-                return float(value)
+    params = get_result(adata, key).params
+    for name in ("alpha", "fdr_level"):
+        value = params.get(name)
+        if isinstance(value, (int, float, np.number)) and 0 < float(value) < 1:
+            return float(value)
     return 0.05
 
 
 def lfc_of(adata: AnnData, key: str, lfc: float | None) -> float:
     """Fold-change threshold: ``lfc`` when given, else the analysis' TREAT threshold, else 0."""
     if lfc is None:
-        res = adata.uns.get(key)
-        params = res.get("params", {}) if isinstance(res, Mapping) else {}
-        value = params.get("lfc") if isinstance(params, Mapping) else None
+        store = adata.uns.get(key)
+        value = Result(key, store).param("lfc") if is_result(store) else None
         return float(value) if isinstance(value, (int, float, np.number)) and value > 0 else 0.0
     if not np.isfinite(lfc) or lfc < 0:
         raise InputFormatError(f"lfc={lfc!r} must be >= 0 (an absolute log2 fold change, e.g. 1).")
@@ -357,22 +324,21 @@ def lfc_of(adata: AnnData, key: str, lfc: float | None) -> float:
 
 
 def groupby_of(adata: AnnData, key: str, groupby: str | None) -> str:
-    """``groupby`` when given, else the one the differential analysis used (when stored), else
-    ``"phase"``."""
+    """``groupby`` when given, else the one the differential analysis used (if stored), else phase."""
     if groupby is not None:
         return groupby
-    res = adata.uns.get(key)
-    if isinstance(res, Mapping):
-        params = res.get("params", {})
-        if isinstance(params, Mapping) and params.get("groupby"):
-            return str(params["groupby"])
-    return "phase"
+    store = adata.uns.get(key)
+    stored = Result(key, store).param("groupby") if is_result(store) else None
+    return str(stored) if stored else "phase"
 
 
-def biomarker_features(adata: AnnData, contrast: str | None = None) -> list[str]:
-    """Features of candidate biomarkers found by ``kom.tl.flag_biomarkers`` (when stored)."""
-    store = adata.uns.get("biomarkers")
-    table = store.get("candidates") if isinstance(store, Mapping) else None
+def biomarker_features(
+    adata: AnnData, contrast: str | None = None, *, key: str = "differential"
+) -> list[str]:
+    """Features of candidate biomarkers found by ``kom.tl.flag_biomarkers`` on the differential
+    result ``key`` (when stored, under any ``key_added``)."""
+    found = biomarker_keys(adata, key)
+    table = adata.uns[found[0]]["candidates"] if found else None
     if not isinstance(table, pd.DataFrame) or "found" not in table.columns:
         return []
     sel = table.loc[table["found"].fillna(False).astype(bool)]

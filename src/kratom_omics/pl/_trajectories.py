@@ -38,8 +38,7 @@ def stages(
         Column of ``adata.obs`` holding the ordered phases.
     timepoint
         Column of ``adata.obs`` with numeric time points (ignored when absent or None). A phase
-        whose samples
-        carry time points is split into one stage per time point, named ``"<phase>
+        whose samples carry time points is split into one stage per time point, named ``"<phase>
         <prefix><time>"``.
     timepoint_prefix
         Text put before the time in stage names (``"d"`` gives ``"withdrawal d7"``).
@@ -163,10 +162,9 @@ def trajectories(
 
     Stages run in phase order (control -> use -> withdrawal), withdrawal split by time point when
     ``adata.obs[timepoint]`` is set. Each animal is a point (jittered horizontally, coloured by
-    phase); the
-    values of the same subject at different stages (repeated measures) are joined by thin grey
-    lines; the
-    mean and the t-based ``level`` confidence interval of each stage are drawn in black and joined.
+    phase); the values of the same subject at different stages (repeated measures) are joined by
+    thin grey lines; the mean and the t-based ``level`` confidence interval of each stage are drawn
+    in black and joined.
 
     Parameters
     ----------
@@ -199,8 +197,7 @@ def trajectories(
     -------
     The Figure, one Axes per feature (title = gene symbol or id). In each Axes the points are one
     ``PathCollection`` per stage with gid ``"animals"``, the subject lines have gid ``"subject"``
-    and the
-    means with intervals form the errorbar container with gid ``"mean-ci"``. Writes
+    and the means with intervals form the errorbar container with gid ``"mean-ci"``. Writes
     ``adata.uns[f"{groupby}_colors"]``.
     """
     if not 0 < level < 1:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._core import check_obs_key, get_matrix, record_provenance
+from .._design import treatment_columns
 from ..errors import DesignError, InputFormatError
 from ._common import as_name_list, start
 
@@ -34,18 +35,6 @@ def _is_numeric(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
         column.dtype
     )
-
-
-def _treatment(column: pd.Series, name: str) -> tuple[np.ndarray, list[str]]:
-    """Treatment (dummy) coding without the first level, as R's ``model.matrix(~f)[, -1]``."""
-    if _is_numeric(column):
-        return column.to_numpy(dtype=np.float64)[:, None], [name]
-    levels = _levels(column)
-    values = column.astype(str).to_numpy()
-    cols = [(values == lev).astype(np.float64) for lev in levels[1:]]
-    return (np.column_stack(cols) if cols else np.zeros((len(values), 0))), [
-        f"{name}{lev}" for lev in levels[1:]
-    ]
 
 
 def _sum_coding(column: pd.Series, name: str) -> tuple[np.ndarray, list[str]]:
@@ -213,7 +202,7 @@ def remove_batch(
     if method == "regress":
         parts = [np.ones((adata.n_obs, 1))]
         for col in keeps:
-            parts.append(_treatment(obs[col], col)[0])
+            parts.append(treatment_columns(obs[col], col)[0])
         design = np.column_stack(parts)
         nparts = []
         for col in ([batch] if batch is not None else []) + covs:
@@ -276,7 +265,7 @@ def _combat(
     obs.index = [str(i) for i in range(adata.n_obs)]
     extra: list[str] = []
     for col in [*keeps, *covs]:
-        values, names = _treatment(adata.obs[col], col)
+        values, names = treatment_columns(adata.obs[col], col)
         for k, name in enumerate(names):
             key = f"__{name}"
             obs[key] = values[:, k]

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from .._core import check_obs_key, get_matrix, record_provenance
+from .._design import build_design, intercept_design
+from .._smooth import r_lowess
 from ..errors import DesignError, InputFormatError, KeyNotFoundError, did_you_mean
 from ._common import set_x_transform, start
 
@@ -329,48 +331,33 @@ def log_cpm(
 
 
 def _design_matrix(
-    adata: AnnData, design: Any, groupby: str | None, covariates: Sequence[str]
+    adata: AnnData,
+    design: str | np.ndarray | pd.DataFrame | None,
+    groupby: str | None,
+    covariates: Sequence[str],
 ) -> np.ndarray:
+    """The model of :func:`voom`: a given matrix or formula, else groups + covariates (the one
+    design builder of :mod:`kratom_omics._design`), else an intercept + covariates."""
     n = adata.n_obs
+    if isinstance(design, str):
+        return build_design(adata.obs, None, formula=design).matrix
     if design is not None:
-        if isinstance(design, str):
-            from formulaic import model_matrix
-
-            try:
-                mm = model_matrix(design, adata.obs)
-            except Exception as exc:  # formulaic raises several types
-                raise DesignError(
-                    f"design={design!r} could not be built from adata.obs: {exc}"
-                ) from None
-            d = np.asarray(mm, dtype=np.float64)
-        else:
-            d = np.asarray(design, dtype=np.float64)
+        d = np.asarray(design, dtype=np.float64)
         if d.ndim != 2 or d.shape[0] != n:
             raise DesignError(
                 f"design has shape {d.shape}; expected {n} rows (one per sample) and >= 1 column."
             )
         return d
-    cols = [np.ones((n, 1))]
-    for key in ([groupby] if groupby else []) + list(covariates):
-        check_obs_key(adata, key, argument="groupby" if key == groupby else "covariates")
-        col = adata.obs[key]
-        if pd.api.types.is_numeric_dtype(col.dtype) and not isinstance(
-            col.dtype, pd.CategoricalDtype
-        ):
-            cols.append(col.to_numpy(dtype=np.float64)[:, None])
-        else:
-            dummies = pd.get_dummies(col.astype(str), drop_first=True, dtype=np.float64)
-            cols.append(dummies.to_numpy())
-    return np.hstack(cols)
+    if groupby:
+        check_obs_key(adata, groupby)
+        return build_design(adata.obs, groupby, covariates=list(covariates)).matrix
+    return intercept_design(adata.obs, covariates).matrix
 
 
 def _lowess_interp(sx: np.ndarray, sy: np.ndarray, span: float) -> tuple[np.ndarray, np.ndarray]:
     """R's ``lowess(sx, sy, f=span)`` then ``approxfun`` knots (ties averaged)."""
-    from statsmodels.nonparametric.smoothers_lowess import lowess
-
-    delta = 0.01 * (sx.max() - sx.min())
-    fit = lowess(sy, sx, frac=span, it=3, delta=delta, return_sorted=True)
-    lx, ly = fit[:, 0], fit[:, 1]
+    o = np.argsort(sx, kind="stable")
+    lx, ly = sx[o], r_lowess(sx, sy, f=span, iterations=3)[o]
     ux, inv = np.unique(lx, return_inverse=True)
     uy = np.bincount(inv, weights=ly) / np.bincount(inv)
     return ux, uy

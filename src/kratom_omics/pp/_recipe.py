@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import TYPE_CHECKING, Literal
 
+from .._defaults import PREPROCESS
 from ..errors import InputFormatError
 from ._common import start
+from ._filter import filter_valid
+from ._filter import remove_flagged as remove_flagged_features
+from ._histone import histone_transform
+from ._impute import impute as impute_values
+from ._normalize import normalize as normalize_values
+from ._transform import log2
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -20,15 +26,15 @@ logger = logging.getLogger("kratom_omics")
 def recipe(
     adata: AnnData,
     *,
-    remove_flagged: bool = True,
-    transform: Literal["log2", "logit", "clr", "none"] = "log2",
-    pseudocount: float = 0.0,
-    min_valid: float = 0.7,
-    valid_mode: Literal["total", "each_group", "any_group"] = "any_group",
-    normalize: Literal["median", "quantile", "none"] = "median",
-    impute: Literal["none", "downshift", "minprob", "knn", "mixed"] = "none",
-    groupby: str = "phase",
-    seed: int = 0,
+    remove_flagged: bool = PREPROCESS.remove_flagged,
+    transform: Literal["log2", "logit", "clr", "none"] = PREPROCESS.transform,
+    pseudocount: float = PREPROCESS.pseudocount,
+    min_valid: float = PREPROCESS.min_valid,
+    valid_mode: Literal["total", "each_group", "any_group"] = PREPROCESS.valid_mode,
+    normalize: Literal["median", "quantile", "none"] = PREPROCESS.normalize,
+    impute: Literal["none", "downshift", "minprob", "knn", "mixed"] = PREPROCESS.impute,
+    groupby: str = PREPROCESS.groupby,
+    seed: int = PREPROCESS.seed,
     copy: bool = False,
 ) -> AnnData | None:
     """Run the usual preprocessing steps in order, each recorded in the provenance.
@@ -63,12 +69,6 @@ def recipe(
     None, or the processed copy when ``copy=True``. ``.X`` holds the analysis-ready values; the steps'
     own outputs (``.layers["imputed_mask"]``, provenance) are as documented for each step.
     """
-    from . import filter_valid as _filter_valid
-    from . import impute as _impute
-    from . import log2 as _log2
-    from . import normalize as _normalize
-    from . import remove_flagged as _remove_flagged
-
     if transform not in ("log2", "logit", "clr", "none"):
         raise InputFormatError(
             f"transform={transform!r}; expected 'log2', 'logit', 'clr' or 'none'."
@@ -76,17 +76,16 @@ def recipe(
     adata = start(adata, copy)
     flags = [c for c in ("is_contaminant", "is_decoy", "only_by_site") if c in adata.var]
     if remove_flagged and flags:
-        _remove_flagged(adata)
+        remove_flagged_features(adata)
     if min_valid > 0:
-        _filter_valid(adata, min_valid=min_valid, mode=valid_mode, groupby=groupby)
+        filter_valid(adata, min_valid=min_valid, mode=valid_mode, groupby=groupby)
     if transform == "log2":
-        _log2(adata, pseudocount=pseudocount)
+        log2(adata, pseudocount=pseudocount)
     elif transform in ("logit", "clr"):
-        histone = importlib.import_module("kratom_omics.pp._histone")
-        histone.histone_transform(adata, method=transform)
+        histone_transform(adata, method=transform)
     if normalize != "none":
-        _normalize(adata, method=normalize)
+        normalize_values(adata, method=normalize)
     if impute != "none":
-        _impute(adata, method=impute, seed=seed, groupby=groupby)
+        impute_values(adata, method=impute, seed=seed, groupby=groupby)
     logger.info("preprocessed: %d samples x %d features", adata.n_obs, adata.n_vars)
     return adata if copy else None

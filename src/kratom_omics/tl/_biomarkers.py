@@ -34,12 +34,14 @@ import numpy as np
 import pandas as pd
 
 from .._core import get_matrix, record_provenance
+from .._defaults import BIOMARKERS
+from .._results import get_result
 from ..errors import DesignError, InputFormatError, ResultNotFoundError
-from ..get._differential import result_table
 from ._performance import _auc, auc_with_ci
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
+    from mudata import MuData
 
 __all__ = ["CANDIDATE_STATUSES", "FEATURE_STATUSES", "cross_modality", "flag_biomarkers"]
 
@@ -190,20 +192,8 @@ def match_candidates(
 
 
 def _differential(adata: AnnData, key: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    if key not in adata.uns:
-        raise ResultNotFoundError(
-            f"key={key!r}: no differential result in adata.uns; run "
-            f"kom.tl.differential(adata, groupby='phase', contrasts=[...], key_added={key!r}) "
-            "first."
-        )
-    res = adata.uns[key]
-    if not isinstance(res, Mapping) or ("table" not in res and "table_path" not in res):
-        raise ResultNotFoundError(
-            f"adata.uns[{key!r}] is not a differential result (expected a mapping with 'table' and "
-            f"'params'); found {type(res).__name__} with keys "
-            f"{list(res)[:10] if isinstance(res, Mapping) else []}."
-        )
-    table = result_table(res, "table")
+    res = get_result(adata, key)
+    table = res.table()
     need = ("feature", "contrast", "log2fc", "padj")
     missing = [c for c in need if c not in table.columns]
     if missing:
@@ -211,7 +201,7 @@ def _differential(adata: AnnData, key: str) -> tuple[pd.DataFrame, dict[str, Any
             f"adata.uns[{key!r}]['table'] lacks column(s) {missing}; expected the table written by "
             "kom.tl.differential (feature, contrast, log2fc, padj, ...)."
         )
-    params = dict(res.get("params", {}))
+    params = dict(res.params)
     return table, params
 
 
@@ -253,8 +243,8 @@ def flag_biomarkers(
     key: str = "differential",
     candidates: str | os.PathLike | pd.DataFrame | None = None,
     *,
-    alpha: float = 0.05,
-    min_abs_log2fc: float = 0.58,
+    alpha: float = BIOMARKERS.alpha,
+    min_abs_log2fc: float = BIOMARKERS.min_abs_log2fc,
     key_added: str = "biomarkers",
     modality: Literal["protein", "histone", "mixed"] | None = None,
     n_boot: int = 1000,
@@ -632,7 +622,7 @@ CROSS_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _as_mapping(data: Any) -> Mapping[str, AnnData]:
+def _as_mapping(data: Mapping[str, AnnData] | MuData) -> Mapping[str, AnnData]:
     if hasattr(data, "mod") and isinstance(data.mod, Mapping):  # MuData
         return dict(data.mod)
     if isinstance(data, Mapping):
@@ -644,7 +634,7 @@ def _as_mapping(data: Any) -> Mapping[str, AnnData]:
     )
 
 
-def cross_table(data: Any, key: str = "biomarkers") -> pd.DataFrame:
+def cross_table(data: Mapping[str, AnnData] | MuData, key: str = "biomarkers") -> pd.DataFrame:
     """Side-by-side candidates of several modalities from stored :func:`flag_biomarkers` results."""
     mapping = _as_mapping(data)
     frames = []
@@ -679,13 +669,13 @@ def cross_table(data: Any, key: str = "biomarkers") -> pd.DataFrame:
 
 
 def cross_modality(
-    data: Any,
+    data: Mapping[str, AnnData] | MuData,
     candidates: str | os.PathLike | pd.DataFrame | None = None,
     *,
     key: str = "differential",
     key_added: str = "biomarkers",
-    alpha: float = 0.05,
-    min_abs_log2fc: float = 0.58,
+    alpha: float = BIOMARKERS.alpha,
+    min_abs_log2fc: float = BIOMARKERS.min_abs_log2fc,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pd.DataFrame:

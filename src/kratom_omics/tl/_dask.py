@@ -6,8 +6,9 @@ samples), fits it with :func:`~kratom_omics.tl._limma.lm_fit`, takes the contras
 errors, sigma, residual df, AveExpr, number of observations and the detected counts on both sides
 of every contrast. These are a few numbers per feature whatever the number of samples; the
 empirical-Bayes prior, moderated statistics, FDR and tables are then computed from them block by
-block (:mod:`kratom_omics.tl._stream`), giving the numbers of the in-memory path. The blocks'
-summaries are kept in a :class:`ChunkStore`, in memory or spilled to ``.npy`` files.
+block by the one limma orchestration (:mod:`kratom_omics.tl._limma._engine`), which fits in-memory
+data as one block: the numbers are those of the in-memory path. The blocks' summaries are kept in a
+:class:`~kratom_omics.tl._limma.ChunkStore`, in memory or spilled to ``.npy`` files.
 
 Tasks run on dask's threaded scheduler, on the active ``dask.distributed`` client, or on the cluster
 named by ``scheduler``: ``"local:N"`` starts a ``LocalCluster`` of N single-threaded worker
@@ -22,20 +23,18 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._core import check_layer
 from ..errors import DesignError, KratomOmicsError, MissingDependencyError
-from ._limma import contrasts_fit, lm_fit
+from ._limma import ChunkStore, block_summary, contrasts_fit, lm_fit
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
 __all__ = [
-    "ChunkStore",
     "chunked_fit",
     "is_dask_array",
     "is_dask_backed",
@@ -180,66 +179,16 @@ def _fit_block(
     exact: bool,
     masks: Sequence[tuple[np.ndarray, np.ndarray] | None],
 ) -> dict[str, np.ndarray]:
-    """lm_fit and contrasts_fit of one samples x features block, reduced to per-feature summaries.
-
-    Returns the contrast estimates and unscaled standard errors, sigma, residual df, mean,
-    number of observations and the detected counts on both sides of every contrast: about
-    ``6 + 4k`` numbers per feature, whatever the number of samples.
-    """
+    """lm_fit and contrasts_fit of one samples x features block, reduced to its summaries
+    (:func:`~kratom_omics.tl._limma.block_summary`)."""
     import scipy.sparse as sp
-
-    from ._detection import detection_counts
 
     if sp.issparse(block):
         block = block.toarray()
     y = np.asarray(block, dtype=np.float64).T
     fit = lm_fit(y, design, per_feature_cov=exact)
     cfit = contrasts_fit(fit, cmat, exact=exact)
-    detected = np.isfinite(y)
-    det_a, det_b = detection_counts(detected, masks)
-    return {
-        "coef": cfit.coefficients,
-        "su": cfit.stdev_unscaled,
-        "sigma": fit.sigma,
-        "dfres": fit.df_residual,
-        "amean": fit.amean,
-        "n_obs": fit.n_obs.astype(np.int64),
-        "det_a": det_a,
-        "det_b": det_b,
-        "none": np.asarray(~detected.any(axis=1)),
-    }
-
-
-class ChunkStore:
-    """Per-block results of the chunked fit, in memory or spilled to ``.npy`` files.
-
-    With ``directory`` each block's arrays are written to disk as they arrive and read back one
-    block at a time, so the driver holds only what the empirical-Bayes prior needs for all
-    features (sigma and residual df; the mean with ``trend``) and one block at a time.
-    """
-
-    def __init__(self, offsets: list[int], directory: str | os.PathLike | None = None) -> None:
-        self.offsets = offsets
-        self.directory = None if directory is None else Path(directory)
-        self._mem: dict[int, dict[str, np.ndarray]] = {}
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def slice(self, i: int) -> slice:
-        return slice(self.offsets[i], self.offsets[i + 1])
-
-    def put(self, i: int, arrays: dict[str, np.ndarray]) -> None:
-        if self.directory is None:
-            self._mem[i] = arrays
-            return
-        for name, a in arrays.items():
-            np.save(self.directory / f"{i:07d}_{name}.npy", a, allow_pickle=False)
-
-    def get(self, i: int, names: Sequence[str]) -> dict[str, np.ndarray]:
-        if self.directory is None:
-            return {n: self._mem[i][n] for n in names}
-        return {n: np.load(self.directory / f"{i:07d}_{n}.npy", allow_pickle=False) for n in names}
+    return block_summary(fit, cfit, np.isfinite(y), masks)
 
 
 def _blocks(x: Any, chunk_size: int | None) -> tuple[list[Any], list[int]]:
@@ -264,7 +213,7 @@ def chunked_fit(
     *,
     masks: Sequence[tuple[np.ndarray, np.ndarray] | None],
     layer: str | None = None,
-    weights: Any = None,
+    weights: str | np.ndarray | None = None,
     exact: bool = False,
     keep_amean: bool = False,
     scheduler: str | None = None,

@@ -18,7 +18,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .._results import DETECTION_COLUMNS
+
 __all__ = [
+    "DETECTION_COLUMNS",
     "contrast_sides",
     "detection_columns",
     "detection_counts",
@@ -27,15 +30,6 @@ __all__ = [
     "side_masks",
     "side_totals",
 ]
-
-DETECTION_COLUMNS: tuple[str, ...] = (
-    "n_detected_a",
-    "n_a",
-    "n_detected_b",
-    "n_b",
-    "detection_pvalue",
-    "reason",
-)
 
 
 def contrast_sides(
@@ -72,10 +66,30 @@ def fisher_exact_counts(
     ``scipy.stats.fisher_exact(table).pvalue``. Computed once per distinct table (the counts are
     small integers, so there are few), then broadcast back to the features.
     """
-    keys = np.column_stack([det_a, n_a, det_b, n_b]).astype(np.int64)
-    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-    p_uniq = np.array([_fisher(*(int(v) for v in row)) for row in uniq], dtype=float)
-    return p_uniq[np.asarray(inverse).reshape(-1)]
+    cols = [np.asarray(v, dtype=np.int64).reshape(-1) for v in (det_a, n_a, det_b, n_b)]
+    if not cols[0].size:
+        return np.empty(0)
+    # one integer per table (the counts are small): distinct tables found by hashing, not by
+    # sorting rows
+    base = int(max(int(c.max()) for c in cols)) + 2
+    code = cols[0] + 1
+    for c in cols[1:]:
+        code = code * base + (c + 1)
+    inverse, uniq = pd.factorize(code, sort=False)
+    parts = []
+    rest = np.asarray(uniq, dtype=np.int64)
+    for _ in range(4):
+        parts.append(rest % base - 1)
+        rest = rest // base
+    da, na, db, nb = parts[::-1]
+    p_uniq = np.array(
+        [
+            _fisher(int(w), int(x), int(y), int(z))
+            for w, x, y, z in zip(da, na, db, nb, strict=True)
+        ],
+        dtype=float,
+    )
+    return p_uniq[inverse]
 
 
 @functools.lru_cache(maxsize=65536)

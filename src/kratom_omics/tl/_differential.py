@@ -1,4 +1,9 @@
-"""``kom.tl.differential``: limma-equivalent differential abundance on an AnnData."""
+"""``kom.tl.differential``: limma-equivalent differential abundance on an AnnData.
+
+The AnnData side of the engine: design, contrasts, the fit of the data (in memory as one block, or
+chunk by chunk with dask) and the stored result. The statistics are those of the one limma
+orchestration in :mod:`kratom_omics.tl._limma._engine`.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +18,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._core import check_layer, get_matrix, record_provenance
+from .._core import check_key_added, check_layer, gene_index, get_matrix, record_provenance
+from .._defaults import DIFFERENTIAL
+from .._design import Design, build_design, contrast_matrix, normalize_contrast, quote_name
+from .._results import DETECTION_COLUMNS, F_COLUMNS, TABLE_COLUMNS
 from ..errors import DesignError, KeyNotFoundError, did_you_mean
 from ._dask import chunked_fit, is_dask_backed
-from ._design import build_design, contrast_matrix, normalize_contrast, quote_name
-from ._detection import (
-    DETECTION_COLUMNS,
-    contrast_sides,
-    detection_columns,
-    side_masks,
-    side_totals,
-)
-from ._dupcor import block_labels, duplicate_correlation_matrix, gls_fit
-from ._limma import contrasts_fit, ebayes, lm_fit, treat
-from ._multitest import adjust_pvalues, check_method
+from ._detection import contrast_sides, side_masks, side_totals
+from ._dupcor import blocked_fit
+from ._limma import ChunkStore, LinearFit, block_summary, contrasts_fit, lm_fit, run, stored_prior
+from ._multitest import check_method
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -37,27 +38,11 @@ logger = logging.getLogger("kratom_omics")
 
 LIMMA_VERSION = "3.62"
 LEGACY_LIMMA_VERSION = "3.54"
-TABLE_COLUMNS: tuple[str, ...] = (
-    "feature",
-    "contrast",
-    "log2fc",
-    "se",
-    "ci_low",
-    "ci_high",
-    "mean_log2",
-    "t",
-    "df_total",
-    "pvalue",
-    "padj",
-    "B",
-    "s2_post",
-    "df_residual",
-    "n_obs",
-)
-F_COLUMNS: tuple[str, ...] = ("feature", "F", "df1", "df2", "pvalue", "padj")
 
 
-def _weights_matrix(adata: AnnData, weights: Any) -> tuple[np.ndarray | None, str]:
+def _weights_matrix(
+    adata: AnnData, weights: str | np.ndarray | None
+) -> tuple[np.ndarray | None, str]:
     """Observation weights as features x samples (or one per sample) and their name for params."""
     if weights is None:
         return None, ""
@@ -89,280 +74,14 @@ def _weights_matrix(adata: AnnData, weights: Any) -> tuple[np.ndarray | None, st
     return np.asarray(w, dtype=float), name
 
 
-def contrast_columns(
-    coef: np.ndarray,
-    su: np.ndarray,
-    t: np.ndarray,
-    pvalue: np.ndarray,
-    padj: np.ndarray,
-    lods: np.ndarray,
-    s2_post: np.ndarray,
-    df_total: np.ndarray,
-    amean: np.ndarray,
-    df_residual: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """The float columns of the long table for one contrast and a block of features.
-
-    Feature-wise, so the in-memory table (all features at once) and the chunked writer (block by
-    block) compute the same numbers.
-    """
-    from scipy import stats
-
-    from ._limma import _by_unique
-
-    with np.errstate(invalid="ignore"):
-        q = _by_unique(
-            lambda d: np.where(np.isinf(d), stats.norm.ppf(0.975), stats.t.ppf(0.975, d)),
-            df_total,
-        )
-        se = su * np.sqrt(s2_post)
-    margin = se * q
-    return {
-        "log2fc": coef,
-        "se": se,
-        "ci_low": coef - margin,
-        "ci_high": coef + margin,
-        "mean_log2": amean,
-        "t": t,
-        "df_total": df_total,
-        "pvalue": pvalue,
-        "padj": padj,
-        "B": lods,
-        "s2_post": s2_post,
-        "df_residual": df_residual,
-    }
-
-
-def _long_table(
-    features: np.ndarray, names: list[str], fit: Any, cfit: Any, eb: Any, fdr: str
-) -> pd.DataFrame:
-    """The long result table, filled contrast by contrast into one float block (no copy).
-
-    Arrays of ``fit``, ``cfit`` and ``eb`` that are copied into the table are released on the way
-    (replaced by empty arrays) to bound the peak memory on large data.
-    """
-    g, k = cfit.coefficients.shape
-    empty = np.empty(0)
-    fit.coefficients = fit.stdev_unscaled = empty  # not needed after contrasts_fit
-    float_cols = [c for c in TABLE_COLUMNS if c not in ("feature", "contrast", "n_obs")]
-    # columns stored contiguously; store.T is the (rows x columns) block pandas keeps as is
-    store = np.empty((len(float_cols), g * k))
-    col = {c: i for i, c in enumerate(float_cols)}
-    fdr_info: dict[str, Any] = {}
-    dfres = np.asarray(fit.df_residual, dtype=float)
-    df_total = np.asarray(eb.df_total, dtype=float)
-    for j in range(k):
-        padj, info = adjust_pvalues(eb.p_value[:, j], fdr)
-        if "pi0" in info:
-            fdr_info.setdefault("pi0", []).append(info["pi0"])
-        cols = contrast_columns(
-            cfit.coefficients[:, j],
-            cfit.stdev_unscaled[:, j],
-            eb.t[:, j],
-            eb.p_value[:, j],
-            padj,
-            eb.lods[:, j],
-            eb.s2_post,
-            df_total,
-            fit.amean,
-            dfres,
-        )
-        for name, values in cols.items():
-            store[col[name], j * g : (j + 1) * g] = values
-        del cols, padj
-    cfit.coefficients = cfit.stdev_unscaled = empty
-    eb.t = eb.p_value = eb.lods = empty
-    table = pd.DataFrame(store.T, columns=float_cols, copy=False)
-    table.insert(0, "feature", np.tile(features.astype(object), k))
-    table.insert(1, "contrast", np.repeat(np.array(names, dtype=object), g))
-    table.insert(len(TABLE_COLUMNS) - 1, "n_obs", np.tile(fit.n_obs.astype(np.int64), k))
-    table.attrs["fdr_info"] = fdr_info
-    return table
-
-
-def _add_detection(
-    table: pd.DataFrame,
-    adata: AnnData,
-    y: np.ndarray | None,
-    design: Any,
-    cmat: np.ndarray,
-    groupby: str | None,
-    df_residual: np.ndarray,
-    g: int,
-    k: int,
-) -> int:
-    """Add the on/off detection columns to ``table`` (in place); return the number of on/off rows."""
-    if y is None:  # no detection pattern available: counts unknown
-        y = np.zeros((g, adata.n_obs))
-        sides, groups = _sides(adata, design, cmat, None)
-    else:
-        sides, groups = _sides(adata, design, cmat, groupby)
-    fc = table["log2fc"].to_numpy(dtype=float).reshape(k, g).T
-    cols, fc_long = detection_columns(y, groups, sides, fc, df_residual)
-    table["log2fc"] = fc_long
-    for name, values in cols.items():
-        table[name] = values
-    return int(np.isinf(fc_long).sum())
-
-
-def _require_residual_df(df_residual: np.ndarray, design: Any) -> None:
-    if float(np.max(df_residual, initial=0.0)) == 0:
-        raise DesignError(
-            "no feature has residual degrees of freedom (each has at most as many observed samples "
-            f"as the {len(design.columns)} design columns); add replicates, drop covariates or "
-            "filter out features with many missing values."
-        )
-
-
-def _in_memory_result(
-    adata: AnnData,
-    fit: Any,
-    y: np.ndarray | None,
-    design: Any,
-    cmat: np.ndarray,
-    names: list[str],
-    groupby: str | None,
-    exact_se: bool,
-    lfc: float,
-    trend: bool,
-    robust: bool,
-    legacy: bool | None,
-    fdr: str,
-) -> dict[str, Any]:
-    """Moderation and both tables of an in-memory fit."""
-    _require_residual_df(fit.df_residual, design)
-    cfit = contrasts_fit(fit, cmat, exact=exact_se)
-    if lfc > 0:
-        eb = treat(cfit, fit, lfc, trend=trend, robust=robust, legacy=legacy)
-    else:
-        eb = ebayes(cfit, fit, trend=trend, robust=robust, legacy=legacy)
-
-    features = adata.var_names.astype(str).to_numpy()
-    g, k = cfit.coefficients.shape
-    n_na = int(np.isnan(cfit.coefficients).any(axis=1).sum())
-    table = _long_table(features, names, fit, cfit, eb, fdr)
-    fdr_info: dict[str, Any] = table.attrs.pop("fdr_info", {})
-    n_onoff = _add_detection(table, adata, y, design, cmat, groupby, fit.df_residual, g, k)
-    if "gene" in adata.var.columns:
-        table["gene"] = np.tile(adata.var["gene"].astype(str).to_numpy().astype(object), k)
-    fpadj, _ = adjust_pvalues(eb.f_p_value, fdr)
-    f_table = pd.DataFrame(
-        {
-            "feature": features,
-            "F": eb.f_stat,
-            "df1": np.full(g, float(eb.f_df1)),
-            "df2": np.asarray(eb.f_df2, dtype=float),
-            "pvalue": eb.f_p_value,
-            "padj": fpadj,
-        }
-    )
-    if "gene" in adata.var.columns:
-        f_table["gene"] = adata.var["gene"].astype(str).to_numpy()
-    return {
-        "table": table,
-        "f_table": f_table,
-        "df_prior": eb.df_prior,
-        "s2_prior": eb.s2_prior,
-        "legacy": eb.legacy,
-        "fdr_info": fdr_info,
-        "n_na": n_na,
-        "n_onoff": n_onoff,
-    }
-
-
 def _sides(
-    adata: AnnData, design: Any, cmat: np.ndarray, groupby: str | None
-) -> tuple[list[Any], pd.Series]:
+    adata: AnnData, design: Design, cmat: np.ndarray, groupby: str | None
+) -> tuple[list[tuple[list[str], list[str]] | None], pd.Series]:
     """Contrast sides and the group of every sample, for the detection columns."""
     k = cmat.shape[1]
     if groupby is not None and groupby in adata.obs.columns and design.level_vectors:
         return contrast_sides(cmat, design.level_vectors), adata.obs[groupby]
     return [None] * k, pd.Series(np.full(adata.n_obs, np.nan), index=adata.obs_names)
-
-
-def _chunked_differential(
-    adata: AnnData,
-    design: Any,
-    cmat: np.ndarray,
-    names: list[str],
-    groupby: str | None,
-    *,
-    layer: str | None,
-    weights: Any,
-    exact_se: bool,
-    trend: bool,
-    robust: bool,
-    legacy: bool | None,
-    lfc: float,
-    fdr: str,
-    scheduler: str | None,
-    chunk_size: int | None,
-    out: Path | None,
-) -> dict[str, Any]:
-    """The chunked (dask) engine: fit per block, moderation and tables block by block."""
-    from ._stream import collect, moderate_chunks, table_blocks, write_parquet
-
-    sides, groups = _sides(adata, design, cmat, groupby)
-    masks = side_masks(groups, sides)
-    # the contrasts' covariance, from a fit of no features (the design's unscaled covariance)
-    empty = lm_fit(np.empty((0, adata.n_obs)), design.matrix, per_feature_cov=exact_se)
-    cov_out = contrasts_fit(empty, cmat, exact=exact_se).cov_coefficients
-    genes = None
-    if "gene" in adata.var.columns:  # Arrow strings (read_zarr_lazy) stay Arrow strings
-        col = adata.var["gene"]
-        genes = pd.Index(
-            col.fillna("<NA>") if isinstance(col.dtype, pd.StringDtype) else col.astype(str)
-        )
-    with contextlib.ExitStack() as stack:
-        spill = None
-        if out is not None:
-            _make_out(out)
-            spill = stack.enter_context(tempfile.TemporaryDirectory(dir=out, prefix=".chunks-"))
-        store, gathered = chunked_fit(
-            adata,
-            design.matrix,
-            cmat,
-            masks=masks,
-            layer=layer,
-            weights=weights,
-            exact=exact_se,
-            keep_amean=trend,
-            scheduler=scheduler,
-            chunk_size=chunk_size,
-            spill=spill,
-        )
-        _require_residual_df(gathered["df_residual"], design)
-        m = moderate_chunks(
-            store,
-            gathered,
-            cov_out,
-            design.matrix,
-            trend=trend,
-            robust=robust,
-            legacy=legacy,
-            lfc=lfc,
-            fdr=fdr,
-        )
-        long_blocks, f_blocks, counts = table_blocks(
-            store, m, cov_out, names, adata.var_names, genes, sides, side_totals(masks)
-        )
-        result: dict[str, Any] = {
-            "df_prior": m.df_prior,
-            "s2_prior": m.s2_prior,
-            "legacy": m.legacy,
-            "fdr_info": m.fdr_info,
-        }
-        if out is None:
-            result["table"] = collect(long_blocks)
-            result["f_table"] = collect(f_blocks)
-        else:
-            write_parquet(long_blocks, out / "table.parquet")
-            write_parquet(f_blocks, out / "f_table.parquet")
-            result["table_path"] = str(out / "table.parquet")
-            result["f_table_path"] = str(out / "f_table.parquet")
-        result["n_na"] = counts["na"]
-        result["n_onoff"] = counts["onoff"]
-    return result
 
 
 def _make_out(out: Path) -> None:
@@ -376,74 +95,95 @@ def _make_out(out: Path) -> None:
         raise DesignError(f"could not create the output directory {str(out)!r}: {err}") from err
 
 
-def _write_out(result: dict[str, Any], out: Path) -> dict[str, Any]:
-    """Move in-memory tables of ``result`` to parquet files in ``out`` (atomically)."""
-    from ._stream import write_parquet
-
-    if "table" not in result:
-        return result
-    import pyarrow as pa
-
-    _make_out(out)
-    for part in ("table", "f_table"):
-        table = result.pop(part)
-        path = out / f"{part}.parquet"
-        write_parquet(iter([pa.Table.from_pandas(table, preserve_index=False)]), path)
-        result[f"{part}_path"] = str(path)
-    return result
-
-
-def _blocked_fit(
+def _fit_in_memory(
     adata: AnnData,
-    y: np.ndarray,
-    design: Any,
-    block: str,
-    correlation: float | None,
+    design: Design,
+    cmat: np.ndarray,
+    masks: list[tuple[np.ndarray, np.ndarray] | None],
     *,
-    weights: Any,
+    layer: str | None,
+    weights: str | np.ndarray | None,
     exact_se: bool,
-) -> tuple[Any, dict[str, Any]]:
-    """GLS fit with a within-``block`` correlation (estimated by duplicateCorrelation if None)."""
-    if weights is not None or exact_se:
-        raise DesignError(
-            "block= cannot be combined with weights= or exact_se=True; drop them or put the "
-            "subject in covariates= as a fixed effect."
+    block: str | None,
+    correlation: float | None,
+) -> tuple[ChunkStore, dict[str, np.ndarray], np.ndarray, dict[str, Any], str]:
+    """The whole matrix fitted as one block: store, prior inputs, contrasts' covariance, block
+    information and the name of the weights."""
+    y = get_matrix(adata, layer).T  # features x samples
+    fit: LinearFit
+    if block is not None:
+        fit, block_info = blocked_fit(
+            adata, y, design, block, correlation, weights=weights, exact_se=exact_se
         )
-    labels = block_labels(adata, block)
-    if correlation is None:
-        res = duplicate_correlation_matrix(y, design.matrix, labels)
-        rho = res.consensus
+        wname = ""
     else:
-        if (
-            not isinstance(correlation, (int, float))
-            or isinstance(correlation, bool)
-            or not -1 < correlation < 1
-        ):
-            raise DesignError(
-                f"correlation must be a number strictly between -1 and 1; got {correlation!r}."
-            )
-        rho = float(correlation)
-    fit = gls_fit(y, design.matrix, labels, rho, coef_names=design.columns)
-    logger.info("differential: within-%s correlation %.6g", block, rho)
-    return fit, {"correlation": rho, "correlation_estimated": correlation is None}
+        w, wname = _weights_matrix(adata, weights)
+        fit = lm_fit(
+            y, design.matrix, weights=w, coef_names=design.columns, per_feature_cov=exact_se
+        )
+        block_info = {}
+    cfit = contrasts_fit(fit, cmat, exact=exact_se)
+    summary = block_summary(fit, cfit, np.isfinite(y), masks)
+    del y
+    gathered = {"sigma": fit.sigma.copy(), "df_residual": fit.df_residual, "amean": fit.amean}
+    return ChunkStore.single(summary), gathered, cfit.cov_coefficients, block_info, wname
+
+
+def _fit_chunked(
+    adata: AnnData,
+    design: Design,
+    cmat: np.ndarray,
+    masks: list[tuple[np.ndarray, np.ndarray] | None],
+    stack: contextlib.ExitStack,
+    *,
+    layer: str | None,
+    weights: str | np.ndarray | None,
+    exact_se: bool,
+    trend: bool,
+    scheduler: str | None,
+    chunk_size: int | None,
+    out: Path | None,
+) -> tuple[ChunkStore, dict[str, np.ndarray], np.ndarray]:
+    """The fit chunk by chunk on dask; with ``out`` the blocks are spilled to a temporary
+    directory inside it (removed when ``stack`` closes)."""
+    # the contrasts' covariance, from a fit of no features (the design's unscaled covariance)
+    empty = lm_fit(np.empty((0, adata.n_obs)), design.matrix, per_feature_cov=exact_se)
+    cov_out = contrasts_fit(empty, cmat, exact=exact_se).cov_coefficients
+    spill = None
+    if out is not None:
+        spill = stack.enter_context(tempfile.TemporaryDirectory(dir=out, prefix=".chunks-"))
+    store, gathered = chunked_fit(
+        adata,
+        design.matrix,
+        cmat,
+        masks=masks,
+        layer=layer,
+        weights=weights,
+        exact=exact_se,
+        keep_amean=trend,
+        scheduler=scheduler,
+        chunk_size=chunk_size,
+        spill=spill,
+    )
+    return store, gathered, cov_out
 
 
 def differential(
     adata: AnnData,
-    groupby: str = "phase",
+    groupby: str = DIFFERENTIAL.groupby,
     contrasts: Sequence[str] | str | None = None,
     *,
     covariates: Sequence[str] = (),
     formula: str | None = None,
     layer: str | None = None,
     weights: str | np.ndarray | None = None,
-    trend: bool = False,
-    robust: bool = False,
+    trend: bool = DIFFERENTIAL.trend,
+    robust: bool = DIFFERENTIAL.robust,
     legacy: bool | None = None,
-    fdr: str = "bh",
-    lfc: float = 0.0,
+    fdr: str = DIFFERENTIAL.fdr,
+    lfc: float = DIFFERENTIAL.lfc,
     exact_se: bool = False,
-    key_added: str = "differential",
+    key_added: str = DIFFERENTIAL.key_added,
     scheduler: str | None = None,
     chunk_size: int | None = None,
     block: str | None = None,
@@ -564,8 +304,7 @@ def differential(
 
     Also appends a step to ``adata.uns["kratom_omics"]["provenance"]``.
     """
-    if not isinstance(key_added, str) or not key_added or "/" in key_added:
-        raise DesignError(f"key_added={key_added!r} must be a non-empty string without '/'.")
+    check_key_added(key_added)
     fdr = check_method(fdr)
     if isinstance(covariates, str):
         covariates = (covariates,)
@@ -606,64 +345,71 @@ def differential(
         raise DesignError(f"contrasts {dup} are given more than once; list each contrast once.")
     cmat = contrast_matrix(design, names)
 
-    block_info: dict[str, Any] = {}
-    y: np.ndarray | None = None
-    fit: Any = None
-    result: dict[str, Any] | None = None
     out_dir = Path(out) if out is not None else None
     if correlation is not None and block is None:
         raise DesignError(
             f"correlation={correlation!r} needs block= (the .obs column of the repeated unit, "
             "e.g. block='subject')."
         )
-    if block is not None:
-        if scheduler or chunk_size is not None or is_dask_backed(adata, layer):
-            raise DesignError(
-                "block= is fit in memory only; load the data into memory (adata.to_memory()) or "
-                "put the subject in covariates= as a fixed effect."
-            )
-        y = get_matrix(adata, layer).T  # features x samples
-        fit, block_info = _blocked_fit(
-            adata, y, design, block, correlation, weights=weights, exact_se=exact_se
+    chunked = bool(scheduler) or chunk_size is not None or is_dask_backed(adata, layer)
+    if block is not None and chunked:
+        raise DesignError(
+            "block= is fit in memory only; load the data into memory (adata.to_memory()) or "
+            "put the subject in covariates= as a fixed effect."
         )
-        wname = ""
-    elif scheduler or chunk_size is not None or is_dask_backed(adata, layer):
-        result = _chunked_differential(
-            adata,
-            design,
-            cmat,
+    sides, groups = _sides(adata, design, cmat, groupby)
+    masks = side_masks(groups, sides)
+    block_info: dict[str, Any] = {}
+    wname = ""
+    if out_dir is not None:
+        _make_out(out_dir)
+    with contextlib.ExitStack() as stack:
+        if chunked:
+            store, gathered, cov_out = _fit_chunked(
+                adata,
+                design,
+                cmat,
+                masks,
+                stack,
+                layer=layer,
+                weights=weights,
+                exact_se=exact_se,
+                trend=trend,
+                scheduler=scheduler,
+                chunk_size=chunk_size,
+                out=out_dir,
+            )
+        else:
+            store, gathered, cov_out, block_info, wname = _fit_in_memory(
+                adata,
+                design,
+                cmat,
+                masks,
+                layer=layer,
+                weights=weights,
+                exact_se=exact_se,
+                block=block,
+                correlation=correlation,
+            )
+        result = run(
+            store,
+            gathered,
+            design.matrix,
+            cov_out,
             names,
-            groupby,
-            layer=layer,
-            weights=weights,
-            exact_se=exact_se,
+            adata.var_names,
+            gene_index(adata),
+            sides,
+            side_totals(masks),
             trend=trend,
             robust=robust,
             legacy=legacy,
             lfc=lfc,
             fdr=fdr,
-            scheduler=scheduler,
-            chunk_size=chunk_size,
             out=out_dir,
         )
-        wname = ""
-    else:
-        y = get_matrix(adata, layer).T  # features x samples
-        w, wname = _weights_matrix(adata, weights)
-        fit = lm_fit(
-            y, design.matrix, weights=w, coef_names=design.columns, per_feature_cov=exact_se
-        )
-    if result is None:
-        result = _in_memory_result(
-            adata, fit, y, design, cmat, names, groupby, exact_se, lfc, trend, robust, legacy, fdr
-        )
-    if out_dir is not None:
-        result = _write_out(result, out_dir)
+        del store, gathered
     g, k = int(adata.n_vars), len(names)
-
-    def prior_value(v: Any) -> Any:
-        arr = np.asarray(v, dtype=float)
-        return float(arr) if arr.ndim == 0 else arr.copy()
 
     matched = LEGACY_LIMMA_VERSION if legacy is True else LIMMA_VERSION
     params: dict[str, Any] = {
@@ -702,8 +448,8 @@ def differential(
         "contrasts": list(names),
         **tables,
         "prior": {
-            "df_prior": prior_value(result["df_prior"]),
-            "s2_prior": prior_value(result["s2_prior"]),
+            "df_prior": stored_prior(result["df_prior"]),
+            "s2_prior": stored_prior(result["s2_prior"]),
         },
         "contrast_matrix": pd.DataFrame(
             {

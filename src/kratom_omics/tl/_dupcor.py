@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._core import check_obs_key, get_matrix, record_provenance
+from .._core import check_key_added, check_obs_key, get_matrix, record_provenance
+from .._design import Design, build_design
 from ..errors import DesignError, KratomOmicsWarning
-from ._design import build_design
-from ._limma import LinearFit, _batched_fit
+from ._limma import LinearFit, batched_fit
+from ._limma._fit import residual_sigma
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -321,30 +322,21 @@ def gls_fit(
         chol = np.linalg.cholesky(cormatrix[np.ix_(pat, pat)])
         xw = np.linalg.solve(chol, design[pat])
         yw = np.linalg.solve(chol, y[np.ix_(rows, pat)].T).T
-        b, s, rss, rk, _ = _batched_fit(yw, np.ones_like(yw), xw)
+        b, s, rss, rk, _ = batched_fit(yw, np.ones_like(yw), xw)
         coefs[rows] = b
         su[rows] = s
         d = (nob - rk).astype(float)
         dfres[rows] = d
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sigma[rows] = np.where(d > 0, np.sqrt(rss / np.where(d > 0, d, 1)), np.nan)
+        sigma[rows] = residual_sigma(rss, d)
     chol = np.linalg.cholesky(cormatrix)
     xw = np.linalg.solve(chol, design)
     cov = np.linalg.inv(xw.T @ xw)
     cov = (cov + cov.T) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
         amean = np.where(ok, y, 0.0).sum(axis=1) / n_obs
-    return LinearFit(
-        coefficients=coefs,
-        stdev_unscaled=su,
-        sigma=sigma,
-        df_residual=dfres,
-        amean=amean,
-        n_obs=n_obs,
-        cov_coefficients=cov,
-        design=design,
-        coef_names=list(coef_names) if coef_names is not None else [f"x{i + 1}" for i in range(p)],
-    )
+    # fields in LinearFit's order: coefficients, stdev_unscaled, sigma, df_residual, amean, n_obs,
+    # cov_coefficients (of the whitened complete design), design, coef_names
+    return LinearFit(coefs, su, sigma, dfres, amean, n_obs, cov, design, list(coef_names or []))
 
 
 def block_labels(adata: AnnData, block: str) -> np.ndarray:
@@ -360,6 +352,41 @@ def block_labels(adata: AnnData, block: str) -> np.ndarray:
             "give every sample a block label (a subject seen once is its own block)."
         )
     return col.astype(str).to_numpy()
+
+
+def blocked_fit(
+    adata: AnnData,
+    y: np.ndarray,
+    design: Design,
+    block: str,
+    correlation: float | None,
+    *,
+    weights: str | np.ndarray | None,
+    exact_se: bool,
+) -> tuple[LinearFit, dict[str, Any]]:
+    """GLS fit with a within-``block`` correlation (estimated by duplicateCorrelation if None)."""
+    if weights is not None or exact_se:
+        raise DesignError(
+            "block= cannot be combined with weights= or exact_se=True; drop them or put the "
+            "subject in covariates= as a fixed effect."
+        )
+    labels = block_labels(adata, block)
+    if correlation is None:
+        res = duplicate_correlation_matrix(y, design.matrix, labels)
+        rho = res.consensus
+    else:
+        if (
+            not isinstance(correlation, (int, float))
+            or isinstance(correlation, bool)
+            or not -1 < correlation < 1
+        ):
+            raise DesignError(
+                f"correlation must be a number strictly between -1 and 1; got {correlation!r}."
+            )
+        rho = float(correlation)
+    fit = gls_fit(y, design.matrix, labels, rho, coef_names=design.columns)
+    logger.info("within-%s correlation %.6g", block, rho)
+    return fit, {"correlation": rho, "correlation_estimated": correlation is None}
 
 
 def duplicate_correlation(
@@ -408,8 +435,7 @@ def duplicate_correlation(
     observations: at most design columns + 2, one block, or every block a single sample).
     Also appends a step to ``adata.uns["kratom_omics"]["provenance"]``.
     """
-    if not isinstance(key_added, str) or not key_added or "/" in key_added:
-        raise DesignError(f"key_added={key_added!r} must be a non-empty string without '/'.")
+    check_key_added(key_added)
     if not isinstance(trim, (int, float)) or isinstance(trim, bool) or not 0 <= trim <= 0.5:
         raise DesignError(f"trim must be a number between 0 and 0.5; got {trim!r}.")
     if isinstance(covariates, str):

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._core import check_obs_key, get_matrix, groups_of, record_provenance
+from .._core import check_key_added, check_obs_key, get_matrix, groups_of, record_provenance
+from .._design import quote_name
 from ..errors import DesignError, KeyNotFoundError, did_you_mean
-from ._design import quote_name
 from ._multitest import adjust_pvalues
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -449,8 +449,7 @@ def panel_tests(
 
     Also appends a step to ``adata.uns["kratom_omics"]["provenance"]``.
     """
-    if not isinstance(key_added, str) or not key_added or "/" in key_added:
-        raise DesignError(f"key_added={key_added!r} must be a non-empty string without '/'.")
+    check_key_added(key_added)
     if isinstance(tests, str):
         tests = (tests,)
     tests = [str(t).lower() for t in tests]

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._core import check_obs_key, get_matrix, groups_of, record_provenance
+from .._core import check_key_added, check_obs_key, get_matrix, groups_of, record_provenance
+from .._design import normalize_contrast, quote_name
 from ..errors import DesignError, KeyNotFoundError, did_you_mean
-from ._design import normalize_contrast, quote_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -283,8 +283,7 @@ def permutation_fdr(
     """
     from scipy import stats
 
-    if not isinstance(key_added, str) or not key_added or "/" in key_added:
-        raise DesignError(f"key_added={key_added!r} must be a non-empty string without '/'.")
+    check_key_added(key_added)
     if isinstance(s0, bool) or not isinstance(s0, (int, float)) or not np.isfinite(s0) or s0 < 0:
         raise DesignError(f"s0 must be a finite number >= 0 (e.g. 0.1); got s0={s0!r}.")
     if (

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._core import groups_of, record_provenance
+from .._core import check_key_added, groups_of, record_provenance
 from ..errors import DesignError, ResultNotFoundError
 from ._limma import contrasts_fit, ebayes, lm_fit
 from ._multitest import adjust_pvalues, check_method
@@ -198,8 +198,7 @@ def power(
     (the call and the prior used), ``"table"`` and ``"n_required"`` (NaN if not reached), and
     appends a step to ``adata.uns["kratom_omics"]["provenance"]``.
     """
-    if not isinstance(key_added, str) or not key_added or "/" in key_added:
-        raise DesignError(f"key_added={key_added!r} must be a non-empty string without '/'.")
+    check_key_added(key_added)
     log2fc = _number(log2fc, "log2fc", 0.0, np.inf)
     alpha = _number(alpha, "alpha", 0.0, 1.0)
     target = _number(power, "power", 0.0, 1.0)

@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._core import check_obs_key, get_matrix, record_provenance
+from .._core import check_key_added, check_obs_key, gene_index, get_matrix, record_provenance
+from .._design import Design, build_design
+from .._smooth import ns_basis as r_ns
 from ..errors import DesignError
-from ._design import Design, build_design
-from ._detection import detection_columns
-from ._differential import _long_table
-from ._dupcor import block_labels, duplicate_correlation_matrix, gls_fit
-from ._limma import contrasts_fit, ebayes, lm_fit
+from ._detection import side_masks, side_totals
+from ._dupcor import blocked_fit
+from ._limma import ChunkStore, block_summary, contrasts_fit, lm_fit, run, stored_prior
 from ._multitest import adjust_pvalues, check_method
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,27 +47,6 @@ __all__ = ["r_ns", "timecourse"]
 logger = logging.getLogger("kratom_omics")
 
 PATTERNS = ("persistent", "transient", "recovering", "delayed", "other", "none")
-
-
-def r_ns(x: np.ndarray, knots_from: np.ndarray, df: int) -> np.ndarray:
-    """R's ``splines::ns(x, df=df)`` basis with knots from ``knots_from`` (no intercept column).
-
-    Interior knots at the quantiles ``seq(0, 1, length = df + 1)`` of ``knots_from`` (type 7, as
-    R), boundary knots at its range; cubic B-splines constrained to zero second derivative at the
-    boundaries by the QR projection R uses, so the columns equal R's to rounding.
-    """
-    from scipy.interpolate import BSpline
-
-    lo, hi = float(np.min(knots_from)), float(np.max(knots_from))
-    probs = np.linspace(0.0, 1.0, df + 1)[1:-1]
-    interior = np.quantile(knots_from, probs) if probs.size else np.empty(0)
-    knots = np.r_[[lo] * 4, interior, [hi] * 4]
-    nb = knots.size - 4
-    spl = BSpline(knots, np.eye(nb), 3, extrapolate=True)
-    basis = spl(np.asarray(x, dtype=float))[:, 1:]
-    const = spl.derivative(2)(np.array([lo, hi]))[:, 1:]
-    q, _ = np.linalg.qr(const.T, mode="complete")
-    return np.asarray((q.T @ basis.T).T[:, 2:])
 
 
 def _time_basis(t: np.ndarray, knots_from: np.ndarray, basis: str, df: int) -> np.ndarray:
@@ -95,8 +74,7 @@ def _check_args(basis: str, df: int | None, margin: float, alpha: float, key_add
         )
     if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < alpha < 1:
         raise DesignError(f"alpha must lie between 0 and 1; got {alpha!r}.")
-    if not isinstance(key_added, str) or not key_added or "/" in key_added:
-        raise DesignError(f"key_added={key_added!r} must be a non-empty string without '/'.")
+    check_key_added(key_added)
 
 
 def _time_design(
@@ -300,15 +278,10 @@ def timecourse(
     y = get_matrix(adata, layer).T
     rho: float | None = None
     if block is not None:
-        labels = block_labels(adata, block)
-        rho = duplicate_correlation_matrix(y, design.matrix, labels).consensus
-        fit = gls_fit(y, design.matrix, labels, rho, coef_names=design.columns)
+        fit, block_info = blocked_fit(adata, y, design, block, None, weights=None, exact_se=False)
+        rho = float(block_info["correlation"])
     else:
         fit = lm_fit(y, design.matrix, coef_names=design.columns)
-    if float(np.max(fit.df_residual, initial=0.0)) == 0:
-        raise DesignError(
-            "no feature has residual degrees of freedom; add replicates per time point or lower df."
-        )
     # a feature whose withdrawal values cover fewer than df + 1 time points has no identifiable
     # curve: limma would still report the coefficients that are not aliased, which depend on the
     # parametrisation (e.g. the spline is 0 at the first time point); report NaN instead
@@ -323,31 +296,6 @@ def timecourse(
         wcols = np.r_[np.flatnonzero(wvec != 0), time_idx]
         fit.coefficients[np.ix_(unidentified, wcols)] = np.nan
         fit.stdev_unscaled[np.ix_(unidentified, wcols)] = np.nan
-    eb_time = ebayes(contrasts_fit(fit, ctime), fit, trend=trend, robust=robust, legacy=legacy)
-    cfit = contrasts_fit(fit, cmat)
-    eb = ebayes(cfit, fit, trend=trend, robust=robust, legacy=legacy)
-
-    from scipy import stats
-
-    # recovery: TOST equivalence of the last time point vs reference
-    last = len(names) - 1
-    est = cfit.coefficients[:, last].copy()
-    se = cfit.stdev_unscaled[:, last] * np.sqrt(eb.s2_post)
-    dft = np.asarray(eb.df_total, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p_lower = stats.t.sf((est + recovery_margin) / se, dft)  # H0: diff <= -margin
-        p_upper = stats.t.cdf((est - recovery_margin) / se, dft)  # H0: diff >= +margin
-    p_equiv = np.fmax(p_lower, p_upper)
-    p_equiv[~np.isfinite(est) | ~np.isfinite(se)] = np.nan
-    padj_equiv, _ = adjust_pvalues(p_equiv, fdr)
-
-    features = adata.var_names.astype(str).to_numpy()
-    g = features.size
-    k = len(names)
-    df_prior, s2_prior = eb.df_prior, eb.s2_prior
-    df_residual = fit.df_residual.copy()
-    table = _long_table(features, names, fit, cfit, eb, fdr)
-    table.attrs.pop("fdr_info", None)
     # on/off: detection of each side of every contrast (withdrawal samples split by time point)
     cell = adata.obs[groupby].astype(str).to_numpy().astype(object)
     cell[is_w] = [f"{withdrawal}[{t:g}]" for t in tvals[is_w]]
@@ -357,24 +305,49 @@ def timecourse(
         for other in [reference, *[o for o in levels if o not in (withdrawal, reference)]]
     ]
     sides += [([c], [reference]) for c in wcells]
-    fc = table["log2fc"].to_numpy(dtype=float).reshape(k, g).T
-    det, fc_long = detection_columns(
-        y, pd.Series(cell, index=adata.obs_names), sides, fc, df_residual
+    masks = side_masks(pd.Series(cell, index=adata.obs_names), sides)
+    # the table's contrasts and, for the F test, the time coefficients: one orchestration
+    cfit = contrasts_fit(fit, cmat)
+    tfit = contrasts_fit(fit, ctime)
+    store = ChunkStore.single(block_summary(fit, cfit, seen, masks, f_cfit=tfit))
+    gathered = {"sigma": fit.sigma.copy(), "df_residual": fit.df_residual, "amean": fit.amean}
+    result = run(
+        store,
+        gathered,
+        design.matrix,
+        cfit.cov_coefficients,
+        names,
+        adata.var_names,
+        gene_index(adata),
+        sides,
+        side_totals(masks),
+        trend=trend,
+        robust=robust,
+        legacy=legacy,
+        lfc=0.0,
+        fdr=fdr,
+        f_cov=tfit.cov_coefficients,
     )
-    table["log2fc"] = fc_long
-    for col, values in det.items():
-        table[col] = values
-    fpadj, _ = adjust_pvalues(eb_time.f_p_value, fdr)
-    f_table = pd.DataFrame(
-        {
-            "feature": features,
-            "F": eb_time.f_stat,
-            "df1": np.full(g, float(eb_time.f_df1)),
-            "df2": np.asarray(eb_time.f_df2, dtype=float),
-            "pvalue": eb_time.f_p_value,
-            "padj": fpadj,
-        }
-    )
+    table, f_table = result["table"], result["f_table"]
+    features = adata.var_names.astype(str).to_numpy()
+    g = features.size
+    k = len(names)
+
+    # recovery: TOST equivalence of the last time point vs reference
+    from scipy import stats
+
+    last = table.iloc[(k - 1) * g : k * g]
+    est = last["log2fc"].to_numpy(dtype=float).copy()
+    est[np.isinf(est)] = np.nan  # on/off: no estimate
+    se = last["se"].to_numpy(dtype=float)
+    dft = last["df_total"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_lower = stats.t.sf((est + recovery_margin) / se, dft)  # H0: diff <= -margin
+        p_upper = stats.t.cdf((est - recovery_margin) / se, dft)  # H0: diff >= +margin
+    p_equiv = np.fmax(p_lower, p_upper)
+    p_equiv[~np.isfinite(est) | ~np.isfinite(se)] = np.nan
+    padj_equiv, _ = adjust_pvalues(p_equiv, fdr)
+    fpadj = f_table["padj"].to_numpy(dtype=float)
     # pattern from the per-time-point tests against the reference
     first_t = names.index(f"{withdrawal}[{tlabels[0]}] - {reference}")
     padj_t = table["padj"].to_numpy(dtype=float).reshape(k, g).T[:, first_t:]
@@ -404,14 +377,7 @@ def timecourse(
         }
     )
     if "gene" in adata.var.columns:
-        genes = adata.var["gene"].astype(str).to_numpy().astype(object)
-        table["gene"] = np.tile(genes, k)
-        f_table["gene"] = genes
-        recovery["gene"] = genes
-
-    def prior_value(v: Any) -> Any:
-        arr = np.asarray(v, dtype=float)
-        return float(arr) if arr.ndim == 0 else arr.copy()
+        recovery["gene"] = adata.var["gene"].astype(str).to_numpy().astype(object)
 
     params: dict[str, Any] = {
         "time": time,
@@ -445,7 +411,10 @@ def timecourse(
         "table": table,
         "f_table": f_table,
         "recovery": recovery,
-        "prior": {"df_prior": prior_value(df_prior), "s2_prior": prior_value(s2_prior)},
+        "prior": {
+            "df_prior": stored_prior(result["df_prior"]),
+            "s2_prior": stored_prior(result["s2_prior"]),
+        },
     }
     counts = pd.Series(pattern).value_counts()
     logger.info(

@@ -1,4 +1,4 @@
-"""Design matrices and contrasts for :func:`kratom_omics.tl.differential`.
+"""Design matrices and contrasts: the one design builder of preprocessing and statistics.
 
 A design comes either from ``groupby`` + ``covariates`` (one indicator column per level of
 ``groupby``, i.e. R's ``~ 0 + group``, then treatment-coded categorical covariates and linear
@@ -17,15 +17,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError, KeyNotFoundError, did_you_mean
+from .errors import DesignError, KeyNotFoundError, did_you_mean
 
 __all__ = [
     "Design",
     "build_design",
     "contrast_matrix",
+    "intercept_design",
     "normalize_contrast",
     "parse_contrast",
     "quote_name",
+    "treatment_columns",
 ]
 
 _QR_TOL = 1e-7
@@ -291,6 +293,43 @@ def _categorical_levels(col: pd.Series) -> list[str]:
     return sorted(pd.unique(col.dropna().astype(str)))
 
 
+def treatment_columns(column: pd.Series, name: str) -> tuple[np.ndarray, list[str]]:
+    """One covariate's design columns and their names, as R's ``model.matrix`` codes it.
+
+    A numeric column enters linearly (one column ``name``); any other column is treatment coded
+    without its first level (``name[T.level]``, levels in categorical order, else sorted). A
+    constant categorical column gives no column.
+    """
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=float)[:, None], [name]
+    levels = _categorical_levels(column)
+    values = column.astype(str).to_numpy()
+    if len(levels) < 2:
+        return np.zeros((len(values), 0)), []
+    cols = np.column_stack([(values == x).astype(float) for x in levels[1:]])
+    return cols, [f"{name}[T.{x}]" for x in levels[1:]]
+
+
+def intercept_design(obs: pd.DataFrame, covariates: Sequence[str] = ()) -> Design:
+    """``~ 1 + covariates``: an intercept and the covariates' columns (no groups to compare)."""
+    blocks = [np.ones((len(obs), 1))]
+    columns = ["Intercept"]
+    for cov in covariates:
+        if cov not in obs.columns:
+            raise KeyNotFoundError(
+                did_you_mean(str(cov), obs.columns, what="covariate").replace(
+                    "is not available", "is not a column of adata.obs"
+                )
+            )
+        _check_complete(obs, cov)
+        values, names = treatment_columns(obs[cov], str(cov))
+        blocks.append(values)
+        columns += names
+    return Design(
+        matrix=np.hstack(blocks), columns=columns, formula="~ 1 + " + " + ".join(covariates)
+    )
+
+
 def _check_complete(obs: pd.DataFrame, key: str) -> None:
     missing = obs.index[obs[key].isna().to_numpy()]
     if len(missing):
@@ -350,17 +389,9 @@ def _group_design(obs: pd.DataFrame, groupby: str, covariates: Sequence[str]) ->
                 f"covariate {cov!r} is the groupby column; remove it from covariates."
             )
         _check_complete(obs, cov)
-        c = obs[cov]
-        if pd.api.types.is_numeric_dtype(c) and not pd.api.types.is_bool_dtype(c):
-            blocks.append(c.to_numpy(dtype=float)[:, None])
-            columns.append(str(cov))
-        else:
-            lv = _categorical_levels(c)
-            cv = c.astype(str).to_numpy()
-            if len(lv) < 2:
-                continue  # a constant covariate carries no information
-            blocks.append(np.column_stack([(cv == x).astype(float) for x in lv[1:]]))
-            columns += [f"{cov}[T.{x}]" for x in lv[1:]]
+        values, names = treatment_columns(obs[cov], str(cov))
+        blocks.append(values)
+        columns += names
     matrix = np.hstack(blocks)
     eye = np.eye(matrix.shape[1])
     return Design(
@@ -376,7 +407,7 @@ def _formula_design(obs: pd.DataFrame, groupby: str | None, formula: str) -> Des
     try:
         from formulaic import model_matrix
     except ImportError as err:  # pragma: no cover - formulaic is a core dependency
-        from ..errors import MissingDependencyError
+        from .errors import MissingDependencyError
 
         raise MissingDependencyError("formula= needs formulaic: pip install formulaic") from err
     data = obs.copy()

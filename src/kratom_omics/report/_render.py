@@ -1,0 +1,137 @@
+"""The building blocks of the report page: figures as embedded PNG, tables as escaped cells.
+
+Every value is handed to the template as text and escaped there by jinja2's autoescaping; a table
+cell carries its display text, a sort key and a CSS class.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import math
+import re
+from collections.abc import Callable
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import KratomOmicsError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["Figures", "asset", "figure", "safe_name", "table"]
+
+logger = logging.getLogger("kratom_omics")
+
+_P_COLUMNS = frozenset({"pvalue", "padj", "p", "qvalue"})
+
+
+def figure(fig: Figure, fid: str, caption: str, dpi: int) -> dict[str, Any]:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    if len([a for a in fig.axes if a.get_label() != "<colorbar>"]) <= 1:
+        # one panel: a tight bounding box is enough and much faster than the constrained layout
+        fig.set_layout_engine("none")
+        fig.savefig(buf, format="png", dpi=dpi, facecolor="white", bbox_inches="tight")
+    else:
+        fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    w, h = Image.open(io.BytesIO(buf.getvalue())).size
+    return {
+        "id": fid,
+        "png": base64.b64encode(buf.getvalue()).decode("ascii"),
+        "caption": caption,
+        "width": w,
+        "height": h,
+    }
+
+
+class Figures:
+    """Collects figures; a plot the data cannot support is skipped with a note."""
+
+    def __init__(self, prefix: str, dpi: int, notes: list[str], *, draw: bool = True) -> None:
+        self.prefix, self.dpi, self.notes, self.n, self.draw = prefix, dpi, notes, 0, draw
+
+    def add(
+        self, out: list[dict[str, Any]], caption: str, make: Callable[[], Figure | Axes]
+    ) -> None:
+        self.n += 1
+        if not self.draw:
+            return
+        try:
+            result = make()
+        except KratomOmicsError as exc:
+            logger.warning("report: figure %r skipped: %s", caption, exc)
+            self.notes.append(f"Figure skipped ({caption.split(':')[0]}): {exc}")
+            return
+        from matplotlib.figure import Figure
+
+        fig: object = result
+        while not isinstance(fig, Figure) and fig is not None:  # Axes -> (Sub)Figure -> Figure
+            fig = getattr(fig, "figure", None)
+        if not isinstance(fig, Figure):  # pragma: no cover - every plot draws on a Figure
+            raise KratomOmicsError(f"figure {caption!r}: the plot returned no figure.")
+        out.append(figure(fig, f"{self.prefix}-f{self.n}", caption, self.dpi))
+
+
+def _cell(value: Any, column: str) -> tuple[str, str | None, str]:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return "", None, ""
+    if isinstance(value, (bool, np.bool_)):
+        return ("yes" if value else "no"), None, ""
+    if isinstance(value, (int, np.integer)):
+        return str(int(value)), str(int(value)), "num"
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isnan(v):
+            return "", None, "num"
+        if math.isinf(v):
+            return ("inf" if v > 0 else "-inf"), ("Infinity" if v > 0 else "-Infinity"), "num"
+        text = f"{v:.3g}" if column in _P_COLUMNS else f"{v:.4g}"
+        return text, repr(v), "num"
+    return str(value), None, ""
+
+
+def table(
+    df: pd.DataFrame,
+    tid: str,
+    label: str,
+    *,
+    tsv: str | None = None,
+    max_rows: int | None = None,
+    order: str = "",
+) -> dict[str, Any]:
+    n_total = len(df)
+    shown = df if max_rows is None else df.head(max_rows)
+    columns = [str(c) for c in shown.columns]
+    rows = [
+        [_cell(v, c) for v, c in zip(rec, columns, strict=True)]
+        for rec in shown.itertuples(index=False, name=None)
+    ]
+    return {
+        "id": tid,
+        "label": label,
+        "columns": columns,
+        "rows": rows,
+        "n_total": n_total,
+        "truncated": len(shown) < n_total,
+        "order": order,
+        "tsv": tsv,
+    }
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "data"
+
+
+def asset(name: str) -> str:
+    return (
+        resources.files("kratom_omics.report")
+        .joinpath("templates", name)
+        .read_text(encoding="utf-8")
+    )

@@ -1,0 +1,679 @@
+"""The report's sections: one builder per section, each taking a resolved modality.
+
+:func:`resolve` reads once what the sections need from a modality's AnnData: its kind (from the data:
+histone feature columns, densitometry records, the simulation's label), the grouping of its samples
+(the ``groupby`` of its differential result, else ``phase``), its differential result (through
+the one accessor, in ``uns`` or on disk), its biomarker result (found by the differential key it
+was computed from) and the thresholds. Each builder then returns the context of one section; the
+template lays them out, so the order of the page is the template's.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .._core import UNS_KEY
+from .._results import Result, biomarker_keys, get_result, is_result
+from ..errors import KratomOmicsError
+from ._render import Figures, figure, safe_name, table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "Modality",
+    "biomarkers_section",
+    "cross_section",
+    "histone_section",
+    "methods_section",
+    "qc_section",
+    "resolve",
+    "results_section",
+    "samples_section",
+    "trajectories_section",
+]
+
+logger = logging.getLogger("kratom_omics")
+
+_MAX_PANELS = 8
+_RESULT_COLUMNS = (
+    "feature",
+    "gene",
+    "log2fc",
+    "ci_low",
+    "ci_high",
+    "mean_log2",
+    "t",
+    "pvalue",
+    "padj",
+    "B",
+    "n_obs",
+)
+_CANDIDATE_COLUMNS = (
+    "candidate",
+    "modality",
+    "contrast",
+    "expected",
+    "observed",
+    "found",
+    "label",
+    "best_feature",
+    "n_features",
+    "log2fc",
+    "padj",
+    "significant",
+    "concordant",
+    "auc",
+    "status",
+    "note",
+)
+
+
+# ------------------------------------------------------------------------------- resolved inputs
+@dataclass
+class Modality:
+    """What the sections need of one modality, resolved once."""
+
+    index: int
+    name: str
+    adata: AnnData
+    kind: str  # "protein" or "histone" (from the data)
+    groupby: str | None  # the column grouping the samples (phases), None when absent
+    key: str
+    result: Result | None
+    candidates: pd.DataFrame | None
+    bio_params: Mapping[str, Any]
+    fdr: float
+    lfc: float
+    lazy: bool  # X is a dask array: nothing matrix-wide is loaded
+    figs: Figures
+    tables: dict[str, pd.DataFrame]
+    tables_rel: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return f"m{self.index}"
+
+    @property
+    def fname(self) -> str:
+        return safe_name(self.name)
+
+    def tsv(self, what: str, df: pd.DataFrame) -> str:
+        """Keep ``df`` as the TSV ``<modality>_<what>.tsv``; return its path for the page."""
+        name = f"{self.fname}_{what}.tsv"
+        self.tables[name] = df
+        return f"{self.tables_rel}/{name}"
+
+
+def _kind(adata: AnnData) -> str:
+    sim = adata.uns.get("simulation")
+    if isinstance(sim, Mapping) and sim.get("modality"):
+        return str(sim["modality"])
+    if {"peptide_family", "histone", "marks", "mark"} & set(adata.var.columns):
+        return "histone"
+    return "protein"
+
+
+def _is_lazy(adata: AnnData) -> bool:
+    m = adata.X
+    return type(m).__module__.split(".")[0] == "dask" and hasattr(m, "chunks")
+
+
+def resolve(
+    index: int,
+    name: str,
+    adata: AnnData,
+    *,
+    key: str,
+    fdr: float | None,
+    lfc: float | None,
+    dpi: int,
+    draw: bool,
+    tables: dict[str, pd.DataFrame],
+    tables_rel: str,
+) -> Modality:
+    """Read once what every section of ``adata`` needs (see the module docs)."""
+    from ..pl._style import fdr_of, lfc_of
+
+    notes: list[str] = []
+    result = get_result(adata, key) if is_result(adata.uns.get(key)) else None
+    stored = result.param("groupby") if result is not None else None
+    groupby = next((g for g in (stored, "phase") if g is not None and g in adata.obs.columns), None)
+    bio_keys = biomarker_keys(adata, key)
+    bio = adata.uns[bio_keys[0]] if bio_keys else None
+    candidates = bio.get("candidates") if isinstance(bio, Mapping) else None
+    params = bio.get("params", {}) if isinstance(bio, Mapping) else {}
+    return Modality(
+        index=index,
+        name=name,
+        adata=adata,
+        kind=_kind(adata),
+        groupby=groupby,
+        key=key,
+        result=result,
+        candidates=candidates if isinstance(candidates, pd.DataFrame) else None,
+        bio_params=params if isinstance(params, Mapping) else {},
+        fdr=fdr_of(adata, key, fdr) if result is not None else (fdr if fdr is not None else 0.05),
+        lfc=lfc_of(adata, key, lfc),
+        lazy=_is_lazy(adata),
+        figs=Figures(f"m{index}", dpi, notes, draw=draw),
+        tables=tables,
+        tables_rel=tables_rel,
+        notes=notes,
+    )
+
+
+# ------------------------------------------------------------------------------- section builders
+def _detected_per_sample(m: Modality) -> tuple[np.ndarray, float]:
+    """Detected features per sample and the fraction of missing values (dask: reduced lazily)."""
+    x = m.adata.X
+    if m.lazy:
+        import dask.array as da
+
+        fin = da.isfinite(x)
+        per_sample, total = da.compute(fin.sum(axis=1), fin.sum())
+        n = m.adata.n_obs * m.adata.n_vars
+        return np.asarray(per_sample), 1 - float(total) / n if n else 0.0
+    fin = np.isfinite(np.asarray(x, dtype=float))
+    return fin.sum(axis=1), 1 - float(fin.mean()) if fin.size else 0.0
+
+
+def samples_section(m: Modality) -> dict[str, Any]:
+    """Summary of the modality and its sample sheet (samples in group order)."""
+    from ..pl._style import sample_order
+
+    adata = m.adata
+    order = sample_order(adata, m.groupby) if m.groupby else np.arange(adata.n_obs)
+    detected, missing = _detected_per_sample(m)
+    samples = adata.obs.iloc[order].copy()
+    samples.insert(0, "sample", samples.index.astype(str))
+    samples["features_detected"] = detected[order]
+    counts = adata.obs[m.groupby].astype(str).value_counts().to_dict() if m.groupby else {}
+    if m.groupby is None:
+        m.notes.append("adata.obs has no 'phase' column: phase-coloured plots are skipped.")
+    return {
+        "id": m.id,
+        "name": m.name,
+        "n_samples": adata.n_obs,
+        "n_features": adata.n_vars,
+        "phase_counts": counts,
+        "missing_pct": f"{100 * missing:.1f}%",
+        "notes": m.notes,
+        "samples": table(
+            samples, f"{m.id}-samples", f"samples of {m.name}", tsv=m.tsv("samples", samples)
+        ),
+    }
+
+
+def _is_log2(adata: AnnData) -> bool:
+    x = np.asarray(adata.X, dtype=float)
+    finite = x[np.isfinite(x)]
+    return bool(finite.size) and float(np.max(np.abs(finite))) < 64
+
+
+def _comparable_raw(adata: AnnData) -> bool:
+    """Whether log2 of ``layers["raw"]`` is on the scale of ``.X`` (before/after normalisation).
+
+    Densitometry stores band signals as raw but log2 folds of control in ``.X``; drawing both on
+    one axis would only show the change of scale.
+    """
+    if "raw" not in adata.layers:
+        return False
+    raw = np.asarray(adata.layers["raw"], dtype=float)
+    x = np.asarray(adata.X, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lr = np.log2(raw[np.isfinite(raw) & (raw > 0)])
+    xs = x[np.isfinite(x)]
+    return bool(lr.size and xs.size) and abs(float(np.median(lr)) - float(np.median(xs))) < 3
+
+
+def qc_section(m: Modality) -> list[dict[str, Any]]:
+    """QC figures: detection, missingness, distributions, correlation, PCA, CV."""
+    from .. import pl
+
+    adata, g = m.adata, m.groupby
+    qc: list[dict[str, Any]] = []
+    if m.lazy:
+        m.notes.append(
+            "The values are read from disk (dask): figures over the whole matrix are skipped."
+        )
+        return qc
+    if g is not None:
+        qc_detected = "Features detected per sample, coloured by phase."
+        m.figs.add(qc, qc_detected, lambda: pl.detected(adata, g))
+    if not np.isfinite(np.asarray(adata.X, dtype=float)).all():
+        m.figs.add(
+            qc,
+            "Missingness: fraction of samples missing per feature against its mean observed value.",
+            lambda: pl.missingness(adata),
+        )
+    if g is None:
+        return qc
+    before = "raw" if _comparable_raw(adata) else None
+    m.figs.add(
+        qc,
+        "Distribution of values per sample"
+        + (" (hatched: log2 of the values as loaded; solid: analysed values)." if before else "."),
+        lambda: pl.intensity_distributions(adata, g, before=before),
+    )
+    m.figs.add(
+        qc,
+        "Sample-sample Pearson correlation, samples ordered by phase.",
+        lambda: pl.correlation(adata, g),
+    )
+    colors = [c for c in (g, "batch") if c in adata.obs.columns]
+    m.figs.add(
+        qc,
+        "PCA of the samples coloured by " + " and ".join(colors) + ".",
+        lambda: pl.pca(adata, colors),
+    )
+    m.figs.add(
+        qc,
+        "Coefficient of variation of each feature within each phase.",
+        lambda: pl.cv(adata, g, log2=_is_log2(adata)),
+    )
+    return qc
+
+
+def _significance_counts(table: pd.DataFrame, fdr: float, lfc: float) -> tuple[int, int, int]:
+    p = pd.to_numeric(table["padj"], errors="coerce").to_numpy(dtype=float)
+    fc = pd.to_numeric(table["log2fc"], errors="coerce").to_numpy(dtype=float)
+    sig = (p < fdr) & (np.abs(fc) >= lfc)
+    return int(np.isfinite(p).sum()), int((sig & (fc > 0)).sum()), int((sig & (fc < 0)).sum())
+
+
+def _contrast_figure(adata: AnnData, contrast: str, *, key: str, fdr: float, lfc: float) -> Figure:
+    """Volcano, MA and p-value histogram of one contrast side by side (one figure is faster)."""
+    from .. import pl
+    from ..pl._style import new_figure
+
+    fig, axes = new_figure(3, ncols=3, panel_size=(4.4, 3.8))
+    pl.volcano(adata, contrast, key=key, fdr=fdr, lfc=lfc, ax=axes[0])
+    pl.ma(adata, contrast, key=key, fdr=fdr, lfc=lfc, ax=axes[1])
+    pl.pvalue_histogram(adata, contrast, key=key, ax=axes[2])
+    return fig
+
+
+def results_section(m: Modality, max_rows: int) -> dict[str, Any] | None:
+    """Per contrast a volcano/MA/p-value figure and the ranked table; the overview heatmap and the
+    F-test table (read from ``uns`` or from the parquet files written with ``out=``)."""
+    from .. import pl
+
+    res = m.result
+    if res is None:
+        m.notes.append(
+            f"No differential results in adata.uns[{m.key!r}]: run kom.tl.differential first to "
+            "add volcano plots and result tables."
+        )
+        return None
+    adata, thr, lfc_t = m.adata, m.fdr, m.lfc
+    full = res.table().copy()
+    full["feature"] = full["feature"].astype(str)
+    tsv = m.tsv("differential", full)
+    contrasts = []
+    for j, c in enumerate(res.contrasts):
+        t = full.loc[full["contrast"].astype(str) == c]
+        n_tested, n_up, n_down = _significance_counts(t, thr, lfc_t)
+        cid = f"{m.id}-c{j}"
+        cfigs: list[dict[str, Any]] = []
+        m.figs.add(
+            cfigs,
+            f"{c}: volcano plot and MA plot, coloured when adjusted p < {thr:g}"
+            + (f" and |log2FC| >= {lfc_t:g}" if lfc_t > 0 else "")
+            + " (candidate markers and top features labelled), and the p-value histogram "
+            "(dashed: the level expected if nothing changed).",
+            functools.partial(_contrast_figure, adata, c, key=m.key, fdr=thr, lfc=lfc_t),
+        )
+        cols = [col for col in _RESULT_COLUMNS if col in t.columns]
+        ranked = t.sort_values(["pvalue", "feature"], kind="stable", na_position="last")[cols]
+        contrasts.append(
+            {
+                "id": cid,
+                "name": c,
+                "n_tested": n_tested,
+                "n_up": n_up,
+                "n_down": n_down,
+                "figures": cfigs,
+                "table": table(
+                    ranked,
+                    f"{cid}-table",
+                    f"features of {c}",
+                    tsv=tsv,
+                    max_rows=max_rows,
+                    order="p-value",
+                ),
+            }
+        )
+    overview: list[dict[str, Any]] = []
+    if not m.lazy:
+        m.figs.add(
+            overview,
+            "Top features (smallest F-test p-value over all contrasts), z-scored per feature; "
+            "samples ordered by phase (bar on top).",
+            lambda: pl.top_heatmap(adata, key=m.key, groupby=m.groupby),
+        )
+    f_tab = None
+    f_table = res.table("f_table") if res.has("f_table") else None
+    if f_table is not None and len(f_table):
+        f_tab = table(
+            f_table.sort_values("pvalue", kind="stable"),
+            f"{m.id}-f",
+            f"F-test of {m.name}",
+            tsv=m.tsv("f_test", f_table),
+            max_rows=max_rows,
+            order="p-value",
+        )
+    return {
+        "fdr": f"{thr:g}",
+        "description": (
+            f"{len(contrasts)} contrast(s) from adata.uns[{m.key!r}]; a feature counts as up or "
+            f"down when its adjusted p-value is below {thr:g}"
+            + (f" and |log2 fold change| >= {lfc_t:g}." if lfc_t > 0 else ".")
+        ),
+        "contrasts": contrasts,
+        "overview": overview,
+        "f_table": f_tab,
+    }
+
+
+def _candidate_queries(kind: str) -> list[str]:
+    """Candidates of this modality from the shipped candidate list (names and aliases)."""
+    from ..io._candidates import read_candidates
+
+    try:
+        cands = read_candidates()
+    except KratomOmicsError:  # pragma: no cover - the shipped list is tested
+        return []
+    rows = cands.loc[cands["modality"].astype(str) == kind]
+    return [str(c) for c in rows["candidate"]]
+
+
+def _in_memory(adata: AnnData, features: Sequence[str]) -> AnnData:
+    """The given features of a dask-backed AnnData, read into memory (nothing else is read)."""
+    import anndata as ad
+
+    sub = adata[:, list(features)]
+    x = sub.X.compute() if hasattr(sub.X, "compute") else sub.X
+    out = ad.AnnData(X=np.asarray(x, dtype=float), obs=sub.obs.copy(), var=sub.var.copy())
+    out.uns.update({k: v for k, v in adata.uns.items() if str(k).endswith("_colors")})
+    return out
+
+
+def trajectories_section(m: Modality, features: Sequence[str] | None) -> list[dict[str, Any]]:
+    """Phase trajectories of the candidate markers found (else of the candidate list's markers
+    of this modality, else of the top F-test features)."""
+    from .. import pl
+    from ..pl._style import biomarker_features, match_features
+
+    if m.groupby is None:
+        return []
+    adata = m.adata
+
+    def matches(queries: Sequence[str]) -> list[str]:
+        out: list[str] = []
+        for q in queries:
+            try:
+                out += [f for f in match_features(adata, q) if f not in out]
+            except KratomOmicsError:
+                continue
+        return out
+
+    if features is not None:
+        feats = matches(features)
+    else:
+        feats = biomarker_features(adata, key=m.key) or matches(_candidate_queries(m.kind))
+        if not feats and m.result is not None and m.result.has("f_table"):
+            f_table = m.result.table("f_table")
+            feats = f_table.sort_values("pvalue")["feature"].astype(str).head(4).tolist()
+    feats = feats[:_MAX_PANELS]
+    out: list[dict[str, Any]] = []
+    if feats:
+        data = _in_memory(adata, feats) if m.lazy else adata
+        g = m.groupby
+        m.figs.add(
+            out,
+            "Mean and 95% confidence interval per phase (black), animals as points, repeated "
+            "measures of one animal joined by grey lines.",
+            lambda: pl.trajectories(data, feats, groupby=g),
+        )
+    return out
+
+
+def histone_section(m: Modality) -> list[dict[str, Any]]:
+    """Histone views: the mark heatmap of the contrasts, peptidoform composition, western blots."""
+    from .. import pl
+
+    adata, g = m.adata, m.groupby
+    out: list[dict[str, Any]] = []
+    if m.lazy:
+        return out
+    if m.result is not None and m.kind == "histone":
+        m.figs.add(
+            out,
+            "log2 fold change of every modified histone feature across contrasts "
+            f"(* adjusted p < {m.fdr:g}).",
+            lambda: pl.mark_heatmap(adata, key=m.key, fdr=m.fdr),
+        )
+    if g is None:
+        return out
+    if "peptide_family" in adata.var.columns:
+        m.figs.add(
+            out,
+            "Fraction of each peptidoform within its peptide family, per phase.",
+            lambda: pl.histone_composition(adata, g),
+        )
+    if "densitometry" in adata.uns:  # western-blot densitometry (kom.io.read_densitometry)
+        m.figs.add(
+            out,
+            "Normalised western-blot signal per phase relative to control (mean +- SEM), "
+            "with tests against control.",
+            lambda: pl.western(adata, key=m.key, groupby=g),
+        )
+    return out
+
+
+def biomarkers_section(m: Modality) -> dict[str, Any] | None:
+    """The candidate-marker table of ``kom.tl.flag_biomarkers`` (when it was run)."""
+    cand = m.candidates
+    if cand is None:
+        return None
+    cols = [c for c in _CANDIDATE_COLUMNS if c in cand.columns]
+    return table(
+        cand[cols],
+        f"{m.id}-bio",
+        f"candidate markers of {m.name}",
+        tsv=m.tsv("biomarker_candidates", cand),
+    )
+
+
+def _provenance(adata: AnnData) -> list[dict[str, str]]:
+    store = adata.uns.get(UNS_KEY, {})
+    steps = store.get("provenance", {}) if isinstance(store, Mapping) else {}
+    items = (
+        sorted(steps.items())
+        if isinstance(steps, Mapping)
+        else [(f"step_{i:03d}", s) for i, s in enumerate(steps)]
+    )
+    out = []
+    for name, step in items:
+        if not isinstance(step, Mapping):
+            continue
+        params = step.get("parameters", "")
+        try:
+            parsed = json.loads(params) if isinstance(params, str) else dict(params)
+            text = "\n".join(f"{k} = {json.dumps(v)}" for k, v in parsed.items())
+        except (ValueError, TypeError):
+            text = str(params)
+        out.append(
+            {
+                "step": str(name).removeprefix("step_"),
+                "function": str(step.get("function", "")),
+                "parameters": text,
+                "version": str(step.get("version", "")),
+                "time": str(step.get("time", "")),
+            }
+        )
+    return out
+
+
+def _methods_text(m: Modality) -> str:
+    parts = []
+    if m.result is not None:
+        p = m.result.params
+        design = p.get("design_formula") or p.get("formula") or f"~ 0 + {p.get('groupby', 'phase')}"
+        contrasts = ", ".join(m.result.contrasts)
+        parts.append(
+            f"Differential abundance: one linear model per feature on its observed samples "
+            f"(design {design}), contrasts {contrasts}, empirical-Bayes moderated t and F tests "
+            f"(limma method; trend={p.get('trend', False)}, robust={p.get('robust', False)}"
+            + (
+                f", matching limma {p['limma_version_matched']}"
+                if p.get("limma_version_matched")
+                else ""
+            )
+            + f"); p-values adjusted with {str(p.get('fdr', 'bh')).upper()}. "
+            f"Reported as significant: adjusted p < {m.fdr:g}"
+            + (f" and |log2 fold change| >= {m.lfc:g}." if m.lfc > 0 else ".")
+        )
+    if m.candidates is not None and m.bio_params:
+        bp = m.bio_params
+        parts.append(
+            "Candidate markers: flagged when adjusted p < "
+            f"{bp.get('alpha', '?')} and |log2 fold change| >= {bp.get('min_abs_log2fc', '?')}; "
+            "concordant when the observed direction matches the expected one."
+        )
+    return " ".join(parts)
+
+
+def methods_section(m: Modality) -> dict[str, Any]:
+    """The methods text (from the stored parameters) and every recorded processing step."""
+    prov = _provenance(m.adata)
+    if prov:
+        m.tsv("provenance", pd.DataFrame(prov))
+    return {"methods_text": _methods_text(m), "provenance": prov}
+
+
+def cross_section(
+    modalities: Sequence[Modality], *, dpi: int, draw: bool, tables_rel: str
+) -> dict[str, Any] | None:
+    """Significant features per modality and contrast, and the candidate markers side by side."""
+    from matplotlib.figure import Figure
+
+    from .. import get
+    from ..pl._style import biomarker_features, heatmap
+
+    if len(modalities) < 2:
+        return None
+    tables = modalities[0].tables
+    counts = []
+    rows = []
+    for m in modalities:
+        if m.result is None:
+            continue
+        full = m.result.table().copy()
+        full["feature"] = full["feature"].astype(str)
+        for c in m.result.contrasts:
+            t = full.loc[full["contrast"].astype(str) == c]
+            n, up, down = _significance_counts(t, m.fdr, m.lfc)
+            counts.append({"modality": m.name, "contrast": c, "tested": n, "up": up, "down": down})
+        feats = biomarker_features(m.adata, key=m.key)
+        if not feats and m.result.has("f_table"):
+            f_table = m.result.table("f_table")
+            feats = f_table.sort_values("pvalue")["feature"].astype(str).head(5).tolist()
+        sub = full.loc[full["feature"].isin(feats)].copy()
+        if "gene" in sub.columns:
+            label = sub["gene"].astype(str).where(sub["gene"].notna(), sub["feature"])
+        else:
+            label = sub["feature"]
+        sub["row"] = m.name + ": " + label.astype(str)
+        sub["star"] = np.where(pd.to_numeric(sub["padj"], errors="coerce") < m.fdr, "*", "")
+        rows.append(sub[["row", "contrast", "log2fc", "padj", "star"]])
+    if not counts:
+        return None
+    out: dict[str, Any] = {
+        "description": (
+            "Significant features per modality and contrast, and the log2 fold changes of each "
+            "modality's candidate markers (or top features) side by side."
+        ),
+        "figures": [],
+        "tables": [],
+    }
+    counts_df = pd.DataFrame(counts)
+    tables["cross_modality_counts.tsv"] = counts_df
+    out["tables"].append(
+        table(
+            counts_df,
+            "cross-counts",
+            "significant features per modality",
+            tsv=f"{tables_rel}/cross_modality_counts.tsv",
+        )
+    )
+    if rows:
+        long = pd.concat(rows, ignore_index=True)
+        long["log2fc"] = pd.to_numeric(long["log2fc"], errors="coerce")
+        wide = long.pivot_table(
+            index="row", columns="contrast", values="log2fc", aggfunc="first", sort=False
+        )
+        stars = long.pivot_table(
+            index="row", columns="contrast", values="star", aggfunc="first", sort=False
+        )
+        stars = stars.reindex(index=wide.index, columns=wide.columns).fillna("")
+        if wide.size and draw:
+            vals = wide.to_numpy(dtype=float)
+            finite = vals[np.isfinite(vals)]
+            lim = float(np.max(np.abs(finite))) if finite.size else 1.0
+            fig = Figure(
+                figsize=(1.3 * wide.shape[1] + 3.5, 0.28 * wide.shape[0] + 1.8),
+                layout="constrained",
+            )
+            ax = fig.add_subplot()
+            heatmap(
+                ax,
+                np.clip(vals, -lim, lim),
+                list(wide.index),
+                list(wide.columns),
+                cmap="RdBu_r",
+                vmin=-lim,
+                vmax=lim,
+                annot=stars.to_numpy(),
+                label="log2 fold change",
+                xrotation=30,
+            )
+            ax.set_title("candidate markers across modalities (* significant)", fontsize="medium")
+            out["figures"].append(
+                figure(
+                    fig,
+                    "cross-f1",
+                    "log2 fold change of candidate markers (or top features) of each "
+                    "modality across contrasts; * adjusted p below the FDR threshold.",
+                    dpi,
+                )
+            )
+    if all(m.candidates is not None for m in modalities):
+        bio_key = biomarker_keys(modalities[0].adata, modalities[0].key)[0]
+        try:
+            cross = get.biomarkers({m.name: m.adata for m in modalities}, bio_key, table="cross")
+        except KratomOmicsError as exc:
+            logger.warning("report: cross-modality candidate table skipped: %s", exc)
+        else:
+            tables["cross_modality_candidates.tsv"] = cross
+            cols = [c for c in cross.columns if c != "evidence"]
+            out["tables"].append(
+                table(
+                    cross[cols],
+                    "cross-cand",
+                    "candidate markers across modalities",
+                    tsv=f"{tables_rel}/cross_modality_candidates.tsv",
+                )
+            )
+    return out

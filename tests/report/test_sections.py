@@ -1,0 +1,68 @@
+"""Report sections read results through the one accessor: parquet results, any biomarker key,
+dask-backed data, trajectories chosen from the candidate list."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kratom_omics as kom
+
+
+def test_f_table_of_results_written_to_parquet(tmp_path, study):
+    a = study["protein"].copy()
+    kom.tl.differential(a, "phase", out=tmp_path / "res")
+    assert "f_table" not in a.uns["differential"]  # only its path is stored
+    out = kom.report.html({"protein": a}, tmp_path / "r.html", figures=False)
+    text = out.read_text()
+    assert "F-test over all contrasts" in text
+    f_tsv = pd.read_csv(tmp_path / "r_tables" / "protein_f_test.tsv", sep="\t")
+    expected = pd.read_parquet(tmp_path / "res" / "f_table.parquet")
+    assert len(f_tsv) == a.n_vars == len(expected)
+    np.testing.assert_allclose(
+        np.sort(f_tsv["pvalue"].to_numpy()), np.sort(expected["pvalue"].to_numpy())
+    )
+
+
+def test_candidates_found_under_any_key(tmp_path, study):
+    a = study["protein"].copy()
+    a.uns["markers"] = a.uns.pop("biomarkers")
+    out = kom.report.html({"protein": a}, tmp_path / "r.html", figures=False)
+    text = out.read_text()
+    assert 'id="m0-biomarkers"' in text
+    cand = pd.read_csv(tmp_path / "r_tables" / "protein_biomarker_candidates.tsv", sep="\t")
+    assert "Rab35" in set(cand["candidate"])
+
+
+def test_trajectories_default_to_the_candidate_list(tmp_path, monkeypatch):
+    a = kom.datasets.simulate("protein", seed=1, n_features=40, n_per_phase=3)
+    kom.tl.differential(a, "phase")
+    drawn: list[list[str]] = []
+    real = kom.pl.trajectories
+
+    def spy(adata, features, **kwargs):
+        drawn.append(list(features))
+        return real(adata, features, **kwargs)
+
+    monkeypatch.setattr(kom.pl, "trajectories", spy)
+    kom.report.html({"protein": a}, tmp_path / "r.html", dpi=30)
+    listed = kom.io.read_candidates()
+    protein = listed.loc[listed["modality"] == "protein", "candidate"].tolist()
+    assert drawn, "no trajectory figure"
+    genes = a.var.loc[drawn[0], "gene"].astype(str).str.lower().tolist()
+    assert genes[:2] == [c.lower() for c in protein[:2]]  # Rab35, Hdac2 in list order
+
+
+def test_dask_backed_data_are_summarised_without_loading(tmp_path, study):
+    da = pytest.importorskip("dask.array")
+    a = study["protein"].copy()
+    x = np.asarray(a.X, dtype=float)
+    a.X = da.from_array(x, chunks=(x.shape[0], 16))
+    out = kom.report.html({"protein": a}, tmp_path / "r.html", dpi=30)
+    text = out.read_text()
+    assert "figures over the whole matrix are skipped" in text
+    samples = pd.read_csv(tmp_path / "r_tables" / "protein_samples.tsv", sep="\t")
+    expected = dict(zip(a.obs_names.astype(str), np.isfinite(x).sum(axis=1), strict=True))
+    assert samples.set_index("sample")["features_detected"].to_dict() == expected
+    assert 'id="m0-results"' in text  # the results section still comes from the stored result
