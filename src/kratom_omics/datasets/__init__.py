@@ -2,8 +2,8 @@
 
 from ._example import EXAMPLE_FILES, write_example_data
 from ._fetch import fetch, remote_files
-from ._simulate import simulate
-from ._tracks import simulate_tracks, write_tracks
+from ._simulate import simulate, simulate_tracks
+from ._tracks import write_tracks
 from ._writers import write_maxquant, write_samples
 from ._writers_histone import write_densitometry, write_epiprofile, write_featurecounts
 

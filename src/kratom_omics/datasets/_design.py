@@ -12,6 +12,11 @@ import pandas as pd
 from .._core import DEFAULT_PHASES
 from ..errors import DesignError
 
+#: Markers planted in every protein simulation: (use effect, withdrawal effect) in log2 units.
+PROTEIN_MARKERS: dict[str, tuple[float, float]] = {"Rab35": (0.4, 1.5), "Hdac2": (0.3, 1.0)}
+#: Histone marks lowered by withdrawal: every peptidoform carrying the mark gets these log2 effects.
+HISTONE_MARKERS: dict[str, tuple[float, float]] = {"H3K9ac": (-0.5, -1.2), "H4K12ac": (-0.4, -1.0)}
+
 
 @dataclass(frozen=True)
 class StudyDesign:

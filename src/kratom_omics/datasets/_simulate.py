@@ -24,17 +24,21 @@ import pandas as pd
 
 from .._core import DEFAULT_PHASES, record_provenance
 from ..errors import DesignError, InputFormatError
-from ._design import StudyDesign, contrast_names, make_design, rat_genes, truth_column
+from ._design import (
+    HISTONE_MARKERS,
+    PROTEIN_MARKERS,
+    StudyDesign,
+    contrast_names,
+    make_design,
+    rat_genes,
+    truth_column,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "simulate_tracks"]
 
-#: Markers planted in every protein simulation: (use effect, withdrawal effect) in log2 units.
-PROTEIN_MARKERS: dict[str, tuple[float, float]] = {"Rab35": (0.4, 1.5), "Hdac2": (0.3, 1.0)}
-#: Histone marks lowered by withdrawal: every peptidoform carrying the mark gets these log2 effects.
-HISTONE_MARKERS: dict[str, tuple[float, float]] = {"H3K9ac": (-0.5, -1.2), "H4K12ac": (-0.4, -1.0)}
 
 # EpiProfile 2.0 peptide families of rat/mouse histones H3 and H4: (family, sequence, peptidoforms with a
 # rough baseline fraction of the family). Names follow EpiProfile: "<family> <marks>" or "<family> unmod".
@@ -206,9 +210,11 @@ def simulate(
     ``true_log2fc_<a>_vs_<b>`` per contrast, and ``.uns["simulation"]`` with every parameter.
     """
     if modality == "tracks":
-        from ._tracks import simulate_tracks_from
-
-        return simulate_tracks_from(dict(locals()))
+        keys = (
+            "seed", "n_features", "n_per_phase", "phases", "timepoints", "repeated", "n_batches",
+            "batch_sd", "subject_sd", "effect_size", "fraction_changed", "prior_df", "prior_sd",
+        )  # fmt: skip
+        return simulate_tracks(**{k: v for k, v in locals().items() if k in keys})
     if modality not in ("protein", "histone"):
         raise InputFormatError(f"modality={modality!r}; expected 'protein' or 'histone'.")
     if not 0 <= fraction_changed <= 1:
@@ -480,3 +486,84 @@ def _pattern_names(base: np.ndarray) -> np.ndarray:
     return np.select(
         [u & w, u & ~w, ~u & w], ["persistent", "use_only", "withdrawal_only"], default="none"
     ).astype(object)
+
+
+def simulate_tracks(
+    *,
+    seed: int = 0,
+    n_features: int = 500,
+    n_per_phase: int = 6,
+    phases: Sequence[str] = DEFAULT_PHASES,
+    timepoints: Sequence[float] | None = None,
+    repeated: bool = False,
+    n_batches: int = 2,
+    batch_sd: float = 0.2,
+    subject_sd: float = 0.3,
+    effect_size: float = 1.0,
+    fraction_changed: float = 0.1,
+    prior_df: float = 6.0,
+    prior_sd: float = 0.25,
+    scale_sd: float = 0.4,
+    global_log2fc: float = 0.0,
+    spacing: int = 20_000,
+    upstream: int = 1000,
+    downstream: int = 1000,
+) -> AnnData:
+    """Simulate promoter H3K9ac signal tracks with planted withdrawal losses.
+
+    Parameters
+    ----------
+    seed
+        Seed; the genes and their protein changes are those of
+        ``simulate("protein", seed=seed, n_features=n_features, fraction_changed=...,
+        effect_size=...)``.
+    n_features
+        Number of genes (one promoter each).
+    n_per_phase, phases, timepoints, repeated, n_batches
+        Study design, as in :func:`kratom_omics.datasets.simulate`.
+    batch_sd, subject_sd
+        SD (log2) of a gene's batch effect, and of an animal's own level in repeated designs.
+    effect_size
+        Loss (log2) of the mark in withdrawal at the promoters of genes whose protein changes in
+        withdrawal (besides Rab35 and Hdac2, which lose 1.2 in withdrawal and 0.5 in use).
+    fraction_changed
+        Passed to the protein simulation (share of proteins that change).
+    prior_df, prior_sd
+        Scaled inverse chi-square prior of the promoters' residual variances.
+    scale_sd
+        SD (log2) of each sample's technical scale (whole-track factor).
+    global_log2fc
+        Change of the mark at every promoter in withdrawal (log2, biological: the spike-in does
+        not follow it), on top of the gene-specific losses.
+    spacing
+        Mean distance (bases) from the end of a gene to the start of the next (at least 10 kb);
+        genes are 2 to 40 kb long, so 500 genes take about 20 Mb.
+    upstream, downstream
+        Promoter window around the TSS over which the simulated value is the mean signal.
+
+    Returns
+    -------
+    AnnData (samples x promoters) as :func:`kratom_omics.io.read_bigwig` returns it for the
+    written files with ``stat="mean"``: ``.X`` = log2 mean signal, ``layers["raw"]`` the mean
+    signal; ``.var`` indexed by ``<gene>_promoter`` with ``chrom`` (Ensembl name), ``start``,
+    ``end``, ``strand``, ``gene``, ``gene_id``, ``tss``, ``gene_start``, ``gene_end``,
+    ``protein_log2fc_withdrawal_vs_control`` (the protein's true change) and the truth
+    (``is_changed``, ``true_pattern``, ``true_log2fc_<a>_vs_<b>``, global change included);
+    ``.obs`` with the design, ``true_scale`` and ``spikein_reads``; ``.uns["simulation"]`` with
+    the parameters and ``chrom_sizes``.
+    """
+    params = dict(locals())
+    from ._tracks import check_track_parameters, tracks_from_protein
+
+    check_track_parameters(n_features, spacing, upstream, downstream)
+    protein = simulate(
+        "protein",
+        seed=seed,
+        n_features=n_features,
+        n_per_phase=2,
+        fraction_changed=fraction_changed,
+        effect_size=effect_size,
+        missing_mnar=0.0,
+        missing_mcar=0.0,
+    )
+    return tracks_from_protein(protein, params)

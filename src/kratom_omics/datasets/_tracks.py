@@ -20,22 +20,21 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES, record_provenance
+from .._core import record_provenance
 from ..errors import DesignError, InputFormatError
 from ._assays import _phase_effects, _truth_table
-from ._design import make_design
+from ._design import HISTONE_MARKERS, PROTEIN_MARKERS, make_design
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
-__all__ = ["simulate_tracks", "write_tracks"]
+__all__ = ["write_tracks"]
 
 #: The mark simulated and its (use, withdrawal) log2 effect at the marker genes' promoters.
 TRACK_MARK = "H3K9ac"
@@ -44,76 +43,8 @@ _CHROMS = tuple([str(i) for i in range(1, 21)] + ["X"])
 _MITO_LENGTH = 16_313  # rat chrM
 
 
-def simulate_tracks(
-    *,
-    seed: int = 0,
-    n_features: int = 500,
-    n_per_phase: int = 6,
-    phases: Sequence[str] = DEFAULT_PHASES,
-    timepoints: Sequence[float] | None = None,
-    repeated: bool = False,
-    n_batches: int = 2,
-    batch_sd: float = 0.2,
-    subject_sd: float = 0.3,
-    effect_size: float = 1.0,
-    fraction_changed: float = 0.1,
-    prior_df: float = 6.0,
-    prior_sd: float = 0.25,
-    scale_sd: float = 0.4,
-    global_log2fc: float = 0.0,
-    spacing: int = 20_000,
-    upstream: int = 1000,
-    downstream: int = 1000,
-) -> AnnData:
-    """Simulate promoter H3K9ac signal tracks with planted withdrawal losses.
-
-    Parameters
-    ----------
-    seed
-        Seed; the genes and their protein changes are those of
-        ``simulate("protein", seed=seed, n_features=n_features, fraction_changed=...,
-        effect_size=...)``.
-    n_features
-        Number of genes (one promoter each).
-    n_per_phase, phases, timepoints, repeated, n_batches
-        Study design, as in :func:`kratom_omics.datasets.simulate`.
-    batch_sd, subject_sd
-        SD (log2) of a gene's batch effect, and of an animal's own level in repeated designs.
-    effect_size
-        Loss (log2) of the mark in withdrawal at the promoters of genes whose protein changes in
-        withdrawal (besides Rab35 and Hdac2, which lose 1.2 in withdrawal and 0.5 in use).
-    fraction_changed
-        Passed to the protein simulation (share of proteins that change).
-    prior_df, prior_sd
-        Scaled inverse chi-square prior of the promoters' residual variances.
-    scale_sd
-        SD (log2) of each sample's technical scale (whole-track factor).
-    global_log2fc
-        Change of the mark at every promoter in withdrawal (log2, biological: the spike-in does
-        not follow it), on top of the gene-specific losses.
-    spacing
-        Mean distance (bases) from the end of a gene to the start of the next (at least 10 kb);
-        genes are 2 to 40 kb long, so 500 genes take about 20 Mb.
-    upstream, downstream
-        Promoter window around the TSS over which the simulated value is the mean signal.
-
-    Returns
-    -------
-    AnnData (samples x promoters) as :func:`kratom_omics.io.read_bigwig` returns it for the
-    written files with ``stat="mean"``: ``.X`` = log2 mean signal, ``layers["raw"]`` the mean
-    signal; ``.var`` indexed by ``<gene>_promoter`` with ``chrom`` (Ensembl name), ``start``,
-    ``end``, ``strand``, ``gene``, ``gene_id``, ``tss``, ``gene_start``, ``gene_end``,
-    ``protein_log2fc_withdrawal_vs_control`` (the protein's true change) and the truth
-    (``is_changed``, ``true_pattern``, ``true_log2fc_<a>_vs_<b>``, global change included);
-    ``.obs`` with the design, ``true_scale`` and ``spikein_reads``; ``.uns["simulation"]`` with
-    the parameters and ``chrom_sizes``.
-    """
-    params = dict(locals())
-    import anndata as ad
-
-    from ..io._regions import _promoters
-    from ._simulate import HISTONE_MARKERS, PROTEIN_MARKERS, simulate
-
+def check_track_parameters(n_features: int, spacing: int, upstream: int, downstream: int) -> None:
+    """Refuse track simulation parameters that cannot lay out the genes (before any simulation)."""
     if n_features < 2:
         raise DesignError(f"n_features={n_features}; expected at least 2 genes.")
     if spacing < 10_000:
@@ -123,16 +54,26 @@ def simulate_tracks(
             f"upstream={upstream}, downstream={downstream}; the simulated promoter window must "
             "be 1 to 6000 bases long."
         )
-    protein = simulate(
-        "protein",
-        seed=seed,
-        n_features=n_features,
-        n_per_phase=2,
-        fraction_changed=fraction_changed,
-        effect_size=effect_size,
-        missing_mnar=0.0,
-        missing_mcar=0.0,
-    )
+
+
+def tracks_from_protein(protein: AnnData, params: dict[str, Any]) -> AnnData:
+    """The tracks of :func:`kratom_omics.datasets.simulate_tracks`, planted at the genes of
+    ``protein`` (a ``simulate("protein")`` result) with the parameters of that call."""
+    import anndata as ad
+
+    from ..io._regions import _promoters
+
+    (
+        seed, n_per_phase, phases, timepoints, repeated, n_batches, batch_sd, subject_sd,
+        effect_size, prior_df, prior_sd, scale_sd, global_log2fc, spacing, upstream, downstream,
+    ) = (
+        params[k]
+        for k in (
+            "seed", "n_per_phase", "phases", "timepoints", "repeated", "n_batches", "batch_sd",
+            "subject_sd", "effect_size", "prior_df", "prior_sd", "scale_sd", "global_log2fc",
+            "spacing", "upstream", "downstream",
+        )
+    )  # fmt: skip
     pvar = protein.var
     rng = np.random.default_rng([seed, 20])
     design = make_design(
@@ -413,13 +354,3 @@ def _write_gtf(var: pd.DataFrame, path: Path) -> None:
             )
     with gzip.GzipFile(path, "wb", mtime=0) as fh:
         fh.write(("\n".join(lines) + "\n").encode())
-
-
-def simulate_tracks_from(params: dict[str, Any]) -> AnnData:
-    """``simulate(modality="tracks", ...)``: :func:`simulate_tracks` with ``simulate``'s
-    parameters that apply to tracks."""
-    keys = (
-        "seed", "n_features", "n_per_phase", "phases", "timepoints", "repeated", "n_batches",
-        "batch_sd", "subject_sd", "effect_size", "fraction_changed", "prior_df", "prior_sd",
-    )  # fmt: skip
-    return simulate_tracks(**{k: params[k] for k in keys})
