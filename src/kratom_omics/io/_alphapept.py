@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -19,15 +18,11 @@ import pandas as pd
 from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError, KeyNotFoundError
 from ._anndata import normalize_run_name
-from ._proteomics import (
-    JoinArg,
-    SamplesArg,
-    finish,
-    ignore_quantity,
-    protein_var,
-    read_columns,
-    read_header,
-)
+from ._choices import loader
+from ._columns import ignore_quantity, read_columns
+from ._format import Format
+from ._protein import JoinArg, SamplesArg, finish, protein_var
+from ._text import open_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -47,11 +42,13 @@ def _accessions(groups: pd.Series) -> pd.Series:
     return acc.groupby(level=0).agg(";".join).reindex(groups.index)
 
 
+@loader
 def read_alphapept(
     path: str | os.PathLike,
     samples: SamplesArg = None,
     *,
     quantity: str | None = None,
+    encoding: str | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     join: JoinArg = "exact",
 ) -> AnnData:
@@ -66,6 +63,8 @@ def read_alphapept(
     quantity
         ``"lfq"`` (``<sample>_LFQ``, default; ``"maxlfq"`` is accepted) or ``"intensity"``
         (``<sample>``).
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
     phases, join
         See :func:`kratom_omics.io.attach_samples`.
 
@@ -77,9 +76,8 @@ def read_alphapept(
     names: the leading accession), ``is_decoy`` (``REV__``), ``is_contaminant``.
     ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
-    p = Path(path)
-    source = str(p)
-    header, delim = read_header(p, what="AlphaPept table")
+    tf = open_table(path, what="AlphaPept table", encoding=encoding)
+    source, header = tf.source, tf.header
     id_col = header[0]
     lfq = {c[: -len("_LFQ")]: c for c in header[1:] if c.endswith("_LFQ")}
     key = "lfq" if quantity is None else str(quantity).lower()
@@ -103,13 +101,7 @@ def read_alphapept(
                 f"found only {list(lfq.values())}."
             )
     annotations, values = read_columns(
-        p,
-        sep=delim,
-        header=header,
-        text=[id_col],
-        numeric=list(columns.values()),
-        source=source,
-        row_label=id_col,
+        tf, text=[id_col], numeric=list(columns.values()), row_label=id_col
     )
     groups = annotations[id_col]
     var = protein_var(
@@ -131,11 +123,13 @@ def read_alphapept(
     )
 
 
+@loader
 def read_alphadia(
     path: str | os.PathLike,
     samples: SamplesArg = None,
     *,
     quantity: str | None = None,
+    encoding: str | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     join: JoinArg = "exact",
 ) -> AnnData:
@@ -149,6 +143,8 @@ def read_alphadia(
         Sample sheet (path or DataFrame) joined by run name.
     quantity
         Accepted for a uniform call with the other readers and ignored (one quantity per run).
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
     phases, join
         See :func:`kratom_omics.io.attach_samples`.
 
@@ -160,9 +156,8 @@ def read_alphadia(
     ``is_contaminant``, ``is_decoy``.
     ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
-    p = Path(path)
-    source = str(p)
-    header, delim = read_header(p, what="AlphaDIA matrix")
+    tf = open_table(path, what="AlphaDIA matrix", encoding=encoding)
+    source, header = tf.source, tf.header
     ignore_quantity(quantity, source, "AlphaDIA")
     if not header or header[0] not in _ALPHADIA_ID:
         raise InputFormatError(
@@ -172,12 +167,10 @@ def read_alphadia(
     id_col = header[0]
     text = [id_col, *[c for c in header[1:] if c in _ALPHADIA_ANNOTATIONS]]
     runs = [c for c in header if c not in text]
-    annotations, values = read_columns(
-        p, sep=delim, header=header, text=text, numeric=runs, source=source, row_label=id_col
-    )
+    annotations, values = read_columns(tf, text=text, numeric=runs, row_label=id_col)
     ann = annotations.rename(columns=_ALPHADIA_ANNOTATIONS)
     var = protein_var(ann[id_col], genes=ann.get("gene"), source=source)
-    values.columns = [normalize_run_name(r) for r in runs]
+    values.columns = [normalize_run_name(r) for r in values.columns]
     return finish(
         values,
         var,
@@ -188,3 +181,32 @@ def read_alphadia(
         phases=phases,
         join=join,
     )
+
+
+ALPHAPEPT = Format(
+    name="alphapept",
+    label="AlphaPept",
+    reader=read_alphapept,
+    detect=lambda pr: (
+        bool(pr.columns)
+        and pr.columns[0] in {"", "Unnamed: 0", "protein_group"}
+        and any(c.endswith("_LFQ") for c in pr.columns)
+    ),
+    looks_for="AlphaPept results_proteins.csv: unnamed first column and '<sample>_LFQ' columns",
+    modality="protein",
+    file_names=(r"results_proteins",),
+    folder_files=("results_proteins.csv",),
+    quantities=("lfq", "intensity"),
+    quantity_aliases={"maxlfq": "lfq"},
+)
+
+ALPHADIA = Format(
+    name="alphadia",
+    label="AlphaDIA",
+    reader=read_alphadia,
+    detect=lambda pr: bool(pr.columns) and pr.columns[0] in _ALPHADIA_ID,
+    looks_for="AlphaDIA pg.matrix.tsv / protein.tsv: first column 'pg' or 'pg.name'",
+    modality="protein",
+    file_names=(r"^(pg\.matrix|protein)\.tsv",),
+    folder_files=("pg.matrix.tsv", "protein.tsv"),
+)

@@ -17,6 +17,8 @@ import pandas as pd
 
 from .._core import DEFAULT_PHASES, record_provenance
 from ..errors import InputFormatError, SampleMismatchError
+from ._choices import note_choice
+from ._values import finite_matrix
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -63,19 +65,20 @@ def build_anndata(
     import anndata as ad
 
     values = values.copy()
-    values.index = values.index.astype(str)
-    if values.index.duplicated().any():
-        dups = sorted(set(values.index[values.index.duplicated()]))
-        raise InputFormatError(
-            f"{source}: sample(s) {dups} appear in more than one column; each sample needs one column."
-        )
+    values.index = pd.Index([str(s).strip() for s in values.index])
+    _check_sample_names(values.index, source)
     if values.shape[0] == 0 or values.shape[1] == 0:
         raise InputFormatError(
             f"{source}: no data found ({values.shape[0]} samples x {values.shape[1]} features)."
         )
     var = pd.DataFrame(index=values.columns) if var is None else var.copy()
     var.index = pd.Index(_make_unique([str(v) for v in var.index], source))
-    x = values.to_numpy(dtype=np.float64, copy=True)
+    x = finite_matrix(
+        values.to_numpy(dtype=np.float64, copy=True),
+        source=source,
+        columns=list(values.index),
+        axis=1,
+    )
     obs = pd.DataFrame(index=pd.Index(values.index, name=None))
     adata = ad.AnnData(X=x, obs=obs, var=h5ad_safe(var))
     adata.layers["raw"] = x.copy()
@@ -100,21 +103,59 @@ def h5ad_safe(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _check_sample_names(names: pd.Index, source: str) -> None:
+    """Sample names are unique, not empty and free of NUL characters (h5ad cannot store them)."""
+    empty = [i + 1 for i, s in enumerate(names) if not s]
+    if empty:
+        raise InputFormatError(
+            f"{source}: sample {empty[0]} (of {len(names)}) has an empty name; name every sample "
+            "column in the header."
+        )
+    bad = [s for s in names if "\x00" in s]
+    if bad:
+        raise InputFormatError(f"{source}: sample name {bad[0]!r} holds a NUL character.")
+    if names.duplicated().any():
+        dups = sorted(set(names[names.duplicated()]))
+        raise InputFormatError(
+            f"{source}: sample(s) {[d[:80] for d in dups[:10]]} appear in more than one column; "
+            "each sample needs one column."
+        )
+
+
 def _make_unique(names: list[str], source: str) -> list[str]:
-    seen: dict[str, int] = {}
+    """Feature ids made unique: the second ``A`` becomes ``A-1``, the third ``A-2``, skipping
+    suffixes that are ids of their own. Empty ids become ``feature_<row>``."""
+    names = [n.replace("\x00", "") for n in names]
+    taken = set(names)
+    seen: set[str] = set()
     out = []
-    n_dup = 0
-    for name in names:
+    n_dup = n_empty = 0
+    for i, name in enumerate(names):
+        if not name.strip():
+            n_empty += 1
+            name = f"feature_{i + 1}"
         if name in seen:
-            seen[name] += 1
             n_dup += 1
-            out.append(f"{name}-{seen[name]}")
-        else:
-            seen[name] = 0
-            out.append(name)
+            k = 1
+            while f"{name}-{k}" in taken or f"{name}-{k}" in seen:
+                k += 1
+            name = f"{name}-{k}"
+        seen.add(name)
+        out.append(name)
     if n_dup:
-        logger.info(
-            "%s: %d duplicated feature id(s) made unique with suffixes -1, -2, ...", source, n_dup
+        note_choice(
+            "duplicated_features",
+            n_dup,
+            source=source,
+            why="repeated feature ids made unique with suffixes -1, -2, ...",
+        )
+    if n_empty:
+        note_choice(
+            "empty_feature_ids",
+            n_empty,
+            source=source,
+            why="features without an id named feature_<row>",
+            level=logging.WARNING,
         )
     return out
 

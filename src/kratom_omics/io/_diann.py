@@ -22,17 +22,12 @@ import pandas as pd
 from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError, KeyNotFoundError
 from ._anndata import normalize_run_name
-from ._proteomics import (
-    JoinArg,
-    SamplesArg,
-    _parquet_columns,
-    finish,
-    ignore_quantity,
-    protein_var,
-    read_columns,
-    read_header,
-    require_columns,
-)
+from ._choices import loader, note_choice
+from ._columns import ignore_quantity, read_columns, require_columns
+from ._format import Detection, Format, Probe, probe
+from ._protein import JoinArg, SamplesArg, finish, protein_var
+from ._text import TextFile, open_table
+from ._values import as_integer
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -61,6 +56,7 @@ def _is_annotation(column: str) -> bool:
     return bool(_ANNOTATION_NAME.match(column)) and normalize_run_name(column) == column
 
 
+@loader
 def read_diann(
     path: str | os.PathLike,
     samples: SamplesArg = None,
@@ -69,6 +65,7 @@ def read_diann(
     q_value: float | None = 0.01,
     pg_q_value: float | None = 0.01,
     lib_pg_q_value: float | None = None,
+    encoding: str | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     join: JoinArg = "exact",
 ) -> AnnData:
@@ -91,6 +88,8 @@ def read_diann(
         ``Lib.PG.Q.Value`` at or below these cut-offs (``None`` = no filter). A column the report
         lacks is skipped with a log message, unless the cut-off was set explicitly for
         ``Lib.PG.Q.Value``.
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
     phases, join
         See :func:`kratom_omics.io.attach_samples`.
 
@@ -105,19 +104,21 @@ def read_diann(
     """
     p = Path(path)
     source = str(p)
+    tf: TextFile | None = None
     if p.name.lower().endswith(".parquet"):
-        header, delim = _parquet_columns(p), "\t"
+        pr = probe(p)
+        if pr.problem or not pr.columns:
+            raise InputFormatError(pr.problem or f"{source}: the parquet file has no columns.")
+        header, kind = pr.columns, _kind(set(pr.columns))
     else:
-        header, delim = read_header(p, what="DIA-NN report")
-    require_columns(header, ["Protein.Group"], source, "DIA-NN", p)
-    long = bool({"Run", "File.Name"} & set(header)) and bool(
-        {"Precursor.Id", "PG.MaxLFQ", "PG.Quantity"} & set(header)
-    )
-    if long:
+        tf = open_table(p, what="DIA-NN report", encoding=encoding)
+        source, header, kind = tf.source, tf.header, _kind(set(tf.header))
+    require_columns(header, ["Protein.Group"], source, "DIA-NN")
+    if kind == "report":
         return _read_report(
             p,
+            tf,
             header,
-            delim,
             samples=samples,
             quantity=quantity,
             cutoffs={
@@ -129,7 +130,7 @@ def read_diann(
             join=join,
         )
     ignore_quantity(quantity, source, "DIA-NN pg_matrix")
-    if p.name.lower().endswith(".parquet"):
+    if tf is None:
         raise InputFormatError(
             f"{source}: a parquet file without 'Run'/'File.Name' and 'PG.MaxLFQ' columns; "
             "expected the DIA-NN 2.x main report (report.parquet)."
@@ -138,36 +139,30 @@ def read_diann(
     # other dotted names (a newer DIA-NN's annotation, or a run called 'Rat.A'): text -> annotation
     maybe = [c for c in header if c not in _MATRIX_ANNOTATIONS and _is_annotation(c)]
     if maybe:
-        head = pd.read_csv(
-            p,
-            sep=delim,
-            usecols=[header.index(c) for c in maybe],
-            nrows=100,
-            dtype=str,
-            keep_default_na=False,
-            encoding="utf-8-sig",
-        ).set_axis(maybe, axis=1)
+        head = tf.read_csv(columns=[tf.names[header.index(c)] for c in maybe], nrows=100, dtype=str)
+        head.columns = maybe
+        worded = []
         for col in maybe:
-            cells = head[col].str.strip()
+            cells = head[col].dropna().str.strip()
             cells = cells[~cells.isin(["", "NA", "NaN", "nan"])]
             if pd.to_numeric(cells, errors="coerce").isna().any():
-                text.append(col)
-                logger.info("%s: annotation column %r is not kept in .var", source, col)
+                worded.append(col)
+        if worded:
+            text += worded
+            note_choice(
+                "annotation_columns",
+                worded,
+                source=source,
+                why="dotted columns holding text: annotations, not runs (not kept in .var)",
+            )
     runs = [c for c in header if c not in text]
     if not runs:
         raise InputFormatError(
             f"{source}: no run columns found; every column is an annotation ({text}). "
             "Expected one column per run after the annotation columns."
         )
-    annotations, values = read_columns(
-        p,
-        sep=delim,
-        header=header,
-        text=text,
-        numeric=runs,
-        source=source,
-        row_label="Protein.Group",
-    )
+    annotations, values = read_columns(tf, text=text, numeric=runs, row_label="Protein.Group")
+    runs = list(values.columns)
     names = _run_names(runs, source)
     values.columns = names
     var = _var(annotations, source)
@@ -205,7 +200,7 @@ def _var(annotations: pd.DataFrame, source: str) -> pd.DataFrame:
         if col in ann:
             series = ann[col]
             if col.startswith("n_"):
-                series = pd.to_numeric(series, errors="coerce")
+                series = as_integer(series)
             extra[col] = series
     ids = ann["protein_ids"] if "protein_ids" in ann else ann["protein_group"]
     return protein_var(
@@ -219,8 +214,8 @@ def _var(annotations: pd.DataFrame, source: str) -> pd.DataFrame:
 
 def _read_report(
     p: Path,
+    tf: TextFile | None,
     header: list[str],
-    delim: str,
     *,
     samples: SamplesArg,
     quantity: str | None,
@@ -228,7 +223,7 @@ def _read_report(
     phases: Sequence[str] | None,
     join: JoinArg,
 ) -> AnnData:
-    source = str(p)
+    source = tf.source if tf is not None else str(p)
     key = "maxlfq" if quantity is None else str(quantity).lower()
     key = {"lfq": "maxlfq", "intensity": "quantity"}.get(key, key)
     if key not in QUANTITIES:
@@ -237,7 +232,9 @@ def _read_report(
             f"{list(QUANTITIES)} ({', '.join(QUANTITIES.values())})."
         )
     qcol = QUANTITIES[key]
-    require_columns(header, [qcol], source, "DIA-NN main report", p)
+    require_columns(header, [qcol], source, "DIA-NN main report")
+    if quantity is None:
+        note_choice("quantity", key, source=source, why="default")
     run_col = "Run" if "Run" in header else "File.Name"
     filters = {}
     for col, cut in cutoffs.items():
@@ -258,7 +255,7 @@ def _read_report(
         if c in header
     ]
     numeric = [qcol, *filters]
-    if p.name.lower().endswith(".parquet"):
+    if tf is None:
         import pyarrow.parquet as pq
 
         table = pq.read_table(p, columns=list(dict.fromkeys([*text, *numeric]))).to_pandas()
@@ -271,15 +268,7 @@ def _read_report(
             col = vals.columns[np.flatnonzero(bad.any().to_numpy())[0]]
             raise InputFormatError(f"{source}: column {col!r} holds non-numeric values.")
     else:
-        ann, vals = read_columns(
-            p,
-            sep=delim,
-            header=header,
-            text=text,
-            numeric=numeric,
-            source=source,
-            row_label="Protein.Group",
-        )
+        ann, vals = read_columns(tf, text=text, numeric=numeric, row_label="Protein.Group")
     keep = np.ones(len(vals), dtype=bool)
     for col, cut in filters.items():
         keep &= (vals[col] <= cut).to_numpy()
@@ -331,3 +320,44 @@ def _read_report(
         join=join,
         obs=obs if any(r != n for r, n in zip(all_runs, names, strict=True)) else None,
     )
+
+
+def _kind(columns: set[str]) -> str:
+    """``"report"`` (long, one row per precursor and run), ``"pr_matrix"`` or ``"pg_matrix"``."""
+    if {"Run", "File.Name"} & columns and {"Precursor.Id", "PG.MaxLFQ", "PG.Quantity"} & columns:
+        return "report"
+    if {"Precursor.Id", "Modified.Sequence", "Stripped.Sequence"} & columns:
+        return "pr_matrix"
+    return "pg_matrix"
+
+
+def _detect(pr: Probe) -> Detection | None:
+    s = pr.colset
+    if (
+        "Protein.Group" in s
+        and {"Protein.Ids", "PG.MaxLFQ", "Genes", "First.Protein.Description"} & s
+    ):
+        kind = _kind(set(s))
+        return Detection("diann", kind=kind, evidence=f"'Protein.Group' column ({kind})")
+    return None
+
+
+FORMAT = Format(
+    name="diann",
+    label="DIA-NN",
+    reader=read_diann,
+    detect=_detect,
+    looks_for="DIA-NN report (long): 'Protein.Group' with 'Run' or 'File.Name' and 'PG.MaxLFQ'; "
+    "pg_matrix: 'Protein.Group' with 'Protein.Ids', 'Genes' or 'First.Protein.Description'",
+    modality="protein",
+    file_names=(r"pg_matrix",),
+    folder_files=("report.pg_matrix.tsv", "report.parquet", "*.pg_matrix.tsv"),
+    quantities=tuple(QUANTITIES),
+    quantity_aliases={"lfq": "maxlfq", "intensity": "quantity"},
+    options=("q_value", "pg_q_value", "lib_pg_q_value"),
+    kinds={
+        "pg_matrix": "protein groups x runs (report.pg_matrix.tsv)",
+        "pr_matrix": "precursors x runs (report.pr_matrix.tsv)",
+        "report": "the main report, one row per precursor and run (report.tsv, report.parquet)",
+    },
+)

@@ -25,10 +25,10 @@ label row.
 from __future__ import annotations
 
 import csv
-import io as _io
 import logging
 import os
 import re
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -39,6 +39,9 @@ import pandas as pd
 from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError
 from ._anndata import build_anndata
+from ._choices import loader
+from ._format import Format, Probe
+from ._text import check_path, field_limit, open_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -109,11 +112,20 @@ def _sniff(lines: list[str]) -> str:
     return "\t"
 
 
-def _read_rows(path: Path) -> tuple[list[list[str]], str]:
-    if not path.exists():
-        raise InputFormatError(f"EpiProfile table {str(path)!r} does not exist.")
-    raw = path.read_bytes()
-    if raw[:2] == b"PK":  # re-saved as .xlsx
+def _is_workbook(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "[Content_Types].xml" in zf.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def _read_rows(path: Path, encoding: str | None) -> tuple[list[list[str]], str, str]:
+    """The table's rows (cells stripped), the delimiter (``"xlsx"`` for a workbook) and the source."""
+    check_path(path, "EpiProfile table")
+    with open(path, "rb") as fh:
+        magic = fh.read(8)
+    if magic[:2] == b"PK" and _is_workbook(path):  # re-saved from a spreadsheet
         try:
             book = pd.read_excel(path, header=None, dtype=str, keep_default_na=False)
         except Exception as exc:  # openpyxl raises several types for broken workbooks
@@ -122,25 +134,25 @@ def _read_rows(path: Path) -> tuple[list[list[str]], str]:
         cells = [row[: max((i + 1 for i, c in enumerate(row) if c), default=0)] for row in cells]
         while cells and not any(cells[-1]):
             cells.pop()
-        return cells, "xlsx"
-    if raw[:4] == b"\xd0\xcf\x11\xe0":
+        return cells, "xlsx", str(path)
+    if magic[:4] == b"\xd0\xcf\x11\xe0":
         raise InputFormatError(
             f"{path}: this is a binary Excel 97 workbook, not EpiProfile's text table; open it in "
-            "a "
-            "spreadsheet and save it as .xlsx or tab-separated text, or use the histone_ratios.xls "
-            "EpiProfile wrote."
+            "a spreadsheet and save it as .xlsx or tab-separated text, or use the "
+            "histone_ratios.xls EpiProfile wrote."
         )
-    text = raw.decode("utf-8-sig", errors="replace")
-    lines = list(text.splitlines())
-    while lines and not lines[-1].strip(" \t,;"):
+    tf = open_text(path, what="EpiProfile table", encoding=encoding)
+    lines = list(tf.lines())
+    while lines and not lines[-1].strip(" \t,;\r"):
         lines.pop()
     if not lines:
-        raise InputFormatError(f"{path} is empty; expected an EpiProfile histone_ratios table.")
+        raise InputFormatError(
+            f"{tf.source} is empty; expected an EpiProfile histone_ratios table."
+        )
     sep = _sniff(lines)
-    rows = [
-        [c.strip() for c in r] for r in csv.reader(_io.StringIO("\n".join(lines)), delimiter=sep)
-    ]
-    return rows, sep
+    with field_limit():
+        rows = [[c.strip() for c in r] for r in csv.reader(lines, delimiter=sep)]
+    return rows, sep, tf.source
 
 
 def _run_name(cell: str) -> str:
@@ -224,11 +236,13 @@ def _numeric(
     return num.to_numpy(dtype=np.float64)
 
 
+@loader
 def read_epiprofile(
     path: str | os.PathLike,
     samples: str | os.PathLike | pd.DataFrame | None = None,
     *,
     level: Literal["auto", "peptidoforms", "sites"] = "auto",
+    encoding: str | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     join: Literal["exact", "inner"] = "exact",
 ) -> AnnData:
@@ -245,6 +259,8 @@ def read_epiprofile(
     level
         ``"peptidoforms"`` for ``histone_ratios.xls``, ``"sites"`` for the single-PTM file;
         ``"auto"`` tells them apart by the second header row (``Peptide, Ratio, ...``).
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
     phases, join
         Passed to :func:`kratom_omics.io.attach_samples`.
 
@@ -265,9 +281,7 @@ def read_epiprofile(
         peptidoform rows, a peptidoform row outside its family, or a non-numeric value (the message
         names the row and run).
     """
-    p = Path(path)
-    source = str(p)
-    rows, sep = _read_rows(p)
+    rows, sep, source = _read_rows(Path(path), encoding)
     if len(rows) < 2:
         raise InputFormatError(
             f"{source}: only {len(rows)} line; expected two header rows and data rows."
@@ -448,3 +462,25 @@ def _sites(
     var["mark"] = var["marks"]
     values = pd.DataFrame(ratio.T, index=pd.Index(runs), columns=var.index)
     return values, var, {}
+
+
+def _detect(pr: Probe) -> str | None:
+    if pr.name.startswith("histone_ratios"):
+        return "file name histone_ratios*"
+    second = [c.strip().lower() for c in pr.row(1)]
+    if second[:1] == ["peptide"] and "ratio" in second:
+        return "'Peptide' and 'Ratio' labels on the second row"
+    return None
+
+
+FORMAT = Format(
+    name="epiprofile",
+    label="EpiProfile",
+    reader=read_epiprofile,
+    detect=_detect,
+    looks_for="EpiProfile (file name histone_ratios*, or 'Peptide', 'Ratio' labels on the second "
+    "row)",
+    modality="histone",
+    file_names=(r"^histone_ratios",),
+    options=("level",),
+)

@@ -11,26 +11,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .._core import DEFAULT_PHASES
-from ._proteomics import (
+from ._choices import loader
+from ._columns import choose_quantity, read_columns, require_columns
+from ._format import Format
+from ._protein import (
     CONTAMINANT_PREFIXES,
     DECOY_PREFIXES,
     JoinArg,
     SamplesArg,
-    choose_quantity,
     finish,
     prefix_flag,
     protein_var,
-    read_columns,
-    read_header,
-    require_columns,
 )
+from ._text import open_table
+from ._values import as_integer
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -71,11 +71,13 @@ def _samples(header: Sequence[str]) -> list[str]:
     return [s for s in found if s not in qualified]
 
 
+@loader
 def read_fragpipe(
     path: str | os.PathLike,
     samples: SamplesArg = None,
     *,
     quantity: str | None = None,
+    encoding: str | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     join: JoinArg = "exact",
 ) -> AnnData:
@@ -91,6 +93,8 @@ def read_fragpipe(
         ``"maxlfq"`` (``<sample> MaxLFQ Intensity``, default when present), ``"intensity"``
         (``<sample> Intensity``, default otherwise) or ``"razor"`` (``<sample> Razor Intensity``).
         ``"lfq"`` is accepted for ``"maxlfq"``. Spectral counts are never read as intensities.
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
     phases, join
         See :func:`kratom_omics.io.attach_samples`.
 
@@ -102,10 +106,9 @@ def read_fragpipe(
     (``Combined Total Peptides``), ``is_contaminant`` (``contam_`` entries), ``is_decoy``.
     ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
-    p = Path(path)
-    source = str(p)
-    header, delim = read_header(p, what="FragPipe table")
-    require_columns(header, ["Protein", "Protein ID"], source, "FragPipe combined_protein", p)
+    tf = open_table(path, what="FragPipe table", encoding=encoding)
+    source, header = tf.source, tf.header
+    require_columns(header, ["Protein", "Protein ID"], source, "FragPipe combined_protein")
     names = _samples(header)
     available = {
         key: {s: f"{s} {suffix}" for s in names if f"{s} {suffix}" in header}
@@ -124,13 +127,7 @@ def read_fragpipe(
     if "Protein Description" in text and "Description" in text:
         text.remove("Description")
     annotations, values = read_columns(
-        p,
-        sep=delim,
-        header=header,
-        text=text,
-        numeric=list(columns.values()),
-        source=source,
-        row_label="Protein ID",
+        tf, text=text, numeric=list(columns.values()), row_label="Protein ID"
     )
     ann = annotations.rename(columns=_ANNOTATIONS)
     ids = ann["protein_id"].astype("string")
@@ -146,10 +143,11 @@ def read_fragpipe(
             extra[col] = ann[col]
     for col in ("n_peptides", "protein_probability"):
         if col in ann:
-            series = pd.to_numeric(ann[col], errors="coerce")
-            if col == "n_peptides" and series.notna().all():
-                series = series.astype(np.int64)
-            extra[col] = series
+            extra[col] = (
+                as_integer(ann[col])
+                if col == "n_peptides"
+                else pd.to_numeric(ann[col], errors="coerce")
+            )
     var = protein_var(
         ids.astype(object),
         genes=ann.get("gene"),
@@ -169,3 +167,17 @@ def read_fragpipe(
         phases=phases,
         join=join,
     )
+
+
+FORMAT = Format(
+    name="fragpipe",
+    label="FragPipe",
+    reader=read_fragpipe,
+    detect=lambda pr: {"Protein", "Protein ID", "Entry Name"} <= pr.colset,
+    looks_for="FragPipe combined_protein.tsv: 'Protein', 'Protein ID', 'Entry Name'",
+    modality="protein",
+    file_names=(r"combined_protein",),
+    folder_files=("combined_protein.tsv",),
+    quantities=tuple(QUANTITIES),
+    quantity_aliases={"lfq": "maxlfq"},
+)

@@ -13,7 +13,6 @@ import logging
 import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,19 +20,12 @@ import pandas as pd
 
 from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError
-from ._proteomics import (
-    JoinArg,
-    SamplesArg,
-    choose_quantity,
-    fill_genes,
-    finish,
-    plus_flag,
-    protein_var,
-    r_name,
-    read_columns,
-    read_header,
-    require_columns,
-)
+from ._choices import loader
+from ._columns import choose_quantity, read_columns, require_columns
+from ._format import Format, Probe
+from ._protein import JoinArg, SamplesArg, fill_genes, finish, plus_flag, protein_var, r_name
+from ._text import open_table
+from ._values import as_integer
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -114,12 +106,14 @@ def _sample_columns(
     }
 
 
+@loader
 def read_maxquant(
     path: str | os.PathLike,
     samples: SamplesArg = None,
     *,
     quantity: str | None = None,
     label: str | None = None,
+    encoding: str | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     join: JoinArg = "exact",
 ) -> AnnData:
@@ -139,6 +133,8 @@ def read_maxquant(
     label
         SILAC channel (``"L"``, ``"M"`` or ``"H"``) to read ``<quantity> <label> <sample>`` columns;
         ``None`` reads the label-summed columns.
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
     phases
         Phase levels in order, see :func:`kratom_omics.io.read_samples`.
     join
@@ -155,9 +151,8 @@ def read_maxquant(
     sheet. Proteins are not filtered (see the ``pp`` filters).
     ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
-    p = Path(path)
-    source = str(p)
-    header, delim = read_header(p, what="MaxQuant table")
+    tf = open_table(path, what="MaxQuant table", encoding=encoding)
+    source, header = tf.source, tf.header
     r_style = "Protein.IDs" in header and "Protein IDs" not in header
     sep = "." if r_style else " "
 
@@ -169,7 +164,6 @@ def read_maxquant(
         [col("Protein IDs"), col("Majority protein IDs")],
         source,
         "MaxQuant proteinGroups",
-        p,
     )
     if label is not None and str(label).upper() not in {"L", "M", "H"}:
         raise InputFormatError(f"label={label!r}; expected 'L', 'M', 'H' (SILAC channel) or None.")
@@ -195,13 +189,7 @@ def read_maxquant(
     if col("Potential contaminant") in text and col("Contaminant") in text:
         text.remove(col("Contaminant"))
     annotations, values = read_columns(
-        p,
-        sep=delim,
-        header=header,
-        text=text,
-        numeric=list(columns.values()),
-        source=source,
-        row_label=col("Protein IDs"),
+        tf, text=text, numeric=list(columns.values()), row_label=col("Protein IDs")
     )
     annotations = annotations.rename(columns={col(k): v for k, v in _ANNOTATIONS.items()})
     n = len(annotations)
@@ -215,11 +203,10 @@ def read_maxquant(
     for name in ("protein_names", *_NUMERIC_ANNOTATIONS):
         if name in annotations:
             series = annotations[name]
-            if name in _NUMERIC_ANNOTATIONS:
+            if name.startswith("n_peptides") or name == "maxquant_id":
+                series = as_integer(series)
+            elif name in _NUMERIC_ANNOTATIONS:
                 series = pd.to_numeric(series, errors="coerce")
-                integer = name.startswith("n_peptides") or name == "maxquant_id"
-                if integer and series.notna().all():
-                    series = series.astype(np.int64)
             extra[name] = series
     var = protein_var(
         annotations["protein_ids"],
@@ -242,3 +229,26 @@ def read_maxquant(
         join=join,
         r_names=r_style,
     )
+
+
+def _detect(pr: Probe) -> str | None:
+    for ids in (("Protein IDs", "Majority protein IDs"), ("Protein.IDs", "Majority.protein.IDs")):
+        if set(ids) <= pr.colset:
+            return f"columns {list(ids)}"
+    return None
+
+
+FORMAT = Format(
+    name="maxquant",
+    label="MaxQuant",
+    reader=read_maxquant,
+    detect=_detect,
+    looks_for="MaxQuant proteinGroups.txt: 'Protein IDs' and 'Majority protein IDs' "
+    "(or R's 'Protein.IDs', 'Majority.protein.IDs')",
+    modality="protein",
+    file_names=(r"proteinGroups",),
+    folder_files=("proteinGroups.txt",),
+    quantities=tuple(QUANTITIES),
+    quantity_aliases={"maxlfq": "lfq"},
+    options=("label",),
+)
