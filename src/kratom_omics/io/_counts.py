@@ -206,6 +206,8 @@ def read_featurecounts(
 def _coordinate(col: pd.Series, how: str, source: str, lines: Sequence[int]) -> np.ndarray:
     """featureCounts Start/End: one whole number, or several joined by ``;`` (multi-part features);
     anything else (``NA``, ``inf``, ``1.5``, a negative) is an error naming the line."""
+    if col.empty:
+        return np.zeros(0, dtype=np.int64)
     parts = col.fillna("").astype(str).str.split(";", expand=True).to_numpy(dtype=object)
     flat = pd.to_numeric(pd.Series(parts.ravel()), errors="coerce").to_numpy(dtype=np.float64)
     nums = flat.reshape(parts.shape)

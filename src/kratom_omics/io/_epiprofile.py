@@ -42,6 +42,7 @@ from ._anndata import build_anndata
 from ._choices import loader
 from ._format import Format, Probe
 from ._text import check_path, field_limit, open_text
+from ._values import finite_matrix, to_float
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -225,7 +226,7 @@ def _numeric(
     text = text.mask(text.isin(["", "NA", "NaN", "nan", "#N/A"]))
     if decimal_comma:  # semicolon-separated files from spreadsheets set to a decimal comma
         text = text.apply(lambda c: c.str.replace(",", ".", regex=False))
-    num = text.apply(lambda c: pd.to_numeric(c, errors="coerce"))
+    num = text.apply(to_float)
     bad = num.isna() & text.notna()
     if bad.to_numpy().any():
         i, j = (int(v[0]) for v in np.nonzero(bad.to_numpy()))
@@ -233,7 +234,7 @@ def _numeric(
             f"{source}: {what} of {labels[i]!r} in run {cols[j]!r} is {cells[i, j]!r}; expected a "
             "number."
         )
-    return num.to_numpy(dtype=np.float64)
+    return finite_matrix(num.to_numpy(dtype=np.float64), source=source, columns=cols)
 
 
 @loader

@@ -17,7 +17,11 @@ def _sample_sheet(pr: Probe) -> bool:
     cols = {c.lower() for c in pr.columns}
     named = bool(cols & {"sample", "sample name", "raw.file", "raw file", "run", "sample_id"})
     grouped = bool(cols & {"phase", "group", "condition", "bioreplicate", "treatment"})
-    return named and grouped and len(cols) <= 30
+    measured = any("intensity" in c or "abundance" in c for c in cols)
+    return named and grouped and not measured and len(cols) <= 30
+
+
+_MSSTATS = {"ProteinName", "PeptideSequence", "PrecursorCharge", "Run", "Intensity"}
 
 
 def _sdrf(pr: Probe) -> bool:
@@ -58,6 +62,17 @@ OTHER_FILES: tuple[Format, ...] = (
         looks_for="a sample sheet: a sample/run column and a phase/group/condition column",
         refuse="this looks like a sample sheet (sample and group columns), not a table of "
         "measurements: pass it as samples= (CLI --samples) and the tool's output as the data.",
+    ),
+    Format(
+        name="msstats",
+        label="MSstats input",
+        reader=None,
+        detect=lambda pr: pr.colset >= _MSSTATS,
+        looks_for="MSstats input: 'ProteinName', 'PeptideSequence', 'PrecursorCharge', 'Run', "
+        "'Intensity' columns",
+        refuse="this is an MSstats input table (one row per peptide, charge and run), not a "
+        "protein table: pass the tool's protein-level output (FragPipe combined_protein.tsv, "
+        "MaxQuant proteinGroups.txt, ...).",
     ),
     Format(
         name="featurecounts_summary",

@@ -457,8 +457,8 @@ def _head(path: Path, compression: str | None, member: str | None, source: str) 
             return head
     except _ERRORS_OF_DAMAGED_ARCHIVES as exc:
         raise InputFormatError(
-            f"{source}: the {compression or ''} file cannot be read ({exc}); download or copy it "
-            "again."
+            f"{source}: the {compression or ''} file is damaged or truncated ({exc}); download or "
+            "copy it again."
         ) from None
 
 

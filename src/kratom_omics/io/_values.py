@@ -29,7 +29,14 @@ from ._choices import note_choice
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["NA_VALUES", "as_integer", "coordinates", "finite_matrix", "to_numeric_frame"]
+__all__ = [
+    "NA_VALUES",
+    "as_integer",
+    "coordinates",
+    "finite_matrix",
+    "to_float",
+    "to_numeric_frame",
+]
 
 logger = logging.getLogger("kratom_omics")
 
@@ -48,6 +55,18 @@ def _overflowing(text: pd.Series) -> pd.Series:
         return float(s) if _FLOAT.match(s) else np.nan
 
     return pd.Series([value(c) for c in text], index=text.index, dtype=np.float64)
+
+
+def to_float(text: pd.Series) -> pd.Series:
+    """Text cells (missing spellings already masked) as float64; numbers beyond float64 as ±inf,
+    cells that are not numbers as NaN."""
+    import pandas as pd
+
+    num = pd.to_numeric(text, errors="coerce").astype(np.float64)
+    bad = num.isna() & text.notna()
+    if bad.any():
+        num[bad] = _overflowing(text[bad]).to_numpy()
+    return num
 
 
 def to_numeric_frame(
@@ -88,11 +107,8 @@ def to_numeric_frame(
         if decimal != ".":
             text = text.str.replace(".", "", regex=False).str.replace(decimal, ".", regex=False)
         text = text.mask(text.isin(NA_VALUES))
-        num = pd.to_numeric(text, errors="coerce").astype(np.float64)
+        num = to_float(text)
         bad = num.isna() & text.notna()
-        if bad.any():
-            num[bad] = _overflowing(text[bad]).to_numpy()
-            bad = num.isna() & text.notna()
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             where = f" (line {lines[i]})" if lines is not None else ""

@@ -122,6 +122,8 @@ def featurecounts_to_zarr(
     g = 0
     try:
         for df in tf.read_chunks(int(chunk_rows), dtype=str):
+            if df.empty:
+                continue
             df.index = pd.Index(tf.line_of(np.arange(g, g + len(df))), name="line")
             counts, var = featurecounts_block(df, bams, source)
             x.append(counts.T, axis=1)
