@@ -16,13 +16,18 @@ import io
 import lzma
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputFormatError
 
 __all__ = ["resave"]
 
-_COMPRESSORS = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+_COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    ".gz": gzip.compress,
+    ".bz2": bz2.compress,
+    ".xz": lzma.compress,
+}
 
 
 def _cells_to_line(cells: list[str], sep: str) -> str:
