@@ -243,3 +243,9 @@ def test_names_survive_write_h5ad(tmp_path):
     assert list(back.var_names) == [long, "P2"]
     assert list(back.obs_names) == ["S/1", "S é2"]
     pd.testing.assert_index_equal(back.var_names, a.var_names)
+
+
+def test_densitometry_header_only(tmp_path):
+    (tmp_path / "w.tsv").write_text("sample\ttarget\tsignal\tblot\tnormalizer\tnormalizer_signal\n")
+    with pytest.raises(InputFormatError, match=r"there are no rows \(bands\)"):
+        kom.io.read(tmp_path / "w.tsv")

@@ -194,7 +194,7 @@ def write_diann(
     The annotation columns ``Protein.Group``, ``Protein.Ids``, ``Protein.Names``, ``Genes`` and
     ``First.Protein.Description`` are followed by one column per run, named by the run's raw-file
     path as DIA-NN writes it (``<run_dir>\\<sample>.raw``); missing values are empty cells and
-    intensities are written with DIA-NN's precision.
+    intensities are written with two decimals.
 
     Parameters
     ----------
@@ -221,10 +221,11 @@ def write_diann(
         "First.Protein.Description": [_PROTEIN_NAMES.get(g, "") for g in genes],
     }
     sep = "\\" if "\\" in run_dir else "/"
-    for j, s in enumerate(adata.obs_names):
-        cols[f"{run_dir}{sep}{s}.raw"] = [f"{v:.6g}" if np.isfinite(v) else "" for v in raw[:, j]]
-    table = pd.DataFrame(cols)
-    _atomic_write_text(table.to_csv(sep="\t", index=False, lineterminator="\n"), Path(path))
+    runs = [f"{run_dir}{sep}{s}.raw" for s in adata.obs_names]
+    values = pd.DataFrame(np.round(raw, 2), columns=runs)
+    table = pd.concat([pd.DataFrame(cols), values], axis=1)
+    text = table.to_csv(sep="\t", index=False, lineterminator="\n", na_rep="")
+    _atomic_write_text(text, Path(path))
 
 
 def _atomic_write_text(text: str, path: Path) -> None:

@@ -64,9 +64,8 @@ def build_anndata(
     """
     import anndata as ad
 
-    values = values.copy()
-    values.index = pd.Index([str(s).strip() for s in values.index])
-    _check_sample_names(values.index, source)
+    samples_index = pd.Index([str(s).strip() for s in values.index])
+    _check_sample_names(samples_index, source)
     if values.shape[0] == 0 or values.shape[1] == 0:
         raise InputFormatError(
             f"{source}: no data found ({values.shape[0]} samples x {values.shape[1]} features)."
@@ -76,10 +75,10 @@ def build_anndata(
     x = finite_matrix(
         values.to_numpy(dtype=np.float64, copy=True),
         source=source,
-        columns=list(values.index),
+        columns=list(samples_index),
         axis=1,
     )
-    obs = pd.DataFrame(index=pd.Index(values.index, name=None))
+    obs = pd.DataFrame(index=pd.Index(samples_index, name=None))
     adata = ad.AnnData(X=x, obs=obs, var=h5ad_safe(var))
     adata.layers["raw"] = x.copy()
     if samples is not None:
@@ -98,7 +97,7 @@ def h5ad_safe(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     for col in out.columns:
         s = out[col]
-        if s.dtype == object and not s.map(lambda v: isinstance(v, str)).all():
+        if s.dtype == object and pd.api.types.infer_dtype(s, skipna=False) != "string":
             out[col] = s.astype("string")
     return out
 

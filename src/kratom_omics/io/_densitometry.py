@@ -257,6 +257,11 @@ def normalize_densitometry(
             axis=1
         )
     ]
+    if df.empty:
+        raise InputFormatError(
+            f"{source}: the header is there but there are no rows (bands); expected one row per "
+            "sample, target and blot."
+        )
     lines = df.index.to_numpy() if df.index.name == "line" else df.index.to_numpy() + 2
     df["signal"] = _numbers(df["signal"], "signal", source, lines)
     empty = (df["sample"] == "") | (df["target"] == "") | df["sample"].isin(["nan", "None"])

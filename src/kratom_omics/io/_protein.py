@@ -34,15 +34,30 @@ DECOY_PREFIXES = ("REV__", "rev_", "DECOY_", "decoy_", "XXX_")
 
 
 # annotation ---------------------------------------------------------------------------------------
+def _texts(series: pd.Series) -> list[str | None]:
+    """Cells as text, ``None`` for missing (plain Python: much faster than the string accessor)."""
+    return [None if v is None or v is pd.NA or v != v else str(v) for v in series.tolist()]
+
+
+def _series(values: list[str | None], index: pd.Index) -> pd.Series:
+    return pd.Series([np.nan if v is None else v for v in values], index=index, dtype=object)
+
+
 def first_entry(series: pd.Series, sep: str = ";") -> pd.Series:
-    return series.astype("string").str.split(sep).str[0].str.strip().astype(object)
+    """The first of ``sep``-joined entries, stripped (NaN for missing)."""
+    firsts = [None if t is None else t.split(sep, 1)[0].strip() for t in _texts(series)]
+    return _series(firsts, series.index)
 
 
 def join_symbols(series: pd.Series, seps: str = ";,") -> pd.Series:
     """Normalise a gene-symbol column to ``;``-joined symbols without blanks (NaN when none)."""
-    text = series.astype("string").str.strip()
-    text = text.str.replace(rf"\s*[{re.escape(seps)}]\s*", ";", regex=True).str.strip(";")
-    return text.mask(text == "").astype(object)
+    split = re.compile(rf"\s*[{re.escape(seps)}]\s*")
+    plain = re.compile(rf"[\s{re.escape(seps)}]")
+    joined = [
+        None if t is None else split.sub(";", t.strip()).strip(";") if plain.search(t) else t
+        for t in _texts(series)
+    ]
+    return _series([t or None for t in joined], series.index)
 
 
 def genes_from_headers(series: pd.Series) -> pd.Series:
@@ -66,16 +81,18 @@ def fill_genes(genes: pd.Series | None, texts: pd.Series) -> pd.Series:
 
 
 def prefix_flag(ids: pd.Series, prefixes: Sequence[str]) -> np.ndarray:
-    text = ids.astype("string").fillna("")
-    return text.str.startswith(tuple(prefixes)).to_numpy(dtype=bool)
+    start = tuple(prefixes)
+    return np.array([t is not None and t.startswith(start) for t in _texts(ids)], dtype=bool)
 
 
 def plus_flag(series: pd.Series | None, n: int) -> np.ndarray:
     """MaxQuant-style ``+`` markers (also ``True``/``TRUE``/``1``) as booleans."""
     if series is None:
         return np.zeros(n, dtype=bool)
-    text = series.astype("string").str.strip().str.lower().fillna("")
-    return text.isin(["+", "true", "1", "yes"]).to_numpy(dtype=bool)
+    marked = {"+", "true", "1", "yes"}
+    return np.array(
+        [t is not None and t.strip().lower() in marked for t in _texts(series)], dtype=bool
+    )
 
 
 def protein_var(

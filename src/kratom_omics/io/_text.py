@@ -274,6 +274,7 @@ class TextFile:
     blank_lines: list[int] = field(default_factory=list)
     ends_with_newline: bool = True
     _buffer: bytes | None = None  # transcoded UTF-8 text of a UTF-16/32 file
+    _names: tuple[tuple[str, ...], list[str]] | None = None
 
     # -- text -------------------------------------------------------------------------------
     def binary(self) -> IO[bytes]:
@@ -311,12 +312,15 @@ class TextFile:
     def names(self) -> list[str]:
         """Unique column names for the parser: header cells, with empty and repeated cells
         replaced by ``\\x00<position>`` (a name no file can hold: NUL bytes are refused)."""
-        out: list[str] = []
-        seen: set[str] = set()
-        for i, name in enumerate(self.header):
-            out.append(name if name and name not in seen else f"\x00{i}")
-            seen.add(name)
-        return out
+        key = tuple(self.header)
+        if self._names is None or self._names[0] != key:
+            out: list[str] = []
+            seen: set[str] = set()
+            for i, name in enumerate(self.header):
+                out.append(name if name and name not in seen else f"\x00{i}")
+                seen.add(name)
+            self._names = (key, out)
+        return list(self._names[1])
 
     def line_of(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """1-based line numbers of data rows (0-based positions in the parsed table)."""
