@@ -84,7 +84,7 @@ def main() -> None:
                 )
                 t_kom = best_of(lambda c=copy, r=reader: r(c), args.repeats)
                 rows.append((label + variant, reader.__name__, t_pandas, t_kom))
-    print(f"\n| file | loader | pandas.read_csv (s) | loader (s) | ratio |")
+    print("\n| file | loader | pandas.read_csv (s) | loader (s) | ratio |")
     print("|---|---|---|---|---|")
     for label, name, t_pandas, t_kom in rows:
         print(f"| {label} | {name} | {t_pandas:.2f} | {t_kom:.2f} | {t_kom / t_pandas:.2f} |")

@@ -278,7 +278,8 @@ class FuzzKit:
         steps = m.steps
         assert adata.obs_names.is_unique, steps
         assert adata.var_names.is_unique, steps
-        assert adata.n_obs > 0 and adata.n_vars > 0, steps
+        assert adata.n_obs > 0, steps
+        assert adata.n_vars > 0, steps
         x = np.asarray(adata.X)
         assert x.dtype == np.float64, steps
         assert x.shape == (adata.n_obs, adata.n_vars), steps
