@@ -6,6 +6,7 @@ import ast
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -88,7 +89,7 @@ def test_one_record_per_format_and_every_list_derives_from_it():
     }  # fmt: skip
     for fmt in REGISTRY:
         assert (fmt.reader is None) == (fmt.refuse is not None), fmt.name
-        assert fmt.looks_for, fmt.name
+        assert fmt.looks_for or fmt.detect is None, fmt.name
 
 
 def test_workflow_schema_enum_is_the_registry():
@@ -199,3 +200,33 @@ def test_folder_search_uses_the_records(tmp_path):
     a = kom.io.read(tmp_path)
     assert a.uns["kratom_omics"]["format"] == "maxquant"
     assert a.n_obs == 6
+
+
+def test_every_reader_has_the_sample_sheet_and_encoding_parameters():
+    import inspect
+
+    for fmt in FORMATS.values():
+        sig = inspect.signature(fmt.reader)
+        names = list(sig.parameters)
+        assert names[:2] == ["path", "samples"], fmt.name
+        for key in ("encoding", "phases", "join"):
+            assert sig.parameters[key].kind is inspect.Parameter.KEYWORD_ONLY, (fmt.name, key)
+        doc = fmt.reader.__doc__
+        for key in ("samples", "encoding", "phases", "join"):
+            assert re.search(rf"\n    (\w+, )*{key}(, \w+)*\n", doc), (fmt.name, key)
+        assert doc.index("join\n") < doc.index("\n    Returns\n")
+
+
+def test_quantity_for_a_format_with_one_quantity_is_logged_and_ignored(caplog):
+    with caplog.at_level("INFO", logger="kratom_omics"):
+        a = kom.io.read(DATA / "proteomics" / "quant.mzTab", quantity="lfq")
+    assert a.n_obs == 4
+    assert "a mzTab file has no quantity choice; 'lfq' ignored" in caplog.text
+
+
+def test_quantity_choices_come_from_the_record():
+    assert FORMATS["maxquant"].quantity_choices == ["lfq", "intensity", "ibaq"]
+    assert FORMATS["diann"].quantities["intensity"] == "quantity"
+    a = kom.io.read(DATA / "proteomics" / "proteinGroups.txt", quantity="maxlfq")
+    b = kom.io.read(DATA / "proteomics" / "proteinGroups.txt", quantity="lfq")
+    np.testing.assert_array_equal(a.X, b.X)

@@ -10,18 +10,16 @@ column per run.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError, KeyNotFoundError
 from ._anndata import normalize_run_name
-from ._choices import loader
-from ._columns import ignore_quantity, read_columns
-from ._format import Format
-from ._protein import JoinArg, SamplesArg, finish, protein_var
+from ._columns import read_columns
+from ._format import Format, Probe
+from ._loader import loader
+from ._protein import finish, protein_var
 from ._text import open_table
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,13 +42,7 @@ def _accessions(groups: pd.Series) -> pd.Series:
 
 @loader
 def read_alphapept(
-    path: str | os.PathLike,
-    samples: SamplesArg = None,
-    *,
-    quantity: str | None = None,
-    encoding: str | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: JoinArg = "exact",
+    path: str | os.PathLike, *, quantity: str | None = None, encoding: str | None = None
 ) -> AnnData:
     """Read an AlphaPept protein table (``results_proteins.csv``) into a samples x proteins AnnData.
 
@@ -58,15 +50,11 @@ def read_alphapept(
     ----------
     path
         ``results_proteins.csv`` (first column: protein group; ``<sample>`` and ``<sample>_LFQ``).
-    samples
-        Sample sheet (path or DataFrame) joined by sample name.
     quantity
         ``"lfq"`` (``<sample>_LFQ``, default; ``"maxlfq"`` is accepted) or ``"intensity"``
         (``<sample>``).
     encoding
         Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
-    phases, join
-        See :func:`kratom_omics.io.attach_samples`.
 
     Returns
     -------
@@ -81,7 +69,7 @@ def read_alphapept(
     id_col = header[0]
     lfq = {c[: -len("_LFQ")]: c for c in header[1:] if c.endswith("_LFQ")}
     key = "lfq" if quantity is None else str(quantity).lower()
-    key = {"maxlfq": "lfq"}.get(key, key)
+    key = ALPHAPEPT.quantities.get(key, key)
     if key not in {"lfq", "intensity"}:
         raise KeyNotFoundError(
             f"quantity={quantity!r} is not an AlphaPept quantity; expected 'lfq' or 'intensity'."
@@ -114,39 +102,22 @@ def read_alphapept(
     return finish(
         values,
         var,
-        samples=samples,
         source=source,
         reader="read_alphapept",
         parameters={"quantity": key},
-        phases=phases,
-        join=join,
     )
 
 
 @loader
-def read_alphadia(
-    path: str | os.PathLike,
-    samples: SamplesArg = None,
-    *,
-    quantity: str | None = None,
-    encoding: str | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: JoinArg = "exact",
-) -> AnnData:
+def read_alphadia(path: str | os.PathLike, *, encoding: str | None = None) -> AnnData:
     """Read an AlphaDIA protein-group matrix (``pg.matrix.tsv``, ``protein.tsv``) into AnnData.
 
     Parameters
     ----------
     path
         Tab-separated matrix: ``pg`` (or ``pg.name``) then one intensity column per run.
-    samples
-        Sample sheet (path or DataFrame) joined by run name.
-    quantity
-        Accepted for a uniform call with the other readers and ignored (one quantity per run).
     encoding
         Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
-    phases, join
-        See :func:`kratom_omics.io.attach_samples`.
 
     Returns
     -------
@@ -158,7 +129,6 @@ def read_alphadia(
     """
     tf = open_table(path, what="AlphaDIA matrix", encoding=encoding)
     source, header = tf.source, tf.header
-    ignore_quantity(quantity, source, "AlphaDIA")
     if not header or header[0] not in _ALPHADIA_ID:
         raise InputFormatError(
             f"{source}: not an AlphaDIA protein matrix: the first column is {header[0]!r}, "
@@ -174,38 +144,42 @@ def read_alphadia(
     return finish(
         values,
         var,
-        samples=samples,
         source=source,
         reader="read_alphadia",
         parameters={},
-        phases=phases,
-        join=join,
     )
+
+
+def _detect_alphapept(pr: Probe) -> bool:
+    """AlphaPept results_proteins.csv: unnamed first column and '<sample>_LFQ' columns"""
+    return (
+        bool(pr.columns)
+        and pr.columns[0] in {"", "Unnamed: 0", "protein_group"}
+        and any(c.endswith("_LFQ") for c in pr.columns)
+    )
+
+
+def _detect_alphadia(pr: Probe) -> bool:
+    """AlphaDIA pg.matrix.tsv / protein.tsv: first column 'pg' or 'pg.name'"""
+    return bool(pr.columns) and pr.columns[0] in _ALPHADIA_ID
 
 
 ALPHAPEPT = Format(
     name="alphapept",
     label="AlphaPept",
     reader=read_alphapept,
-    detect=lambda pr: (
-        bool(pr.columns)
-        and pr.columns[0] in {"", "Unnamed: 0", "protein_group"}
-        and any(c.endswith("_LFQ") for c in pr.columns)
-    ),
-    looks_for="AlphaPept results_proteins.csv: unnamed first column and '<sample>_LFQ' columns",
+    detect=_detect_alphapept,
     modality="protein",
     file_names=(r"results_proteins",),
     folder_files=("results_proteins.csv",),
-    quantities=("lfq", "intensity"),
-    quantity_aliases={"maxlfq": "lfq"},
+    quantities={"lfq": "lfq", "intensity": "intensity", "maxlfq": "lfq"},
 )
 
 ALPHADIA = Format(
     name="alphadia",
     label="AlphaDIA",
     reader=read_alphadia,
-    detect=lambda pr: bool(pr.columns) and pr.columns[0] in _ALPHADIA_ID,
-    looks_for="AlphaDIA pg.matrix.tsv / protein.tsv: first column 'pg' or 'pg.name'",
+    detect=_detect_alphadia,
     modality="protein",
     file_names=(r"^(pg\.matrix|protein)\.tsv",),
     folder_files=("pg.matrix.tsv", "protein.tsv"),

@@ -170,7 +170,8 @@ def attach_samples(
     """Join a sample sheet onto ``adata.obs`` by sample name and order the samples as in the sheet.
 
     Names are matched as given; when that fails, both sides are reduced with
-    :func:`normalize_run_name` (paths and raw-file extensions removed) and matched again.
+    :func:`normalize_run_name` (paths and raw-file extensions removed) and matched again, then in
+    the form R's ``make.names`` gives them (``CTRL.1`` in a table saved by R for ``CTRL-1``).
 
     Parameters
     ----------
@@ -250,4 +251,18 @@ def _match(data_names: list[str], sheet_names: list[str]) -> dict[str, str]:
         if match is not None and match not in taken:
             mapping[d] = match
             taken.add(match)
+    if len(mapping) < len(data_names):  # names saved by R: 'CTRL.1' for 'CTRL-1'
+        r_sheet: dict[str, list[str]] = {}
+        for s in sheet_names:
+            r_sheet.setdefault(r_name(s), []).append(s)
+        for d in data_names:
+            found = r_sheet.get(r_name(d), [])
+            if d not in mapping and len(found) == 1 and found[0] not in taken:
+                mapping[d] = found[0]
+                taken.add(found[0])
     return mapping
+
+
+def r_name(name: str) -> str:
+    """The column-name form R's ``make.names`` gives a sample name (without the leading ``X``)."""
+    return re.sub(r"[^0-9A-Za-z._]", ".", str(name))

@@ -6,38 +6,32 @@ the encoding, the delimiter, rows read with missing values) it calls :func:`note
     note_choice("quantity", "lfq", source=source, why="LFQ columns present")
 
 The choice is logged (INFO unless ``level`` says otherwise) and collected while the public reader
-runs; :func:`loader`, the decorator every public reader wears, writes the collected choices into
-the reader's provenance step (``parameters["choices"]``, see
+runs; :func:`kratom_omics.io._loader.loader`, the decorator every public reader wears, writes the
+collected choices into the reader's provenance step (``parameters["choices"]``, see
 :func:`kratom_omics.get.provenance`). Nested readers (``read`` -> ``read_proteomics`` ->
 ``read_maxquant``) share one collection.
-
-:func:`loader` also turns the errors that mean "this file is damaged" and that come from the
-parsing libraries (``UnicodeDecodeError``, ``csv.Error``, pandas' ``ParserError``, damaged archives)
-into :class:`~kratom_omics.errors.InputFormatError` naming the file; every other error passes
-unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-import csv
-import functools
-import json
 import logging
-import lzma
-import zipfile
-import zlib
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from .._core import UNS_KEY
-from ..errors import InputFormatError, KratomOmicsError
+from ..errors import InputFormatError
 
-__all__ = ["FormatMismatchError", "choices_so_far", "loader", "note_choice", "set_mismatch_hint"]
+__all__ = [
+    "FormatMismatchError",
+    "choices_so_far",
+    "collecting",
+    "mismatch_hint",
+    "note_choice",
+    "set_mismatch_hint",
+]
 
 logger = logging.getLogger("kratom_omics")
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class FormatMismatchError(InputFormatError):
@@ -98,66 +92,21 @@ def choices_so_far() -> dict[str, Any]:
     return dict(_CHOICES.get() or {})
 
 
-_DAMAGED = (UnicodeDecodeError, csv.Error, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
-
-
-def loader(func: F) -> F:
-    """Decorate a public reader: collect its choices into provenance, name the file in parser
-    errors (see the module docstring)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        outer = _CHOICES.get() is None
-        token = _CHOICES.set({}) if outer else None
-        try:
-            result = func(*args, **kwargs)
-            if outer:
-                _attach(result, _CHOICES.get() or {})
-            return result
-        except FormatMismatchError as exc:
-            if not outer or not _HINT:
-                raise
-            hint = _HINT[0](args[0] if args else kwargs.get("path"), exc.tool)
-            if not hint:
-                raise
-            raise FormatMismatchError(f"{exc}{hint}", tool=exc.tool) from None
-        except KratomOmicsError:
-            raise
-        except _DAMAGED as exc:
-            raise InputFormatError(_damaged_message(args, kwargs, exc)) from None
-        except Exception as exc:
-            if type(exc).__name__ == "ParserError":  # pandas.errors.ParserError
-                raise InputFormatError(_damaged_message(args, kwargs, exc)) from None
-            raise
-        finally:
-            if token is not None:
-                _CHOICES.reset(token)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _damaged_message(args: tuple, kwargs: dict, exc: BaseException) -> str:
-    path = args[0] if args else kwargs.get("path", "input")
-    text = " ".join(str(exc).split())[:300]
-    return f"{str(path)!r} could not be read ({type(exc).__name__}: {text}); check the file."
-
-
-def _attach(adata: Any, choices: dict[str, Any]) -> None:
-    """Add ``choices`` to the last provenance step a reader of this package wrote."""
-    uns = getattr(adata, "uns", None)
-    if not choices or uns is None:
+@contextlib.contextmanager
+def collecting() -> Iterator[dict[str, Any] | None]:
+    """Collect the choices noted inside the block; yields the store when this block is the
+    outermost collection (nested readers share their caller's), else ``None``."""
+    if _CHOICES.get() is not None:
+        yield None
         return
-    steps = uns.get(UNS_KEY, {}).get("provenance", {})
-    if not isinstance(steps, dict):
-        return
-    for key in sorted(steps, reverse=True):
-        step = steps[key]
-        if str(step.get("function", "")).startswith("kratom_omics.io."):
-            params = json.loads(step.get("parameters") or "{}")
-            params["choices"] = {**params.get("choices", {}), **_jsonable(choices)}
-            step["parameters"] = json.dumps(params, sort_keys=True)
-            return
+    store: dict[str, Any] = {}
+    token = _CHOICES.set(store)
+    try:
+        yield store
+    finally:
+        _CHOICES.reset(token)
 
 
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+def mismatch_hint(path: Any, tool: str) -> str:
+    """What a file a reader refused looks like (empty when no hint is installed or found)."""
+    return _HINT[0](path, tool) if _HINT else ""

@@ -14,7 +14,7 @@ names are applied here:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -248,7 +248,7 @@ def choose_quantity(
     *,
     tool: str,
     preferred: str,
-    aliases: dict[str, str],
+    aliases: Mapping[str, str],
     source: str,
     wanted: Callable[[str], str],
     hint: str = "",

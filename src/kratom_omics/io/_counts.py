@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError
 from ._anndata import _make_unique, build_anndata, normalize_run_name
-from ._choices import loader
 from ._format import Format, Probe
+from ._loader import loader
 from ._text import TextFile, open_table, open_text
 from ._values import as_integer, coordinates
 
@@ -122,13 +121,10 @@ def featurecounts_block(
 @loader
 def read_featurecounts(
     path: str | os.PathLike,
-    samples: str | os.PathLike | pd.DataFrame | None = None,
     *,
     rename: Mapping[str, str] | None = None,
     peaks: str | os.PathLike | pd.DataFrame | None = None,
     encoding: str | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: Literal["exact", "inner"] = "exact",
 ) -> AnnData:
     """Read a featureCounts table of read counts into a samples x features AnnData.
 
@@ -136,17 +132,12 @@ def read_featurecounts(
     ----------
     path
         featureCounts output (``counts.txt``; the ``.summary`` file is not needed).
-    samples
-        Sample sheet joined onto ``.obs``; sample names are the BAM file names without directory,
-        ``.bam`` and pipeline suffixes (``.sorted``, ``.dedup``, ``_filtered``, ...).
     rename
         Explicit ``{bam column or reduced name: sample}`` mapping, applied after the reduction.
     peaks
         A narrowPeak/broadPeak file (or :func:`read_peaks` table) to annotate the features with.
     encoding
         Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
-    phases, join
-        Passed to :func:`kratom_omics.io.attach_samples`.
 
     Returns
     -------
@@ -189,16 +180,11 @@ def read_featurecounts(
     adata = build_anndata(
         values,
         var,
-        samples=None,
         source=source,
         reader="read_featurecounts",
         parameters={"rename": dict(rename or {}), "peaks": None if peaks is None else str(peaks)},
     )
     adata.obs["bam"] = bams
-    if samples is not None:
-        from ._anndata import attach_samples
-
-        adata = attach_samples(adata, samples, phases=phases, join=join, source=source)
     logger.info("%s: %d samples x %d features", source, adata.n_obs, adata.n_vars)
     return adata
 
@@ -227,7 +213,7 @@ def _coordinate(col: pd.Series, how: str, source: str, lines: Sequence[int]) -> 
     return reduced.astype(np.int64)
 
 
-@loader
+@loader(sheet=False)
 def read_peaks(
     path: str | os.PathLike,
     *,
@@ -346,6 +332,7 @@ def overlapping_peaks(var: pd.DataFrame, peaks: pd.DataFrame) -> tuple[np.ndarra
 
 
 def _detect(pr: Probe) -> str | None:
+    """featureCounts ('# Program:featureCounts' line, 'Geneid Chr Start End ...' header)"""
     first = pr.lines[0] if pr.lines else ""
     if first.startswith("# Program:featureCounts"):
         return "'# Program:featureCounts' line"
@@ -359,7 +346,6 @@ FORMAT = Format(
     label="featureCounts",
     reader=read_featurecounts,
     detect=_detect,
-    looks_for="featureCounts ('# Program:featureCounts' line, 'Geneid Chr Start End ...' header)",
     modality="histone",
     options=("rename", "peaks"),
 )

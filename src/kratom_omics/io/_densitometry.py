@@ -31,8 +31,8 @@ import pandas as pd
 from .._core import DEFAULT_PHASES, UNS_KEY
 from ..errors import InputFormatError, KeyNotFoundError
 from ._anndata import build_anndata
-from ._choices import loader
 from ._format import Format, Probe
+from ._loader import loader
 from ._table import read_delimited
 from ._values import finite_matrix, to_numeric_frame
 
@@ -458,6 +458,8 @@ def _pair_normalizers(
 
 
 def _detect(pr: Probe) -> str | None:
+    """densitometry: 'target' (or 'protein', 'antibody') and 'signal' (or 'volume', 'density')
+    columns"""
     header = {c.strip().lower() for c in pr.columns}
     if header & {"target", "protein", "antibody"} and header & {
         "signal",
@@ -474,8 +476,6 @@ FORMAT = Format(
     label="densitometry",
     reader=read_densitometry,
     detect=_detect,
-    looks_for="densitometry: 'target' (or 'protein', 'antibody') and 'signal' (or 'volume', "
-    "'density') columns",
     modality="histone",
     options=("normalizers", "loading_controls", "reference", "sep"),
 )

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError, KeyNotFoundError
 from ._anndata import normalize_run_name
-from ._choices import loader, note_choice
+from ._choices import note_choice
 from ._columns import ignore_quantity, read_columns, require_columns
 from ._format import Detection, Format, Probe, probe
-from ._protein import JoinArg, SamplesArg, finish, protein_var
+from ._loader import loader
+from ._protein import finish, protein_var
 from ._text import TextFile, open_table
 from ._values import as_integer
 
@@ -33,8 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
 __all__ = ["read_diann"]
-
-logger = logging.getLogger("kratom_omics")
 
 _MATRIX_ANNOTATIONS = {
     "Protein.Group": "protein_group",
@@ -59,15 +57,12 @@ def _is_annotation(column: str) -> bool:
 @loader
 def read_diann(
     path: str | os.PathLike,
-    samples: SamplesArg = None,
     *,
     quantity: str | None = None,
     q_value: float | None = 0.01,
     pg_q_value: float | None = 0.01,
     lib_pg_q_value: float | None = None,
     encoding: str | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: JoinArg = "exact",
 ) -> AnnData:
     """Read DIA-NN protein groups from ``report.pg_matrix.tsv`` or the main report.
 
@@ -76,9 +71,6 @@ def read_diann(
     path
         ``*.pg_matrix.tsv`` (one column per run) or the long main report (``*.tsv`` or
         ``*.parquet``, DIA-NN 1.8 to 2.x). The kind is recognised from the header.
-    samples
-        Sample sheet (path or DataFrame) joined by run name; raw-file paths (Windows or POSIX,
-        ``.raw``, ``.d``, ``.mzML``, ``.wiff``) are reduced to run names first.
     quantity
         Main report only: ``"maxlfq"`` (``PG.MaxLFQ``, default), ``"quantity"`` (``PG.Quantity``) or
         ``"normalised"`` (``PG.Normalised``); ``"lfq"`` and ``"intensity"`` are accepted for
@@ -90,8 +82,6 @@ def read_diann(
         ``Lib.PG.Q.Value``.
     encoding
         Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
-    phases, join
-        See :func:`kratom_omics.io.attach_samples`.
 
     Returns
     -------
@@ -119,15 +109,12 @@ def read_diann(
             p,
             tf,
             header,
-            samples=samples,
             quantity=quantity,
             cutoffs={
                 "Q.Value": q_value,
                 "PG.Q.Value": pg_q_value,
                 "Lib.PG.Q.Value": lib_pg_q_value,
             },
-            phases=phases,
-            join=join,
         )
     ignore_quantity(quantity, source, "DIA-NN pg_matrix")
     if tf is None:
@@ -170,12 +157,9 @@ def read_diann(
     return finish(
         values,
         var,
-        samples=samples,
         source=source,
         reader="read_diann",
         parameters={"kind": "pg_matrix"},
-        phases=phases,
-        join=join,
         obs=obs if any(r != n for r, n in zip(runs, names, strict=True)) else None,
     )
 
@@ -217,15 +201,12 @@ def _read_report(
     tf: TextFile | None,
     header: list[str],
     *,
-    samples: SamplesArg,
     quantity: str | None,
     cutoffs: dict[str, float | None],
-    phases: Sequence[str] | None,
-    join: JoinArg,
 ) -> AnnData:
     source = tf.source if tf is not None else str(p)
     key = "maxlfq" if quantity is None else str(quantity).lower()
-    key = {"lfq": "maxlfq", "intensity": "quantity"}.get(key, key)
+    key = FORMAT.quantities.get(key, key)
     if key not in QUANTITIES:
         raise KeyNotFoundError(
             f"quantity={quantity!r} is not a DIA-NN protein quantity; expected one of "
@@ -246,7 +227,7 @@ def _read_report(
                     f"{source}: lib_pg_q_value={cut} was given but the report has no "
                     "'Lib.PG.Q.Value' column (written by DIA-NN 1.9+ with match-between-runs)."
                 )
-            logger.info("%s: no %r column; that q-value filter is skipped", source, col)
+            note_choice(f"{col} filter", "skipped", source=source, why=f"no {col!r} column")
             continue
         filters[col] = float(cut)
     text = [
@@ -272,12 +253,11 @@ def _read_report(
     keep = np.ones(len(vals), dtype=bool)
     for col, cut in filters.items():
         keep &= (vals[col] <= cut).to_numpy()
-    logger.info(
-        "%s: %d of %d precursor rows pass the q-value filters %s",
-        source,
-        int(keep.sum()),
-        len(keep),
+    note_choice(
+        "q_value_filters",
         filters,
+        source=source,
+        why=f"{int(keep.sum())} of {len(keep)} precursor rows pass",
     )
     long = pd.concat([ann, vals[[qcol]]], axis=1)
     all_runs = list(pd.unique(long[run_col].astype(str)))
@@ -285,12 +265,13 @@ def _read_report(
     pairs = long.drop_duplicates(subset=[run_col, "Protein.Group", qcol])
     clash = pairs.duplicated(subset=[run_col, "Protein.Group"], keep=False)
     if clash.any():
-        logger.warning(
-            "%s: %d run/protein-group pairs have differing %s values across precursor rows; "
-            "the first is used",
-            source,
+        note_choice(
+            "differing_quantities",
             int(clash.sum()),
-            qcol,
+            source=source,
+            why=f"run/protein-group pairs with differing {qcol} across precursor rows: the first "
+            "is used",
+            level=logging.WARNING,
         )
     pairs = pairs.drop_duplicates(subset=[run_col, "Protein.Group"])
     if pairs.empty:
@@ -312,12 +293,9 @@ def _read_report(
     return finish(
         wide,
         var,
-        samples=samples,
         source=source,
         reader="read_diann",
         parameters={"kind": "report", "quantity": key, "filters": filters},
-        phases=phases,
-        join=join,
         obs=obs if any(r != n for r, n in zip(all_runs, names, strict=True)) else None,
     )
 
@@ -332,6 +310,8 @@ def _kind(columns: set[str]) -> str:
 
 
 def _detect(pr: Probe) -> Detection | None:
+    """DIA-NN report (long): 'Protein.Group' with 'Run' or 'File.Name' and 'PG.MaxLFQ'; pg_matrix:
+    'Protein.Group' with 'Protein.Ids', 'Genes' or 'First.Protein.Description'"""
     s = pr.colset
     if (
         "Protein.Group" in s
@@ -347,13 +327,10 @@ FORMAT = Format(
     label="DIA-NN",
     reader=read_diann,
     detect=_detect,
-    looks_for="DIA-NN report (long): 'Protein.Group' with 'Run' or 'File.Name' and 'PG.MaxLFQ'; "
-    "pg_matrix: 'Protein.Group' with 'Protein.Ids', 'Genes' or 'First.Protein.Description'",
     modality="protein",
     file_names=(r"pg_matrix",),
     folder_files=("report.pg_matrix.tsv", "report.parquet", "*.pg_matrix.tsv"),
-    quantities=tuple(QUANTITIES),
-    quantity_aliases={"lfq": "maxlfq", "intensity": "quantity"},
+    quantities={**{k: k for k in QUANTITIES}, "lfq": "maxlfq", "intensity": "quantity"},
     options=("q_value", "pg_q_value", "lib_pg_q_value"),
     kinds={
         "pg_matrix": "protein groups x runs (report.pg_matrix.tsv)",

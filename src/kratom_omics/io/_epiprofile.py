@@ -29,18 +29,16 @@ import logging
 import os
 import re
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError
 from ._anndata import build_anndata
-from ._choices import loader
-from ._format import Format, Probe
+from ._format import Detection, Format, Probe
+from ._loader import loader
 from ._text import check_path, field_limit, open_text
 from ._values import finite_matrix, to_float
 
@@ -240,12 +238,9 @@ def _numeric(
 @loader
 def read_epiprofile(
     path: str | os.PathLike,
-    samples: str | os.PathLike | pd.DataFrame | None = None,
     *,
     level: Literal["auto", "peptidoforms", "sites"] = "auto",
     encoding: str | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: Literal["exact", "inner"] = "exact",
 ) -> AnnData:
     """Read an EpiProfile 2.0 histone PTM table into a samples x features AnnData.
 
@@ -254,16 +249,11 @@ def read_epiprofile(
     path
         ``histone_ratios.xls`` (peptidoforms) or ``histone_ratios_single_PTMs.xls`` (single marks);
         tab-, comma- or semicolon-separated text (the delimiter is detected).
-    samples
-        Sample sheet joined onto ``.obs``. Run names are read without EpiProfile's ``<index>,``
-        prefix and matched to the sheet as given or without raw-file extensions.
     level
         ``"peptidoforms"`` for ``histone_ratios.xls``, ``"sites"`` for the single-PTM file;
         ``"auto"`` tells them apart by the second header row (``Peptide, Ratio, ...``).
     encoding
         Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
-    phases, join
-        Passed to :func:`kratom_omics.io.attach_samples`.
 
     Returns
     -------
@@ -304,17 +294,12 @@ def read_epiprofile(
     adata = build_anndata(
         values,
         var,
-        samples=None,
         source=source,
         reader="read_epiprofile",
         parameters={"level": level, "delimiter": sep},
     )
     for name, mat in layers.items():
         adata.layers[name] = mat
-    if samples is not None:
-        from ._anndata import attach_samples
-
-        adata = attach_samples(adata, samples, phases=phases, join=join, source=source)
     logger.info("%s: %d runs x %d %s", source, adata.n_obs, adata.n_vars, level)
     return adata
 
@@ -465,12 +450,15 @@ def _sites(
     return values, var, {}
 
 
-def _detect(pr: Probe) -> str | None:
-    if pr.name.startswith("histone_ratios"):
-        return "file name histone_ratios*"
+def _detect(pr: Probe) -> Detection | None:
+    """EpiProfile (file name histone_ratios*, or 'Peptide', 'Ratio' labels on the second row)"""
     second = [c.strip().lower() for c in pr.row(1)]
-    if second[:1] == ["peptide"] and "ratio" in second:
-        return "'Peptide' and 'Ratio' labels on the second row"
+    labelled = second[:1] == ["peptide"] and "ratio" in second
+    if labelled:
+        return Detection("epiprofile", kind="peptidoforms", evidence="'Peptide', 'Ratio' labels")
+    if pr.name.startswith("histone_ratios"):
+        kind = "sites" if "single_ptm" in pr.name else None
+        return Detection("epiprofile", kind=kind, evidence="file name histone_ratios*")
     return None
 
 
@@ -479,9 +467,11 @@ FORMAT = Format(
     label="EpiProfile",
     reader=read_epiprofile,
     detect=_detect,
-    looks_for="EpiProfile (file name histone_ratios*, or 'Peptide', 'Ratio' labels on the second "
-    "row)",
     modality="histone",
     file_names=(r"^histone_ratios",),
     options=("level",),
+    kinds={
+        "peptidoforms": "histone_ratios.xls: ratios of the peptidoforms of each peptide family",
+        "sites": "histone_ratios_single_PTMs.xls: one ratio per single mark",
+    },
 )

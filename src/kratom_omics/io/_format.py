@@ -130,9 +130,8 @@ class Format:
         ``None`` for files that are recognised only to be refused (``refuse`` says why and what
         to do).
     detect
-        The detector (see the module docstring); ``None``: never auto-detected (``"table"``).
-    looks_for
-        What the detector looks for, listed when no format is recognised.
+        The detector (see the module docstring); its docstring says what it looks for (listed
+        when no format is recognised). ``None``: never auto-detected (``"table"``).
     modality
         ``"protein"``, ``"histone"`` or ``"any"``.
     file_names
@@ -141,7 +140,9 @@ class Format:
     folder_files
         File names looked for, in order, when a tool's output folder is given.
     quantities
-        The ``quantity=`` choices, first the default; ``quantity_aliases`` maps other tools' names.
+        The ``quantity=`` values the reader accepts, each mapped to the quantity it selects (other
+        tools' names included: ``{"lfq": "lfq", "maxlfq": "lfq", ...}``); the first is the default
+        (see :attr:`quantity_choices`).
     options
         Other keyword options the reader takes (``q_value``, ``label``, ``sheet``, ...).
     kinds
@@ -152,15 +153,24 @@ class Format:
     label: str
     reader: Callable[..., AnnData] | None
     detect: Detector | None
-    looks_for: str
     modality: Literal["protein", "histone", "any"] = "any"
     file_names: tuple[str, ...] = ()
     folder_files: tuple[str, ...] = ()
-    quantities: tuple[str, ...] = ()
-    quantity_aliases: Mapping[str, str] = field(default_factory=dict)
+    quantities: Mapping[str, str] = field(default_factory=dict)
     options: tuple[str, ...] = ()
     kinds: Mapping[str, str] = field(default_factory=dict)
     refuse: str | None = None
+
+    @property
+    def quantity_choices(self) -> list[str]:
+        """The quantities the format offers, the default first."""
+        return list(dict.fromkeys(self.quantities.values()))
+
+    @property
+    def looks_for(self) -> str:
+        """What the detector looks for (its docstring), listed when no format is recognised."""
+        doc = getattr(self.detect, "__doc__", None) or ""
+        return " ".join(doc.split())
 
     def detection(self, pr: Probe) -> Detection | None:
         """Run the detector on a probe; its shorthand answers become a :class:`Detection`."""

@@ -16,19 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
-from ._choices import loader
 from ._columns import choose_quantity, read_columns, require_columns
-from ._format import Format
-from ._protein import (
-    CONTAMINANT_PREFIXES,
-    DECOY_PREFIXES,
-    JoinArg,
-    SamplesArg,
-    finish,
-    prefix_flag,
-    protein_var,
-)
+from ._format import Format, Probe
+from ._loader import loader
+from ._protein import CONTAMINANT_PREFIXES, DECOY_PREFIXES, finish, prefix_flag, protein_var
 from ._text import open_table
 from ._values import as_integer
 
@@ -38,15 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["read_fragpipe"]
 
 QUANTITIES = {"maxlfq": "MaxLFQ Intensity", "intensity": "Intensity", "razor": "Razor Intensity"}
-_QUALIFIERS = (
-    "Unique",
-    "Total",
-    "Razor",
-    "MaxLFQ",
-    "MaxLFQ Unique",
-    "MaxLFQ Total",
-    "MaxLFQ Razor",
-)
+_BASIC = ("Unique", "Total", "Razor")
+_QUALIFIERS = (*_BASIC, "MaxLFQ", *(f"MaxLFQ {q}" for q in _BASIC))
 _ANNOTATIONS = {
     "Protein": "protein",
     "Protein ID": "protein_id",
@@ -73,13 +57,7 @@ def _samples(header: Sequence[str]) -> list[str]:
 
 @loader
 def read_fragpipe(
-    path: str | os.PathLike,
-    samples: SamplesArg = None,
-    *,
-    quantity: str | None = None,
-    encoding: str | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: JoinArg = "exact",
+    path: str | os.PathLike, *, quantity: str | None = None, encoding: str | None = None
 ) -> AnnData:
     """Read a FragPipe ``combined_protein.tsv`` into a samples x proteins AnnData.
 
@@ -87,16 +65,12 @@ def read_fragpipe(
     ----------
     path
         ``combined_protein.tsv`` from FragPipe (IonQuant or Philosopher quantification).
-    samples
-        Sample sheet (path or DataFrame) joined by the experiment names of the table.
     quantity
         ``"maxlfq"`` (``<sample> MaxLFQ Intensity``, default when present), ``"intensity"``
         (``<sample> Intensity``, default otherwise) or ``"razor"`` (``<sample> Razor Intensity``).
         ``"lfq"`` is accepted for ``"maxlfq"``. Spectral counts are never read as intensities.
     encoding
         Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
-    phases, join
-        See :func:`kratom_omics.io.attach_samples`.
 
     Returns
     -------
@@ -119,7 +93,7 @@ def read_fragpipe(
         available,
         tool="FragPipe",
         preferred="maxlfq",
-        aliases={"lfq": "maxlfq"},
+        aliases=FORMAT.quantities,
         source=source,
         wanted=lambda k: f"<sample> {QUANTITIES[k]}",
     )
@@ -160,24 +134,24 @@ def read_fragpipe(
     return finish(
         values,
         var,
-        samples=samples,
         source=source,
         reader="read_fragpipe",
         parameters={"quantity": key, "columns": list(columns.values())},
-        phases=phases,
-        join=join,
     )
+
+
+def _detect(pr: Probe) -> bool:
+    """FragPipe combined_protein.tsv: 'Protein', 'Protein ID', 'Entry Name'"""
+    return pr.colset >= {"Protein", "Protein ID", "Entry Name"}
 
 
 FORMAT = Format(
     name="fragpipe",
     label="FragPipe",
     reader=read_fragpipe,
-    detect=lambda pr: {"Protein", "Protein ID", "Entry Name"} <= pr.colset,
-    looks_for="FragPipe combined_protein.tsv: 'Protein', 'Protein ID', 'Entry Name'",
+    detect=_detect,
     modality="protein",
     file_names=(r"combined_protein",),
     folder_files=("combined_protein.tsv",),
-    quantities=tuple(QUANTITIES),
-    quantity_aliases={"lfq": "maxlfq"},
+    quantities={**{k: k for k in QUANTITIES}, "lfq": "maxlfq"},
 )

@@ -9,7 +9,6 @@ saved from R (``LFQ.intensity.S1``, ``Protein.IDs``, ``Potential.contaminant``) 
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Sequence
@@ -18,12 +17,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError
-from ._choices import loader
+from ._anndata import r_name
 from ._columns import choose_quantity, read_columns, require_columns
 from ._format import Format, Probe
-from ._protein import JoinArg, SamplesArg, fill_genes, finish, plus_flag, protein_var, r_name
+from ._loader import loader
+from ._protein import fill_genes, finish, plus_flag, protein_var
 from ._text import open_table
 from ._values import as_integer
 
@@ -31,8 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
 __all__ = ["read_maxquant"]
-
-logger = logging.getLogger("kratom_omics")
 
 QUANTITIES = {"lfq": "LFQ intensity", "intensity": "Intensity", "ibaq": "iBAQ"}
 _EXPERIMENT_FAMILIES = (
@@ -109,13 +106,10 @@ def _sample_columns(
 @loader
 def read_maxquant(
     path: str | os.PathLike,
-    samples: SamplesArg = None,
     *,
     quantity: str | None = None,
     label: str | None = None,
     encoding: str | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: JoinArg = "exact",
 ) -> AnnData:
     """Read a MaxQuant ``proteinGroups.txt`` into a samples x protein-groups AnnData.
 
@@ -123,9 +117,6 @@ def read_maxquant(
     ----------
     path
         ``proteinGroups.txt`` as written by MaxQuant, or a copy saved from R (``LFQ.intensity.S1``).
-    samples
-        Sample sheet (path or DataFrame) joined by experiment name; see
-        :func:`kratom_omics.io.read_samples`.
     quantity
         ``"lfq"`` (``LFQ intensity <sample>``, the default when present), ``"intensity"``
         (``Intensity <sample>``, the default otherwise) or ``"ibaq"`` (``iBAQ <sample>``);
@@ -135,10 +126,6 @@ def read_maxquant(
         ``None`` reads the label-summed columns.
     encoding
         Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
-    phases
-        Phase levels in order, see :func:`kratom_omics.io.read_samples`.
-    join
-        ``"exact"`` or ``"inner"``, see :func:`kratom_omics.io.attach_samples`.
 
     Returns
     -------
@@ -179,7 +166,7 @@ def read_maxquant(
         available,
         tool="MaxQuant",
         preferred="lfq",
-        aliases={"maxlfq": "lfq"},
+        aliases=FORMAT.quantities,
         source=source,
         wanted=lambda k: f"{col(QUANTITIES[k]) + lab}{sep}<sample>",
         hint=" Pass quantity= one of those (LFQ columns exist only when MaxQuant ran LFQ).",
@@ -221,17 +208,15 @@ def read_maxquant(
     return finish(
         values,
         var,
-        samples=samples,
         source=source,
         reader="read_maxquant",
         parameters={"quantity": key, "label": label, "columns": list(columns.values())},
-        phases=phases,
-        join=join,
-        r_names=r_style,
     )
 
 
 def _detect(pr: Probe) -> str | None:
+    """MaxQuant proteinGroups.txt: 'Protein IDs' and 'Majority protein IDs' (or R's 'Protein.IDs',
+    'Majority.protein.IDs')"""
     for ids in (("Protein IDs", "Majority protein IDs"), ("Protein.IDs", "Majority.protein.IDs")):
         if set(ids) <= pr.colset:
             return f"columns {list(ids)}"
@@ -243,12 +228,9 @@ FORMAT = Format(
     label="MaxQuant",
     reader=read_maxquant,
     detect=_detect,
-    looks_for="MaxQuant proteinGroups.txt: 'Protein IDs' and 'Majority protein IDs' "
-    "(or R's 'Protein.IDs', 'Majority.protein.IDs')",
     modality="protein",
     file_names=(r"proteinGroups",),
     folder_files=("proteinGroups.txt",),
-    quantities=tuple(QUANTITIES),
-    quantity_aliases={"maxlfq": "lfq"},
+    quantities={**{k: k for k in QUANTITIES}, "maxlfq": "lfq"},
     options=("label",),
 )

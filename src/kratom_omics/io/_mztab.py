@@ -12,19 +12,17 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError
 from ._anndata import normalize_run_name
-from ._choices import loader, note_choice
-from ._columns import ignore_quantity
+from ._choices import note_choice
 from ._format import Format, Probe
-from ._protein import JoinArg, SamplesArg, fill_genes, finish, protein_var
+from ._loader import loader
+from ._protein import fill_genes, finish, protein_var
 from ._text import TextFile, open_text
 from ._values import to_numeric_frame
 
@@ -32,8 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
 __all__ = ["read_mztab"]
-
-logger = logging.getLogger("kratom_omics")
 
 _ASSAY = re.compile(r"^protein_abundance_assay\[(\d+)\]$")
 _NULL = {"null", "NULL", ""}
@@ -91,15 +87,7 @@ def _location_name(location: str) -> str:
 
 
 @loader
-def read_mztab(
-    path: str | os.PathLike,
-    samples: SamplesArg = None,
-    *,
-    quantity: str | None = None,
-    encoding: str | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: JoinArg = "exact",
-) -> AnnData:
+def read_mztab(path: str | os.PathLike, *, encoding: str | None = None) -> AnnData:
     """Read the protein section of an mzTab 1.0 file into a samples (assays) x proteins AnnData.
 
     Parameters
@@ -107,15 +95,8 @@ def read_mztab(
     path
         An ``.mzTab`` (or ``.mzTab.gz``) file with ``PRH``/``PRT`` lines and
         ``protein_abundance_assay[n]`` columns.
-    samples
-        Sample sheet (path or DataFrame) joined by the run name of each assay (the file name of
-        ``ms_run[k]-location`` without directory and extension).
-    quantity
-        Accepted for a uniform call with the other readers and ignored (one abundance per assay).
     encoding
         Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
-    phases, join
-        See :func:`kratom_omics.io.attach_samples`.
 
     Returns
     -------
@@ -134,7 +115,6 @@ def read_mztab(
     """
     tf = open_text(path, what="mzTab file", encoding=encoding)
     source = tf.source
-    ignore_quantity(quantity, source, "mzTab")
     meta, header, rows, lines = _parse(tf)
     if not meta and not header:
         raise InputFormatError(f"{source}: the file is empty or has no mzTab lines.")
@@ -220,12 +200,9 @@ def read_mztab(
     return finish(
         values,
         var,
-        samples=samples,
         source=source,
         reader="read_mztab",
         parameters={"assays": [f"assay[{n}]" for n in order]},
-        phases=phases,
-        join=join,
         obs=obs,
     )
 
@@ -263,6 +240,7 @@ def _unique_header(header: list[str], needed: list[str], source: str) -> list[st
 
 
 def _detect(pr: Probe) -> str | None:
+    """mzTab: lines starting with 'MTD'"""
     if pr.name.endswith(".mztab"):
         return "file name"
     first = pr.content[0] if pr.content else ""
@@ -276,7 +254,6 @@ FORMAT = Format(
     label="mzTab",
     reader=read_mztab,
     detect=_detect,
-    looks_for="mzTab: lines starting with 'MTD'",
     modality="protein",
     file_names=(r"\.mztab$",),
     folder_files=("*.mzTab",),

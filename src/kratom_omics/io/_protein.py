@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFormatError
-from ._anndata import _match, attach_samples, build_anndata
+from ._anndata import build_anndata
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -158,30 +158,21 @@ def protein_var(
     return var
 
 
-# samples ------------------------------------------------------------------------------------------
-def r_name(name: str) -> str:
-    """The column-name form R's ``make.names`` gives a sample name (without the leading ``X``)."""
-    return re.sub(r"[^0-9A-Za-z._]", ".", str(name))
-
-
+# the AnnData ------------------------------------------------------------------------------------
 def finish(
     values: pd.DataFrame,
     var: pd.DataFrame,
     *,
-    samples: SamplesArg,
     source: str,
     reader: str,
     parameters: Mapping[str, Any],
-    phases: Sequence[str] | None,
-    join: JoinArg,
     obs: pd.DataFrame | None = None,
-    r_names: bool = False,
 ) -> AnnData:
     """Assemble the AnnData: ``values`` is features x samples (rows aligned with ``var``).
 
     Zeros become NaN (the tools write 0 for "not quantified"); ``obs`` (index: data sample names)
-    adds columns to ``.obs``; the sample sheet is joined last. With ``r_names`` the data's sample
-    names are the ``make.names`` form written by R and are matched to the sheet in that form too.
+    adds columns to ``.obs``. The sample sheet is joined by the reader's decorator
+    (:mod:`kratom_omics.io._loader`).
     """
     mat = values.to_numpy(dtype=np.float64, copy=True)
     zeros = mat == 0
@@ -190,29 +181,8 @@ def finish(
         mat[zeros] = np.nan
     names = [str(c) for c in values.columns]
     table = pd.DataFrame(mat.T, index=names, columns=var.index)
-    adata = build_anndata(
-        table,
-        var,
-        samples=None,
-        source=source,
-        reader=reader,
-        parameters={"samples": samples, **parameters},
-        phases=phases,
-        join=join,
-    )
+    adata = build_anndata(table, var, source=source, reader=reader, parameters=parameters)
     if obs is not None:
         for col in obs.columns:
             adata.obs[col] = obs[col].reindex(names).to_numpy()
-    if samples is None:
-        return adata
-    if r_names:
-        from ._samples import read_samples
-
-        sheet = read_samples(samples, phases=phases)
-        if set(_match(names, list(sheet.index))) != set(names):
-            by_r = {r_name(s): s for s in sheet.index}
-            renamed = [by_r.get(r_name(n), n) for n in names]
-            if len(set(renamed)) == len(renamed):
-                adata.obs["run"] = names
-                adata.obs_names = pd.Index(renamed)
-    return attach_samples(adata, samples, phases=phases, join=join, source=source)
+    return adata

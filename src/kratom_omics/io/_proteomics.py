@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._core import DEFAULT_PHASES
-from ._choices import loader
+from ._loader import loader
 from ._protein import JoinArg, SamplesArg
 from ._registry import REGISTRY, detect, dispatch
 

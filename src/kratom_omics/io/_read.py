@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from .._core import DEFAULT_PHASES
-from ._choices import loader
 from ._format import Format
+from ._loader import loader
 from ._registry import FORMATS as _REGISTERED
 from ._registry import dispatch
 

@@ -9,21 +9,18 @@ the cells) and with ``Filtered``/``NaN`` for missing values.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError
 from ._anndata import normalize_run_name
-from ._choices import loader
 from ._columns import read_columns, require_columns
 from ._format import Format, Probe
-from ._protein import JoinArg, SamplesArg, finish, protein_var
+from ._loader import loader
+from ._protein import finish, protein_var
 from ._text import open_table
 from ._values import as_integer
 
@@ -31,8 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
 __all__ = ["read_spectronaut"]
-
-logger = logging.getLogger("kratom_omics")
 
 _ANNOTATIONS = {
     "PG.ProteinGroups": "protein_group",
@@ -49,13 +44,10 @@ _GENERIC_QUANTITIES = {"lfq", "maxlfq", "intensity", "quantity"}
 @loader
 def read_spectronaut(
     path: str | os.PathLike,
-    samples: SamplesArg = None,
     *,
     quantity: str | None = None,
     decimal: str = "auto",
     encoding: str | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: JoinArg = "exact",
 ) -> AnnData:
     """Read a Spectronaut protein report (long or pivot) into a samples x protein-groups AnnData.
 
@@ -63,9 +55,6 @@ def read_spectronaut(
     ----------
     path
         A Spectronaut report export (``.tsv``, ``.xls`` text or ``.csv``; the delimiter is sniffed).
-    samples
-        Sample sheet (path or DataFrame) joined by run name (``R.FileName`` without raw-file
-        extension).
     quantity
         The protein quantity column without run prefix, ``"PG.Quantity"`` by default (e.g.
         ``"PG.MS2Quantity"``); ``"lfq"``, ``"maxlfq"``, ``"intensity"`` and ``"quantity"`` mean
@@ -74,8 +63,6 @@ def read_spectronaut(
         ``"auto"`` (detect a decimal comma from the cells), ``"."`` or ``","``.
     encoding
         Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
-    phases, join
-        See :func:`kratom_omics.io.attach_samples`.
 
     Returns
     -------
@@ -89,7 +76,7 @@ def read_spectronaut(
     tf = open_table(path, what="Spectronaut report", encoding=encoding)
     source, header = tf.source, tf.header
     qname = "PG.Quantity" if quantity is None else str(quantity)
-    if qname.lower() in _GENERIC_QUANTITIES:  # names the other readers use for their default
+    if qname.lower() in FORMAT.quantities:  # names the other readers use for their default
         qname = "PG.Quantity"
     if decimal not in {"auto", ".", ","}:
         raise InputFormatError(f"decimal={decimal!r}; expected 'auto', '.' or ','.")
@@ -116,12 +103,9 @@ def read_spectronaut(
         return finish(
             values,
             _var(annotations, id_col, source),
-            samples=samples,
             source=source,
             reader="read_spectronaut",
             parameters={"kind": "pivot", "quantity": qname},
-            phases=phases,
-            join=join,
         )
     if run_col is None or qname not in header:
         raise InputFormatError(
@@ -160,12 +144,9 @@ def read_spectronaut(
     return finish(
         wide,
         var,
-        samples=samples,
         source=source,
         reader="read_spectronaut",
         parameters={"kind": "long", "quantity": qname},
-        phases=phases,
-        join=join,
         obs=obs,
     )
 
@@ -184,6 +165,8 @@ def _pivot_pg(cols: list[str]) -> bool:
 
 
 def _detect(pr: Probe) -> bool:
+    """Spectronaut report: 'PG.ProteinGroups' with 'R.FileName' (long) or '[n] <run>.PG.Quantity'
+    columns (pivot)"""
     s = pr.colset
     return bool({"PG.ProteinGroups", "PG.ProteinAccessions"} & s) and (
         bool({"R.FileName", "R.Raw File Name"} & s) or _pivot_pg(pr.columns)
@@ -195,10 +178,7 @@ FORMAT = Format(
     label="Spectronaut",
     reader=read_spectronaut,
     detect=_detect,
-    looks_for="Spectronaut report: 'PG.ProteinGroups' with 'R.FileName' (long) or "
-    "'[n] <run>.PG.Quantity' columns (pivot)",
     modality="protein",
-    quantities=("PG.Quantity",),
-    quantity_aliases=dict.fromkeys(_GENERIC_QUANTITIES, "PG.Quantity"),
+    quantities=dict.fromkeys(("PG.Quantity", *_GENERIC_QUANTITIES), "PG.Quantity"),
     options=("decimal",),
 )

@@ -13,9 +13,9 @@ import pandas as pd
 from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError, KeyNotFoundError, did_you_mean
 from ._anndata import build_anndata
-from ._choices import loader
 from ._columns import read_all_text
 from ._format import Format
+from ._loader import loader
 from ._text import check_path, open_table
 from ._values import NA_VALUES, to_numeric_frame
 
@@ -82,6 +82,9 @@ def read_table(
         Treat 0 as missing (as intensity exports write it).
     encoding
         Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
+    phases, join
+        Phase levels of the sample sheet and how it is joined (see
+        :func:`kratom_omics.io.attach_samples`).
 
     Returns
     -------
@@ -176,7 +179,6 @@ FORMAT = Format(
     label="generic table",
     reader=read_table,
     detect=None,
-    looks_for="a generic table: only with format='table'",
     options=(
         "orientation",
         "feature_column",

@@ -71,8 +71,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["TextFile", "check_path", "field_limit", "open_table", "open_text", "split_line"]
 
-logger = logging.getLogger("kratom_omics")
-
 _CHUNK = 1 << 22
 _HEAD = 1 << 16
 _MAX_HEAD = 1 << 26

@@ -38,8 +38,6 @@ __all__ = [
     "to_numeric_frame",
 ]
 
-logger = logging.getLogger("kratom_omics")
-
 #: Cell texts read as missing values.
 NA_VALUES = ["", "NA", "NaN", "nan", "N/A", "#N/A", "NULL", "null", "Filtered", "-"]
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")

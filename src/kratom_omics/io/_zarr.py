@@ -21,8 +21,9 @@ import pandas as pd
 from .._core import DEFAULT_PHASES, record_provenance
 from ..errors import InputFormatError, MissingDependencyError
 from ._anndata import _make_unique
-from ._choices import choices_so_far, loader
+from ._choices import choices_so_far
 from ._counts import bam_sample_name, featurecounts_block, featurecounts_table
+from ._loader import loader
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -45,7 +46,7 @@ def _require_zarr(what: str) -> Any:
     return zarr
 
 
-@loader
+@loader(sheet=False)
 def featurecounts_to_zarr(
     path: str | os.PathLike,
     out: str | os.PathLike,
