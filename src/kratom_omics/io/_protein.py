@@ -111,9 +111,12 @@ def protein_var(
     ``;``-joined, the leading protein id where the tool reports none), ``gene_leading``,
     ``is_contaminant``, ``is_decoy`` and the ``extra`` columns.
     """
-    ids = protein_ids.astype("string").str.strip().str.replace(r"\s*;\s*", ";", regex=True)
-    where = ids.index
-    ids = ids.reset_index(drop=True)
+    where = protein_ids.index
+    semicolon = re.compile(r"\s*;\s*")
+    ids = _series(
+        [None if t is None else semicolon.sub(";", t.strip()) for t in _texts(protein_ids)],
+        pd.RangeIndex(len(protein_ids)),
+    )
     lead = first_entry(ids) if leading is None else first_entry(leading.reset_index(drop=True))
     empty = lead.isna() | (lead.astype(str) == "")
     if empty.any():
