@@ -249,3 +249,18 @@ def test_densitometry_header_only(tmp_path):
     (tmp_path / "w.tsv").write_text("sample\ttarget\tsignal\tblot\tnormalizer\tnormalizer_signal\n")
     with pytest.raises(InputFormatError, match=r"there are no rows \(bands\)"):
         kom.io.read(tmp_path / "w.tsv")
+
+
+def test_damaged_parquet_and_nul_in_parquet_text(tmp_path):
+    report = pd.read_csv(PROT / "report.tsv", sep="\t")
+    good = tmp_path / "report.parquet"
+    report.to_parquet(good)
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(InputFormatError, match="not a readable parquet file"):
+        kom.io.read(cut)
+    report["Genes"] = report["Genes"].str.replace("Rab35", "Rab\x0035")
+    report.to_parquet(good)
+    a = kom.io.read_diann(good)
+    assert "Rab35;Rab1a" in set(a.var["gene"])
+    a.write_h5ad(tmp_path / "a.h5ad")

@@ -92,11 +92,23 @@ def h5ad_safe(table: pd.DataFrame) -> pd.DataFrame:
 
     h5ad stores an object column only when every cell is a ``str``; an annotation column of a tool
     export that is empty in some rows (or in all, e.g. DIA-NN's description) would make
-    ``write_h5ad`` fail. Missing cells stay missing (``<NA>``), everything else becomes text.
+    ``write_h5ad`` fail. Missing cells stay missing (``<NA>``), everything else becomes text. NUL
+    characters (which text inputs refuse, but a workbook or parquet file may hold) are removed.
     """
     out = table.copy()
     for col in out.columns:
         s = out[col]
+        if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+            nul = s.astype("string").str.contains("\x00", regex=False).fillna(False).to_numpy()
+            if nul.any():  # from a workbook or parquet file: h5ad cannot store NUL characters
+                s = out[col] = s.mask(nul, s[nul].map(lambda v: v.replace("\x00", "")))
+                note_choice(
+                    "nul_characters",
+                    str(col),
+                    source="annotation",
+                    why=f"NUL characters removed from {int(nul.sum())} cell(s) of {col!r}",
+                    level=logging.WARNING,
+                )
         if s.dtype == object and pd.api.types.infer_dtype(s, skipna=False) != "string":
             out[col] = s.astype("string")
     return out

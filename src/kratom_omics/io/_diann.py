@@ -239,7 +239,13 @@ def _read_report(
     if tf is None:
         import pyarrow.parquet as pq
 
-        table = pq.read_table(p, columns=list(dict.fromkeys([*text, *numeric]))).to_pandas()
+        try:
+            table = pq.read_table(p, columns=list(dict.fromkeys([*text, *numeric]))).to_pandas()
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise InputFormatError(
+                f"{source}: the parquet file could not be read ({type(exc).__name__}: "
+                f"{' '.join(str(exc).split())[:200]}); write or copy it again."
+            ) from None
         if table.empty:
             raise InputFormatError(f"{source}: the report has no rows.")
         ann = table[text].astype("string").astype(object).where(table[text].notna(), np.nan)
