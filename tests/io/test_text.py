@@ -308,3 +308,25 @@ def test_missing_folder_and_empty_inputs(tmp_path):
     tf = open_table(write(tmp_path / "t.tsv", TABLE))
     with pytest.raises(KeyNotFoundError, match=r"column\(s\) \['nope'\] are not in the header"):
         read_columns(tf, text=["nope"], numeric=[])
+
+
+def test_an_archive_is_decompressed_once_into_a_copy_removed_afterwards(tmp_path, monkeypatch):
+    import gc
+
+    path = write(tmp_path / "t.tsv.gz", gzip.compress(TABLE.encode()))
+    tf = open_table(path)
+    copy = tf._plain
+    assert copy is not None
+    assert copy.read_bytes() == TABLE.encode()
+    assert tf.read_csv(dtype=str)["S1"].tolist() == ["1.5", "3"]
+    del tf
+    gc.collect()
+    assert not copy.exists()
+
+    def no_room(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr("tempfile.NamedTemporaryFile", no_room)
+    tf = open_table(path)  # without room for the copy the archive is decompressed again
+    assert tf._plain is None
+    assert tf.read_csv(dtype=str)["S2"].tolist() == ["2", "4"]
