@@ -98,17 +98,18 @@ def h5ad_safe(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     for col in out.columns:
         s = out[col]
-        if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
-            nul = s.astype("string").str.contains("\x00", regex=False).fillna(False).to_numpy()
-            if nul.any():  # from a workbook or parquet file: h5ad cannot store NUL characters
-                s = out[col] = s.mask(nul, s[nul].map(lambda v: v.replace("\x00", "")))
-                note_choice(
-                    "nul_characters",
-                    str(col),
-                    source="annotation",
-                    why=f"NUL characters removed from {int(nul.sum())} cell(s) of {col!r}",
-                    level=logging.WARNING,
-                )
+        textual = s.dtype == object or isinstance(s.dtype, pd.StringDtype)
+        if textual and "\x00" in "".join(v for v in s.tolist() if isinstance(v, str)):
+            # from a workbook or parquet file (text inputs refuse NUL): h5ad cannot store it
+            nul = s.map(lambda v: isinstance(v, str) and "\x00" in v).to_numpy(dtype=bool)
+            s = out[col] = s.mask(nul, s[nul].map(lambda v: v.replace("\x00", "")))
+            note_choice(
+                "nul_characters",
+                str(col),
+                source="annotation",
+                why=f"NUL characters removed from {int(nul.sum())} cell(s) of {col!r}",
+                level=logging.WARNING,
+            )
         if s.dtype == object and pd.api.types.infer_dtype(s, skipna=False) != "string":
             out[col] = s.astype("string")
     return out
