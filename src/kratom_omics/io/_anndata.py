@@ -72,8 +72,8 @@ def build_anndata(
         )
     var = pd.DataFrame(index=values.columns) if var is None else var.copy()
     var.index = pd.Index(_make_unique([str(v) for v in var.index], source))
-    x = finite_matrix(
-        values.to_numpy(dtype=np.float64, copy=True),
+    x = finite_matrix(  # `values` is the reader's own table: no copy needed
+        np.ascontiguousarray(values.to_numpy(dtype=np.float64)),
         source=source,
         columns=list(samples_index),
         axis=1,

@@ -148,7 +148,7 @@ def read_columns(
     annotations = annotations.mask(annotations.isin(TEXT_MISSING))
     df.index = pd.Index(tf.line_of(np.arange(len(df))), name="line")
     annotations.index = df.index
-    values = df[num_cols].astype(np.float64)
+    values = df[num_cols].astype(np.float64, copy=False)
     values = _drop_unnamed(values, tf)
     values.columns = [tf.header[tf.names.index(n)] for n in values.columns]
     annotations, values = _drop_blank_rows(annotations, values, source)
