@@ -33,7 +33,7 @@ DATA = Path(__file__).parents[1] / "data"
 
 settings.register_profile(
     "fuzz-short",
-    max_examples=12,
+    max_examples=40,
     derandomize=True,
     deadline=None,
     database=None,
