@@ -129,8 +129,13 @@ def split_line(line: str, sep: str, *, quoting: bool = True) -> list[str]:
 # archives ----------------------------------------------------------------------------------------
 def _compression(path: Path, what: str) -> tuple[str | None, str | None]:
     """``(compression, zip member)`` of a file, from its extension or its first bytes."""
-    with open(path, "rb") as fh:
-        magic = fh.read(8)
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(8)
+    except OSError as exc:
+        raise InputFormatError(
+            f"{what} {str(path)!r} cannot be read ({exc.strerror or exc}); check its permissions."
+        ) from None
     method = _SUFFIXES.get(path.suffix.lower())
     if method is None:
         method = next((m for sig, m in _MAGIC if magic.startswith(sig)), None)
