@@ -122,8 +122,11 @@ def _is_workbook(path: Path) -> bool:
 def _read_rows(path: Path, encoding: str | None) -> tuple[list[list[str]], str, str]:
     """The table's rows (cells stripped), the delimiter (``"xlsx"`` for a workbook) and the source."""
     check_path(path, "EpiProfile table")
-    with open(path, "rb") as fh:
-        magic = fh.read(8)
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(8)
+    except OSError as exc:
+        raise InputFormatError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
     if magic[:2] == b"PK" and _is_workbook(path):  # re-saved from a spreadsheet
         try:
             book = pd.read_excel(path, header=None, dtype=str, keep_default_na=False)
