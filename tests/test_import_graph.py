@@ -12,8 +12,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src" / "kratom_omics"
 
 FLOORS: dict[str, int] = {
@@ -36,10 +34,6 @@ FLOORS: dict[str, int] = {
     "__main__": 8,
     "": 8,  # the package itself: it re-exports every namespace (lazily)
 }
-# TODO(io registry branch): the proteomics readers and io/_proteomics.py import each other, and
-# io/__init__ <-> io/_read; that contributor's branch removes both circles. Until it is merged the
-# circles inside io are reported by test_io_has_no_import_circle (expected to fail), not here.
-PENDING_CIRCLES = ("io",)
 
 
 def _modules() -> dict[str, tuple[Path, list[str]]]:
@@ -134,13 +128,7 @@ def test_no_import_runs_back_up() -> None:
 
 
 def test_no_import_circle() -> None:
-    found = [c for c in circles(import_graph()) if not all(_area(m) in PENDING_CIRCLES for m in c)]
-    assert found == []
-
-
-@pytest.mark.xfail(reason="TODO(io registry branch): circles inside io are removed there")
-def test_io_has_no_import_circle() -> None:
-    assert [c for c in circles(import_graph()) if all(_area(m) == "io" for m in c)] == []
+    assert circles(import_graph()) == []
 
 
 def test_the_checks_see_a_circle_and_an_upward_arrow() -> None:

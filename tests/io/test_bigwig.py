@@ -329,8 +329,8 @@ def test_not_a_bigwig(tmp_path: Path, tracks) -> None:
     ("line", "message"),
     [
         ("chr1\t500\t100\tr1", "start 500 and end 100"),
-        ("chr1\t-5\t100\tr1", "start -5 and end 100"),
-        ("chr1\tabc\t100\tr1", "start is 'abc'; expected an integer"),
+        ("chr1\t-5\t100\tr1", "start is '-5'; expected a whole number >= 0"),
+        ("chr1\tabc\t100\tr1", "start is 'abc'; expected a whole number >= 0"),
     ],
 )
 def test_bad_region_coordinates(tracks, tmp_path: Path, line, message) -> None:

@@ -49,15 +49,25 @@ def test_identification_only():
         kom.io.read_proteomics(DATA / "identification_only.mzTab")
 
 
-def test_ragged_row(tmp_path):
+def test_short_row_reads_missing_values_and_a_cut_file_is_truncated(tmp_path):
     lines = (DATA / "quant.mzTab").read_text().splitlines()
-    lines[-1] = "\t".join(lines[-1].split("\t")[:10])
-    path = tmp_path / "cut.mzTab"
+    cells = lines[-1].split("\t")
+    lines[-1] = "\t".join(cells[:10])
+    path = tmp_path / "short.mzTab"
     path.write_text("\n".join(lines) + "\n")
+    a = kom.io.read_mztab(path)
+    full = kom.io.read_mztab(DATA / "quant.mzTab")
+    accession = cells[1]
+    assert list(a.var_names) == list(full.var_names)
+    assert np.isnan(a[:, accession].X).all()  # the abundances beyond the 9 cells are missing
+    assert not np.isnan(full[:, accession].X).all()
+    np.testing.assert_array_equal(a[:, :-1].X, full[:, :-1].X)
+    cut = tmp_path / "cut.mzTab"
+    cut.write_text("\n".join(lines))
     with pytest.raises(
-        InputFormatError, match=rf"line {len(lines)} has 9 fields but the PRH header"
+        InputFormatError, match=rf"looks truncated: its last line \({len(lines)}\) has 9 of the"
     ):
-        kom.io.read_mztab(path)
+        kom.io.read_mztab(cut)
 
 
 def test_labelled_assays_sharing_a_run(tmp_path):

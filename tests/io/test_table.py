@@ -134,7 +134,7 @@ def test_read_names_empty_and_unknown_files(tmp_path):
     other = tmp_path / "notes.tsv"
     other.write_text("a\tb\n1\t2\n")
     with pytest.raises(
-        InputFormatError, match=r"could not recognise .* Also looked for EpiProfile"
+        InputFormatError, match=r"could not recognise the format .* EpiProfile \(file name"
     ):
         kom.io.read(other)
     with pytest.raises(

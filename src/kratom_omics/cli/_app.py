@@ -210,7 +210,12 @@ def load_cmd(
     data: Annotated[Path, typer.Argument(help="Tool output to read.")],
     out: Annotated[Path, typer.Argument(help="Output .h5ad file.")],
     samples: Annotated[Path | None, typer.Option(help="Sample sheet (TSV/CSV/XLSX).")] = None,
-    format: Annotated[str, typer.Option(help="Input format, or auto.")] = "auto",
+    format: Annotated[
+        str,
+        typer.Option(
+            help="Input format: auto, maxquant, diann, fragpipe, spectronaut, alphapept, alphadia, mztab, featurecounts, epiprofile, densitometry, table."
+        ),
+    ] = "auto",
     quantity: Annotated[
         str | None, typer.Option(help="Quantity where a tool has several (e.g. lfq).")
     ] = None,

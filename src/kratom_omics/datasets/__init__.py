@@ -4,15 +4,18 @@ from ._example import EXAMPLE_FILES, write_example_data
 from ._fetch import fetch, remote_files
 from ._simulate import simulate, simulate_tracks
 from ._tracks import write_tracks
-from ._writers import write_maxquant, write_samples
+from ._writers import write_diann, write_maxquant, write_samples
 from ._writers_histone import write_densitometry, write_epiprofile, write_featurecounts
+from ._writers_quirks import resave
 
 __all__ = [
     "EXAMPLE_FILES",
     "fetch",
     "remote_files",
+    "resave",
     "simulate",
     "write_densitometry",
+    "write_diann",
     "write_epiprofile",
     "write_example_data",
     "write_featurecounts",

@@ -14,7 +14,7 @@ from .._files import atomic_write_text
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
-__all__ = ["write_maxquant", "write_samples"]
+__all__ = ["write_diann", "write_maxquant", "write_samples"]
 
 # A few contaminants as MaxQuant's contaminants.fasta names them (accession, gene, protein name).
 _CONTAMINANTS = (
@@ -186,3 +186,45 @@ def write_maxquant(adata: AnnData, path: str | os.PathLike, *, seed: int = 0) ->
     cols["id"] = np.arange(total)
     table = pd.DataFrame(cols)
     atomic_write_text(table.to_csv(sep="\t", index=False, lineterminator="\n"), Path(path))
+
+
+def write_diann(
+    adata: AnnData, path: str | os.PathLike, *, run_dir: str = "D:\\Data\\kratom"
+) -> None:
+    """Write a simulated protein AnnData as a DIA-NN ``report.pg_matrix.tsv`` (DIA-NN 1.8 layout).
+
+    The annotation columns ``Protein.Group``, ``Protein.Ids``, ``Protein.Names``, ``Genes`` and
+    ``First.Protein.Description`` are followed by one column per run, named by the run's raw-file
+    path as DIA-NN writes it (``<run_dir>\\<sample>.raw``); missing values are empty cells and
+    intensities are written with two decimals.
+
+    Parameters
+    ----------
+    adata
+        A protein simulation (``.layers["raw"]`` intensities, ``.var`` with ``gene`` and
+        ``protein_ids``).
+    path
+        Output file, conventionally ``report.pg_matrix.tsv``.
+    run_dir
+        Folder of the raw files in the run columns' names.
+
+    Returns
+    -------
+    None; writes ``path`` atomically.
+    """
+    raw = np.asarray(adata.layers["raw"], dtype=float).T  # features x samples
+    acc = adata.var["protein_ids"].astype(str).to_numpy()
+    genes = adata.var["gene"].astype(str).to_numpy()
+    cols: dict[str, object] = {
+        "Protein.Group": acc,
+        "Protein.Ids": acc,
+        "Protein.Names": [f"{g.upper()}_RAT" for g in genes],
+        "Genes": genes,
+        "First.Protein.Description": [_PROTEIN_NAMES.get(g, "") for g in genes],
+    }
+    sep = "\\" if "\\" in run_dir else "/"
+    runs = [f"{run_dir}{sep}{s}.raw" for s in adata.obs_names]
+    values = pd.DataFrame(np.round(raw, 2), columns=runs)
+    table = pd.concat([pd.DataFrame(cols), values], axis=1)
+    text = table.to_csv(sep="\t", index=False, lineterminator="\n", na_rep="")
+    atomic_write_text(text, Path(path))

@@ -10,24 +10,17 @@ column per run.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError, KeyNotFoundError
 from ._anndata import normalize_run_name
-from ._proteomics import (
-    JoinArg,
-    SamplesArg,
-    finish,
-    ignore_quantity,
-    protein_var,
-    read_columns,
-    read_header,
-)
+from ._columns import read_columns
+from ._format import Format, Probe
+from ._loader import loader
+from ._protein import finish, protein_var
+from ._text import open_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -47,13 +40,9 @@ def _accessions(groups: pd.Series) -> pd.Series:
     return acc.groupby(level=0).agg(";".join).reindex(groups.index)
 
 
+@loader
 def read_alphapept(
-    path: str | os.PathLike,
-    samples: SamplesArg = None,
-    *,
-    quantity: str | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: JoinArg = "exact",
+    path: str | os.PathLike, *, quantity: str | None = None, encoding: str | None = None
 ) -> AnnData:
     """Read an AlphaPept protein table (``results_proteins.csv``) into a samples x proteins AnnData.
 
@@ -61,13 +50,11 @@ def read_alphapept(
     ----------
     path
         ``results_proteins.csv`` (first column: protein group; ``<sample>`` and ``<sample>_LFQ``).
-    samples
-        Sample sheet (path or DataFrame) joined by sample name.
     quantity
         ``"lfq"`` (``<sample>_LFQ``, default; ``"maxlfq"`` is accepted) or ``"intensity"``
         (``<sample>``).
-    phases, join
-        See :func:`kratom_omics.io.attach_samples`.
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
 
     Returns
     -------
@@ -77,13 +64,12 @@ def read_alphapept(
     names: the leading accession), ``is_decoy`` (``REV__``), ``is_contaminant``.
     ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
-    p = Path(path)
-    source = str(p)
-    header, delim = read_header(p, what="AlphaPept table")
+    tf = open_table(path, what="AlphaPept table", encoding=encoding)
+    source, header = tf.source, tf.header
     id_col = header[0]
     lfq = {c[: -len("_LFQ")]: c for c in header[1:] if c.endswith("_LFQ")}
     key = "lfq" if quantity is None else str(quantity).lower()
-    key = {"maxlfq": "lfq"}.get(key, key)
+    key = ALPHAPEPT.quantities.get(key, key)
     if key not in {"lfq", "intensity"}:
         raise KeyNotFoundError(
             f"quantity={quantity!r} is not an AlphaPept quantity; expected 'lfq' or 'intensity'."
@@ -103,13 +89,7 @@ def read_alphapept(
                 f"found only {list(lfq.values())}."
             )
     annotations, values = read_columns(
-        p,
-        sep=delim,
-        header=header,
-        text=[id_col],
-        numeric=list(columns.values()),
-        source=source,
-        row_label=id_col,
+        tf, text=[id_col], numeric=list(columns.values()), row_label=id_col
     )
     groups = annotations[id_col]
     var = protein_var(
@@ -122,35 +102,22 @@ def read_alphapept(
     return finish(
         values,
         var,
-        samples=samples,
         source=source,
         reader="read_alphapept",
         parameters={"quantity": key},
-        phases=phases,
-        join=join,
     )
 
 
-def read_alphadia(
-    path: str | os.PathLike,
-    samples: SamplesArg = None,
-    *,
-    quantity: str | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: JoinArg = "exact",
-) -> AnnData:
+@loader
+def read_alphadia(path: str | os.PathLike, *, encoding: str | None = None) -> AnnData:
     """Read an AlphaDIA protein-group matrix (``pg.matrix.tsv``, ``protein.tsv``) into AnnData.
 
     Parameters
     ----------
     path
         Tab-separated matrix: ``pg`` (or ``pg.name``) then one intensity column per run.
-    samples
-        Sample sheet (path or DataFrame) joined by run name.
-    quantity
-        Accepted for a uniform call with the other readers and ignored (one quantity per run).
-    phases, join
-        See :func:`kratom_omics.io.attach_samples`.
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
 
     Returns
     -------
@@ -160,10 +127,8 @@ def read_alphadia(
     ``is_contaminant``, ``is_decoy``.
     ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
-    p = Path(path)
-    source = str(p)
-    header, delim = read_header(p, what="AlphaDIA matrix")
-    ignore_quantity(quantity, source, "AlphaDIA")
+    tf = open_table(path, what="AlphaDIA matrix", encoding=encoding)
+    source, header = tf.source, tf.header
     if not header or header[0] not in _ALPHADIA_ID:
         raise InputFormatError(
             f"{source}: not an AlphaDIA protein matrix: the first column is {header[0]!r}, "
@@ -172,19 +137,50 @@ def read_alphadia(
     id_col = header[0]
     text = [id_col, *[c for c in header[1:] if c in _ALPHADIA_ANNOTATIONS]]
     runs = [c for c in header if c not in text]
-    annotations, values = read_columns(
-        p, sep=delim, header=header, text=text, numeric=runs, source=source, row_label=id_col
-    )
+    annotations, values = read_columns(tf, text=text, numeric=runs, row_label=id_col)
     ann = annotations.rename(columns=_ALPHADIA_ANNOTATIONS)
     var = protein_var(ann[id_col], genes=ann.get("gene"), source=source)
-    values.columns = [normalize_run_name(r) for r in runs]
+    values.columns = [normalize_run_name(r) for r in values.columns]
     return finish(
         values,
         var,
-        samples=samples,
         source=source,
         reader="read_alphadia",
         parameters={},
-        phases=phases,
-        join=join,
     )
+
+
+def _detect_alphapept(pr: Probe) -> bool:
+    """AlphaPept results_proteins.csv: unnamed first column and '<sample>_LFQ' columns"""
+    return (
+        bool(pr.columns)
+        and pr.columns[0] in {"", "Unnamed: 0", "protein_group"}
+        and any(c.endswith("_LFQ") for c in pr.columns)
+    )
+
+
+def _detect_alphadia(pr: Probe) -> bool:
+    """AlphaDIA pg.matrix.tsv / protein.tsv: first column 'pg' or 'pg.name'"""
+    return bool(pr.columns) and pr.columns[0] in _ALPHADIA_ID
+
+
+ALPHAPEPT = Format(
+    name="alphapept",
+    label="AlphaPept",
+    reader=read_alphapept,
+    detect=_detect_alphapept,
+    modality="protein",
+    file_names=(r"results_proteins",),
+    folder_files=("results_proteins.csv",),
+    quantities={"lfq": "lfq", "intensity": "intensity", "maxlfq": "lfq"},
+)
+
+ALPHADIA = Format(
+    name="alphadia",
+    label="AlphaDIA",
+    reader=read_alphadia,
+    detect=_detect_alphadia,
+    modality="protein",
+    file_names=(r"^(pg\.matrix|protein)\.tsv",),
+    folder_files=("pg.matrix.tsv", "protein.tsv"),
+)

@@ -17,6 +17,9 @@ import pandas as pd
 
 from .._core import DEFAULT_PHASES, record_provenance
 from ..errors import InputFormatError, SampleMismatchError
+from ._choices import note_choice
+from ._names import normalize_run_name
+from ._values import finite_matrix
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -24,24 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["attach_samples", "build_anndata", "normalize_run_name"]
 
 logger = logging.getLogger("kratom_omics")
-
-_RUN_SUFFIXES = re.compile(
-    r"(\.(raw|mzml|mzxml|wiff2?|d|dia|mgf|mzml\.gz|raw\.dia|quant|htrms|bam|sam|cram))+$",
-    re.IGNORECASE,
-)
-
-
-def normalize_run_name(name: str) -> str:
-    """Reduce a run name or raw-file path to the run name: ``D:\\data\\S1.raw`` -> ``S1``.
-
-    Directories (``/`` or ``\\``) and mass-spectrometry or alignment file extensions are removed.
-
-    Returns
-    -------
-    The run name.
-    """
-    base = re.split(r"[\\/]", str(name).strip().rstrip("\\/"))[-1]
-    return _RUN_SUFFIXES.sub("", base)
 
 
 def build_anndata(
@@ -62,21 +47,21 @@ def build_anndata(
     """
     import anndata as ad
 
-    values = values.copy()
-    values.index = values.index.astype(str)
-    if values.index.duplicated().any():
-        dups = sorted(set(values.index[values.index.duplicated()]))
-        raise InputFormatError(
-            f"{source}: sample(s) {dups} appear in more than one column; each sample needs one column."
-        )
+    samples_index = pd.Index([str(s).strip() for s in values.index])
+    _check_sample_names(samples_index, source)
     if values.shape[0] == 0 or values.shape[1] == 0:
         raise InputFormatError(
             f"{source}: no data found ({values.shape[0]} samples x {values.shape[1]} features)."
         )
     var = pd.DataFrame(index=values.columns) if var is None else var.copy()
     var.index = pd.Index(_make_unique([str(v) for v in var.index], source))
-    x = values.to_numpy(dtype=np.float64, copy=True)
-    obs = pd.DataFrame(index=pd.Index(values.index, name=None))
+    x = finite_matrix(  # `values` is the reader's own table: no copy needed
+        np.ascontiguousarray(values.to_numpy(dtype=np.float64)),
+        source=source,
+        columns=list(samples_index),
+        axis=1,
+    )
+    obs = pd.DataFrame(index=pd.Index(samples_index, name=None))
     adata = ad.AnnData(X=x, obs=obs, var=h5ad_safe(var))
     adata.layers["raw"] = x.copy()
     if samples is not None:
@@ -90,31 +75,82 @@ def h5ad_safe(table: pd.DataFrame) -> pd.DataFrame:
 
     h5ad stores an object column only when every cell is a ``str``; an annotation column of a tool
     export that is empty in some rows (or in all, e.g. DIA-NN's description) would make
-    ``write_h5ad`` fail. Missing cells stay missing (``<NA>``), everything else becomes text.
+    ``write_h5ad`` fail. Missing cells stay missing (``<NA>``), everything else becomes text. NUL
+    characters (which text inputs refuse, but a workbook or parquet file may hold) are removed.
     """
     out = table.copy()
     for col in out.columns:
         s = out[col]
-        if s.dtype == object and not s.map(lambda v: isinstance(v, str)).all():
+        textual = s.dtype == object or isinstance(s.dtype, pd.StringDtype)
+        if textual and "\x00" in "".join(v for v in s.tolist() if isinstance(v, str)):
+            # from a workbook or parquet file (text inputs refuse NUL): h5ad cannot store it
+            nul = s.map(lambda v: isinstance(v, str) and "\x00" in v).to_numpy(dtype=bool)
+            s = out[col] = s.mask(nul, s[nul].map(lambda v: v.replace("\x00", "")))
+            note_choice(
+                "nul_characters",
+                str(col),
+                source="annotation",
+                why=f"NUL characters removed from {int(nul.sum())} cell(s) of {col!r}",
+                level=logging.WARNING,
+            )
+        if s.dtype == object and pd.api.types.infer_dtype(s, skipna=False) != "string":
             out[col] = s.astype("string")
     return out
 
 
+def _check_sample_names(names: pd.Index, source: str) -> None:
+    """Sample names are unique, not empty and free of NUL characters (h5ad cannot store them)."""
+    empty = [i + 1 for i, s in enumerate(names) if not s]
+    if empty:
+        raise InputFormatError(
+            f"{source}: sample {empty[0]} (of {len(names)}) has an empty name; name every sample "
+            "column in the header."
+        )
+    bad = [s for s in names if "\x00" in s]
+    if bad:
+        raise InputFormatError(f"{source}: sample name {bad[0]!r} holds a NUL character.")
+    if names.duplicated().any():
+        dups = sorted(set(names[names.duplicated()]))
+        raise InputFormatError(
+            f"{source}: sample(s) {[d[:80] for d in dups[:10]]} appear in more than one column; "
+            "each sample needs one column."
+        )
+
+
 def _make_unique(names: list[str], source: str) -> list[str]:
-    seen: dict[str, int] = {}
+    """Feature ids made unique: the second ``A`` becomes ``A-1``, the third ``A-2``, skipping
+    suffixes that are ids of their own. Empty ids become ``feature_<row>``."""
+    names = [n.replace("\x00", "") for n in names]
+    taken = set(names)
+    seen: set[str] = set()
     out = []
-    n_dup = 0
-    for name in names:
+    n_dup = n_empty = 0
+    for i, name in enumerate(names):
+        if not name.strip():
+            n_empty += 1
+            name = f"feature_{i + 1}"
         if name in seen:
-            seen[name] += 1
             n_dup += 1
-            out.append(f"{name}-{seen[name]}")
-        else:
-            seen[name] = 0
-            out.append(name)
+            k = 1
+            while f"{name}-{k}" in taken or f"{name}-{k}" in seen:
+                k += 1
+            name = f"{name}-{k}"
+        seen.add(name)
+        out.append(name)
     if n_dup:
-        logger.info(
-            "%s: %d duplicated feature id(s) made unique with suffixes -1, -2, ...", source, n_dup
+        note_choice(
+            "duplicated_features",
+            n_dup,
+            source=source,
+            why="repeated feature ids made unique with suffixes -1, -2, ...",
+        )
+    if n_empty:
+        note_choice(
+            "empty_feature_ids",
+            n_empty,
+            source=source,
+            why="features without an id named feature_<row>",
+            level=logging.WARNING,
         )
     return out
 
@@ -130,7 +166,8 @@ def attach_samples(
     """Join a sample sheet onto ``adata.obs`` by sample name and order the samples as in the sheet.
 
     Names are matched as given; when that fails, both sides are reduced with
-    :func:`normalize_run_name` (paths and raw-file extensions removed) and matched again.
+    :func:`normalize_run_name` (paths and raw-file extensions removed) and matched again, then in
+    the form R's ``make.names`` gives them (``CTRL.1`` in a table saved by R for ``CTRL-1``).
 
     Parameters
     ----------
@@ -222,4 +259,18 @@ def _match(data_names: list[str], sheet_names: list[str]) -> dict[str, str]:
         if match is not None and match not in taken:
             mapping[d] = match
             taken.add(match)
+    if len(mapping) < len(data_names):  # names saved by R: 'CTRL.1' for 'CTRL-1'
+        r_sheet: dict[str, list[str]] = {}
+        for s in sheet_names:
+            r_sheet.setdefault(r_name(s), []).append(s)
+        for d in data_names:
+            found = r_sheet.get(r_name(d), [])
+            if d not in mapping and len(found) == 1 and found[0] not in taken:
+                mapping[d] = found[0]
+                taken.add(found[0])
     return mapping
+
+
+def r_name(name: str) -> str:
+    """The column-name form R's ``make.names`` gives a sample name (without the leading ``X``)."""
+    return re.sub(r"[^0-9A-Za-z._]", ".", str(name))

@@ -31,6 +31,10 @@ import pandas as pd
 from .._core import DEFAULT_PHASES, UNS_KEY
 from ..errors import InputFormatError, KeyNotFoundError
 from ._anndata import build_anndata
+from ._format import Format, Probe
+from ._loader import loader
+from ._table import read_delimited
+from ._values import finite_matrix, to_numeric_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -105,6 +109,7 @@ def _rename_columns(df: pd.DataFrame, source: str) -> pd.DataFrame:
     return out
 
 
+@loader
 def read_densitometry(
     path: str | os.PathLike | pd.DataFrame,
     samples: str | os.PathLike | pd.DataFrame | None = None,
@@ -113,6 +118,7 @@ def read_densitometry(
     loading_controls: Sequence[str] = LOADING_CONTROLS,
     reference: str | None = None,
     sep: str | None = None,
+    encoding: str | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     join: Literal["exact", "inner"] = "exact",
 ) -> AnnData:
@@ -137,6 +143,8 @@ def read_densitometry(
         ``control``). Without any phase information the mean of all samples on the blot is used.
     sep
         Delimiter of a text table (sniffed by default).
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
     phases, join
         Passed to :func:`kratom_omics.io.attach_samples`.
 
@@ -163,11 +171,9 @@ def read_densitometry(
         source, raw = "densitometry table", path.copy()
         raw = raw.astype(dict.fromkeys(raw.columns, str))
     else:
-        from ._table import read_delimited
-
         p = Path(path)
         source = str(p)
-        raw = read_delimited(p, sep=sep, what="densitometry table")
+        raw = read_delimited(p, sep=sep, what="densitometry table", encoding=encoding)
     sheet = None
     if samples is not None:
         from ._samples import read_samples
@@ -251,7 +257,12 @@ def normalize_densitometry(
             axis=1
         )
     ]
-    lines = df.index.to_numpy() + 2
+    if df.empty:
+        raise InputFormatError(
+            f"{source}: the header is there but there are no rows (bands); expected one row per "
+            "sample, target and blot."
+        )
+    lines = df.index.to_numpy() if df.index.name == "line" else df.index.to_numpy() + 2
     df["signal"] = _numbers(df["signal"], "signal", source, lines)
     empty = (df["sample"] == "") | (df["target"] == "") | df["sample"].isin(["nan", "None"])
     if empty.any():
@@ -351,14 +362,21 @@ def _ints(values: np.ndarray) -> list[int]:
 def _numbers(col: pd.Series, name: str, source: str, lines: np.ndarray) -> pd.Series:
     text = col.astype(str).str.strip().str.replace(",", "", regex=False)
     text = text.mask(text.isin(["", "NA", "NaN", "nan", "n.d.", "nd"]))
-    num = pd.to_numeric(text, errors="coerce")
-    bad = num.isna() & text.notna()
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputFormatError(
-            f"{source}: line {lines[i]}: {name} is {col.iloc[i]!r}; expected a number."
+    try:
+        num = to_numeric_frame(
+            text.to_frame(name), source=source, row_label=pd.Index(lines), lines=list(lines)
         )
-    return num.astype(np.float64)
+    except InputFormatError:
+        i = int(
+            np.flatnonzero((pd.to_numeric(text, errors="coerce").isna() & text.notna()).to_numpy())[
+                0
+            ]
+        )
+        raise InputFormatError(
+            f"{source}: line {lines[i]}: {name} is {str(col.iloc[i])[:80]!r}; expected a number."
+        ) from None
+    values = finite_matrix(num.to_numpy(), source=source, columns=[name])
+    return pd.Series(values[:, 0], index=col.index, name=name)
 
 
 def _pair_normalizers(
@@ -437,3 +455,27 @@ def _pair_normalizers(
             "from that blot)."
         )
     return bands
+
+
+def _detect(pr: Probe) -> str | None:
+    """densitometry: 'target' (or 'protein', 'antibody') and 'signal' (or 'volume', 'density')
+    columns"""
+    header = {c.strip().lower() for c in pr.columns}
+    if header & {"target", "protein", "antibody"} and header & {
+        "signal",
+        "volume",
+        "adj. volume",
+        "density",
+    }:
+        return "'target' and 'signal' columns"
+    return None
+
+
+FORMAT = Format(
+    name="densitometry",
+    label="densitometry",
+    reader=read_densitometry,
+    detect=_detect,
+    modality="histone",
+    options=("normalizers", "loading_controls", "reference", "sep"),
+)

@@ -19,27 +19,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError, KeyNotFoundError
 from ._anndata import normalize_run_name
-from ._proteomics import (
-    JoinArg,
-    SamplesArg,
-    _parquet_columns,
-    finish,
-    ignore_quantity,
-    protein_var,
-    read_columns,
-    read_header,
-    require_columns,
-)
+from ._choices import note_choice
+from ._columns import ignore_quantity, read_columns, require_columns
+from ._format import Detection, Format, Probe, probe
+from ._loader import loader
+from ._protein import finish, protein_var
+from ._text import TextFile, open_table
+from ._values import as_integer
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
 __all__ = ["read_diann"]
-
-logger = logging.getLogger("kratom_omics")
 
 _MATRIX_ANNOTATIONS = {
     "Protein.Group": "protein_group",
@@ -61,16 +54,15 @@ def _is_annotation(column: str) -> bool:
     return bool(_ANNOTATION_NAME.match(column)) and normalize_run_name(column) == column
 
 
+@loader
 def read_diann(
     path: str | os.PathLike,
-    samples: SamplesArg = None,
     *,
     quantity: str | None = None,
     q_value: float | None = 0.01,
     pg_q_value: float | None = 0.01,
     lib_pg_q_value: float | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: JoinArg = "exact",
+    encoding: str | None = None,
 ) -> AnnData:
     """Read DIA-NN protein groups from ``report.pg_matrix.tsv`` or the main report.
 
@@ -79,9 +71,6 @@ def read_diann(
     path
         ``*.pg_matrix.tsv`` (one column per run) or the long main report (``*.tsv`` or
         ``*.parquet``, DIA-NN 1.8 to 2.x). The kind is recognised from the header.
-    samples
-        Sample sheet (path or DataFrame) joined by run name; raw-file paths (Windows or POSIX,
-        ``.raw``, ``.d``, ``.mzML``, ``.wiff``) are reduced to run names first.
     quantity
         Main report only: ``"maxlfq"`` (``PG.MaxLFQ``, default), ``"quantity"`` (``PG.Quantity``) or
         ``"normalised"`` (``PG.Normalised``); ``"lfq"`` and ``"intensity"`` are accepted for
@@ -91,8 +80,8 @@ def read_diann(
         ``Lib.PG.Q.Value`` at or below these cut-offs (``None`` = no filter). A column the report
         lacks is skipped with a log message, unless the cut-off was set explicitly for
         ``Lib.PG.Q.Value``.
-    phases, join
-        See :func:`kratom_omics.io.attach_samples`.
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
 
     Returns
     -------
@@ -105,31 +94,30 @@ def read_diann(
     """
     p = Path(path)
     source = str(p)
+    tf: TextFile | None = None
     if p.name.lower().endswith(".parquet"):
-        header, delim = _parquet_columns(p), "\t"
+        pr = probe(p)
+        if pr.problem or not pr.columns:
+            raise InputFormatError(pr.problem or f"{source}: the parquet file has no columns.")
+        header, kind = pr.columns, _kind(set(pr.columns))
     else:
-        header, delim = read_header(p, what="DIA-NN report")
-    require_columns(header, ["Protein.Group"], source, "DIA-NN", p)
-    long = bool({"Run", "File.Name"} & set(header)) and bool(
-        {"Precursor.Id", "PG.MaxLFQ", "PG.Quantity"} & set(header)
-    )
-    if long:
+        tf = open_table(p, what="DIA-NN report", encoding=encoding)
+        source, header, kind = tf.source, tf.header, _kind(set(tf.header))
+    require_columns(header, ["Protein.Group"], source, "DIA-NN")
+    if kind == "report":
         return _read_report(
             p,
+            tf,
             header,
-            delim,
-            samples=samples,
             quantity=quantity,
             cutoffs={
                 "Q.Value": q_value,
                 "PG.Q.Value": pg_q_value,
                 "Lib.PG.Q.Value": lib_pg_q_value,
             },
-            phases=phases,
-            join=join,
         )
     ignore_quantity(quantity, source, "DIA-NN pg_matrix")
-    if p.name.lower().endswith(".parquet"):
+    if tf is None:
         raise InputFormatError(
             f"{source}: a parquet file without 'Run'/'File.Name' and 'PG.MaxLFQ' columns; "
             "expected the DIA-NN 2.x main report (report.parquet)."
@@ -138,36 +126,30 @@ def read_diann(
     # other dotted names (a newer DIA-NN's annotation, or a run called 'Rat.A'): text -> annotation
     maybe = [c for c in header if c not in _MATRIX_ANNOTATIONS and _is_annotation(c)]
     if maybe:
-        head = pd.read_csv(
-            p,
-            sep=delim,
-            usecols=[header.index(c) for c in maybe],
-            nrows=100,
-            dtype=str,
-            keep_default_na=False,
-            encoding="utf-8-sig",
-        ).set_axis(maybe, axis=1)
+        head = tf.read_csv(columns=[tf.names[header.index(c)] for c in maybe], nrows=100, dtype=str)
+        head.columns = maybe
+        worded = []
         for col in maybe:
-            cells = head[col].str.strip()
+            cells = head[col].dropna().str.strip()
             cells = cells[~cells.isin(["", "NA", "NaN", "nan"])]
             if pd.to_numeric(cells, errors="coerce").isna().any():
-                text.append(col)
-                logger.info("%s: annotation column %r is not kept in .var", source, col)
+                worded.append(col)
+        if worded:
+            text += worded
+            note_choice(
+                "annotation_columns",
+                worded,
+                source=source,
+                why="dotted columns holding text: annotations, not runs (not kept in .var)",
+            )
     runs = [c for c in header if c not in text]
     if not runs:
         raise InputFormatError(
             f"{source}: no run columns found; every column is an annotation ({text}). "
             "Expected one column per run after the annotation columns."
         )
-    annotations, values = read_columns(
-        p,
-        sep=delim,
-        header=header,
-        text=text,
-        numeric=runs,
-        source=source,
-        row_label="Protein.Group",
-    )
+    annotations, values = read_columns(tf, text=text, numeric=runs, row_label="Protein.Group")
+    runs = list(values.columns)
     names = _run_names(runs, source)
     values.columns = names
     var = _var(annotations, source)
@@ -175,12 +157,9 @@ def read_diann(
     return finish(
         values,
         var,
-        samples=samples,
         source=source,
         reader="read_diann",
         parameters={"kind": "pg_matrix"},
-        phases=phases,
-        join=join,
         obs=obs if any(r != n for r, n in zip(runs, names, strict=True)) else None,
     )
 
@@ -205,7 +184,7 @@ def _var(annotations: pd.DataFrame, source: str) -> pd.DataFrame:
         if col in ann:
             series = ann[col]
             if col.startswith("n_"):
-                series = pd.to_numeric(series, errors="coerce")
+                series = as_integer(series)
             extra[col] = series
     ids = ann["protein_ids"] if "protein_ids" in ann else ann["protein_group"]
     return protein_var(
@@ -219,25 +198,24 @@ def _var(annotations: pd.DataFrame, source: str) -> pd.DataFrame:
 
 def _read_report(
     p: Path,
+    tf: TextFile | None,
     header: list[str],
-    delim: str,
     *,
-    samples: SamplesArg,
     quantity: str | None,
     cutoffs: dict[str, float | None],
-    phases: Sequence[str] | None,
-    join: JoinArg,
 ) -> AnnData:
-    source = str(p)
+    source = tf.source if tf is not None else str(p)
     key = "maxlfq" if quantity is None else str(quantity).lower()
-    key = {"lfq": "maxlfq", "intensity": "quantity"}.get(key, key)
+    key = FORMAT.quantities.get(key, key)
     if key not in QUANTITIES:
         raise KeyNotFoundError(
             f"quantity={quantity!r} is not a DIA-NN protein quantity; expected one of "
             f"{list(QUANTITIES)} ({', '.join(QUANTITIES.values())})."
         )
     qcol = QUANTITIES[key]
-    require_columns(header, [qcol], source, "DIA-NN main report", p)
+    require_columns(header, [qcol], source, "DIA-NN main report")
+    if quantity is None:
+        note_choice("quantity", key, source=source, why="default")
     run_col = "Run" if "Run" in header else "File.Name"
     filters = {}
     for col, cut in cutoffs.items():
@@ -249,7 +227,7 @@ def _read_report(
                     f"{source}: lib_pg_q_value={cut} was given but the report has no "
                     "'Lib.PG.Q.Value' column (written by DIA-NN 1.9+ with match-between-runs)."
                 )
-            logger.info("%s: no %r column; that q-value filter is skipped", source, col)
+            note_choice(f"{col} filter", "skipped", source=source, why=f"no {col!r} column")
             continue
         filters[col] = float(cut)
     text = [
@@ -258,10 +236,16 @@ def _read_report(
         if c in header
     ]
     numeric = [qcol, *filters]
-    if p.name.lower().endswith(".parquet"):
+    if tf is None:
         import pyarrow.parquet as pq
 
-        table = pq.read_table(p, columns=list(dict.fromkeys([*text, *numeric]))).to_pandas()
+        try:
+            table = pq.read_table(p, columns=list(dict.fromkeys([*text, *numeric]))).to_pandas()
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise InputFormatError(
+                f"{source}: the parquet file could not be read ({type(exc).__name__}: "
+                f"{' '.join(str(exc).split())[:200]}); write or copy it again."
+            ) from None
         if table.empty:
             raise InputFormatError(f"{source}: the report has no rows.")
         ann = table[text].astype("string").astype(object).where(table[text].notna(), np.nan)
@@ -271,24 +255,15 @@ def _read_report(
             col = vals.columns[np.flatnonzero(bad.any().to_numpy())[0]]
             raise InputFormatError(f"{source}: column {col!r} holds non-numeric values.")
     else:
-        ann, vals = read_columns(
-            p,
-            sep=delim,
-            header=header,
-            text=text,
-            numeric=numeric,
-            source=source,
-            row_label="Protein.Group",
-        )
+        ann, vals = read_columns(tf, text=text, numeric=numeric, row_label="Protein.Group")
     keep = np.ones(len(vals), dtype=bool)
     for col, cut in filters.items():
         keep &= (vals[col] <= cut).to_numpy()
-    logger.info(
-        "%s: %d of %d precursor rows pass the q-value filters %s",
-        source,
-        int(keep.sum()),
-        len(keep),
+    note_choice(
+        "q_value_filters",
         filters,
+        source=source,
+        why=f"{int(keep.sum())} of {len(keep)} precursor rows pass",
     )
     long = pd.concat([ann, vals[[qcol]]], axis=1)
     all_runs = list(pd.unique(long[run_col].astype(str)))
@@ -296,12 +271,13 @@ def _read_report(
     pairs = long.drop_duplicates(subset=[run_col, "Protein.Group", qcol])
     clash = pairs.duplicated(subset=[run_col, "Protein.Group"], keep=False)
     if clash.any():
-        logger.warning(
-            "%s: %d run/protein-group pairs have differing %s values across precursor rows; "
-            "the first is used",
-            source,
+        note_choice(
+            "differing_quantities",
             int(clash.sum()),
-            qcol,
+            source=source,
+            why=f"run/protein-group pairs with differing {qcol} across precursor rows: the first "
+            "is used",
+            level=logging.WARNING,
         )
     pairs = pairs.drop_duplicates(subset=[run_col, "Protein.Group"])
     if pairs.empty:
@@ -323,11 +299,48 @@ def _read_report(
     return finish(
         wide,
         var,
-        samples=samples,
         source=source,
         reader="read_diann",
         parameters={"kind": "report", "quantity": key, "filters": filters},
-        phases=phases,
-        join=join,
         obs=obs if any(r != n for r, n in zip(all_runs, names, strict=True)) else None,
     )
+
+
+def _kind(columns: set[str]) -> str:
+    """``"report"`` (long, one row per precursor and run), ``"pr_matrix"`` or ``"pg_matrix"``."""
+    if {"Run", "File.Name"} & columns and {"Precursor.Id", "PG.MaxLFQ", "PG.Quantity"} & columns:
+        return "report"
+    if {"Precursor.Id", "Modified.Sequence", "Stripped.Sequence"} & columns:
+        return "pr_matrix"
+    return "pg_matrix"
+
+
+def _detect(pr: Probe) -> Detection | None:
+    """DIA-NN report (long): 'Protein.Group' with 'Run' or 'File.Name' and 'PG.MaxLFQ'; pg_matrix:
+    'Protein.Group' with 'Protein.Ids', 'Genes' or 'First.Protein.Description'"""
+    s = pr.colset
+    if (
+        "Protein.Group" in s
+        and {"Protein.Ids", "PG.MaxLFQ", "Genes", "First.Protein.Description"} & s
+    ):
+        kind = _kind(set(s))
+        return Detection("diann", kind=kind, evidence=f"'Protein.Group' column ({kind})")
+    return None
+
+
+FORMAT = Format(
+    name="diann",
+    label="DIA-NN",
+    reader=read_diann,
+    detect=_detect,
+    modality="protein",
+    file_names=(r"pg_matrix",),
+    folder_files=("report.pg_matrix.tsv", "report.parquet", "*.pg_matrix.tsv"),
+    quantities={**{k: k for k in QUANTITIES}, "lfq": "maxlfq", "intensity": "quantity"},
+    options=("q_value", "pg_q_value", "lib_pg_q_value"),
+    kinds={
+        "pg_matrix": "protein groups x runs (report.pg_matrix.tsv)",
+        "pr_matrix": "precursors x runs (report.pr_matrix.tsv)",
+        "report": "the main report, one row per precursor and run (report.tsv, report.parquet)",
+    },
+)

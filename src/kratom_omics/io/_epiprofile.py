@@ -25,20 +25,22 @@ label row.
 from __future__ import annotations
 
 import csv
-import io as _io
 import logging
 import os
 import re
-from collections.abc import Sequence
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError
 from ._anndata import build_anndata
+from ._format import Detection, Format, Probe
+from ._loader import loader
+from ._text import check_path, field_limit, open_text
+from ._values import finite_matrix, to_float
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -109,11 +111,23 @@ def _sniff(lines: list[str]) -> str:
     return "\t"
 
 
-def _read_rows(path: Path) -> tuple[list[list[str]], str]:
-    if not path.exists():
-        raise InputFormatError(f"EpiProfile table {str(path)!r} does not exist.")
-    raw = path.read_bytes()
-    if raw[:2] == b"PK":  # re-saved as .xlsx
+def _is_workbook(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "[Content_Types].xml" in zf.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def _read_rows(path: Path, encoding: str | None) -> tuple[list[list[str]], str, str]:
+    """The table's rows (cells stripped), the delimiter (``"xlsx"`` for a workbook) and the source."""
+    check_path(path, "EpiProfile table")
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(8)
+    except OSError as exc:
+        raise InputFormatError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    if magic[:2] == b"PK" and _is_workbook(path):  # re-saved from a spreadsheet
         try:
             book = pd.read_excel(path, header=None, dtype=str, keep_default_na=False)
         except Exception as exc:  # openpyxl raises several types for broken workbooks
@@ -122,25 +136,25 @@ def _read_rows(path: Path) -> tuple[list[list[str]], str]:
         cells = [row[: max((i + 1 for i, c in enumerate(row) if c), default=0)] for row in cells]
         while cells and not any(cells[-1]):
             cells.pop()
-        return cells, "xlsx"
-    if raw[:4] == b"\xd0\xcf\x11\xe0":
+        return cells, "xlsx", str(path)
+    if magic[:4] == b"\xd0\xcf\x11\xe0":
         raise InputFormatError(
             f"{path}: this is a binary Excel 97 workbook, not EpiProfile's text table; open it in "
-            "a "
-            "spreadsheet and save it as .xlsx or tab-separated text, or use the histone_ratios.xls "
-            "EpiProfile wrote."
+            "a spreadsheet and save it as .xlsx or tab-separated text, or use the "
+            "histone_ratios.xls EpiProfile wrote."
         )
-    text = raw.decode("utf-8-sig", errors="replace")
-    lines = list(text.splitlines())
-    while lines and not lines[-1].strip(" \t,;"):
+    tf = open_text(path, what="EpiProfile table", encoding=encoding)
+    lines = list(tf.lines())
+    while lines and not lines[-1].strip(" \t,;\r"):
         lines.pop()
     if not lines:
-        raise InputFormatError(f"{path} is empty; expected an EpiProfile histone_ratios table.")
+        raise InputFormatError(
+            f"{tf.source} is empty; expected an EpiProfile histone_ratios table."
+        )
     sep = _sniff(lines)
-    rows = [
-        [c.strip() for c in r] for r in csv.reader(_io.StringIO("\n".join(lines)), delimiter=sep)
-    ]
-    return rows, sep
+    with field_limit():
+        rows = [[c.strip() for c in r] for r in csv.reader(lines, delimiter=sep)]
+    return rows, sep, tf.source
 
 
 def _run_name(cell: str) -> str:
@@ -213,7 +227,7 @@ def _numeric(
     text = text.mask(text.isin(["", "NA", "NaN", "nan", "#N/A"]))
     if decimal_comma:  # semicolon-separated files from spreadsheets set to a decimal comma
         text = text.apply(lambda c: c.str.replace(",", ".", regex=False))
-    num = text.apply(lambda c: pd.to_numeric(c, errors="coerce"))
+    num = text.apply(to_float)
     bad = num.isna() & text.notna()
     if bad.to_numpy().any():
         i, j = (int(v[0]) for v in np.nonzero(bad.to_numpy()))
@@ -221,16 +235,15 @@ def _numeric(
             f"{source}: {what} of {labels[i]!r} in run {cols[j]!r} is {cells[i, j]!r}; expected a "
             "number."
         )
-    return num.to_numpy(dtype=np.float64)
+    return finite_matrix(num.to_numpy(dtype=np.float64), source=source, columns=cols)
 
 
+@loader
 def read_epiprofile(
     path: str | os.PathLike,
-    samples: str | os.PathLike | pd.DataFrame | None = None,
     *,
     level: Literal["auto", "peptidoforms", "sites"] = "auto",
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: Literal["exact", "inner"] = "exact",
+    encoding: str | None = None,
 ) -> AnnData:
     """Read an EpiProfile 2.0 histone PTM table into a samples x features AnnData.
 
@@ -239,14 +252,11 @@ def read_epiprofile(
     path
         ``histone_ratios.xls`` (peptidoforms) or ``histone_ratios_single_PTMs.xls`` (single marks);
         tab-, comma- or semicolon-separated text (the delimiter is detected).
-    samples
-        Sample sheet joined onto ``.obs``. Run names are read without EpiProfile's ``<index>,``
-        prefix and matched to the sheet as given or without raw-file extensions.
     level
         ``"peptidoforms"`` for ``histone_ratios.xls``, ``"sites"`` for the single-PTM file;
         ``"auto"`` tells them apart by the second header row (``Peptide, Ratio, ...``).
-    phases, join
-        Passed to :func:`kratom_omics.io.attach_samples`.
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
 
     Returns
     -------
@@ -265,9 +275,7 @@ def read_epiprofile(
         peptidoform rows, a peptidoform row outside its family, or a non-numeric value (the message
         names the row and run).
     """
-    p = Path(path)
-    source = str(p)
-    rows, sep = _read_rows(p)
+    rows, sep, source = _read_rows(Path(path), encoding)
     if len(rows) < 2:
         raise InputFormatError(
             f"{source}: only {len(rows)} line; expected two header rows and data rows."
@@ -289,17 +297,12 @@ def read_epiprofile(
     adata = build_anndata(
         values,
         var,
-        samples=None,
         source=source,
         reader="read_epiprofile",
         parameters={"level": level, "delimiter": sep},
     )
     for name, mat in layers.items():
         adata.layers[name] = mat
-    if samples is not None:
-        from ._anndata import attach_samples
-
-        adata = attach_samples(adata, samples, phases=phases, join=join, source=source)
     logger.info("%s: %d runs x %d %s", source, adata.n_obs, adata.n_vars, level)
     return adata
 
@@ -448,3 +451,30 @@ def _sites(
     var["mark"] = var["marks"]
     values = pd.DataFrame(ratio.T, index=pd.Index(runs), columns=var.index)
     return values, var, {}
+
+
+def _detect(pr: Probe) -> Detection | None:
+    """EpiProfile (file name histone_ratios*, or 'Peptide', 'Ratio' labels on the second row)"""
+    second = [c.strip().lower() for c in pr.row(1)]
+    labelled = second[:1] == ["peptide"] and "ratio" in second
+    if labelled:
+        return Detection("epiprofile", kind="peptidoforms", evidence="'Peptide', 'Ratio' labels")
+    if pr.name.startswith("histone_ratios"):
+        kind = "sites" if "single_ptm" in pr.name else None
+        return Detection("epiprofile", kind=kind, evidence="file name histone_ratios*")
+    return None
+
+
+FORMAT = Format(
+    name="epiprofile",
+    label="EpiProfile",
+    reader=read_epiprofile,
+    detect=_detect,
+    modality="histone",
+    file_names=(r"^histone_ratios",),
+    options=("level",),
+    kinds={
+        "peptidoforms": "histone_ratios.xls: ratios of the peptidoforms of each peptide family",
+        "sites": "histone_ratios_single_PTMs.xls: one ratio per single mark",
+    },
+)

@@ -11,26 +11,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
-from ._proteomics import (
-    CONTAMINANT_PREFIXES,
-    DECOY_PREFIXES,
-    JoinArg,
-    SamplesArg,
-    choose_quantity,
-    finish,
-    prefix_flag,
-    protein_var,
-    read_columns,
-    read_header,
-    require_columns,
-)
+from ._columns import choose_quantity, read_columns, require_columns
+from ._format import Format, Probe
+from ._loader import loader
+from ._protein import CONTAMINANT_PREFIXES, DECOY_PREFIXES, finish, prefix_flag, protein_var
+from ._text import open_table
+from ._values import as_integer
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -38,15 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["read_fragpipe"]
 
 QUANTITIES = {"maxlfq": "MaxLFQ Intensity", "intensity": "Intensity", "razor": "Razor Intensity"}
-_QUALIFIERS = (
-    "Unique",
-    "Total",
-    "Razor",
-    "MaxLFQ",
-    "MaxLFQ Unique",
-    "MaxLFQ Total",
-    "MaxLFQ Razor",
-)
+_BASIC = ("Unique", "Total", "Razor")
+_QUALIFIERS = (*_BASIC, "MaxLFQ", *(f"MaxLFQ {q}" for q in _BASIC))
 _ANNOTATIONS = {
     "Protein": "protein",
     "Protein ID": "protein_id",
@@ -71,13 +55,9 @@ def _samples(header: Sequence[str]) -> list[str]:
     return [s for s in found if s not in qualified]
 
 
+@loader
 def read_fragpipe(
-    path: str | os.PathLike,
-    samples: SamplesArg = None,
-    *,
-    quantity: str | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: JoinArg = "exact",
+    path: str | os.PathLike, *, quantity: str | None = None, encoding: str | None = None
 ) -> AnnData:
     """Read a FragPipe ``combined_protein.tsv`` into a samples x proteins AnnData.
 
@@ -85,14 +65,12 @@ def read_fragpipe(
     ----------
     path
         ``combined_protein.tsv`` from FragPipe (IonQuant or Philosopher quantification).
-    samples
-        Sample sheet (path or DataFrame) joined by the experiment names of the table.
     quantity
         ``"maxlfq"`` (``<sample> MaxLFQ Intensity``, default when present), ``"intensity"``
         (``<sample> Intensity``, default otherwise) or ``"razor"`` (``<sample> Razor Intensity``).
         ``"lfq"`` is accepted for ``"maxlfq"``. Spectral counts are never read as intensities.
-    phases, join
-        See :func:`kratom_omics.io.attach_samples`.
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
 
     Returns
     -------
@@ -102,10 +80,9 @@ def read_fragpipe(
     (``Combined Total Peptides``), ``is_contaminant`` (``contam_`` entries), ``is_decoy``.
     ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
-    p = Path(path)
-    source = str(p)
-    header, delim = read_header(p, what="FragPipe table")
-    require_columns(header, ["Protein", "Protein ID"], source, "FragPipe combined_protein", p)
+    tf = open_table(path, what="FragPipe table", encoding=encoding)
+    source, header = tf.source, tf.header
+    require_columns(header, ["Protein", "Protein ID"], source, "FragPipe combined_protein")
     names = _samples(header)
     available = {
         key: {s: f"{s} {suffix}" for s in names if f"{s} {suffix}" in header}
@@ -116,7 +93,7 @@ def read_fragpipe(
         available,
         tool="FragPipe",
         preferred="maxlfq",
-        aliases={"lfq": "maxlfq"},
+        aliases=FORMAT.quantities,
         source=source,
         wanted=lambda k: f"<sample> {QUANTITIES[k]}",
     )
@@ -124,13 +101,7 @@ def read_fragpipe(
     if "Protein Description" in text and "Description" in text:
         text.remove("Description")
     annotations, values = read_columns(
-        p,
-        sep=delim,
-        header=header,
-        text=text,
-        numeric=list(columns.values()),
-        source=source,
-        row_label="Protein ID",
+        tf, text=text, numeric=list(columns.values()), row_label="Protein ID"
     )
     ann = annotations.rename(columns=_ANNOTATIONS)
     ids = ann["protein_id"].astype("string")
@@ -146,10 +117,11 @@ def read_fragpipe(
             extra[col] = ann[col]
     for col in ("n_peptides", "protein_probability"):
         if col in ann:
-            series = pd.to_numeric(ann[col], errors="coerce")
-            if col == "n_peptides" and series.notna().all():
-                series = series.astype(np.int64)
-            extra[col] = series
+            extra[col] = (
+                as_integer(ann[col])
+                if col == "n_peptides"
+                else pd.to_numeric(ann[col], errors="coerce")
+            )
     var = protein_var(
         ids.astype(object),
         genes=ann.get("gene"),
@@ -162,10 +134,24 @@ def read_fragpipe(
     return finish(
         values,
         var,
-        samples=samples,
         source=source,
         reader="read_fragpipe",
         parameters={"quantity": key, "columns": list(columns.values())},
-        phases=phases,
-        join=join,
     )
+
+
+def _detect(pr: Probe) -> bool:
+    """FragPipe combined_protein.tsv: 'Protein', 'Protein ID', 'Entry Name'"""
+    return pr.colset >= {"Protein", "Protein ID", "Entry Name"}
+
+
+FORMAT = Format(
+    name="fragpipe",
+    label="FragPipe",
+    reader=read_fragpipe,
+    detect=_detect,
+    modality="protein",
+    file_names=(r"combined_protein",),
+    folder_files=("combined_protein.tsv",),
+    quantities={**{k: k for k in QUANTITIES}, "lfq": "maxlfq"},
+)

@@ -9,38 +9,27 @@ saved from R (``LFQ.intensity.S1``, ``Protein.IDs``, ``Potential.contaminant``) 
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError
-from ._proteomics import (
-    JoinArg,
-    SamplesArg,
-    choose_quantity,
-    fill_genes,
-    finish,
-    plus_flag,
-    protein_var,
-    r_name,
-    read_columns,
-    read_header,
-    require_columns,
-)
+from ._anndata import r_name
+from ._columns import choose_quantity, read_columns, require_columns
+from ._format import Format, Probe
+from ._loader import loader
+from ._protein import fill_genes, finish, plus_flag, protein_var
+from ._text import open_table
+from ._values import as_integer
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
 __all__ = ["read_maxquant"]
-
-logger = logging.getLogger("kratom_omics")
 
 QUANTITIES = {"lfq": "LFQ intensity", "intensity": "Intensity", "ibaq": "iBAQ"}
 _EXPERIMENT_FAMILIES = (
@@ -114,14 +103,13 @@ def _sample_columns(
     }
 
 
+@loader
 def read_maxquant(
     path: str | os.PathLike,
-    samples: SamplesArg = None,
     *,
     quantity: str | None = None,
     label: str | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: JoinArg = "exact",
+    encoding: str | None = None,
 ) -> AnnData:
     """Read a MaxQuant ``proteinGroups.txt`` into a samples x protein-groups AnnData.
 
@@ -129,9 +117,6 @@ def read_maxquant(
     ----------
     path
         ``proteinGroups.txt`` as written by MaxQuant, or a copy saved from R (``LFQ.intensity.S1``).
-    samples
-        Sample sheet (path or DataFrame) joined by experiment name; see
-        :func:`kratom_omics.io.read_samples`.
     quantity
         ``"lfq"`` (``LFQ intensity <sample>``, the default when present), ``"intensity"``
         (``Intensity <sample>``, the default otherwise) or ``"ibaq"`` (``iBAQ <sample>``);
@@ -139,10 +124,8 @@ def read_maxquant(
     label
         SILAC channel (``"L"``, ``"M"`` or ``"H"``) to read ``<quantity> <label> <sample>`` columns;
         ``None`` reads the label-summed columns.
-    phases
-        Phase levels in order, see :func:`kratom_omics.io.read_samples`.
-    join
-        ``"exact"`` or ``"inner"``, see :func:`kratom_omics.io.attach_samples`.
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
 
     Returns
     -------
@@ -155,9 +138,8 @@ def read_maxquant(
     sheet. Proteins are not filtered (see the ``pp`` filters).
     ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
-    p = Path(path)
-    source = str(p)
-    header, delim = read_header(p, what="MaxQuant table")
+    tf = open_table(path, what="MaxQuant table", encoding=encoding)
+    source, header = tf.source, tf.header
     r_style = "Protein.IDs" in header and "Protein IDs" not in header
     sep = "." if r_style else " "
 
@@ -169,7 +151,6 @@ def read_maxquant(
         [col("Protein IDs"), col("Majority protein IDs")],
         source,
         "MaxQuant proteinGroups",
-        p,
     )
     if label is not None and str(label).upper() not in {"L", "M", "H"}:
         raise InputFormatError(f"label={label!r}; expected 'L', 'M', 'H' (SILAC channel) or None.")
@@ -185,7 +166,7 @@ def read_maxquant(
         available,
         tool="MaxQuant",
         preferred="lfq",
-        aliases={"maxlfq": "lfq"},
+        aliases=FORMAT.quantities,
         source=source,
         wanted=lambda k: f"{col(QUANTITIES[k]) + lab}{sep}<sample>",
         hint=" Pass quantity= one of those (LFQ columns exist only when MaxQuant ran LFQ).",
@@ -195,13 +176,7 @@ def read_maxquant(
     if col("Potential contaminant") in text and col("Contaminant") in text:
         text.remove(col("Contaminant"))
     annotations, values = read_columns(
-        p,
-        sep=delim,
-        header=header,
-        text=text,
-        numeric=list(columns.values()),
-        source=source,
-        row_label=col("Protein IDs"),
+        tf, text=text, numeric=list(columns.values()), row_label=col("Protein IDs")
     )
     annotations = annotations.rename(columns={col(k): v for k, v in _ANNOTATIONS.items()})
     n = len(annotations)
@@ -215,11 +190,10 @@ def read_maxquant(
     for name in ("protein_names", *_NUMERIC_ANNOTATIONS):
         if name in annotations:
             series = annotations[name]
-            if name in _NUMERIC_ANNOTATIONS:
+            if name.startswith("n_peptides") or name == "maxquant_id":
+                series = as_integer(series)
+            elif name in _NUMERIC_ANNOTATIONS:
                 series = pd.to_numeric(series, errors="coerce")
-                integer = name.startswith("n_peptides") or name == "maxquant_id"
-                if integer and series.notna().all():
-                    series = series.astype(np.int64)
             extra[name] = series
     var = protein_var(
         annotations["protein_ids"],
@@ -234,11 +208,29 @@ def read_maxquant(
     return finish(
         values,
         var,
-        samples=samples,
         source=source,
         reader="read_maxquant",
         parameters={"quantity": key, "label": label, "columns": list(columns.values())},
-        phases=phases,
-        join=join,
-        r_names=r_style,
     )
+
+
+def _detect(pr: Probe) -> str | None:
+    """MaxQuant proteinGroups.txt: 'Protein IDs' and 'Majority protein IDs' (or R's 'Protein.IDs',
+    'Majority.protein.IDs')"""
+    for ids in (("Protein IDs", "Majority protein IDs"), ("Protein.IDs", "Majority.protein.IDs")):
+        if set(ids) <= pr.colset:
+            return f"columns {list(ids)}"
+    return None
+
+
+FORMAT = Format(
+    name="maxquant",
+    label="MaxQuant",
+    reader=read_maxquant,
+    detect=_detect,
+    modality="protein",
+    file_names=(r"proteinGroups",),
+    folder_files=("proteinGroups.txt",),
+    quantities={**{k: k for k in QUANTITIES}, "maxlfq": "lfq"},
+    options=("label",),
+)

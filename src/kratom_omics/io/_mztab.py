@@ -12,74 +12,73 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError
 from ._anndata import normalize_run_name
-from ._proteomics import (
-    JoinArg,
-    SamplesArg,
-    check_exists,
-    fill_genes,
-    finish,
-    ignore_quantity,
-    open_text,
-    protein_var,
-)
-from ._table import to_numeric_frame
+from ._choices import note_choice
+from ._format import Format, Probe
+from ._loader import loader
+from ._protein import fill_genes, finish, protein_var
+from ._text import TextFile, open_text
+from ._values import to_numeric_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
 __all__ = ["read_mztab"]
 
-logger = logging.getLogger("kratom_omics")
-
 _ASSAY = re.compile(r"^protein_abundance_assay\[(\d+)\]$")
 _NULL = {"null", "NULL", ""}
 _LINE_TYPES = {"MTD", "COM", "PRH", "PRT", "PEH", "PEP", "PSH", "PSM", "SMH", "SML"}
 
 
-def _parse(path: Path, source: str) -> tuple[dict[str, str], list[str], list[list[str]], int]:
+def _parse(tf: TextFile) -> tuple[dict[str, str], list[str], list[list[str]], list[int]]:
+    """The metadata, the PRH header, the PRT rows and their line numbers."""
+    source = tf.source
     meta: dict[str, str] = {}
     header: list[str] = []
     rows: list[list[str]] = []
-    first_row_line = 0
-    with open_text(path) as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            fields = line.rstrip("\r\n").split("\t")
-            kind = fields[0]
-            if kind == "MTD" and len(fields) >= 3:
-                meta[fields[1]] = fields[2]
-            elif kind == "PRH":
-                header = fields[1:]
-            elif kind == "PRT":
-                if not header:
-                    raise InputFormatError(
-                        f"{source}: line {line_no} is a PRT row before the PRH header line."
-                    )
-                if len(fields) - 1 != len(header):
-                    raise InputFormatError(
-                        f"{source}: line {line_no} has {len(fields) - 1} fields but the PRH header "
-                        f"has {len(header)}; the file may be truncated or edited."
-                    )
-                if not rows:
-                    first_row_line = line_no
-                rows.append(fields[1:])
-            elif kind not in _LINE_TYPES and not meta and not header:
+    lines: list[int] = []
+    short: tuple[int, int] | None = None  # the last line, when it is a short PRT row
+    for line_no, line in enumerate(tf.lines(), start=1):
+        if not line.strip():
+            continue
+        short = None
+        fields = line.rstrip("\r").split("\t")
+        kind = fields[0].strip()
+        if kind == "MTD" and len(fields) >= 3:
+            meta[fields[1].strip()] = fields[2].strip()
+        elif kind == "PRH":
+            header = [f.strip() for f in fields[1:]]
+        elif kind == "PRT":
+            if not header:
                 raise InputFormatError(
-                    f"{source}: not an mzTab file: line {line_no} starts with {kind[:30]!r}; "
-                    "expected 'MTD', 'PRH', 'PRT', ... lines."
+                    f"{source}: line {line_no} is a PRT row before the PRH header line."
                 )
-    return meta, header, rows, first_row_line
+            if len(fields) - 1 > len(header) and any(f.strip() for f in fields[len(header) + 1 :]):
+                raise InputFormatError(
+                    f"{source}: line {line_no} has {len(fields) - 1} fields but the PRH header "
+                    f"has {len(header)}; the file may be truncated or edited."
+                )
+            row = fields[1 : len(header) + 1]
+            rows.append(row + [""] * (len(header) - len(row)))
+            lines.append(line_no)
+            short = (line_no, len(row)) if len(row) < len(header) else None
+        elif kind not in _LINE_TYPES and not meta and not header:
+            raise InputFormatError(
+                f"{source}: not an mzTab file: line {line_no} starts with {kind[:30]!r}; "
+                "expected 'MTD', 'PRH', 'PRT', ... lines."
+            )
+    if short is not None and not tf.ends_with_newline:
+        raise InputFormatError(
+            f"{source}: the file looks truncated: its last line ({short[0]}) has {short[1]} of the "
+            f"{len(header)} fields of the PRH header and no line end. Copy or export the file again."
+        )
+    return meta, header, rows, lines
 
 
 def _location_name(location: str) -> str:
@@ -87,14 +86,8 @@ def _location_name(location: str) -> str:
     return normalize_run_name(loc)
 
 
-def read_mztab(
-    path: str | os.PathLike,
-    samples: SamplesArg = None,
-    *,
-    quantity: str | None = None,
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: JoinArg = "exact",
-) -> AnnData:
+@loader
+def read_mztab(path: str | os.PathLike, *, encoding: str | None = None) -> AnnData:
     """Read the protein section of an mzTab 1.0 file into a samples (assays) x proteins AnnData.
 
     Parameters
@@ -102,13 +95,8 @@ def read_mztab(
     path
         An ``.mzTab`` (or ``.mzTab.gz``) file with ``PRH``/``PRT`` lines and
         ``protein_abundance_assay[n]`` columns.
-    samples
-        Sample sheet (path or DataFrame) joined by the run name of each assay (the file name of
-        ``ms_run[k]-location`` without directory and extension).
-    quantity
-        Accepted for a uniform call with the other readers and ignored (one abundance per assay).
-    phases, join
-        See :func:`kratom_omics.io.attach_samples`.
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
 
     Returns
     -------
@@ -125,11 +113,9 @@ def read_mztab(
     InputFormatError
         No protein section, or an identification-only file without protein abundances.
     """
-    p = Path(path)
-    source = str(p)
-    check_exists(p, "mzTab file")
-    ignore_quantity(quantity, source, "mzTab")
-    meta, header, rows, _ = _parse(p, source)
+    tf = open_text(path, what="mzTab file", encoding=encoding)
+    source = tf.source
+    meta, header, rows, lines = _parse(tf)
     if not meta and not header:
         raise InputFormatError(f"{source}: the file is empty or has no mzTab lines.")
     assay_cols = {int(m.group(1)): c for c in header if (m := _ASSAY.match(c))}
@@ -142,7 +128,8 @@ def read_mztab(
         )
     if not rows:
         raise InputFormatError(f"{source}: the mzTab file has a protein header but no PRT rows.")
-    table = pd.DataFrame(rows, columns=header)
+    header = _unique_header(header, [*assay_cols.values(), "accession"], source)
+    table = pd.DataFrame(rows, columns=header, index=pd.Index(lines, name="line"))
     if "accession" not in table:
         raise InputFormatError(f"{source}: the PRH line has no 'accession' column.")
     order = sorted(assay_cols)
@@ -180,7 +167,10 @@ def read_mztab(
     text = table.drop(columns=[c for c in header if c.startswith("protein_abundance_")])
     text = text.mask(text.isin(list(_NULL)))
     values = to_numeric_frame(
-        table[[assay_cols[n] for n in order]], source=source, row_label=pd.Index(table["accession"])
+        table[[assay_cols[n] for n in order]],
+        source=source,
+        row_label=pd.Index(table["accession"]),
+        lines=lines,
     )
     values.columns = [names[n] for n in order]
 
@@ -210,11 +200,61 @@ def read_mztab(
     return finish(
         values,
         var,
-        samples=samples,
         source=source,
         reader="read_mztab",
         parameters={"assays": [f"assay[{n}]" for n in order]},
-        phases=phases,
-        join=join,
         obs=obs,
     )
+
+
+def _unique_header(header: list[str], needed: list[str], source: str) -> list[str]:
+    """A PRH line naming a column twice: an error for the columns read, else the later copies get
+    the suffix ``.1``, ``.2``, ... and are not read."""
+    taken = set(header)
+    seen: set[str] = set()
+    out = []
+    repeated = []
+    for name in header:
+        if name in seen:
+            if name in needed:
+                raise InputFormatError(
+                    f"{source}: the PRH line names {name!r} more than once; each column must be "
+                    "unique. Fix the header or export the file again."
+                )
+            repeated.append(name)
+            k = 1
+            while f"{name}.{k}" in taken or f"{name}.{k}" in seen:
+                k += 1
+            name = f"{name}.{k}"
+        seen.add(name)
+        out.append(name)
+    if repeated:
+        note_choice(
+            "repeated_columns",
+            sorted(set(repeated)),
+            source=source,
+            why="repeated PRH columns after the first are not read",
+            level=logging.WARNING,
+        )
+    return out
+
+
+def _detect(pr: Probe) -> str | None:
+    """mzTab: lines starting with 'MTD'"""
+    if pr.name.endswith(".mztab"):
+        return "file name"
+    first = pr.content[0] if pr.content else ""
+    if first.startswith(("MTD\t", "COM\t")):
+        return "MTD lines"
+    return None
+
+
+FORMAT = Format(
+    name="mztab",
+    label="mzTab",
+    reader=read_mztab,
+    detect=_detect,
+    modality="protein",
+    file_names=(r"\.mztab$",),
+    folder_files=("*.mzTab",),
+)

@@ -1,76 +1,45 @@
-"""One entry point for every supported input format (used by the CLI and the workflow)."""
+"""One entry point for every supported input format (used by the CLI and the workflow).
+
+Reading rules shared by every loader (see :mod:`kratom_omics.io._text` and
+:mod:`kratom_omics.io._values` for the details): ``.gz``/``.bz2``/``.xz``/one-file ``.zip`` read
+transparently; the encoding detected (UTF-8, else Windows-1252, else Latin-1; ``encoding=``
+forces one); the delimiter sniffed; rows shorter than the header read with missing values, longer
+rows refused unless the extra fields are empty; NUL bytes refused; infinite values read as missing
+with a warning. Every choice a loader makes is logged and recorded in the provenance step
+(``parameters["choices"]``).
+"""
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from .._core import DEFAULT_PHASES
-from ..errors import InputFormatError, did_you_mean
+from ._format import Format
+from ._loader import loader
+from ._registry import FORMATS as _REGISTERED
+from ._registry import dispatch
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
 __all__ = ["FORMATS", "read"]
 
-#: Every format :func:`read` accepts, with the reader that handles it.
-FORMATS: dict[str, str] = {
-    "maxquant": "read_maxquant",
-    "diann": "read_diann",
-    "fragpipe": "read_fragpipe",
-    "spectronaut": "read_spectronaut",
-    "alphapept": "read_alphapept",
-    "alphadia": "read_alphadia",
-    "mztab": "read_mztab",
-    "table": "read_table",
-    "epiprofile": "read_epiprofile",
-    "densitometry": "read_densitometry",
-    "featurecounts": "read_featurecounts",
-}
+#: Every format :func:`read` accepts (name -> registry record with reader, label, quantities, ...).
+FORMATS: Mapping[str, Format] = _REGISTERED
 
 
-def _detect(path: Path) -> str:
-    """Histone and count formats by their signatures; everything else by the proteomics detector."""
-    from ._proteomics import detect_proteomics_format
-
-    name = path.name.lower()
-    if name.startswith("histone_ratios"):
-        return "epiprofile"
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            first = fh.readline()
-    except OSError as exc:
-        raise InputFormatError(f"{str(path)!r} cannot be read: {exc}") from None
-    if first.startswith(("# Program:featureCounts", "Geneid\tChr\tStart\tEnd")):
-        return "featurecounts"
-    header = {h.strip().strip('"').lower() for h in re.split(r"[\t,;]", first)}
-    if header & {"target", "protein", "antibody"} and header & {
-        "signal",
-        "volume",
-        "adj. volume",
-        "density",
-    }:
-        return "densitometry"
-    try:
-        return detect_proteomics_format(path)
-    except InputFormatError as exc:
-        raise InputFormatError(
-            f"{exc} Also looked for EpiProfile (file name histone_ratios*.xls), featureCounts "
-            "('# Program:featureCounts' line) and densitometry ('target' and 'signal' columns)."
-        ) from None
-
-
+@loader
 def read(
     path: str | os.PathLike,
     samples: str | os.PathLike | pd.DataFrame | None = None,
     *,
     format: str = "auto",
     quantity: str | None = None,
+    encoding: str | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     join: Literal["exact", "inner"] = "exact",
     phase_column: str | None = None,
@@ -81,14 +50,19 @@ def read(
     Parameters
     ----------
     path
-        The tool output (see :data:`FORMATS`).
+        The tool output (see :data:`FORMATS`), compressed or not, or the tool's output folder.
     samples
         Sample sheet (path or DataFrame) joined onto ``.obs``; every mismatch is reported.
     format
-        One of :data:`FORMATS` or ``"auto"`` (detected from the file name and header).
+        One of :data:`FORMATS` or ``"auto"`` (detected from the file name and header; a file that
+        is recognised as something else, e.g. a sample sheet, is refused with what to do).
     quantity
-        Which quantity to load where the format has several (e.g. MaxQuant ``"lfq"``, ``"intensity"``,
-        ``"ibaq"``); ignored by formats with one.
+        Which quantity to load where the format has several (e.g. MaxQuant ``"lfq"``,
+        ``"intensity"``, ``"ibaq"``; see each record's ``quantities``); ignored (and logged) by
+        formats with one.
+    encoding
+        Text encoding; ``None`` detects it: UTF-8 (with or without byte-order mark), UTF-16/32 by
+        their byte-order mark, else Windows-1252 (Excel and other Windows tools), else Latin-1.
     phases
         Phase order of the sample sheet.
     join
@@ -96,37 +70,26 @@ def read(
     phase_column
         Column of the sample sheet that gives the phases (see :func:`read_samples`).
     options
-        Passed on to the format's reader.
+        Passed on to the format's reader (e.g. ``q_value=`` for DIA-NN); an option the reader does
+        not take is an error naming the ones it does.
 
     Returns
     -------
-    AnnData as the format's reader returns it (``.X`` and ``.layers["raw"]`` as loaded, ``.obs`` from the
-    sample sheet, ``.var`` annotations). ``.uns["kratom_omics"]["format"]`` records the format read.
+    AnnData as the format's reader returns it (``.X`` and ``.layers["raw"]`` as loaded, ``.obs`` from
+    the sample sheet, ``.var`` annotations). ``.uns["kratom_omics"]["format"]`` records the format
+    read (``"format_kind"`` the kind a detector named, e.g. DIA-NN ``"pg_matrix"``); the
+    provenance step records the reader's parameters and choices.
     """
-    from .. import io as kio
-
-    p = Path(path)
-    if not p.exists():
-        raise InputFormatError(f"{str(p)!r} does not exist.")
-    if p.is_file() and p.stat().st_size == 0:
-        raise InputFormatError(f"{str(p)!r} is empty; export the table from the tool again.")
-    fmt = _detect(p) if format == "auto" else format
-    if fmt not in FORMATS:
-        raise InputFormatError(did_you_mean(format, ["auto", *FORMATS], what="format"))
-    reader = getattr(kio, FORMATS[fmt])
     if phase_column is not None and samples is not None:
-        samples = kio.read_samples(samples, phases=phases, phase_column=phase_column)
-    kwargs: dict[str, Any] = {"phases": phases, "join": join, **options}
-    if quantity and fmt in {
-        "maxquant",
-        "fragpipe",
-        "diann",
-        "spectronaut",
-        "alphapept",
-        "alphadia",
-        "mztab",
-    }:
-        kwargs["quantity"] = quantity
-    adata = reader(p, samples, **kwargs)
-    adata.uns.setdefault("kratom_omics", {})["format"] = fmt
-    return adata
+        from ._samples import read_samples
+
+        samples = read_samples(samples, phases=phases, phase_column=phase_column)
+    return dispatch(
+        path,
+        samples,
+        format=format,
+        modality="any",
+        options={"quantity": quantity, "encoding": encoding, **options},
+        phases=phases,
+        join=join,
+    )

@@ -527,7 +527,7 @@ def genome_bins(
         p = Path(chrom_sizes)
         if not p.exists():
             raise InputFormatError(f"chrom sizes {str(p)!r} does not exist.")
-        from ._bigwig import is_bigwig, track_chroms
+        from ._bigwig_file import is_bigwig, track_chroms
 
         if is_bigwig(p):
             sizes = track_chroms(p)

@@ -83,7 +83,7 @@ def _is_msstats(columns: Sequence[object]) -> bool:
 def _msstats_samples(df: pd.DataFrame, source: str) -> pd.DataFrame:
     """An MSstats annotation (``Run`` or ``Raw.file``, ``Condition``, ``BioReplicate``, ...) as a
     sample sheet: one sample per run (per run and channel for MSstatsTMT's ``Channel``)."""
-    from ._anndata import normalize_run_name
+    from ._names import normalize_run_name
     from ._sdrf import clean_name
 
     df = df.copy()

@@ -199,7 +199,7 @@ def sdrf_samples(
 
     See :func:`kratom_omics.io.read_samples` for the rules.
     """
-    from ._anndata import normalize_run_name
+    from ._names import normalize_run_name
 
     roles = _column_roles(header)
     if "data file" not in roles:

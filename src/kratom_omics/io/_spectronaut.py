@@ -9,35 +9,25 @@ the cells) and with ``Filtered``/``NaN`` for missing values.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError
 from ._anndata import normalize_run_name
-from ._proteomics import (
-    JoinArg,
-    SamplesArg,
-    finish,
-    protein_var,
-    read_columns,
-    read_header,
-    require_columns,
-)
+from ._columns import read_columns, require_columns
+from ._format import Format, Probe
+from ._loader import loader
+from ._protein import finish, protein_var
+from ._text import open_table
+from ._values import as_integer
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
 __all__ = ["read_spectronaut"]
-
-logger = logging.getLogger("kratom_omics")
 
 _ANNOTATIONS = {
     "PG.ProteinGroups": "protein_group",
@@ -51,14 +41,13 @@ _RUN_COLUMNS = ("R.FileName", "R.Raw File Name")
 _GENERIC_QUANTITIES = {"lfq", "maxlfq", "intensity", "quantity"}
 
 
+@loader
 def read_spectronaut(
     path: str | os.PathLike,
-    samples: SamplesArg = None,
     *,
     quantity: str | None = None,
     decimal: str = "auto",
-    phases: Sequence[str] | None = DEFAULT_PHASES,
-    join: JoinArg = "exact",
+    encoding: str | None = None,
 ) -> AnnData:
     """Read a Spectronaut protein report (long or pivot) into a samples x protein-groups AnnData.
 
@@ -66,17 +55,14 @@ def read_spectronaut(
     ----------
     path
         A Spectronaut report export (``.tsv``, ``.xls`` text or ``.csv``; the delimiter is sniffed).
-    samples
-        Sample sheet (path or DataFrame) joined by run name (``R.FileName`` without raw-file
-        extension).
     quantity
         The protein quantity column without run prefix, ``"PG.Quantity"`` by default (e.g.
         ``"PG.MS2Quantity"``); ``"lfq"``, ``"maxlfq"``, ``"intensity"`` and ``"quantity"`` mean
         ``"PG.Quantity"``.
     decimal
         ``"auto"`` (detect a decimal comma from the cells), ``"."`` or ``","``.
-    phases, join
-        See :func:`kratom_omics.io.attach_samples`.
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
 
     Returns
     -------
@@ -87,17 +73,16 @@ def read_spectronaut(
     ``.obs["replicate"]`` (``R.Condition``, ``R.Replicate``); plus the sample sheet.
     ``.uns["kratom_omics"]["provenance"]`` records the call and its parameters.
     """
-    p = Path(path)
-    source = str(p)
-    header, delim = read_header(p, what="Spectronaut report")
+    tf = open_table(path, what="Spectronaut report", encoding=encoding)
+    source, header = tf.source, tf.header
     qname = "PG.Quantity" if quantity is None else str(quantity)
-    if qname.lower() in _GENERIC_QUANTITIES:  # names the other readers use for their default
+    if qname.lower() in FORMAT.quantities:  # names the other readers use for their default
         qname = "PG.Quantity"
     if decimal not in {"auto", ".", ","}:
         raise InputFormatError(f"decimal={decimal!r}; expected 'auto', '.' or ','.")
     id_col = next((c for c in ("PG.ProteinGroups", "PG.ProteinAccessions") if c in header), None)
     if id_col is None:
-        require_columns(header, ["PG.ProteinGroups"], source, "Spectronaut", p)
+        require_columns(header, ["PG.ProteinGroups"], source, "Spectronaut")
         raise InputFormatError(f"{source}: no 'PG.ProteinGroups' column.")  # pragma: no cover
     run_col = next((c for c in _RUN_COLUMNS if c in header), None)
     pivot = re.compile(r"^\[(\d+)\]\s+(.+)\." + re.escape(qname) + r"$")
@@ -112,25 +97,15 @@ def read_spectronaut(
                 "each run needs one column."
             )
         annotations, values = read_columns(
-            p,
-            sep=delim,
-            header=header,
-            text=text,
-            numeric=pivot_cols,
-            source=source,
-            decimal=decimal,
-            row_label=id_col,
+            tf, text=text, numeric=pivot_cols, decimal=decimal, row_label=id_col
         )
         values.columns = runs
         return finish(
             values,
             _var(annotations, id_col, source),
-            samples=samples,
             source=source,
             reader="read_spectronaut",
             parameters={"kind": "pivot", "quantity": qname},
-            phases=phases,
-            join=join,
         )
     if run_col is None or qname not in header:
         raise InputFormatError(
@@ -140,18 +115,11 @@ def read_spectronaut(
         )
     extra_obs = [c for c in ("R.Condition", "R.Replicate") if c in header]
     annotations, values = read_columns(
-        p,
-        sep=delim,
-        header=header,
-        text=[run_col, *extra_obs, *text],
-        numeric=[qname],
-        source=source,
-        decimal=decimal,
-        row_label=id_col,
+        tf, text=[run_col, *extra_obs, *text], numeric=[qname], decimal=decimal, row_label=id_col
     )
     long = pd.concat([annotations, values], axis=1)
     if long[run_col].isna().any():
-        rows = [int(i) + 2 for i in np.flatnonzero(long[run_col].isna().to_numpy())][:10]
+        rows = [int(i) for i in long.index[long[run_col].isna().to_numpy()][:10]]
         raise InputFormatError(f"{source}: empty {run_col!r} on line(s) {rows}.")
     all_runs = list(pd.unique(long[run_col]))
     pairs = long.drop_duplicates(subset=[run_col, id_col])
@@ -172,18 +140,13 @@ def read_spectronaut(
         per_run.index = [normalize_run_name(r) for r in per_run.index]
         obs = per_run.rename(columns={"R.Condition": "condition", "R.Replicate": "replicate"})
         if "replicate" in obs:
-            numeric = pd.to_numeric(obs["replicate"], errors="coerce")
-            if numeric.notna().all():
-                obs["replicate"] = numeric.astype(np.int64)
+            obs["replicate"] = as_integer(obs["replicate"])
     return finish(
         wide,
         var,
-        samples=samples,
         source=source,
         reader="read_spectronaut",
         parameters={"kind": "long", "quantity": qname},
-        phases=phases,
-        join=join,
         obs=obs,
     )
 
@@ -195,3 +158,27 @@ def _var(annotations: pd.DataFrame, id_col: str, source: str) -> pd.DataFrame:
         c: ann[c] for c in ("protein_group", "protein_names", "description", "organism") if c in ann
     }
     return protein_var(ann[key], genes=ann.get("gene"), extra=extra, source=source)
+
+
+def _pivot_pg(cols: list[str]) -> bool:
+    return any(re.match(r"^\[\d+\]\s.*\.PG\.\w+$", c) for c in cols)
+
+
+def _detect(pr: Probe) -> bool:
+    """Spectronaut report: 'PG.ProteinGroups' with 'R.FileName' (long) or '[n] <run>.PG.Quantity'
+    columns (pivot)"""
+    s = pr.colset
+    return bool({"PG.ProteinGroups", "PG.ProteinAccessions"} & s) and (
+        bool({"R.FileName", "R.Raw File Name"} & s) or _pivot_pg(pr.columns)
+    )
+
+
+FORMAT = Format(
+    name="spectronaut",
+    label="Spectronaut",
+    reader=read_spectronaut,
+    detect=_detect,
+    modality="protein",
+    quantities=dict.fromkeys(("PG.Quantity", *_GENERIC_QUANTITIES), "PG.Quantity"),
+    options=("decimal",),
+)

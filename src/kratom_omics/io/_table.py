@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,77 +13,37 @@ import pandas as pd
 from .._core import DEFAULT_PHASES
 from ..errors import InputFormatError, KeyNotFoundError, did_you_mean
 from ._anndata import build_anndata
+from ._columns import read_all_text
+from ._format import Format
+from ._loader import loader
+from ._text import check_path, open_table
+from ._values import NA_VALUES, to_numeric_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
 __all__ = ["read_table"]
 
-_NA_VALUES = ["", "NA", "NaN", "nan", "N/A", "#N/A", "NULL", "null", "Filtered", "-"]
-
 
 def read_delimited(
-    path: Path, *, sep: str | None = None, what: str = "table", **kwargs
+    path: Path, *, sep: str | None = None, what: str = "table", encoding: str | None = None
 ) -> pd.DataFrame:
-    """Read a text table as strings; the delimiter is sniffed (tab, comma, semicolon) unless given."""
-    if not path.exists():
-        raise InputFormatError(f"{what} {str(path)!r} does not exist.")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in {".xlsx", ".xlsm"}:
-            return pd.read_excel(path, dtype=str, keep_default_na=False, **kwargs)
-        if sep is None:
-            with open(path, encoding="utf-8-sig", errors="replace") as fh:
-                head = fh.readline()
-            counts = {s: head.count(s) for s in ("\t", ",", ";")}
-            sep = max(counts, key=lambda s: counts[s]) if any(counts.values()) else "\t"
-        df = pd.read_csv(
-            path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig", **kwargs
-        )
-    except pd.errors.EmptyDataError:
-        raise InputFormatError(f"{what} {str(path)!r} is empty.") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputFormatError(f"{what} {str(path)!r} could not be parsed: {exc}") from None
-    if "header" not in kwargs:  # pandas renames repeated names to "x.1": report them instead
-        with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            header = next(csv.reader([fh.readline().rstrip("\r\n")], delimiter=sep))
-        names = [h.strip() for h in header if h.strip()]
-        dups = sorted({h for h in names if names.count(h) > 1})
-        if dups:
+    """Read a whole table as text (``""`` for empty cells): ``.xlsx`` with openpyxl, text through
+    the shared reading path (:mod:`kratom_omics.io._text`; delimiter sniffed unless given)."""
+    if path.suffix.lower() in {".xlsx", ".xlsm"}:
+        check_path(path, what)
+        try:
+            df = pd.read_excel(path, dtype=str, keep_default_na=False)
+        except Exception as exc:  # openpyxl raises several types for broken workbooks
             raise InputFormatError(
-                f"{what} {str(path)!r} has duplicated column(s) {dups}; each column name must be unique "
-                "(a sample exported twice?)."
-            )
-    return df
+                f"{what} {str(path)!r}: the workbook could not be read: {exc}"
+            ) from None
+        df.index = pd.Index(np.arange(len(df)) + 2, name="line")
+        return df
+    return read_all_text(open_table(path, what=what, sep=sep, encoding=encoding))
 
 
-def to_numeric_frame(
-    df: pd.DataFrame, *, source: str, decimal: str = ".", row_label: pd.Index | None = None
-) -> pd.DataFrame:
-    """Convert string columns to float64; the first bad cell is named in the error.
-
-    Empty cells and the usual missing-value spellings (``NA``, ``NaN``, ``Filtered``, ...) become NaN.
-    """
-    out = {}
-    labels = row_label if row_label is not None else df.index
-    for col in df.columns:
-        raw = df[col]
-        text = raw.astype(str).str.strip()
-        if decimal != ".":
-            text = text.str.replace(".", "", regex=False).str.replace(decimal, ".", regex=False)
-        text = text.mask(text.isin(_NA_VALUES))
-        num = pd.to_numeric(text, errors="coerce")
-        bad = num.isna() & text.notna()
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputFormatError(
-                f"{source}: column {col!r} has a non-numeric value {raw.iloc[i]!r} at feature "
-                f"{labels[i]!r} ({int(bad.sum())} such cell(s)); expected numbers or an empty cell for missing."
-            )
-        out[col] = num.astype(np.float64)
-    return pd.DataFrame(out, index=df.index)
-
-
+@loader
 def read_table(
     path: str | os.PathLike,
     samples: str | os.PathLike | pd.DataFrame | None = None,
@@ -95,6 +54,7 @@ def read_table(
     sep: str | None = None,
     decimal: str = ".",
     zero_as_missing: bool = False,
+    encoding: str | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     join: Literal["exact", "inner"] = "exact",
 ) -> AnnData:
@@ -120,6 +80,11 @@ def read_table(
         Decimal mark (``","`` for files written with a decimal comma).
     zero_as_missing
         Treat 0 as missing (as intensity exports write it).
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
+    phases, join
+        Phase levels of the sample sheet and how it is joined (see
+        :func:`kratom_omics.io.attach_samples`).
 
     Returns
     -------
@@ -128,7 +93,7 @@ def read_table(
     """
     p = Path(path)
     source = str(p)
-    df = read_delimited(p, sep=sep, what="table")
+    df = read_delimited(p, sep=sep, what="table", encoding=encoding)
     if df.shape[1] < 2:
         raise InputFormatError(
             f"{source}: found {df.shape[1]} column; expected an id column and at least one value column. "
@@ -141,7 +106,7 @@ def read_table(
     if (ids == "").any():
         raise InputFormatError(
             f"{source}: empty id in column {id_col!r} on line(s) "
-            f"{[int(i) + 2 for i in np.flatnonzero(ids == '')][:10]}."
+            f"{[int(i) for i in df.index[(ids == '').to_numpy()][:10]]}."
         )
     df = df.drop(columns=[id_col])
     df.index = pd.Index(ids)
@@ -153,7 +118,7 @@ def read_table(
         cols = _sample_columns(df, samples, sample_columns, source, decimal, phases)
         values = to_numeric_frame(df[cols], source=source, decimal=decimal).T
         var = df.drop(columns=cols)
-        var = var.replace("", np.nan)
+        var = var.mask(var == "")
     else:
         raise InputFormatError(f"orientation={orientation!r}; expected 'features' or 'samples'.")
     if zero_as_missing:
@@ -195,7 +160,7 @@ def _sample_columns(df, samples, sample_columns, source, decimal, phases) -> lis
         text = df[c].astype(str).str.strip()
         if decimal != ".":
             text = text.str.replace(decimal, ".", regex=False)
-        text = text.mask(text.isin(_NA_VALUES))
+        text = text.mask(text.isin(NA_VALUES))
         if (
             text.notna().any()
             and pd.to_numeric(text, errors="coerce").notna().sum() == text.notna().sum()
@@ -207,3 +172,19 @@ def _sample_columns(df, samples, sample_columns, source, decimal, phases) -> lis
             "pass sample_columns=[...] or a sample sheet."
         )
     return numeric
+
+
+FORMAT = Format(
+    name="table",
+    label="generic table",
+    reader=read_table,
+    detect=None,
+    options=(
+        "orientation",
+        "feature_column",
+        "sample_columns",
+        "sep",
+        "decimal",
+        "zero_as_missing",
+    ),
+)

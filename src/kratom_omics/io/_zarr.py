@@ -21,7 +21,9 @@ import pandas as pd
 from .._core import DEFAULT_PHASES, record_provenance
 from ..errors import InputFormatError, MissingDependencyError
 from ._anndata import _make_unique
-from ._counts import FEATURECOUNTS_COLUMNS, _coordinate, bam_sample_name, featurecounts_header
+from ._choices import choices_so_far
+from ._counts import bam_sample_name, featurecounts_block, featurecounts_table
+from ._loader import loader
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -74,23 +76,7 @@ def finish_store(root: Any, x: Any, skeleton: AnnData) -> None:
     root.attrs.update({"encoding-type": "anndata", "encoding-version": "0.1.0"})
 
 
-def _counts_block(df: pd.DataFrame, bams: list[str], source: str, first_row: int) -> np.ndarray:
-    """Counts of one block of rows as float64 (rows x samples); non-integers are an error."""
-    text = df.iloc[:, 6:]
-    num = text.apply(lambda c: pd.to_numeric(c.str.strip(), errors="coerce")).to_numpy(
-        dtype=np.float64
-    )
-    bad = ~np.isfinite(num) | (num < 0) | (num != np.round(num))
-    if bad.any():
-        i, j = (int(v[0]) for v in np.nonzero(bad))
-        raise InputFormatError(
-            f"{source}: count {text.iat[i, j]!r} for feature {df['Geneid'].iat[i]!r} (data row "
-            f"{first_row + i + 1}) in {bams[j]!r} is not a non-negative integer; featureCounts "
-            "writes whole read counts (round or recount fractional -M --fraction counts)."
-        )
-    return num
-
-
+@loader(sheet=False)
 def featurecounts_to_zarr(
     path: str | os.PathLike,
     out: str | os.PathLike,
@@ -98,6 +84,7 @@ def featurecounts_to_zarr(
     chunk_rows: int = 100_000,
     rename: Mapping[str, str] | None = None,
     overwrite: bool = False,
+    encoding: str | None = None,
 ) -> Path:
     """Stream a featureCounts table into an AnnData zarr store without loading the counts.
 
@@ -116,6 +103,8 @@ def featurecounts_to_zarr(
         Explicit ``{bam column or reduced name: sample}`` mapping, as in ``read_featurecounts``.
     overwrite
         Replace an existing store at ``out``.
+    encoding
+        Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
 
     Returns
     -------
@@ -137,16 +126,13 @@ def featurecounts_to_zarr(
         raise InputFormatError(f"chunk_rows must be a positive integer; got {chunk_rows!r}.")
     if chunk_rows < 1:
         raise InputFormatError(f"chunk_rows must be >= 1; got {chunk_rows}.")
-    p = Path(path)
-    source = str(p)
-    if not p.exists():
-        raise InputFormatError(f"featureCounts table {source!r} does not exist.")
     out_p = Path(out)
     if out_p.exists() and not overwrite:
         raise InputFormatError(
             f"{str(out_p)!r} already exists; choose another out path or pass overwrite=True."
         )
-    n_comment, bams = featurecounts_header(p, source)
+    tf, bams = featurecounts_table(path, encoding=encoding)
+    source = tf.source
     names = [bam_sample_name(b) for b in bams]
     if rename:
         names = [rename.get(b, rename.get(n, n)) for b, n in zip(bams, names, strict=True)]
@@ -159,33 +145,15 @@ def featurecounts_to_zarr(
     n = len(bams)
     root, x = new_store(out_p, n, int(chunk_rows))
     var_parts: list[pd.DataFrame] = []
-    reader = pd.read_csv(
-        p,
-        sep="\t",
-        header=None,
-        skiprows=n_comment + 1,
-        dtype=str,
-        keep_default_na=False,
-        names=[*FEATURECOUNTS_COLUMNS, *(f"sample_{i}" for i in range(n))],
-        chunksize=int(chunk_rows),
-    )
     g = 0
     try:
-        for df in reader:
-            counts = _counts_block(df, bams, source, g)
+        for df in tf.read_chunks(int(chunk_rows), dtype=str):
+            if df.empty:
+                continue
+            df.index = pd.Index(tf.line_of(np.arange(g, g + len(df))), name="line")
+            counts, var = featurecounts_block(df, bams, source)
             x.append(counts.T, axis=1)
-            var_parts.append(
-                pd.DataFrame(
-                    {
-                        "id": df["Geneid"].astype(str).to_numpy(),
-                        "chrom": df["Chr"].str.split(";").str[0].to_numpy(),
-                        "start": _coordinate(df["Start"], "min", source) - 1,
-                        "end": _coordinate(df["End"], "max", source),
-                        "strand": df["Strand"].str.split(";").str[0].to_numpy(),
-                        "length": pd.to_numeric(df["Length"]).to_numpy(),
-                    }
-                )
-            )
+            var_parts.append(var.reset_index(names="id"))
             g += len(df)
             logger.debug("%s: %d features written", source, g)
     except pd.errors.ParserError as exc:
@@ -202,7 +170,12 @@ def featurecounts_to_zarr(
     record_provenance(
         skeleton,
         "kratom_omics.io.featurecounts_to_zarr",
-        {"source": source, "rename": dict(rename or {}), "chunk_rows": int(chunk_rows)},
+        {
+            "source": source,
+            "rename": dict(rename or {}),
+            "chunk_rows": int(chunk_rows),
+            "choices": choices_so_far(),
+        },
     )
     finish_store(root, x, skeleton)
     logger.info("%s: %d samples x %d features streamed to %s", source, n, g, out_p)
