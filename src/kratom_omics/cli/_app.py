@@ -604,6 +604,10 @@ def report_cmd(
     out: Annotated[Path, typer.Option(help="Output HTML file.")] = Path("report.html"),
     title: Annotated[str, typer.Option(help="Title of the report.")] = "kratom-omics report",
     key: Annotated[str, typer.Option(help="Key of the differential results.")] = "differential",
+    tables_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder of the report's TSV tables (default: <out stem>_tables)."),
+    ] = None,
 ) -> None:
     """Write the self-contained HTML report (and its tables as TSV beside it)."""
     from .. import report
@@ -613,7 +617,7 @@ def report_cmd(
     if len(inputs) == 1 and inputs[0].lower().endswith(".h5mu"):  # a study (kratom-omics study)
         from ..io import read_h5mu
 
-        report.html(read_h5mu(inputs[0]), out, title=title, key=key)
+        report.html(read_h5mu(inputs[0]), out, title=title, key=key, tables_dir=tables_dir)
         logger.info("wrote %s", out)
         return
     for item in inputs:
@@ -625,7 +629,13 @@ def report_cmd(
                 f"report input {item!r}: expected NAME=file.h5ad with distinct names."
             )
         data[name] = read_h5ad(Path(path))
-    report.html(data if len(data) > 1 else next(iter(data.values())), out, title=title, key=key)
+    report.html(
+        data if len(data) > 1 else next(iter(data.values())),
+        out,
+        title=title,
+        key=key,
+        tables_dir=tables_dir,
+    )
     logger.info("wrote %s", out)
 
 
