@@ -85,7 +85,9 @@ def test_unusable_output_paths_are_one_line_errors(tmp_path, make, message):
 
 def test_directory_output_over_a_file_is_refused(tmp_path):
     (tmp_path / "tables").write_text("a file")
-    with pytest.raises(KratomOmicsError, match="is a file; give a directory name"):
-        with atomic_dir(tmp_path / "tables"):
-            pass
+    with (
+        pytest.raises(KratomOmicsError, match="is a file; give a directory name"),
+        atomic_dir(tmp_path / "tables"),
+    ):
+        pass
     assert (tmp_path / "tables").read_text() == "a file"
