@@ -56,11 +56,11 @@ def check_output(
         raise KratomOmicsError(f"{what} path is empty; give a file name, e.g. 'out.h5ad'.")
     if "\x00" in str(text):
         raise KratomOmicsError(f"{what} path {text!r} contains a NUL character.")
-    try:
-        os.fsencode(text)
+    try:  # strict UTF-8: HDF5 and parquet writers encode the name so
+        str(text).encode("utf-8")
     except UnicodeError:
         raise KratomOmicsError(
-            f"{what} path {text!r} cannot be encoded as a file name on this system."
+            f"{what} path {text!r} cannot be encoded as a UTF-8 file name; rename it."
         ) from None
     p = Path(text)
     if len(p.name.encode("utf-8", "surrogateescape")) > 255:
