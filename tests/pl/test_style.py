@@ -79,9 +79,9 @@ def test_plots_read_results_back_from_h5ad(protein, tmp_path):
     protein.write_h5ad(tmp_path / "p.h5ad")
     back = ad.read_h5ad(tmp_path / "p.h5ad")
     assert kom.pl.phase_colors(back)["use"] == "#ffd700"
-    ax = kom.pl.volcano(back, "withdrawal - control", label="Rab35")
+    ax = kom.pl.volcano(back, "withdrawal - control", label="Rab35").axes[0]
     assert [t.get_text() for t in ax.texts] == ["Rab35"]
-    ax = kom.pl.top_heatmap(back, n_top=5)
+    ax = kom.pl.top_heatmap(back, n_top=5).axes[0]
     assert len(ax.get_yticklabels()) == 5
     fig = kom.pl.trajectories(back, "Rab35")
     animals = [c for c in fig.axes[0].collections if c.get_gid() == "animals"]

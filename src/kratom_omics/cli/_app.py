@@ -708,7 +708,6 @@ def plot_cmd(
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from .. import pl
     from ..errors import did_you_mean
@@ -741,13 +740,7 @@ def plot_cmd(
         kwargs["key"] = key
     if feature and "features" in params:
         kwargs["features"] = feature
-    result = func(adata, **kwargs)
-    fig = result if hasattr(result, "savefig") else result.figure
-    try:
-        with atomic_path(out) as tmp:
-            fig.savefig(tmp, dpi=150, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    func(adata, **kwargs, save=out)  # written atomically; format from the extension
 
 
 @command("report")
@@ -866,6 +859,11 @@ def study_cmd(
     config: Any
     if len(inputs) == 1 and "=" not in inputs[0]:
         config = Path(inputs[0])
+        if config.suffix.lower() not in (".yaml", ".yml"):
+            raise InputFormatError(
+                f"study input {inputs[0]!r}: one input is read as a config.yaml; give NAME=file "
+                "per modality (e.g. protein=proteinGroups.txt histone=histone.h5ad) otherwise."
+            )
     else:
         config = {}
         for item in inputs:

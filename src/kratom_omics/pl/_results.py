@@ -26,6 +26,7 @@ from ._style import (
     lfc_of,
     match_features,
     new_axes,
+    plot_function,
     quiet,
     sample_order,
     tx,
@@ -229,29 +230,34 @@ def _contrast_plot(
     return plot
 
 
-volcano = _contrast_plot(
-    "volcano",
-    _volcano_axes,
-    (5.0, 4.2),
-    """Volcano plot of one contrast: log2 fold change against -log10 p-value.
+volcano = plot_function(
+    _contrast_plot(
+        "volcano",
+        _volcano_axes,
+        (5.0, 4.2),
+        """Volcano plot of one contrast: log2 fold change against -log10 p-value.
 
     Significant features (``padj < fdr`` and ``|log2fc| >= lfc``) are coloured up/down; dashed lines
     show the fold-change threshold and the p-value at the FDR threshold. When
     ``adata.uns[key]["s0_curve"]`` exists (a DataFrame with columns ``log2fc`` and ``neg_log10_p``,
     optionally ``contrast``), it is drawn.
     """,
+    )
 )
-ma = _contrast_plot(
-    "ma",
-    _ma_axes,
-    (5.0, 4.0),
-    """MA plot of one contrast: mean log2 abundance against log2 fold change.
+ma = plot_function(
+    _contrast_plot(
+        "ma",
+        _ma_axes,
+        (5.0, 4.0),
+        """MA plot of one contrast: mean log2 abundance against log2 fold change.
 
     Significant features (``padj < fdr`` and ``|log2fc| >= lfc``) are coloured up/down.
     """,
+    )
 )
 
 
+@plot_function
 def pvalue_histogram(
     adata: AnnData,
     contrast: str | None = None,
@@ -298,6 +304,7 @@ def pvalue_histogram(
     return ax
 
 
+@plot_function
 def top_heatmap(
     adata: AnnData,
     contrast: str | None = None,

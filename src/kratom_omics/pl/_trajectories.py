@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._core import check_obs_key, get_matrix
 from ..errors import InputFormatError
-from ._style import feature_labels, group_colors, match_features, new_figure, tx
+from ._style import feature_labels, group_colors, match_features, new_figure, plot_function, tx
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -143,6 +143,7 @@ def trajectory_summary(
     return pd.DataFrame(rows)
 
 
+@plot_function
 def trajectories(
     adata: AnnData,
     features: str | Sequence[str] = "Rab35",
