@@ -195,9 +195,18 @@ def new_figure(
     return fig, axes[:n_panels]
 
 
+#: Longest label drawn from the data (sample, feature, level names); longer ones end in "…".
+MAX_LABEL = 48
+
+
 def tx(text: object) -> str:
-    """Text from the data shown literally by matplotlib (a ``$`` would otherwise start mathtext)."""
-    return str(text).replace("$", r"\$")
+    """Text from the data shown literally by matplotlib (a ``$`` would otherwise start mathtext),
+    cut to :data:`MAX_LABEL` characters (a 10,000-character name would make a figure of
+    hundreds of megapixels)."""
+    s = str(text)
+    if len(s) > MAX_LABEL:
+        s = s[: MAX_LABEL - 1] + "…"
+    return s.replace("$", r"\$")
 
 
 def heatmap(
@@ -277,8 +286,26 @@ def group_colors(
     key = f"{groupby}_colors"
     stored = adata.uns.get(key)
     colors: dict[str, str] = {}
-    if stored is not None and len(stored) == len(levels):
-        colors = {lv: to_hex(str(c)) for lv, c in zip(levels, stored, strict=True)}
+    try:
+        stored_ok = stored is not None and len(stored) == len(levels)
+    except TypeError:  # a scalar
+        stored_ok = False
+    if stored_ok:
+        # stored colours (e.g. from scanpy) are kept where they are colours; invalid ones are
+        # replaced by the defaults, with a warning
+        bad = [str(c) for c in stored if not is_color_like(str(c))]
+        if bad:
+            logger.warning(
+                "adata.uns[%r] holds values that are not colours %s; the default colours are "
+                "used for those levels",
+                key,
+                bad[:5],
+            )
+        colors = {
+            lv: to_hex(str(c))
+            for lv, c in zip(levels, stored, strict=True)
+            if is_color_like(str(c))
+        }
     extra = iter(_EXTRA_COLORS * (1 + len(levels) // len(_EXTRA_COLORS)))
     for lv in levels:
         if lv not in colors:
