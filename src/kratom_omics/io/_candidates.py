@@ -106,8 +106,8 @@ def _read_text(path: Path) -> pd.DataFrame:
         ]
     if len(lines) < 2:
         raise InputFormatError(
-            f"candidate list {str(path)!r} has "
-            + ("no lines" if not lines else "a header but no candidate")
+            f"candidate list {str(path)!r} "
+            + ("is empty" if not lines else "has a header but no candidate")
             + "; expected a header line and one row per candidate (candidate, modality, "
             "contrast, direction, evidence)."
         )
