@@ -229,7 +229,7 @@ def simulate_cmd(
         timepoints=tps,
         repeated=repeated,
         n_batches=n_batches,
-        **({"assay": "western"} if format == "densitometry" else {}),
+        assay="western" if format == "densitometry" else "ptm",
     )
     if format == "h5ad":
         write_h5ad(adata, out)
@@ -258,7 +258,7 @@ def example_data_cmd(
     """Write the example data set (MaxQuant, EpiProfile, western blot, sample sheet) from the simulator."""
     from ..datasets import write_example_data
 
-    _outputs(out, directory=True)  # type: ignore[arg-type]
+    _outputs(out, directory=True)
     for path in write_example_data(out, seed=seed):
         logger.info("wrote %s", path)
 

@@ -103,7 +103,7 @@ def show_figure(fig: Figure) -> None:
     import matplotlib
 
     try:
-        from IPython import get_ipython  # type: ignore[attr-defined]
+        from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython is a scanpy dependency
         get_ipython = None
     if get_ipython is not None and get_ipython() is not None:
@@ -146,7 +146,7 @@ def plot_function(func: Callable[..., Any]) -> Callable[..., Figure]:
     ) -> Figure:
         fig = root_figure(func(*args, **kwargs))
         if save not in (None, False):
-            save_figure(fig, save, func.__name__)  # type: ignore[arg-type]
+            save_figure(fig, save, func.__name__)
         if show:
             show_figure(fig)
         return fig
