@@ -62,3 +62,24 @@ def test_save_true_and_bad_extensions(protein, tmp_path, monkeypatch):
         kom.pl.cv(protein, save="cv.docx")
     with pytest.raises(kom.errors.InputFormatError, match="give a file name with an extension"):
         kom.pl.cv(protein, save="cv")
+
+
+def test_axes_name_the_scale_of_the_values():
+    h = kom.datasets.simulate("histone", seed=4, n_per_phase=3)
+    h.X = h.layers["raw"].copy()
+    kom.pp.histone_transform(h, "logit")
+    kom.tl.differential(h, "phase")
+    fig = kom.pl.volcano(h, "withdrawal - control")
+    assert fig.axes[0].get_xlabel() == "log2 odds ratio (withdrawal - control)"
+    fig = kom.pl.ma(h, "withdrawal - control")
+    assert fig.axes[0].get_xlabel() == "mean logit (log2 odds)"
+    fig = kom.pl.trajectories(h, "H3K9ac")
+    assert fig.axes[0].get_ylabel() == "logit (log2 odds)"
+    p = kom.datasets.simulate("protein", seed=1, n_features=30, n_per_phase=3)
+    kom.tl.differential(p, "phase")
+    assert (
+        kom.pl.volcano(p, "withdrawal - control")
+        .axes[0]
+        .get_xlabel()
+        .startswith("log2 fold change")
+    )

@@ -29,6 +29,7 @@ from ._style import (
     plot_function,
     quiet,
     sample_order,
+    scale_labels,
     tx,
 )
 
@@ -175,7 +176,7 @@ def _volcano_axes(
             part = curve.loc[np.sign(curve["log2fc"]) == sign].sort_values("log2fc")
             if len(part):
                 ax.plot(part["log2fc"], part["neg_log10_p"], color="0.2", lw=1, gid="s0-curve")
-    ax.set_xlabel(f"log2 fold change ({tx(contrast)})")
+    ax.set_xlabel(f"{scale_labels(adata)[1]} ({tx(contrast)})")
     ax.set_ylabel("-log10 p-value")
     return "log2fc", fc, y
 
@@ -188,8 +189,9 @@ def _ma_axes(
     mean = pd.to_numeric(table["mean_log2"], errors="coerce").to_numpy(dtype=float)
     _scatter_by_status(ax, mean, fc, _status(table, fdr, lfc))
     ax.axhline(0, color="0.3", lw=0.8)
-    ax.set_xlabel("mean log2 abundance")
-    ax.set_ylabel(f"log2 fold change ({tx(contrast)})")
+    value, effect = scale_labels(adata)
+    ax.set_xlabel(f"mean {value}")
+    ax.set_ylabel(f"{effect} ({tx(contrast)})")
     return "mean_log2", mean, fc
 
 

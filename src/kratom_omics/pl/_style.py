@@ -170,6 +170,23 @@ def plot_function(func: Callable[..., Any]) -> Callable[..., Figure]:
     return plot
 
 
+#: Axis labels of a value and of a difference of values, by what ``.X`` holds.
+_SCALE_LABELS = {
+    "logit": ("logit (log2 odds)", "log2 odds ratio"),
+    "clr": ("CLR value", "CLR difference"),
+}
+
+
+def scale_labels(adata: AnnData, layer: str | None = None) -> tuple[str, str]:
+    """Labels of a value and of a difference on the scale of ``.X`` (``"log2 abundance"`` and
+    ``"log2 fold change"`` unless the data record logit or CLR values)."""
+    from ..pp._common import x_transform
+
+    if layer is not None:
+        return str(layer), f"difference of {layer}"
+    return _SCALE_LABELS.get(x_transform(adata) or "", ("log2 abundance", "log2 fold change"))
+
+
 def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     """Return ``ax`` or the single Axes of a new Agg-safe figure."""
     if ax is not None:

@@ -783,7 +783,8 @@ def _summary_rows(modalities: Sequence[Modality]) -> pd.DataFrame:
 def _headline_features(modalities: Sequence[Modality]) -> list[tuple[Modality, str, str]]:
     """The top markers: concordant candidates first, then significant ones, then any found; the
     reported feature of each in each modality (at most :data:`_MAX_PANELS`)."""
-    picks: list[tuple[int, float, Modality, str, str]] = []
+    picks: list[tuple[int, int, int, Modality, str, str]] = []
+    order: dict[str, int] = {}
     for m in modalities:
         cand = m.candidates
         if cand is None or m.groupby is None or "best_feature" not in cand.columns:
@@ -797,11 +798,13 @@ def _headline_features(modalities: Sequence[Modality]) -> list[tuple[Modality, s
             conc = rec.get("concordant") is True or rec.get("concordant") is np.True_
             sig = rec.get("significant") is True or rec.get("significant") is np.True_
             rank = 0 if conc else (1 if sig else 2)
-            padj = rec.get("padj")
-            p = float(padj) if isinstance(padj, (int, float)) and np.isfinite(padj) else 2.0
-            picks.append((rank, p, m, str(feat), str(rec.get("candidate", feat))))
-    picks.sort(key=lambda t: (t[0], t[1]))
-    return [(m, f, c) for _, _, m, f, c in picks[:_MAX_PANELS]]
+            name = str(rec.get("candidate", feat))
+            order.setdefault(name, len(order))
+            picks.append((rank, order[name], m.index, m, str(feat), name))
+    # concordant first; a candidate's modalities side by side, in the candidate list's order
+    best = {name: min(p[0] for p in picks if p[5] == name) for name in order}
+    picks.sort(key=lambda t: (best[t[5]], t[1], t[0], t[2]))
+    return [(m, f, c) for _, _, _, m, f, c in picks[:_MAX_PANELS]]
 
 
 def _headline_figure(picks: Sequence[tuple[Modality, str, str]], dpi: int) -> dict[str, Any]:
