@@ -1,5 +1,4 @@
 # Configuration and sample sheet: validated before any job runs.
-import copy
 import re
 from pathlib import Path
 import shlex
@@ -18,12 +17,9 @@ def q(value):
     return shlex.quote(str(value))
 
 
-# A configuration given with --configfile replaces config/config.yaml as a whole (Snakemake would
-# merge the two, so a protein-only study would still run the example's histone and western inputs);
-# keys it leaves out take the schema's defaults. --config key=value still applies on top.
-if workflow.overwrite_configfiles:
-    config.clear()
-    config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
+# A configuration given with --configfile replaces config/config.yaml as a whole (the Snakefile reads
+# config/config.yaml only without one; merged, a protein-only study would still run the example's
+# histone and western inputs); keys it leaves out take the schema's defaults below.
 
 # A modality name becomes part of output paths and job commands: refuse anything but a plain name
 # before anything else reads it (the schema says the same; this message is the friendlier one).
