@@ -69,7 +69,7 @@ def test_temporaries_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
         (lambda d: str(d), "is a directory; give a file name inside it"),
         (lambda d: str(d / "file.txt" / "out.h5ad"), "is a file, not a directory"),
         (lambda d: str(d / "a\x00b.h5ad"), "contains a NUL character"),
-        (lambda d: str(d / "\ud800.h5ad"), "cannot be encoded as a file name"),
+        (lambda d: str(d / "\ud800.h5ad"), "cannot be encoded as a UTF-8 file name"),
         (lambda d: str(d / ("x" * 300 + ".h5ad")), "longer than 255 bytes"),
     ],
 )

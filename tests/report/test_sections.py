@@ -103,8 +103,8 @@ def test_findings_come_first_and_histone_effects_are_named_after_their_scale(tmp
     assert rows.loc[("H3K9ac", "histone"), "observed"] == "down"
     assert rows.loc[("H3K9ac", "histone"), "auc"] > 0.75  # a down-marker, in its direction
     assert rows.loc[("H3K9ac", "histone"), "auc_direction"] == "withdrawal < control"
-    n_conc = int(summary["concordant"].fillna(False).astype(bool).sum())
-    names = summary.loc[summary["concordant"].fillna(False).astype(bool), "candidate"].unique()
+    n_conc = int((summary["concordant"].astype(str) == "True").sum())
+    names = summary.loc[(summary["concordant"].astype(str) == "True"), "candidate"].unique()
     assert f"{len(names)} of {summary['candidate'].nunique()} candidate markers concordant" in text
     assert n_conc >= 2
 
