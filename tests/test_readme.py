@@ -26,6 +26,35 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     table = namespace["kom"].get.biomarkers(adata, table="candidates").set_index("candidate")
     assert table.loc["Rab35", "status"] == "concordant"
     assert (tmp_path / "report.html").stat().st_size > 10_000
+    assert (tmp_path / "volcano.pdf").read_bytes().startswith(b"%PDF")  # save=
+    assert (tmp_path / "rab35.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_readme_command_line_example_runs(tmp_path, monkeypatch, capsys):
+    import shlex
+
+    import pandas as pd
+
+    from kratom_omics.cli import main
+
+    text = (ROOT / "README.md").read_text()
+    part = text.split("The command line mirrors this", 1)[1]
+    block = re.findall(r"```bash\n(.*?)```", part, flags=re.S)[0]
+    shutil.copy(ROOT / "example_data/proteinGroups.txt", tmp_path)
+    shutil.copy(ROOT / "example_data/samples.tsv", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    lines = [ln.split("  #")[0].strip() for ln in block.splitlines() if ln.strip()]
+    assert len(lines) == 7
+    for line in lines:
+        args = shlex.split(line)
+        assert args[0] == "kratom-omics"
+        assert main(args[1:]) == 0, (line, capsys.readouterr().err)
+    cand = pd.read_csv(tmp_path / "candidates.tsv", sep="\t").set_index("candidate")
+    assert cand.loc["Rab35", "status"] == "concordant"
+    assert (tmp_path / "volcano.png").read_bytes().startswith(b"\x89PNG")
+    assert "Rab35" in (tmp_path / "report.html").read_text()
+    assert (tmp_path / "report_tables" / "protein_biomarkers.tsv").exists()
+    assert (tmp_path / "sim" / "samples.tsv").exists()
 
 
 def test_quickstart_has_exactly_two_commands():

@@ -182,8 +182,17 @@ def get_result(adata: AnnData, key: str, *, part: str = "table") -> Result:
             if available
             else f"Run kom.tl.differential(adata, ..., key_added={key!r}) first."
         )
+        cli = (
+            f"Available differential results: {available} (choose one with --key)."
+            if available
+            else "Run `kratom-omics differential IN.h5ad OUT.h5ad"
+            + ("" if key == "differential" else f" --key-added {key}")
+            + "` first and pass its output."
+        )
+        what = f"key={key!r}: no differential result in adata.uns[{key!r}] ({part!r} missing)."
         raise ResultNotFoundError(
-            f"key={key!r}: no differential result in adata.uns[{key!r}] ({part!r} missing). {hint}"
+            f"{what} {hint}",
+            cli=f"--key {key!r}: the .h5ad holds no differential result ({part!r} missing). {cli}",
         )
     return Result(key, cast(Mapping[str, Any], store))
 

@@ -26,7 +26,17 @@ __all__ = [
 
 
 class KratomOmicsError(Exception):
-    """Base class of every error a user of kratom-omics can cause."""
+    """Base class of every error a user of kratom-omics can cause.
+
+    The message speaks Python (``kom.tl.differential(adata, key_added='x')``); where the fix reads
+    otherwise on the command line, ``cli=`` gives the same message in command-line words
+    (``kratom-omics differential IN OUT --key-added x``), which the ``kratom-omics`` command prints
+    instead.
+    """
+
+    def __init__(self, *args: object, cli: str | None = None) -> None:
+        super().__init__(*args)
+        self.cli = cli
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0]) if self.args else ""

@@ -53,5 +53,5 @@ def test_load_with_phase_column_and_any_levels(tmp_path, capsys):
     assert code == 1
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
-    assert errors[0].startswith("error: phase_column='treatment' is not a column of sample sheet")
+    assert errors[0].startswith("error: --phase-column treatment is not a column of sample sheet")
     assert "Traceback" not in err

@@ -112,14 +112,6 @@ def test_workflow_schema_enum_is_the_registry():
         assert enum == ["auto", *FORMATS]
 
 
-def test_cli_format_help_lists_the_registry():
-    source = (ROOT / "src" / "kratom_omics" / "cli" / "_app.py").read_text()
-    m = re.search(r'format: Annotated\[\s*str,\s*typer\.Option\(\s*help="([^"]+)"', source)
-    assert m is not None
-    listed = re.findall(r"[a-z]+", m.group(1).split(":", 1)[1])
-    assert listed == ["auto", *FORMATS]
-
-
 def test_readme_lists_the_registry():
     readme = (ROOT / "README.md").read_text()
     m = re.search(r"their format \(([^)]*)\)", readme)

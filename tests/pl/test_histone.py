@@ -41,7 +41,7 @@ def test_family_fractions_table(histone):
 
 
 def test_mark_heatmap_values_and_stars(histone):
-    ax = kom.pl.mark_heatmap(histone, marks=["h3k9ac", "H4K12ac"], fdr=0.05)
+    ax = kom.pl.mark_heatmap(histone, marks=["h3k9ac", "H4K12ac"], fdr=0.05).axes[0]
     rows = [t.get_text() for t in ax.get_yticklabels()]
     tokens = histone.var["marks"].str.split(";")
     expected = [

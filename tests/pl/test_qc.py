@@ -10,7 +10,7 @@ from kratom_omics.errors import InputFormatError, KeyNotFoundError
 
 
 def test_detected_bar_heights_and_colours(protein):
-    ax = kom.pl.detected(protein)
+    ax = kom.pl.detected(protein).axes[0]
     bars = ax.patches
     assert len(bars) == protein.n_obs
     expected = np.isfinite(protein.X).sum(axis=1)  # samples are already in phase order
@@ -22,7 +22,7 @@ def test_detected_bar_heights_and_colours(protein):
 
 
 def test_missingness_points_and_trend(protein):
-    ax = kom.pl.missingness(protein, n_bins=10)
+    ax = kom.pl.missingness(protein, n_bins=10).axes[0]
     pts = np.asarray(ax.collections[0].get_offsets())
     observed = np.isfinite(protein.X)
     keep = observed.any(axis=0)
@@ -35,7 +35,7 @@ def test_missingness_points_and_trend(protein):
 
 
 def test_intensity_distributions_before_after(protein):
-    ax = kom.pl.intensity_distributions(protein, before="raw")
+    ax = kom.pl.intensity_distributions(protein, before="raw").axes[0]
     boxes = [p for p in ax.patches if p.get_hatch() == "//"]
     assert len(boxes) == protein.n_obs
     solid = [p for p in ax.patches if not p.get_hatch()]
@@ -51,7 +51,7 @@ def test_intensity_distributions_before_after(protein):
 
 
 def test_correlation_matrix_values(protein):
-    ax = kom.pl.correlation(protein)
+    ax = kom.pl.correlation(protein).axes[0]
     mesh = ax.collections[0]
     values = np.asarray(mesh.get_array()).reshape(protein.n_obs, protein.n_obs)
     expected = pd.DataFrame(protein.X.T).corr().to_numpy()
@@ -90,7 +90,7 @@ def test_pca_imputes_when_too_few_complete(protein):
 
 
 def test_cv_per_phase(protein):
-    ax = kom.pl.cv(protein)
+    ax = kom.pl.cv(protein).axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["control", "use", "withdrawal"]
     lin = np.exp2(protein.X[:6])
     ok = np.isfinite(lin).sum(axis=0) >= 2

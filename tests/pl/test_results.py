@@ -17,7 +17,7 @@ def _by_gid(ax, gid):
 
 def test_volcano_points_colours_and_labels(protein):
     table = kom.get.differential(protein, contrast=WC)
-    ax = kom.pl.volcano(protein, WC, fdr=0.05, lfc=0.5, label=["rab35", "HDAC2"])
+    ax = kom.pl.volcano(protein, WC, fdr=0.05, lfc=0.5, label=["rab35", "HDAC2"]).axes[0]
     up, down, ns = (_by_gid(ax, g)[0] for g in ("up", "down", "ns"))
     sig = (table["padj"] < 0.05) & (table["log2fc"].abs() >= 0.5)
     assert len(up.get_offsets()) == int((sig & (table["log2fc"] > 0)).sum())
@@ -39,7 +39,7 @@ def test_volcano_points_colours_and_labels(protein):
 
 def test_volcano_default_labels_top_features(protein):
     table = kom.get.differential(protein, contrast=WC)
-    ax = kom.pl.volcano(protein, WC, n_top=3)
+    ax = kom.pl.volcano(protein, WC, n_top=3).axes[0]
     top = table.sort_values("pvalue")["gene"].head(3).tolist()
     assert [t.get_text() for t in ax.texts] == top
 
@@ -48,7 +48,7 @@ def test_volcano_draws_s0_curve(protein):
     x = np.linspace(0.2, 3, 20)
     curve = pd.DataFrame({"log2fc": np.r_[-x, x], "neg_log10_p": np.r_[1 / x, 1 / x]})
     protein.uns["differential"]["s0_curve"] = curve
-    ax = kom.pl.volcano(protein, WC)
+    ax = kom.pl.volcano(protein, WC).axes[0]
     lines = [ln for ln in ax.lines if ln.get_gid() == "s0-curve"]
     assert len(lines) == 2
     np.testing.assert_allclose(lines[0].get_xdata(), x)
@@ -58,8 +58,8 @@ def test_volcano_errors(protein):
     with pytest.raises(KeyNotFoundError, match=r"contrast='withdrawal-contrl'.*Did you mean"):
         kom.pl.volcano(protein, "withdrawal-contrl")
     # spacing is normalised as in kom.get.differential: the same rows are drawn
-    loose = kom.pl.volcano(protein, "withdrawal-control")
-    exact = kom.pl.volcano(protein, WC)
+    loose = kom.pl.volcano(protein, "withdrawal-control").axes[0]
+    exact = kom.pl.volcano(protein, WC).axes[0]
     assert [len(c.get_offsets()) for c in loose.collections] == [
         len(c.get_offsets()) for c in exact.collections
     ]
@@ -74,7 +74,7 @@ def test_volcano_errors(protein):
 
 def test_ma_plot_coordinates(protein):
     table = kom.get.differential(protein, contrast=WC)
-    ax = kom.pl.ma(protein, WC, label="Rab35")
+    ax = kom.pl.ma(protein, WC, label="Rab35").axes[0]
     pts = np.concatenate(
         [c.get_offsets() for c in ax.collections if c.get_gid() in ("ns", "up", "down")]
     )
@@ -86,7 +86,7 @@ def test_ma_plot_coordinates(protein):
 
 def test_pvalue_histogram_counts(protein):
     table = kom.get.differential(protein, contrast="use - control")
-    ax = kom.pl.pvalue_histogram(protein, "use - control", bins=10)
+    ax = kom.pl.pvalue_histogram(protein, "use - control", bins=10).axes[0]
     heights = [p.get_height() for p in ax.patches]
     pv = table["pvalue"].dropna()
     assert len(pv) < len(table)  # features missing in a whole group have no p-value
@@ -97,7 +97,7 @@ def test_pvalue_histogram_counts(protein):
 
 
 def test_top_heatmap_ranks_by_f_test_and_orders_samples(histone):
-    ax = kom.pl.top_heatmap(histone, n_top=8, scale="zscore")
+    ax = kom.pl.top_heatmap(histone, n_top=8, scale="zscore").axes[0]
     f = kom.get.differential_f(histone).sort_values("pvalue")
     top = f["feature"].head(8).tolist()
     assert [t.get_text() for t in ax.get_yticklabels()] == top
@@ -115,7 +115,7 @@ def test_top_heatmap_ranks_by_f_test_and_orders_samples(histone):
 
 def test_top_heatmap_by_contrast(protein):
     table = kom.get.differential(protein, contrast=WC).sort_values("pvalue")
-    ax = kom.pl.top_heatmap(protein, WC, n_top=5)
+    ax = kom.pl.top_heatmap(protein, WC, n_top=5).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == table["gene"].head(5).tolist()
     with pytest.raises(InputFormatError, match="n_top=0 must be a positive integer"):
         kom.pl.top_heatmap(protein, n_top=0)
@@ -124,13 +124,13 @@ def test_top_heatmap_by_contrast(protein):
 def test_volcano_takes_the_treat_threshold_of_the_analysis():
     a = kom.datasets.simulate("protein", seed=7, n_features=60)
     kom.tl.differential(a, "phase", lfc=0.5)
-    ax = kom.pl.volcano(a, WC)
+    ax = kom.pl.volcano(a, WC).axes[0]
     assert [ln.get_xdata()[0] for ln in ax.lines if ln.get_gid() == "lfc-line"] == [-0.5, 0.5]
     table = kom.get.differential(a, contrast=WC)
     sig = (table["padj"] < 0.05) & (table["log2fc"].abs() >= 0.5)
     up = next(c for c in ax.collections if c.get_gid() == "up")
     assert len(up.get_offsets()) == int((sig & (table["log2fc"] > 0)).sum())
-    ax = kom.pl.volcano(a, WC, lfc=0)
+    ax = kom.pl.volcano(a, WC, lfc=0).axes[0]
     assert not [ln for ln in ax.lines if ln.get_gid() == "lfc-line"]
 
 
@@ -141,7 +141,7 @@ def test_on_off_features_drawn_at_the_edge(protein):
     table.loc[rows[0], ["log2fc", "pvalue", "padj"]] = [np.inf, 1e-6, 1e-4]
     table.loc[rows[1], ["log2fc", "pvalue", "padj"]] = [-np.inf, 1e-5, 1e-3]
     res["table"] = table
-    ax = kom.pl.volcano(protein, WC, n_top=0)
+    ax = kom.pl.volcano(protein, WC, n_top=0).axes[0]
     pts = np.concatenate(
         [c.get_offsets() for c in ax.collections if c.get_gid() in ("ns", "up", "down")]
     )

@@ -79,10 +79,38 @@ def test_plots_read_results_back_from_h5ad(protein, tmp_path):
     protein.write_h5ad(tmp_path / "p.h5ad")
     back = ad.read_h5ad(tmp_path / "p.h5ad")
     assert kom.pl.phase_colors(back)["use"] == "#ffd700"
-    ax = kom.pl.volcano(back, "withdrawal - control", label="Rab35")
+    ax = kom.pl.volcano(back, "withdrawal - control", label="Rab35").axes[0]
     assert [t.get_text() for t in ax.texts] == ["Rab35"]
-    ax = kom.pl.top_heatmap(back, n_top=5)
+    ax = kom.pl.top_heatmap(back, n_top=5).axes[0]
     assert len(ax.get_yticklabels()) == 5
     fig = kom.pl.trajectories(back, "Rab35")
     animals = [c for c in fig.axes[0].collections if c.get_gid() == "animals"]
     assert [c.get_facecolor()[0][:3].round(3).tolist() for c in animals][1] == [1.0, 0.843, 0.0]
+
+
+def test_invalid_stored_colours_fall_back_with_a_warning(protein, caplog):
+    a = protein.copy()
+    a.uns["phase_colors"] = ["notacolor", "#zzzzzz", "#123456"]
+    with caplog.at_level("WARNING", logger="kratom_omics"):
+        colors = kom.pl.phase_colors(a)
+    assert colors == {"control": "#4c72b0", "use": "#dd8452", "withdrawal": "#123456"}
+    assert "holds values that are not colours ['notacolor', '#zzzzzz']" in caplog.text
+    a.uns["phase_colors"] = 7  # not even a list
+    assert kom.pl.phase_colors(a)["control"] == "#4c72b0"
+
+
+@pytest.mark.parametrize("length", [10_000, 100_000])
+def test_very_long_names_are_cut_in_figures(protein, length, tmp_path):
+    from kratom_omics.pl._style import MAX_LABEL
+
+    a = protein.copy()
+    a.obs_names = ["s" * length, *a.obs_names[1:]]
+    out = tmp_path / "c.png"
+    fig = kom.pl.correlation(a, save=out)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert max(len(t) for t in labels) == MAX_LABEL
+    assert any(t.endswith("…") for t in labels)
+    from PIL import Image
+
+    w, h = Image.open(out).size
+    assert w * h < 20_000_000

@@ -30,19 +30,22 @@ def test_report_and_tables_written(built, study):
         [
             "cross_modality_candidates.tsv",
             "cross_modality_counts.tsv",
+            "summary_candidates.tsv",
             *[
                 f"{m}_{t}.tsv"
                 for m in ("histone", "protein")
-                for t in ("biomarker_candidates", "differential", "f_test", "provenance", "samples")
+                for t in ("biomarkers", "differential", "differential_F", "provenance", "samples")
             ],
         ]
     )
     diff = pd.read_csv(tables / "protein_differential.tsv", sep="\t")
     assert len(diff) == 60 * 2  # every feature and contrast, although the page shows 40 per table
-    stored = study["protein"].uns["differential"]["table"]
+    expected = kom.get.differential(study["protein"])
+    assert list(diff.columns) == list(expected.columns)
     np.testing.assert_allclose(
-        diff["log2fc"].to_numpy(), stored["log2fc"].to_numpy(), equal_nan=True
+        diff["log2fc"].to_numpy(), expected["log2fc"].to_numpy(), equal_nan=True
     )
+    assert "<th>log2fc</th>" in text  # log2 values: log2 fold changes
     umask = os.umask(0)
     os.umask(umask)
     assert built.stat().st_mode & 0o777 == 0o666 & ~umask
@@ -229,6 +232,9 @@ def test_hostile_sample_name_is_text_not_script(page):
 
     with pytest.raises(NoAlertPresentException, match="no such alert"):
         page.switch_to.alert.text  # noqa: B018
+    for details in page.find_elements("css selector", "details.samples"):
+        assert details.get_attribute("open") is None  # the sample tables start collapsed
+        details.find_element("tag name", "summary").click()
     body = page.find_element("tag name", "body").text
     assert HOSTILE in body
     assert page.execute_script("return document.scripts.length;") == 1

@@ -17,7 +17,7 @@ def test_f_table_of_results_written_to_parquet(tmp_path, study):
     out = kom.report.html({"protein": a}, tmp_path / "r.html", figures=False)
     text = out.read_text()
     assert "F-test over all contrasts" in text
-    f_tsv = pd.read_csv(tmp_path / "r_tables" / "protein_f_test.tsv", sep="\t")
+    f_tsv = pd.read_csv(tmp_path / "r_tables" / "protein_differential_F.tsv", sep="\t")
     expected = pd.read_parquet(tmp_path / "res" / "f_table.parquet")
     assert len(f_tsv) == a.n_vars == len(expected)
     np.testing.assert_allclose(
@@ -31,7 +31,7 @@ def test_candidates_found_under_any_key(tmp_path, study):
     out = kom.report.html({"protein": a}, tmp_path / "r.html", figures=False)
     text = out.read_text()
     assert 'id="m0-biomarkers"' in text
-    cand = pd.read_csv(tmp_path / "r_tables" / "protein_biomarker_candidates.tsv", sep="\t")
+    cand = pd.read_csv(tmp_path / "r_tables" / "protein_biomarkers.tsv", sep="\t")
     assert "Rab35" in set(cand["candidate"])
 
 
@@ -66,3 +66,57 @@ def test_dask_backed_data_are_summarised_without_loading(tmp_path, study):
     expected = dict(zip(a.obs_names.astype(str), np.isfinite(x).sum(axis=1), strict=True))
     assert samples.set_index("sample")["features_detected"].to_dict() == expected
     assert 'id="m0-results"' in text  # the results section still comes from the stored result
+
+
+def test_findings_come_first_and_histone_effects_are_named_after_their_scale(tmp_path):
+    """A protein and a logit-transformed histone modality: the page opens with every candidate
+    across modalities (concordance as the biomarker table defines it, AUC in the expected
+    direction) and the histone effects are log2 odds ratios, not log2 fold changes."""
+    from kratom_omics.tl._biomarkers import flag_biomarkers
+
+    p = kom.datasets.simulate("protein", seed=3, n_features=60, n_per_phase=4)
+    kom.tl.differential(p, "phase")
+    flag_biomarkers(p, n_boot=0)
+    h = kom.datasets.simulate("histone", seed=4, n_per_phase=4)
+    h.X = h.layers["raw"].copy()
+    kom.pp.histone_transform(h, "logit")
+    kom.tl.differential(h, "phase")
+    flag_biomarkers(h, n_boot=0)
+    out = kom.report.html({"protein": p, "histone": h}, tmp_path / "r.html", dpi=40)
+    text = out.read_text()
+    assert text.index('id="findings"') < text.index('id="summary"') < text.index('id="m0"')
+    assert 'id="summary-f1"' in text  # the headline figure: top markers' trajectories
+    assert text.index('id="summary-f1"') < text.index('id="summary"')
+    assert text.count('<details class="samples">') == 2
+
+    summary = pd.read_csv(tmp_path / "r_tables" / "summary_candidates.tsv", sep="\t")
+    rows = summary.set_index(["candidate", "modality"])
+    assert rows.loc[("Rab35", "protein"), "scale"] == "log2"
+    assert rows.loc[("H3K9ac", "histone"), "scale"] == "logit"
+    for name, mod, adata in (("Rab35", "protein", p), ("H3K9ac", "histone", h)):
+        cand = adata.uns["biomarkers"]["candidates"].set_index("candidate").loc[name]
+        row = rows.loc[(name, mod)]
+        assert row["effect"] == pytest.approx(cand["log2fc"])
+        assert row["padj"] == pytest.approx(cand["padj"])
+        assert bool(row["concordant"]) == bool(cand["concordant"])
+        assert bool(row["concordant"]) == (cand["status"] == "concordant")
+    assert rows.loc[("H3K9ac", "histone"), "observed"] == "down"
+    assert rows.loc[("H3K9ac", "histone"), "auc"] > 0.75  # a down-marker, in its direction
+    assert rows.loc[("H3K9ac", "histone"), "auc_direction"] == "withdrawal < control"
+    n_conc = int((summary["concordant"].astype(str) == "True").sum())
+    names = summary.loc[(summary["concordant"].astype(str) == "True"), "candidate"].unique()
+    assert f"{len(names)} of {summary['candidate'].nunique()} candidate markers concordant" in text
+    assert n_conc >= 2
+
+    hist = pd.read_csv(tmp_path / "r_tables" / "histone_differential.tsv", sep="\t")
+    assert {"log2_odds_ratio", "mean_logit"} <= set(hist.columns)
+    assert not {"log2fc", "mean_log2"} & set(hist.columns)
+    np.testing.assert_allclose(
+        hist["log2_odds_ratio"].to_numpy(),
+        kom.get.differential(h)["log2fc"].to_numpy(),
+        equal_nan=True,
+    )
+    assert "<th>log2_odds_ratio</th>" in text
+    assert "logit values (log2 odds" in text
+    prot = pd.read_csv(tmp_path / "r_tables" / "protein_differential.tsv", sep="\t")
+    assert "log2fc" in prot.columns

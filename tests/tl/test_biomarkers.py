@@ -146,14 +146,23 @@ def test_aucs_equal_sklearn(protein):
     for contrast in ("withdrawal - use", "use - control"):
         a, b = contrast.split(" - ")
         sub = f[f["contrast"] == contrast].iloc[:40]
-        for feat, auc in zip(sub["feature"], sub["auc"], strict=True):
+        n_down = 0
+        for feat, auc, fc, way in zip(
+            sub["feature"], sub["auc"], sub["log2fc"], sub["auc_direction"], strict=True
+        ):
             x = adata[:, feat].X.ravel()
             keep = np.isin(g, [a, b]) & ~np.isnan(x)
             y = g[keep] == a
             if 0 < y.sum() < y.size:
-                assert auc == pytest.approx(roc_auc_score(y, x[keep]), abs=1e-12)
+                # in the direction of the change: sklearn's AUC of the group where it is higher
+                down = fc < 0
+                n_down += down
+                expected = roc_auc_score(y if not down else ~y, x[keep])
+                assert auc == pytest.approx(expected, abs=1e-12)
+                assert way == f"{a} {'<' if down else '>'} {b}"
             else:  # a group without values: no AUC
                 assert np.isnan(auc)
+        assert n_down > 5
 
 
 def test_planted_histone_marks_are_flagged_down(histone):
@@ -164,8 +173,13 @@ def test_planted_histone_marks_are_flagged_down(histone):
     for mark in ("H3K9ac", "H4K12ac"):
         assert c.loc[mark, "found"]
         assert c.loc[mark, "observed"] == "down", mark
-        assert bool(c.loc[mark, "concordant"]), mark
+        # one definition: concordant = significant in the expected direction
+        assert bool(c.loc[mark, "concordant"]) == (c.loc[mark, "status"] == "concordant"), mark
+        assert c.loc[mark, "auc"] > 0.75  # in the expected (down) direction
+        assert c.loc[mark, "auc_direction"] == "withdrawal < control"
     assert c.loc["H3K9ac", "status"] == "concordant"
+    assert bool(c.loc["H3K9ac", "concordant"])
+    assert pd.isna(c.loc["Rab35", "concordant"])
     assert set(c.loc["H3K9ac", "features"].split(";")) == {"H3_9_17 K9ac", "H3_9_17 K9acK14ac"}
     assert c.loc["H4K12ac", "n_features"] == 5
     assert c.loc["Rab35", "status"] == "not measured"
@@ -279,7 +293,11 @@ def test_absent_candidate_is_reported_not_measured(protein):
     assert np.isnan(c["log2fc"][1])
     # the reversed contrast is read with the sign flipped
     assert c["log2fc"][2] == pytest.approx(-c["log2fc"][0])
-    assert c["auc"][2] == pytest.approx(1 - c["auc"][0])
+    # each in its expected direction: the same separation, stated both ways
+    assert c["auc"][2] == pytest.approx(c["auc"][0])
+    assert c["auc"][0] > 0.9
+    assert c["auc_direction"][0] == "withdrawal > control"
+    assert c["auc_direction"][2] == "control < withdrawal"
     assert "sign flipped" in c["note"][2]
     assert "contrast 'withdrawal - relapse' not in the differential results" in c["note"][3]
 
@@ -381,3 +399,23 @@ def test_marks_match_on_epiprofile_loader_output(data_dir):
         "H3K9ac": ["H3_9_17 K9ac", "H3_9_17 K9acK14ac"],
         "H4K12ac": ["H4_4_17 K12ac", "H4_4_17 K12acK16ac"],
     }
+
+
+def test_log_line_counts_concordant_candidates_as_the_table_does(histone, caplog):
+    """One definition: a not-significant candidate in the expected direction is not concordant,
+    neither in the table nor in the run log."""
+    adata = histone.copy()
+    with caplog.at_level("INFO", logger="kratom_omics"):
+        kom.tl.flag_biomarkers(adata, n_boot=0, alpha=1e-6)
+    c = adata.uns["biomarkers"]["candidates"].set_index("candidate")
+    assert c.loc["H4K12ac", "observed"] == "down"
+    assert c.loc["H4K12ac", "status"] == "not significant"
+    assert not c.loc["H4K12ac", "concordant"]
+    n = int(c["concordant"].fillna(False).sum())
+    line = next(r.getMessage() for r in caplog.records if "candidates concordant" in r.getMessage())
+    assert f"; {n} of {len(c)} candidates concordant" in line
+    from kratom_omics.tl._biomarkers import is_concordant
+
+    assert is_concordant(True, "down", "down")
+    assert not is_concordant(False, "down", "down")
+    assert not is_concordant(True, "up", "down")

@@ -146,7 +146,7 @@ def test_on_off_survives_h5ad_and_plots(tmp_path):
     assert t.loc["P0", "log2fc"] == np.inf
     assert t.loc["P1", "log2fc"] == -np.inf
     assert t.loc["P0", "reason"].startswith("on/off")
-    ax = kom.pl.volcano(b, contrast="withdrawal - control")
+    ax = kom.pl.volcano(b, contrast="withdrawal - control").axes[0]
     assert ax is not None
-    ax = kom.pl.ma(b, contrast="withdrawal - control")
+    ax = kom.pl.ma(b, contrast="withdrawal - control").axes[0]
     assert ax is not None

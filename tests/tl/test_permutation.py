@@ -214,7 +214,7 @@ def test_volcano_draws_the_s0_curve() -> None:
 
     adata = _two_groups(300, 5, seed=8, n_changed=30, effect=1.5)
     kom.tl.permutation_fdr(adata, n_permutations=50)
-    ax = kom.pl.volcano(adata, key="permutation_fdr")
+    ax = kom.pl.volcano(adata, key="permutation_fdr").axes[0]
     lines = [ln for ln in ax.get_lines() if ln.get_gid() == "s0-curve"]
     assert len(lines) == 2
     up = next(c for c in ax.collections if c.get_gid() == "up")

@@ -94,11 +94,21 @@ def test_full_run_holds_the_planted_findings(finished):
     for m in ("protein", "histone", "western"):
         for name in (
             f"tables/{m}_differential.tsv",
+            f"tables/{m}_differential_F.tsv",
             f"tables/{m}_biomarkers.tsv",
+            f"tables/{m}_samples.tsv",
             f"figures/{m}_volcano.png",
         ):
             assert (res / name).stat().st_size > 0, name
         assert (finished / "logs" / "load" / f"{m}.log").exists()
+    # one table folder
+    assert sorted(p.name for p in res.iterdir() if p.is_dir()) == [
+        "figures",
+        "histone",
+        "protein",
+        "tables",
+        "western",
+    ]
     prot = pd.read_csv(res / "tables/protein_biomarkers.tsv", sep="\t").set_index("candidate")
     assert prot.loc["Rab35", "status"] == "concordant"
     assert prot.loc["Rab35", "contrast"] == "withdrawal - control"
@@ -108,13 +118,36 @@ def test_full_run_holds_the_planted_findings(finished):
     k9 = hist[
         (hist["feature"] == "H3_9_17 K9ac") & (hist["contrast"] == "withdrawal - control")
     ].iloc[0]
-    assert k9["log2fc"] < 0
+    assert k9["log2_odds_ratio"] < 0  # logit-transformed ratios: named after their scale
+    assert "log2fc" not in hist.columns
     assert k9["padj"] < 0.05
+    # what the README says of the example data: H4K12ac is down in the histone mass spec but
+    # not significant with 6 rats per phase, and concordant in the western blot
+    hcand = pd.read_csv(res / "tables/histone_biomarkers.tsv", sep="\t").set_index("candidate")
+    assert hcand.loc["H3K9ac", "status"] == "concordant"
+    assert hcand.loc["H4K12ac", "observed"] == "down"
+    assert hcand.loc["H4K12ac", "status"] == "not significant"
+    assert not hcand.loc["H4K12ac", "concordant"]
+    assert 0.1 < hcand.loc["H4K12ac", "padj"] < 0.5
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "H4K12ac in the histone mass spectrometry is down but not significant" in readme
+    # the run log counts concordant candidates as the tables do
+    for m in ("protein", "histone", "western"):
+        cand = pd.read_csv(res / f"tables/{m}_biomarkers.tsv", sep="\t")
+        n = int((cand["concordant"].astype(str) == "True").sum())
+        log = (finished / "logs" / "biomarkers" / f"{m}.log").read_text()
+        assert f"; {n} of {len(cand)} candidates concordant" in log, m
+    summary = pd.read_csv(res / "tables/summary_candidates.tsv", sep="\t")
+    west = summary[summary["modality"] == "western"].set_index("candidate")
+    assert west.loc["H4K12ac", "auc"] == 1.0  # a perfect down-marker, in its direction
+    assert west.loc["H4K12ac", "auc_direction"] == "withdrawal < control"
     west = pd.read_csv(res / "tables/western_biomarkers.tsv", sep="\t").set_index("candidate")
     assert west.loc["Hdac2", "status"] == "concordant"
     assert west.loc["H3K9ac", "status"] == "concordant"
     html = (res / "report.html").read_text()
     assert "Rab35" in html
+    assert html.index('id="findings"') < html.index('id="summary"')
+    assert "Tables as TSV in <code>tables</code>" in html
     assert f"<h1>{markup_escape(HOSTILE_TITLE)}</h1>" in html
     assert not list(finished.rglob("PWNED*"))
     assert 'src="http' not in html
@@ -132,14 +165,41 @@ def test_bad_config_and_sheet_stop_before_running(tmp_path):
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "Additional properties are not allowed ('contrast' was unexpected)" in out
-    shutil.copy(ROOT / "config/config.yaml", cfg)
+    # a misspelt contrast, an unknown covariate and a sample on one side only: all found when the
+    # workflow is read, in one message, before any job
+    text = (ROOT / "config/config.yaml").read_text()
+    assert "  - withdrawal - use\n" in text
+    assert "covariates: [batch]" in text
+    cfg.write_text(
+        text.replace("  - withdrawal - use\n", "  - withdrawl - use\n").replace(
+            "covariates: [batch]", "covariates: [btch]"
+        )
+    )
     sheet = work / "config/samples.tsv"
     sheet.write_text(sheet.read_text().replace("withdrawal_03", "withdrawal_99"))
     proc = snakemake(work, "--cores", "1", check=False)
     assert proc.returncode != 0
-    out = proc.stdout + proc.stderr  # the profile shows the failed job's log
-    assert "in the sample sheet but not the data: ['withdrawal_99']" in out
-    assert "in the data but not the sample sheet: ['withdrawal_03']" in out
+    out = proc.stdout + proc.stderr
+    assert "5 problem(s) in the configuration, found before running any job:" in out
+    assert (
+        "contrasts: contrast 'withdrawl - use': name='withdrawl' is not a level of the groups "
+        "or a design column. Did you mean 'withdrawal'?"
+    ) in out
+    assert "differential.covariates: column='btch' is not available. Did you mean 'batch'?" in out
+    for m, path in (
+        ("protein", "proteinGroups.txt"),
+        ("histone", "histone_ratios.xls"),
+        ("western", "western_blot.tsv"),
+    ):
+        assert (
+            f"modalities.{m}: example_data/{path}: samples do not match the sample sheet; "
+            "in the data but not the sample sheet: ['withdrawal_03']; "
+            "in the sample sheet but not the data: ['withdrawal_99']"
+        ) in out
+    assert "Traceback" not in out
+    assert len(out.splitlines()) < 20
+    assert not (work / "results").exists()
+    assert not (work / "logs").exists()
 
 
 def test_killed_run_restarts_to_the_same_results(finished, tmp_path):
@@ -161,18 +221,25 @@ def test_killed_run_restarts_to_the_same_results(finished, tmp_path):
     assert not (work / "results/report.html").exists()
     snakemake(work, "--unlock")
     snakemake(work, "--cores", "2")
-    for table in sorted((finished / "results/tables").glob("*.tsv")):
+    tables = sorted((finished / "results/tables").glob("*.tsv"))
+    assert len(tables) == 18
+    for table in tables:
+        if table.name.endswith("_provenance.tsv"):  # the steps' times differ, by nature
+            continue
         pd.testing.assert_frame_equal(
             pd.read_csv(work / "results/tables" / table.name, sep="\t"),
             pd.read_csv(table, sep="\t"),
         )
 
 
-def test_own_diann_export_runs_through_the_same_outputs(tmp_path):
-    """A user points the config at a DIA-NN pg_matrix (raw-file paths as columns) and a sample sheet."""
+def test_own_diann_export_with_own_configfile_runs_one_modality(tmp_path):
+    """A user points their own config (--configfile) at a DIA-NN pg_matrix (raw-file paths as
+    columns) and a sample sheet: it replaces config/config.yaml as a whole, so only their one
+    modality runs (the example's histone and western inputs are not mixed in)."""
     import kratom_omics as kom
 
     work = project_copy(tmp_path)
+    example_config = (work / "config/config.yaml").read_text()
     sim = kom.datasets.simulate("protein", seed=21, n_features=150)
     runs = [f"D:\\DIA\\2026\\{s}.raw" for s in sim.obs_names]
     matrix = pd.DataFrame(sim.layers["raw"].T, columns=runs)
@@ -181,27 +248,40 @@ def test_own_diann_export_runs_through_the_same_outputs(tmp_path):
     matrix.insert(0, "Protein.Names", [f"{g.upper()}_RAT" for g in sim.var["gene"]])
     matrix.insert(0, "Protein.Ids", sim.var["protein_ids"].to_numpy())
     matrix.insert(0, "Protein.Group", sim.var["protein_ids"].to_numpy())
-    matrix.to_csv(work / "report.pg_matrix.tsv", sep="\t", index=False, na_rep="")
-    kom.datasets.write_samples(sim, work / "config/samples.tsv")
-    cfg = (work / "config/config.yaml").read_text()
-    head, rest = cfg.split("modalities:", 1)
-    tail = rest[rest.index("\n# Contrasts") :]
-    cfg = (
-        head
-        + "modalities:\n  protein:\n    input: report.pg_matrix.tsv\n    format: diann\n"
-        + "    preprocess:\n      remove_flagged: false\n"
-        + tail
+    (work / "mine").mkdir()
+    matrix.to_csv(work / "mine/report.pg_matrix.tsv", sep="\t", index=False, na_rep="")
+    kom.datasets.write_samples(sim, work / "mine/samples.tsv")
+    (work / "mine/study.yaml").write_text(
+        "samples: mine/samples.tsv\n"
+        "modalities:\n  protein:\n    input: mine/report.pg_matrix.tsv\n    format: diann\n"
+        "    preprocess:\n      remove_flagged: false\n"
+        "differential:\n  covariates: [batch]\n"
     )
-    (work / "config/config.yaml").write_text(cfg)
-    snakemake(work, "--cores", "2")
+    args = ("--configfile", "mine/study.yaml")
+    out = snakemake(work, *args, "-n").stdout
+    jobs = {line.split()[0]: line.split()[1] for line in out.splitlines() if len(line.split()) == 2}
+    assert jobs["load"] == jobs["differential"] == jobs["volcano"] == "1"
+    snakemake(work, *args, "--cores", "2")
+    assert (work / "config/config.yaml").read_text() == example_config
+    assert sorted(p.name for p in (work / "results").iterdir()) == [
+        "figures",
+        "protein",
+        "report.html",
+        "study.h5mu",
+        "tables",
+    ]
+    assert sorted(p.name for p in (work / "logs/load").iterdir()) == ["protein.log"]
     prot = pd.read_csv(work / "results/tables/protein_biomarkers.tsv", sep="\t").set_index(
         "candidate"
     )
     assert prot.loc["Rab35", "status"] == "concordant"
     assert prot.loc["H3K9ac", "status"] == "not measured"
     diff = pd.read_csv(work / "results/tables/protein_differential.tsv", sep="\t")
+    # the contrasts the user left out are the schema's defaults
     assert set(diff["contrast"]) == {"use - control", "withdrawal - control", "withdrawal - use"}
-    assert (work / "results/report.html").exists()
+    html = (work / "results/report.html").read_text()
+    assert ">histone</a>" not in html
+    assert "Mitragynine use and withdrawal (example data)" not in html  # the example's title
 
 
 @pytest.mark.parametrize(

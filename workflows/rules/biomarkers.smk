@@ -4,13 +4,7 @@ rule biomarkers:
         h5ad="results/{modality}/differential.h5ad",
         candidates=config.get("biomarkers", {}).get("candidates", "config/candidates.tsv"),
     output:
-        h5ad="results/{modality}/biomarkers.h5ad",
-        table=report(
-            "results/tables/{modality}_biomarkers.tsv",
-            caption="../report/biomarkers.rst",
-            category="Biomarkers",
-            labels={"modality": "{modality}"},
-        ),
+        "results/{modality}/biomarkers.h5ad",
     params:
         alpha=biomarker_option("alpha"),
         lfc=biomarker_option("min_abs_log2fc"),
@@ -23,6 +17,5 @@ rule biomarkers:
         mem_mb=4000,
         runtime=20,
     shell:
-        "kratom-omics biomarkers {input.h5ad:q} {output.h5ad:q} --candidates {input.candidates:q} "
-        "--alpha {params.alpha:q} --min-abs-log2fc {params.lfc:q} "
-        "--table {output.table:q} 2> {log:q}"
+        "kratom-omics biomarkers {input.h5ad:q} {output:q} --candidates {input.candidates:q} "
+        "--alpha {params.alpha:q} --min-abs-log2fc {params.lfc:q} 2> {log:q}"

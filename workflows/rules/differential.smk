@@ -3,14 +3,7 @@ rule differential:
     input:
         "results/{modality}/preprocessed.h5ad",
     output:
-        h5ad="results/{modality}/differential.h5ad",
-        table=report(
-            "results/tables/{modality}_differential.tsv",
-            caption="../report/differential.rst",
-            category="Differential abundance",
-            labels={"modality": "{modality}", "table": "moderated t"},
-        ),
-        f_table="results/tables/{modality}_differential_F.tsv",
+        "results/{modality}/differential.h5ad",
     params:
         flags=differential_flags,
     conda:
@@ -22,5 +15,4 @@ rule differential:
         mem_mb=8000,
         runtime=60,
     shell:
-        "kratom-omics differential {input:q} {output.h5ad:q} {params.flags} "
-        "--table {output.table:q} --f-table {output.f_table:q} 2> {log:q}"
+        "kratom-omics differential {input:q} {output:q} {params.flags} 2> {log:q}"

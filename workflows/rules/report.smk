@@ -24,11 +24,18 @@ rule volcano:
 
 
 rule report:
-    """One self-contained HTML report over all modalities, with its tables as TSV."""
+    """One self-contained HTML report over all modalities, with every table as TSV in
+    results/tables/ (the one table folder: differential, F test, candidates, samples, provenance)."""
     input:
         expand("results/{modality}/biomarkers.h5ad", modality=MODALITIES),
     output:
         html=report("results/report.html", caption="../report/report.rst", category="Report"),
+        tables=report(
+            directory("results/tables"),
+            patterns=["{name}.tsv"],
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
     params:
         inputs=" ".join(q(f"{m}={results_path(m, 'biomarkers.h5ad')}") for m in MODALITIES),
         title=q(config.get("report", {}).get("title", "kratom-omics report")),
@@ -41,4 +48,5 @@ rule report:
         mem_mb=4000,
         runtime=20,
     shell:
-        "kratom-omics report {params.inputs} --out {output.html:q} --title {params.title} 2> {log:q}"
+        "kratom-omics report {params.inputs} --out {output.html:q} --tables-dir {output.tables:q} "
+        "--title {params.title} 2> {log:q}"

@@ -21,7 +21,7 @@ import typer
 from .._defaults import BIOMARKERS, DIFFERENTIAL, PREPROCESS
 from .._files import atomic_path
 from .._version import __version__
-from ..errors import KratomOmicsError
+from ..errors import InputFormatError, KratomOmicsError
 
 app = typer.Typer(
     name="kratom-omics",
@@ -55,9 +55,43 @@ _LfcOpt = Annotated[
 _MinAbsLog2fcOpt = Annotated[float, typer.Option(help="Minimum absolute log2 fold change.")]
 _state = {"debug": False}
 
+# `load --format`: its help lists the formats of the io registry, filled in when help is shown
+# (importing the loaders takes longer than the rest of the command line)
+_FORMAT_HELP = "Input format: auto (detected from the file), or one of {formats}."
+_FORMAT_OPTION = typer.Option(help=_FORMAT_HELP)
+
+
+def _complete_help() -> None:
+    from ..io import FORMATS
+
+    _FORMAT_OPTION.help = _FORMAT_HELP.format(formats=", ".join(FORMATS))
+
+
+def _flags(name: str) -> dict[str, str]:
+    """Python keyword -> flag of the options of command ``name``."""
+    cmd = getattr(typer.main.get_command(app), "commands", {}).get(name)
+    if cmd is None:  # pragma: no cover - every command is registered
+        return {}
+    return {
+        str(p.name): sorted(p.opts, key=len)[-1]
+        for p in cmd.params
+        if getattr(p, "param_type_name", "") == "option" and p.name and p.opts
+    }
+
+
+def _fail(name: str, exc: BaseException) -> typer.Exit:
+    """Print ``exc`` as one line ``error: ...`` in command-line words; the exit of code 1."""
+    from ._errors import cli_message
+
+    if _state["debug"]:
+        traceback.print_exc()
+    typer.echo(f"error: {cli_message(exc, _flags(name))}", err=True)
+    return typer.Exit(1)
+
 
 def command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a command whose :class:`KratomOmicsError` becomes one line ``error: ...`` and exit 1."""
+    """Register a command whose errors a user can cause (a :class:`KratomOmicsError`, a file that
+    cannot be read or written) become one line ``error: ...`` and exit 1."""
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)
@@ -65,14 +99,23 @@ def command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             try:
                 return func(*args, **kwargs)
             except KratomOmicsError as exc:
-                if _state["debug"]:
-                    traceback.print_exc()
-                typer.echo(f"error: {exc}", err=True)
-                raise typer.Exit(1) from None
+                raise _fail(name, exc) from None
+            except OSError as exc:  # unreadable input, full disk, permissions
+                where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+                raise _fail(name, KratomOmicsError(f"{where}{exc.strerror or exc}")) from None
 
         return app.command(name)(wrapper)
 
     return decorate
+
+
+def _outputs(*paths: Path | str | None, directory: bool = False) -> None:
+    """Refuse unusable output paths before any work is done."""
+    from .._files import check_output
+
+    for path in paths:
+        if path is not None:
+            check_output(path, directory=directory)
 
 
 def _version(value: bool) -> None:
@@ -138,12 +181,46 @@ def simulate_cmd(
     ] = "",
     repeated: Annotated[bool, typer.Option(help="Sample the same animals in every phase.")] = False,
     n_batches: Annotated[int, typer.Option(help="Number of batches.")] = 2,
+    format: Annotated[
+        str,
+        typer.Option(
+            help="h5ad (analysis-ready AnnData), or a tool's file to read with `load` or the "
+            "workflow: maxquant (protein), epiprofile or densitometry (histone; a western blot)."
+        ),
+    ] = "h5ad",
+    samples: Annotated[
+        Path | None,
+        typer.Option(
+            help="Sample sheet written with a tool's file (default: samples.tsv beside OUT)."
+        ),
+    ] = None,
 ) -> None:
-    """Simulate a withdrawal study with planted truth and write it as .h5ad."""
-    from ..datasets import simulate
+    """Simulate a withdrawal study with planted truth and write it as .h5ad, or as a tool's output
+    with its sample sheet (for `kratom-omics load` and the workflow)."""
+    from .. import datasets
 
-    tps = [float(t) for t in timepoints.split(",") if t.strip()] if timepoints else None
-    adata = simulate(
+    writers = {"maxquant": "protein", "epiprofile": "histone", "densitometry": "histone"}
+    if format != "h5ad" and format not in writers:
+        raise typer.BadParameter(
+            f"{format!r}; expected h5ad, {', '.join(writers)}.", param_hint="--format"
+        )
+    if format in writers and modality != writers[format]:
+        raise InputFormatError(
+            f"--format {format} writes {writers[format]} data; use --modality {writers[format]}."
+        )
+    _outputs(out)
+    sheet = samples if samples is not None else out.with_name("samples.tsv")
+    _outputs(sheet if format != "h5ad" else None)
+    tps: list[float] | None = None
+    if timepoints.strip():
+        try:
+            tps = [float(t) for t in timepoints.split(",") if t.strip()]
+        except ValueError:
+            raise typer.BadParameter(
+                f"{timepoints!r}; expected numbers separated by commas, e.g. 1,3,7.",
+                param_hint="--timepoints",
+            ) from None
+    adata = datasets.simulate(
         modality,  # type: ignore[arg-type]
         seed=seed,
         n_features=n_features,
@@ -152,21 +229,36 @@ def simulate_cmd(
         timepoints=tps,
         repeated=repeated,
         n_batches=n_batches,
+        assay="western" if format == "densitometry" else "ptm",
     )
-    write_h5ad(adata, out)
-    logger.info("wrote %s (%d samples x %d features)", out, adata.n_obs, adata.n_vars)
+    if format == "h5ad":
+        write_h5ad(adata, out)
+        logger.info("wrote %s (%d samples x %d features)", out, adata.n_obs, adata.n_vars)
+        return
+    getattr(datasets, f"write_{format}")(adata, out)
+    datasets.write_samples(adata, sheet)
+    logger.info(
+        "wrote %s (%s) and %s; read them with: kratom-omics load %s OUT.h5ad --samples %s "
+        "(workflow: modalities.<name>.input and samples in the config)",
+        out,
+        format,
+        sheet,
+        out,
+        sheet,
+    )
 
 
 @command("example-data")
 def example_data_cmd(
-    out: Annotated[Path, typer.Argument(help="Directory to write the example files into.")] = Path(
-        "example_data"
-    ),
+    out: Annotated[
+        str, typer.Argument(help="Directory to write the example files into.")
+    ] = "example_data",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Write the example data set (MaxQuant, EpiProfile, western blot, sample sheet) from the simulator."""
     from ..datasets import write_example_data
 
+    _outputs(out, directory=True)
     for path in write_example_data(out, seed=seed):
         logger.info("wrote %s", path)
 
@@ -175,14 +267,18 @@ def read_h5ad(path: Path):
     """Read an h5ad file with a one-line error when it is missing or not h5ad."""
     import anndata as ad
 
-    from ..errors import InputFormatError
-
     if not path.exists():
         raise InputFormatError(f"{str(path)!r} does not exist.")
+    if path.is_dir():
+        raise InputFormatError(f"{str(path)!r} is a directory; expected an .h5ad file.")
     try:
         return ad.read_h5ad(path)
-    except (OSError, KeyError, ValueError) as exc:
-        raise InputFormatError(f"{str(path)!r} is not a readable .h5ad file: {exc}") from None
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputFormatError(
+            f"{str(path)!r} is not a readable .h5ad file ({reason[:200]}); write it with "
+            "`kratom-omics load` or `simulate`."
+        ) from None
 
 
 def write_table(table, path: Path) -> None:
@@ -210,12 +306,7 @@ def load_cmd(
     data: Annotated[Path, typer.Argument(help="Tool output to read.")],
     out: Annotated[Path, typer.Argument(help="Output .h5ad file.")],
     samples: Annotated[Path | None, typer.Option(help="Sample sheet (TSV/CSV/XLSX).")] = None,
-    format: Annotated[
-        str,
-        typer.Option(
-            help="Input format: auto, maxquant, diann, fragpipe, spectronaut, alphapept, alphadia, mztab, featurecounts, epiprofile, densitometry, table."
-        ),
-    ] = "auto",
+    format: Annotated[str, _FORMAT_OPTION] = "auto",
     quantity: Annotated[
         str | None, typer.Option(help="Quantity where a tool has several (e.g. lfq).")
     ] = None,
@@ -234,10 +325,15 @@ def load_cmd(
     densitometry, featureCounts, generic table) into .h5ad with the sample sheet (a sheet, an
     SDRF file or an MSstats annotation)."""
     from .. import io
-    from ..errors import InputFormatError
 
+    if data.suffix.lower() in (".h5ad", ".h5mu", ".zarr"):
+        raise InputFormatError(
+            f"{str(data)!r} is already an AnnData file ({data.suffix}); `load` reads tool outputs. "
+            "Pass it to `kratom-omics preprocess` (or differential, report) directly."
+        )
     if join not in ("exact", "inner"):
         raise InputFormatError(f"--join {join!r}; expected 'exact' or 'inner'.")
+    _outputs(out)
     adata = io.read(
         data,
         samples,
@@ -268,6 +364,7 @@ def preprocess_cmd(
     """Filter, transform, normalise and (only if asked) impute (kom.pp.recipe)."""
     from .. import pp
 
+    _outputs(out)
     adata = read_h5ad(data)
     pp.recipe(
         adata,
@@ -342,12 +439,15 @@ def differential_cmd(
     """
     from .. import get, tl
 
-    if data.is_dir() or data.suffix == ".zarr":
+    _outputs(out, table, f_table)
+    _outputs(parquet, directory=True)
+    if data.suffix == ".zarr" or (data.is_dir() and (data / ".zattrs").exists()):
         from ..io import read_zarr_lazy
 
         adata = read_zarr_lazy(data)
     else:
         adata = read_h5ad(data)
+        _check_log_scale(adata, data)
     tl.differential(
         adata,
         groupby,
@@ -370,6 +470,40 @@ def differential_cmd(
         write_table(get.differential(adata, key=key_added), table)
     if f_table is not None:
         write_table(get.differential_f(adata, key=key_added), f_table)
+
+
+def _check_log_scale(adata, path: Path) -> None:
+    """Refuse intensities that were never transformed (the provenance says what ``X`` is)."""
+    import numpy as np
+
+    from ..pp._common import looks_log2, x_transform
+
+    if x_transform(adata) is not None:
+        return
+    x = np.asarray(adata.X[: min(adata.n_obs, 200)], dtype=float)
+    finite = x[np.isfinite(x)]
+    if looks_log2(x) or not finite.size:
+        return
+    steps = adata.uns.get("kratom_omics", {}).get("provenance", {})
+    records = steps.values() if isinstance(steps, dict) else steps
+    preprocessed = any(
+        str(getattr(r, "get", lambda _k: "")("function")).startswith("kratom_omics.pp.")
+        for r in records
+    )
+    if preprocessed:  # e.g. preprocess --transform none: the user's choice, said once
+        logger.warning(
+            "%s: the values were preprocessed without a transform (largest %.3g); the linear "
+            "model assumes log-scale values",
+            path,
+            float(finite.max()),
+        )
+        return
+    raise InputFormatError(
+        f"{str(path)!r} holds values that are not log-transformed (no transform recorded; "
+        f"largest {float(finite.max()):.3g}): run `kratom-omics preprocess {path} OUT.h5ad` "
+        "first (log2, filtering, normalisation), or `preprocess --transform none` if they are "
+        "on a log scale already."
+    )
 
 
 @command("biomarkers")
@@ -395,6 +529,7 @@ def biomarkers_cmd(
     """Flag candidate withdrawal markers (kom.tl.flag_biomarkers)."""
     from .. import get, tl
 
+    _outputs(out, table, features_table)
     adata = read_h5ad(data)
     tl.flag_biomarkers(
         adata,
@@ -438,6 +573,7 @@ def timecourse_cmd(
     """Withdrawal time courses: curve over time, change-over-time F, recovery test (kom.tl.timecourse)."""
     from .. import tl
 
+    _outputs(out, table, recovery_table)
     adata = read_h5ad(data)
     tl.timecourse(
         adata,
@@ -477,6 +613,7 @@ def permutation_fdr_cmd(
     """SAM/Perseus-style permutation FDR with s0 (kom.tl.permutation_fdr)."""
     from .. import get, tl
 
+    _outputs(out, table)
     adata = read_h5ad(data)
     tl.permutation_fdr(
         adata,
@@ -511,6 +648,8 @@ def panel_tests_cmd(
     """One-way ANOVA, Tukey HSD, Dunnett against control and a mixed model (kom.tl.panel_tests)."""
     from .. import get, tl
 
+    _outputs(out)
+    _outputs(table_dir, directory=True)
     adata = read_h5ad(data)
     tests = tuple(test) if test else ("anova", "tukey", "dunnett")
     tl.panel_tests(adata, groupby, tests=tests, control=control)
@@ -537,6 +676,7 @@ def power_cmd(
     (kom.tl.power)."""
     from .. import tl
 
+    _outputs(out)
     adata = read_h5ad(data)
     table = tl.power(
         adata,
@@ -568,10 +708,9 @@ def plot_cmd(
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from .. import pl
-    from ..errors import InputFormatError, did_you_mean
+    from ..errors import did_you_mean
 
     plots = [p for p in pl.__all__ if p != "phase_colors"]  # that one sets colours, draws nothing
     name = kind.replace("-", "_")
@@ -580,6 +719,7 @@ def plot_cmd(
             did_you_mean(kind, [p.replace("_", "-") for p in plots], what="plot")
         )
     func = getattr(pl, name)
+    _outputs(out)
     if out.suffix.lower() not in {".png", ".svg", ".pdf"}:
         raise InputFormatError(f"{str(out)!r}: expected a .png, .svg or .pdf file name.")
     adata = read_h5ad(data)
@@ -587,17 +727,20 @@ def plot_cmd(
     kwargs: dict[str, Any] = {}
     if contrast is not None and "contrast" in params:
         kwargs["contrast"] = contrast
+    elif "contrast" in params and params["contrast"].default is None:
+        from .._results import get_result
+
+        present = get_result(adata, key).contrasts
+        if len(present) > 1:
+            raise InputFormatError(
+                f"plot {kind}: {str(data)!r} holds {len(present)} contrasts {present}; choose "
+                f"one with --contrast, e.g. --contrast {present[-1]!r}."
+            )
     if "key" in params:
         kwargs["key"] = key
     if feature and "features" in params:
         kwargs["features"] = feature
-    result = func(adata, **kwargs)
-    fig = result if hasattr(result, "savefig") else result.figure
-    try:
-        with atomic_path(out) as tmp:
-            fig.savefig(tmp, dpi=150, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    func(adata, **kwargs, save=out)  # written atomically; format from the extension
 
 
 @command("report")
@@ -609,16 +752,21 @@ def report_cmd(
     out: Annotated[Path, typer.Option(help="Output HTML file.")] = Path("report.html"),
     title: Annotated[str, typer.Option(help="Title of the report.")] = "kratom-omics report",
     key: Annotated[str, typer.Option(help="Key of the differential results.")] = "differential",
+    tables_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder of the report's TSV tables (default: <out stem>_tables)."),
+    ] = None,
 ) -> None:
     """Write the self-contained HTML report (and its tables as TSV beside it)."""
     from .. import report
-    from ..errors import InputFormatError
 
+    _outputs(out)
+    _outputs(tables_dir, directory=True)
     data: dict[str, Any] = {}
     if len(inputs) == 1 and inputs[0].lower().endswith(".h5mu"):  # a study (kratom-omics study)
         from ..io import read_h5mu
 
-        report.html(read_h5mu(inputs[0]), out, title=title, key=key)
+        report.html(read_h5mu(inputs[0]), out, title=title, key=key, tables_dir=tables_dir)
         logger.info("wrote %s", out)
         return
     for item in inputs:
@@ -630,7 +778,13 @@ def report_cmd(
                 f"report input {item!r}: expected NAME=file.h5ad with distinct names."
             )
         data[name] = read_h5ad(Path(path))
-    report.html(data if len(data) > 1 else next(iter(data.values())), out, title=title, key=key)
+    report.html(
+        data if len(data) > 1 else next(iter(data.values())),
+        out,
+        title=title,
+        key=key,
+        tables_dir=tables_dir,
+    )
     logger.info("wrote %s", out)
 
 
@@ -664,6 +818,7 @@ def fetch_cmd(
     the local paths. Interrupted downloads resume when run again."""
     from .. import datasets
 
+    _outputs(dest, directory=True)
     if list_files:
         table = datasets.remote_files(accession, base_url=base_url)
         typer.echo(table.to_csv(sep="\t", index=False, lineterminator="\n"), nl=False)
@@ -695,15 +850,20 @@ def study_cmd(
 ) -> None:
     """Read every modality of a study into one MuData with the shared sample sheet
     (kom.io.read_study) and write it as .h5mu."""
-    from ..errors import InputFormatError
     from ..io import read_study
     from ..io._study import write_h5mu
 
     if join not in ("exact", "inner"):
         raise InputFormatError(f"--join {join!r}; expected 'exact' or 'inner'.")
+    _outputs(out)
     config: Any
     if len(inputs) == 1 and "=" not in inputs[0]:
         config = Path(inputs[0])
+        if config.suffix.lower() not in (".yaml", ".yml"):
+            raise InputFormatError(
+                f"study input {inputs[0]!r}: one input is read as a config.yaml; give NAME=file "
+                "per modality (e.g. protein=proteinGroups.txt histone=histone.h5ad) otherwise."
+            )
     else:
         config = {}
         for item in inputs:
@@ -726,9 +886,18 @@ def study_cmd(
     )
 
 
+def _global_flags_first(args: list[str]) -> list[str]:
+    """``--debug`` works anywhere on the line: moved before the command (not after ``--``)."""
+    end = args.index("--") if "--" in args else len(args)
+    moved = [a for a in args[:end] if a == "--debug"]
+    return moved + [a for a in args[:end] if a != "--debug"] + args[end:]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``kratom-omics`` with ``argv`` (default: the process arguments); return the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = _global_flags_first(list(sys.argv[1:] if argv is None else argv))
+    if not args or {"--help", "-h"} & set(args):
+        _complete_help()
     try:
         app(args=args, prog_name="kratom-omics")
     except SystemExit as exc:

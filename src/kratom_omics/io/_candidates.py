@@ -96,13 +96,20 @@ def _read_text(path: Path) -> pd.DataFrame:
             f"candidate list {str(path)!r} does not exist; pass the path of a candidates.tsv file "
             "or None for the list shipped with the package."
         )
+    if path.is_dir():
+        raise InputFormatError(
+            f"candidate list {str(path)!r} is a directory; pass the path of a candidates.tsv file."
+        )
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
         lines = [
             ln for ln in fh.read().splitlines() if ln.strip() and not ln.lstrip().startswith("#")
         ]
-    if not lines:
+    if len(lines) < 2:
         raise InputFormatError(
-            f"candidate list {str(path)!r} is empty; expected a header line and rows."
+            f"candidate list {str(path)!r} "
+            + ("is empty" if not lines else "has a header but no candidate")
+            + "; expected a header line and one row per candidate (candidate, modality, "
+            "contrast, direction, evidence)."
         )
     counts = {s: lines[0].count(s) for s in ("\t", ",", ";")}
     sep = max(counts, key=lambda s: counts[s]) if any(counts.values()) else "\t"

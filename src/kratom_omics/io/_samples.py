@@ -422,10 +422,13 @@ def validate_samples(
         unknown = mapped.isna()
         if unknown.any():
             bad = sorted(set(phase[unknown]))
+            where = f"{source}: unknown {what}(s) {bad} on line(s) {_lines(unknown, line_of)}"
             raise SampleSheetError(
-                f"{source}: unknown {what}(s) {bad} on line(s) {_lines(unknown, line_of)}; expected one of "
-                f"{order}. Fix the values or pass the study's phases in order, e.g. "
-                f"phases={[*order, *bad]!r} (phases=None accepts any)."
+                f"{where}; expected one of {order}. Fix the values or pass the study's phases in "
+                f"order, e.g. phases={[*order, *bad]!r} (phases=None accepts any).",
+                cli=f"{where}; expected one of {order}. Fix the values or give the study's phases "
+                f"in order, e.g. --phases {','.join([*order, *bad])!r} (--phases '' accepts any; "
+                "workflow: phases: in the config).",
             )
         phase = mapped
     df["phase"] = pd.Categorical(phase, categories=order, ordered=True)

@@ -21,6 +21,7 @@ from ._style import (
     match_features,
     new_axes,
     new_figure,
+    plot_function,
     quiet,
     tx,
 )
@@ -116,6 +117,7 @@ def family_fractions(
     return out
 
 
+@plot_function
 def histone_composition(
     adata: AnnData,
     groupby: str = "phase",
@@ -201,6 +203,7 @@ def _mark_tokens(adata: AnnData) -> pd.Series | None:
     return None
 
 
+@plot_function
 def mark_heatmap(
     adata: AnnData,
     *,
@@ -353,6 +356,7 @@ def _p_text(p: float) -> str:
     return f"{stars}\np={p:.2g}"
 
 
+@plot_function
 def western(
     adata: AnnData,
     features: str | Sequence[str] | None = None,

@@ -12,7 +12,16 @@ import pandas as pd
 
 from .._core import check_obs_key, get_matrix
 from ..errors import InputFormatError
-from ._style import group_colors, heatmap, new_axes, new_figure, quiet, sample_order, tx
+from ._style import (
+    group_colors,
+    heatmap,
+    new_axes,
+    new_figure,
+    plot_function,
+    quiet,
+    sample_order,
+    tx,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -53,6 +62,7 @@ def _phase_legend(ax: Axes, colors: Mapping[str, str], present: Sequence[str], t
     )
 
 
+@plot_function
 def detected(
     adata: AnnData,
     groupby: str = "phase",
@@ -99,6 +109,7 @@ def detected(
     return ax
 
 
+@plot_function
 def missingness(
     adata: AnnData,
     *,
@@ -149,6 +160,7 @@ def missingness(
     return ax
 
 
+@plot_function
 def intensity_distributions(
     adata: AnnData,
     groupby: str = "phase",
@@ -225,6 +237,7 @@ def intensity_distributions(
     return ax
 
 
+@plot_function
 def correlation(
     adata: AnnData,
     groupby: str = "phase",
@@ -295,6 +308,7 @@ def _pca_input(m: np.ndarray, missing: str, min_complete: int) -> tuple[np.ndarr
     return out, f"{int(observed.sum())} features, missing set to the {how} (plot only)"
 
 
+@plot_function
 def pca(
     adata: AnnData,
     color: str | Sequence[str] = ("phase", "batch"),
@@ -389,6 +403,7 @@ def pca(
     return fig
 
 
+@plot_function
 def cv(
     adata: AnnData,
     groupby: str = "phase",

@@ -26,8 +26,10 @@ from ._style import (
     lfc_of,
     match_features,
     new_axes,
+    plot_function,
     quiet,
     sample_order,
+    scale_labels,
     tx,
 )
 
@@ -174,7 +176,7 @@ def _volcano_axes(
             part = curve.loc[np.sign(curve["log2fc"]) == sign].sort_values("log2fc")
             if len(part):
                 ax.plot(part["log2fc"], part["neg_log10_p"], color="0.2", lw=1, gid="s0-curve")
-    ax.set_xlabel(f"log2 fold change ({tx(contrast)})")
+    ax.set_xlabel(f"{scale_labels(adata)[1]} ({tx(contrast)})")
     ax.set_ylabel("-log10 p-value")
     return "log2fc", fc, y
 
@@ -187,8 +189,9 @@ def _ma_axes(
     mean = pd.to_numeric(table["mean_log2"], errors="coerce").to_numpy(dtype=float)
     _scatter_by_status(ax, mean, fc, _status(table, fdr, lfc))
     ax.axhline(0, color="0.3", lw=0.8)
-    ax.set_xlabel("mean log2 abundance")
-    ax.set_ylabel(f"log2 fold change ({tx(contrast)})")
+    value, effect = scale_labels(adata)
+    ax.set_xlabel(f"mean {value}")
+    ax.set_ylabel(f"{effect} ({tx(contrast)})")
     return "mean_log2", mean, fc
 
 
@@ -229,29 +232,34 @@ def _contrast_plot(
     return plot
 
 
-volcano = _contrast_plot(
-    "volcano",
-    _volcano_axes,
-    (5.0, 4.2),
-    """Volcano plot of one contrast: log2 fold change against -log10 p-value.
+volcano = plot_function(
+    _contrast_plot(
+        "volcano",
+        _volcano_axes,
+        (5.0, 4.2),
+        """Volcano plot of one contrast: log2 fold change against -log10 p-value.
 
     Significant features (``padj < fdr`` and ``|log2fc| >= lfc``) are coloured up/down; dashed lines
     show the fold-change threshold and the p-value at the FDR threshold. When
     ``adata.uns[key]["s0_curve"]`` exists (a DataFrame with columns ``log2fc`` and ``neg_log10_p``,
     optionally ``contrast``), it is drawn.
     """,
+    )
 )
-ma = _contrast_plot(
-    "ma",
-    _ma_axes,
-    (5.0, 4.0),
-    """MA plot of one contrast: mean log2 abundance against log2 fold change.
+ma = plot_function(
+    _contrast_plot(
+        "ma",
+        _ma_axes,
+        (5.0, 4.0),
+        """MA plot of one contrast: mean log2 abundance against log2 fold change.
 
     Significant features (``padj < fdr`` and ``|log2fc| >= lfc``) are coloured up/down.
     """,
+    )
 )
 
 
+@plot_function
 def pvalue_histogram(
     adata: AnnData,
     contrast: str | None = None,
@@ -298,6 +306,7 @@ def pvalue_histogram(
     return ax
 
 
+@plot_function
 def top_heatmap(
     adata: AnnData,
     contrast: str | None = None,

@@ -8,9 +8,14 @@ referenced. Results are read through :mod:`kratom_omics._results`, as ``kom.get`
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
+import logging
+import os
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+logger = logging.getLogger("kratom_omics")
 
 #: Colours of the default phases, shared by every plot and the report.
 DEFAULT_PHASE_COLORS: dict[str, str] = {
@@ -56,6 +63,130 @@ def quiet() -> Iterator[None]:
         yield
 
 
+def root_figure(result: object) -> Figure:
+    """The top-level Figure of an Axes, a SubFigure or a Figure."""
+    from matplotlib.figure import Figure
+
+    fig = result
+    while not isinstance(fig, Figure) and fig is not None:  # Axes -> (Sub)Figure -> Figure
+        fig = getattr(fig, "figure", None)
+    if not isinstance(fig, Figure):  # pragma: no cover - every plot draws on a Figure
+        raise InputFormatError(f"expected a matplotlib Axes or Figure, got {type(result)!r}.")
+    return fig
+
+
+def save_figure(fig: Figure, save: str | os.PathLike[str] | bool, name: str) -> Path:
+    """Write ``fig`` to ``save`` (format from the extension; ``True``: ``figures/<name>.png``),
+    atomically."""
+    from .._files import atomic_path
+
+    path = Path("figures", f"{name}.png") if save is True else Path(save)  # type: ignore[arg-type]
+    if not path.suffix:
+        raise InputFormatError(
+            f"save={str(save)!r}: give a file name with an extension (.png, .svg, .pdf)."
+        )
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in fig.canvas.get_supported_filetypes():
+        raise InputFormatError(
+            f"save={str(save)!r}: {fmt!r} is not a figure format; use one of "
+            f"{sorted(fig.canvas.get_supported_filetypes())}."
+        )
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
+    logger.info("saved %s", path)
+    return path
+
+
+def show_figure(fig: Figure) -> None:
+    """Display ``fig``: in a notebook through IPython, else in a window of an interactive
+    backend (nothing but a log line under a non-interactive backend such as Agg)."""
+    import matplotlib
+
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a scanpy dependency
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        from IPython.display import display
+
+        display(fig)
+        return
+    backend = matplotlib.get_backend().lower()
+    if backend in ("agg", "pdf", "svg", "ps", "cairo", "template") or "inline" in backend:
+        logger.warning("show=True: the %r backend cannot show figures; use save= instead", backend)
+        return
+    import matplotlib.pyplot as plt
+
+    backend_mod = plt._get_backend_mod()  # the pyplot backend adopts the figure
+    manager = backend_mod.new_figure_manager_given_figure(id(fig), fig)
+    manager.show()
+    plt.show(block=False)
+
+
+_SAVE_SHOW_DOC = """    save
+        Write the figure to this file (format from the extension: ``.png``, ``.svg``, ``.pdf``,
+        ...; ``True``: ``figures/<plot name>.png``), atomically.
+    show
+        Display the figure (in a notebook, or a window of an interactive backend); default no:
+        the figure is returned, and a notebook shows a returned figure by itself.
+"""
+
+
+def plot_function(func: Callable[..., Any]) -> Callable[..., Figure]:
+    """Give a plot the interface every ``kom.pl`` plot shares: keyword-only ``save=`` and ``show=``
+    (as scanpy's plots take them), and the :class:`~matplotlib.figure.Figure` as return value
+    (the figure of ``ax`` when one is given)."""
+
+    @functools.wraps(func)
+    def plot(
+        *args: Any,
+        save: str | os.PathLike[str] | bool | None = None,
+        show: bool | None = None,
+        **kwargs: Any,
+    ) -> Figure:
+        fig = root_figure(func(*args, **kwargs))
+        if save not in (None, False):
+            save_figure(fig, save, func.__name__)
+        if show:
+            show_figure(fig)
+        return fig
+
+    sig = inspect.signature(func)
+    extra = [
+        inspect.Parameter("save", inspect.Parameter.KEYWORD_ONLY, default=None),
+        inspect.Parameter("show", inspect.Parameter.KEYWORD_ONLY, default=None),
+    ]
+    plot.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=[*sig.parameters.values(), *extra], return_annotation="Figure"
+    )
+    doc = func.__doc__ or ""
+    head, sep, tail = doc.partition("\n    Returns\n    -------\n")
+    if sep:
+        tail = tail.replace(
+            "The Axes", "The Figure (the figure of ``ax`` when given); its first Axes", 1
+        ).replace("The Figure,", "The Figure (the figure of ``ax`` when given),", 1)
+        doc = head.rstrip() + "\n" + _SAVE_SHOW_DOC + sep + tail
+    plot.__doc__ = doc
+    return plot
+
+
+#: Axis labels of a value and of a difference of values, by what ``.X`` holds.
+_SCALE_LABELS = {
+    "logit": ("logit (log2 odds)", "log2 odds ratio"),
+    "clr": ("CLR value", "CLR difference"),
+}
+
+
+def scale_labels(adata: AnnData, layer: str | None = None) -> tuple[str, str]:
+    """Labels of a value and of a difference on the scale of ``.X`` (``"log2 abundance"`` and
+    ``"log2 fold change"`` unless the data record logit or CLR values)."""
+    from ..pp._common import x_transform
+
+    if layer is not None:
+        return str(layer), f"difference of {layer}"
+    return _SCALE_LABELS.get(x_transform(adata) or "", ("log2 abundance", "log2 fold change"))
+
+
 def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     """Return ``ax`` or the single Axes of a new Agg-safe figure."""
     if ax is not None:
@@ -81,9 +212,18 @@ def new_figure(
     return fig, axes[:n_panels]
 
 
+#: Longest label drawn from the data (sample, feature, level names); longer ones end in "…".
+MAX_LABEL = 48
+
+
 def tx(text: object) -> str:
-    """Text from the data shown literally by matplotlib (a ``$`` would otherwise start mathtext)."""
-    return str(text).replace("$", r"\$")
+    """Text from the data shown literally by matplotlib (a ``$`` would otherwise start mathtext),
+    cut to :data:`MAX_LABEL` characters (a 10,000-character name would make a figure of
+    hundreds of megapixels)."""
+    s = str(text)
+    if len(s) > MAX_LABEL:
+        s = s[: MAX_LABEL - 1] + "…"
+    return s.replace("$", r"\$")
 
 
 def heatmap(
@@ -163,8 +303,26 @@ def group_colors(
     key = f"{groupby}_colors"
     stored = adata.uns.get(key)
     colors: dict[str, str] = {}
-    if stored is not None and len(stored) == len(levels):
-        colors = {lv: to_hex(str(c)) for lv, c in zip(levels, stored, strict=True)}
+    try:
+        stored_ok = stored is not None and len(stored) == len(levels)
+    except TypeError:  # a scalar
+        stored_ok = False
+    if stored_ok:
+        # stored colours (e.g. from scanpy) are kept where they are colours; invalid ones are
+        # replaced by the defaults, with a warning
+        bad = [str(c) for c in stored if not is_color_like(str(c))]
+        if bad:
+            logger.warning(
+                "adata.uns[%r] holds values that are not colours %s; the default colours are "
+                "used for those levels",
+                key,
+                bad[:5],
+            )
+        colors = {
+            lv: to_hex(str(c))
+            for lv, c in zip(levels, stored, strict=True)
+            if is_color_like(str(c))
+        }
     extra = iter(_EXTRA_COLORS * (1 + len(levels) // len(_EXTRA_COLORS)))
     for lv in levels:
         if lv not in colors:

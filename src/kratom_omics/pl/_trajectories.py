@@ -10,7 +10,15 @@ import pandas as pd
 
 from .._core import check_obs_key, get_matrix
 from ..errors import InputFormatError
-from ._style import feature_labels, group_colors, match_features, new_figure, tx
+from ._style import (
+    feature_labels,
+    group_colors,
+    match_features,
+    new_figure,
+    plot_function,
+    scale_labels,
+    tx,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -143,6 +151,7 @@ def trajectory_summary(
     return pd.DataFrame(rows)
 
 
+@plot_function
 def trajectories(
     adata: AnnData,
     features: str | Sequence[str] = "Rab35",
@@ -271,5 +280,5 @@ def trajectories(
         )
         a.set_xlim(-0.5, len(names) - 0.3)
         a.set_title(tx(title))
-        a.set_ylabel("log2 abundance" if layer is None else layer)
+        a.set_ylabel(scale_labels(adata, layer)[0])
     return fig

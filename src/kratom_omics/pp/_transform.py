@@ -76,7 +76,9 @@ def log2(
         raise InputFormatError(
             f"log2: adata.X is already {done}-transformed (uns['kratom_omics']['x_transform'] == "
             f"{done!r}); a second transform would be wrong. To recompute from the loaded values "
-            "use kom.pp.log2(adata, layer='raw')."
+            "use kom.pp.log2(adata, layer='raw').",
+            cli=f"the input's values are already {done}-transformed; a second transform would be "
+            "wrong. Pass the .h5ad written by `kratom-omics load` (or add --transform none).",
         )
     values = get_matrix(adata, layer).copy()
     if not force and looks_log2(values):

@@ -33,6 +33,7 @@ from ._sections import (
     resolve,
     results_section,
     samples_section,
+    summary_section,
     trajectories_section,
 )
 
@@ -122,7 +123,10 @@ def html(
 ) -> Path:
     """Write one self-contained HTML report of a study, with its tables as TSV beside it.
 
-    The report holds a study summary (samples per phase, modalities, sample sheet), QC figures
+    The report opens with the findings: every candidate marker across modalities (observed and
+    expected direction, effect, adjusted p-value, concordance, ROC AUC in the expected direction)
+    and the phase trajectories of the top markers. Then a study summary (samples per phase,
+    modalities, the sample sheets collapsed), QC figures
     (detection, missingness, distributions, correlation, PCA, CV), per contrast a volcano, MA and
     p-value plot with a searchable, sortable table of features, the F-test table, phase
     trajectories, histone views (peptidoform composition, mark heatmap) or western-blot views, the
@@ -145,7 +149,13 @@ def html(
         Key of the differential results in ``adata.uns``.
     tables_dir
         Directory of the TSV tables (default ``<out stem>_tables`` beside ``out``); replaced as
-        a whole.
+        a whole. It holds ``<modality>_differential.tsv`` and ``<modality>_differential_F.tsv``
+        (as :func:`kratom_omics.get.differential` and ``differential_f`` return them),
+        ``<modality>_biomarkers.tsv`` (the candidates), ``<modality>_samples.tsv``,
+        ``<modality>_provenance.tsv``, ``summary_candidates.tsv`` and, with several modalities,
+        ``cross_modality_counts.tsv`` and ``cross_modality_candidates.tsv``. Effects and means of
+        values on the logit or CLR scale are named after their scale (``log2_odds_ratio`` and
+        ``mean_logit``; ``clr_diff`` and ``mean_clr``) instead of ``log2fc`` and ``mean_log2``.
     fdr
         FDR threshold of the figures and counts (default: stored with the results, else 0.05).
     lfc
@@ -223,6 +233,9 @@ def html(
         section.update(methods_section(m))
         sections.append(section)
     cross = cross_section(modalities, dpi=dpi, draw=figures, tables_rel=tables_rel)
+    summary = summary_section(
+        modalities, dpi=dpi, draw=figures, tables=tables, tables_rel=tables_rel
+    )
     env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=False)
     template = env.from_string(asset("report.html.j2"))
     text = template.render(
@@ -235,6 +248,7 @@ def html(
         phases=phases,
         phase_colors=colors,
         cross=cross,
+        summary=summary,
         packages=_package_versions(),
         tables_dir=tables_rel,
     )

@@ -39,6 +39,7 @@ __all__ = [
     "resolve",
     "results_section",
     "samples_section",
+    "summary_section",
     "trajectories_section",
 ]
 
@@ -73,6 +74,7 @@ _CANDIDATE_COLUMNS = (
     "significant",
     "concordant",
     "auc",
+    "auc_direction",
     "status",
     "note",
 )
@@ -95,6 +97,7 @@ class Modality:
     fdr: float
     lfc: float
     lazy: bool  # X is a dask array: nothing matrix-wide is loaded
+    scale: str  # what X holds: "log2", "logit", "clr" or "" (not recorded)
     figs: Figures
     tables: dict[str, pd.DataFrame]
     tables_rel: str
@@ -122,6 +125,36 @@ def _kind(adata: AnnData) -> str:
     if {"peptide_family", "histone", "marks", "mark"} & set(adata.var.columns):
         return "histone"
     return "protein"
+
+
+#: Column names of an effect and of a mean on each scale of ``.X`` (``kom.get.differential`` keeps
+#: ``log2fc`` and ``mean_log2`` whatever the scale; the report names them after what they are).
+SCALE_COLUMNS: dict[str, tuple[str, str]] = {
+    "log2": ("log2fc", "mean_log2"),
+    "logit": ("log2_odds_ratio", "mean_logit"),
+    "clr": ("clr_diff", "mean_clr"),
+    "": ("effect", "mean"),
+}
+SCALE_TEXT: dict[str, str] = {
+    "log2": "log2 values: effects are log2 fold changes",
+    "logit": "logit values (log2 odds of each peptidoform's ratio): effects are log2 odds ratios",
+    "clr": "centred log-ratios within each peptide family: effects are differences of CLR values",
+    "": "values of an unrecorded scale: effects are differences of means",
+}
+
+
+def _scale(adata: AnnData) -> str:
+    """What ``.X`` holds, as recorded by the loaders and ``pp`` (``""`` when not recorded)."""
+    from ..pp._common import x_transform
+
+    value = x_transform(adata)
+    return value if value in SCALE_COLUMNS else ""
+
+
+def scaled(df: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """``df`` with ``log2fc``/``mean_log2`` named after the scale of the values."""
+    effect, mean = SCALE_COLUMNS.get(scale, SCALE_COLUMNS[""])
+    return df.rename(columns={"log2fc": effect, "mean_log2": mean})
 
 
 def _is_lazy(adata: AnnData) -> bool:
@@ -166,6 +199,7 @@ def resolve(
         fdr=fdr_of(adata, key, fdr) if result is not None else (fdr if fdr is not None else 0.05),
         lfc=lfc_of(adata, key, lfc),
         lazy=_is_lazy(adata),
+        scale=_scale(adata),
         figs=Figures(f"m{index}", dpi, notes, draw=draw),
         tables=tables,
         tables_rel=tables_rel,
@@ -307,19 +341,19 @@ def _contrast_figure(adata: AnnData, contrast: str, *, key: str, fdr: float, lfc
 def results_section(m: Modality, max_rows: int) -> dict[str, Any] | None:
     """Per contrast a volcano/MA/p-value figure and the ranked table; the overview heatmap and the
     F-test table (read from ``uns`` or from the parquet files written with ``out=``)."""
-    from .. import pl
+    from .. import get, pl
 
     res = m.result
     if res is None:
         m.notes.append(
-            f"No differential results in adata.uns[{m.key!r}]: run kom.tl.differential first to "
-            "add volcano plots and result tables."
+            f"No differential results in adata.uns[{m.key!r}]: run kom.tl.differential (CLI: "
+            "kratom-omics differential) first to add volcano plots and result tables."
         )
         return None
     adata, thr, lfc_t = m.adata, m.fdr, m.lfc
     full = res.table().copy()
     full["feature"] = full["feature"].astype(str)
-    tsv = m.tsv("differential", full)
+    tsv = m.tsv("differential", scaled(get.differential(adata, key=m.key), m.scale))
     contrasts = []
     for j, c in enumerate(res.contrasts):
         t = full.loc[full["contrast"].astype(str) == c]
@@ -336,6 +370,7 @@ def results_section(m: Modality, max_rows: int) -> dict[str, Any] | None:
         )
         cols = [col for col in _RESULT_COLUMNS if col in t.columns]
         ranked = t.sort_values(["pvalue", "feature"], kind="stable", na_position="last")[cols]
+        ranked = scaled(ranked, m.scale)
         contrasts.append(
             {
                 "id": cid,
@@ -369,16 +404,16 @@ def results_section(m: Modality, max_rows: int) -> dict[str, Any] | None:
             f_table.sort_values("pvalue", kind="stable"),
             f"{m.id}-f",
             f"F-test of {m.name}",
-            tsv=m.tsv("f_test", f_table),
+            tsv=m.tsv("differential_F", get.differential_f(adata, key=m.key)),
             max_rows=max_rows,
             order="p-value",
         )
     return {
         "fdr": f"{thr:g}",
         "description": (
-            f"{len(contrasts)} contrast(s) from adata.uns[{m.key!r}]; a feature counts as up or "
+            f"{len(contrasts)} contrast(s) on {SCALE_TEXT[m.scale]}; a feature counts as up or "
             f"down when its adjusted p-value is below {thr:g}"
-            + (f" and |log2 fold change| >= {lfc_t:g}." if lfc_t > 0 else ".")
+            + (f" and |effect| >= {lfc_t:g}." if lfc_t > 0 else ".")
         ),
         "contrasts": contrasts,
         "overview": overview,
@@ -489,10 +524,10 @@ def biomarkers_section(m: Modality) -> dict[str, Any] | None:
         return None
     cols = [c for c in _CANDIDATE_COLUMNS if c in cand.columns]
     return table(
-        cand[cols],
+        scaled(cand[cols], m.scale),
         f"{m.id}-bio",
         f"candidate markers of {m.name}",
-        tsv=m.tsv("biomarker_candidates", cand),
+        tsv=m.tsv("biomarkers", scaled(cand, m.scale)),
     )
 
 
@@ -550,7 +585,8 @@ def _methods_text(m: Modality) -> str:
         parts.append(
             "Candidate markers: flagged when adjusted p < "
             f"{bp.get('alpha', '?')} and |log2 fold change| >= {bp.get('min_abs_log2fc', '?')}; "
-            "concordant when the observed direction matches the expected one."
+            "concordant when significant and changing in the expected direction; ROC AUC in the "
+            "expected direction (1 = perfect separation)."
         )
     return " ".join(parts)
 
@@ -676,4 +712,158 @@ def cross_section(
                     tsv=f"{tables_rel}/cross_modality_candidates.tsv",
                 )
             )
+    return out
+
+
+_SUMMARY_COLUMNS = (
+    "candidate",
+    "modality",
+    "contrast",
+    "expected",
+    "observed",
+    "effect",
+    "scale",
+    "padj",
+    "concordant",
+    "auc",
+    "auc_direction",
+    "status",
+    "feature",
+)
+
+
+def _summary_rows(modalities: Sequence[Modality]) -> pd.DataFrame:
+    """Each candidate in each modality that measured it; candidates measured nowhere once."""
+    rows: list[dict[str, Any]] = []
+    order: dict[str, int] = {}
+    for m in modalities:
+        cand = m.candidates
+        if cand is None:
+            continue
+        for rec in cand.to_dict("records"):
+            name = str(rec.get("candidate", ""))
+            order.setdefault(name, len(order))
+            if rec.get("status") == "not measured":
+                continue
+            label, feat = rec.get("label"), rec.get("best_feature")
+            rows.append(
+                {
+                    "candidate": name,
+                    "modality": m.name,
+                    "contrast": rec.get("contrast", ""),
+                    "expected": rec.get("expected", ""),
+                    "observed": rec.get("observed", ""),
+                    "effect": rec.get("log2fc", np.nan),
+                    "scale": m.scale or "unrecorded",
+                    "padj": rec.get("padj", np.nan),
+                    "concordant": rec.get("concordant", pd.NA),
+                    "auc": rec.get("auc", np.nan),
+                    "auc_direction": rec.get("auc_direction", ""),
+                    "status": rec.get("status", ""),
+                    "feature": str(feat)
+                    if label in (None, "") or label == feat
+                    else f"{label} ({feat})",
+                    "_m": m.index,
+                }
+            )
+    measured = {r["candidate"] for r in rows}
+    for name in order:
+        if name not in measured:
+            rows.append({"candidate": name, "status": "not measured", "_m": len(modalities)})
+    if not rows:
+        return pd.DataFrame(columns=list(_SUMMARY_COLUMNS))
+    out = pd.DataFrame(rows)
+    out["_c"] = out["candidate"].map(order)
+    out = out.sort_values(["_c", "_m"], kind="stable").drop(columns=["_c", "_m"])
+    out = out.reindex(columns=list(_SUMMARY_COLUMNS)).reset_index(drop=True)
+    out["concordant"] = out["concordant"].astype("boolean")
+    return out
+
+
+def _headline_features(modalities: Sequence[Modality]) -> list[tuple[Modality, str, str]]:
+    """The top markers: concordant candidates first, then significant ones, then any found; the
+    reported feature of each in each modality (at most :data:`_MAX_PANELS`)."""
+    picks: list[tuple[int, int, int, Modality, str, str]] = []
+    order: dict[str, int] = {}
+    for m in modalities:
+        cand = m.candidates
+        if cand is None or m.groupby is None or "best_feature" not in cand.columns:
+            continue
+        for rec in cand.to_dict("records"):
+            feat = rec.get("best_feature")
+            if rec.get("status") in ("not measured", "not tested") or not feat:
+                continue
+            if str(feat) not in m.adata.var_names:
+                continue
+            conc = rec.get("concordant") is True or rec.get("concordant") is np.True_
+            sig = rec.get("significant") is True or rec.get("significant") is np.True_
+            rank = 0 if conc else (1 if sig else 2)
+            name = str(rec.get("candidate", feat))
+            order.setdefault(name, len(order))
+            picks.append((rank, order[name], m.index, m, str(feat), name))
+    # concordant first; a candidate's modalities side by side, in the candidate list's order
+    best = {name: min(p[0] for p in picks if p[5] == name) for name in order}
+    picks.sort(key=lambda t: (best[t[5]], t[1], t[0], t[2]))
+    return [(m, f, c) for _, _, _, m, f, c in picks[:_MAX_PANELS]]
+
+
+def _headline_figure(picks: Sequence[tuple[Modality, str, str]], dpi: int) -> dict[str, Any]:
+    from .. import pl
+    from ..pl._style import new_figure
+
+    fig, axes = new_figure(len(picks), ncols=4, panel_size=(3.2, 3.0))
+    for ax, (m, feat, cand) in zip(axes, picks, strict=True):
+        data = _in_memory(m.adata, [feat]) if m.lazy else m.adata
+        pl.trajectories(data, [feat], groupby=m.groupby, ax=ax)
+        ax.set_title(f"{cand} ({m.name})", fontsize="medium")
+    return figure(
+        fig,
+        "summary-f1",
+        "The top candidate markers (concordant first) per phase: mean and 95% confidence "
+        "interval (black), animals as points; the panel title names the modality.",
+        dpi,
+    )
+
+
+def summary_section(
+    modalities: Sequence[Modality],
+    *,
+    dpi: int,
+    draw: bool,
+    tables: dict[str, pd.DataFrame],
+    tables_rel: str,
+) -> dict[str, Any] | None:
+    """The findings first: every candidate across modalities (direction, effect, adjusted p,
+    concordance, AUC in the expected direction) and the top markers' phase trajectories."""
+    summary = _summary_rows(modalities)
+    if summary.empty:
+        return None
+    tables["summary_candidates.tsv"] = summary
+    conc = summary["concordant"].fillna(False).astype(bool)
+    names = list(dict.fromkeys(summary.loc[conc, "candidate"].astype(str)))
+    where = {
+        n: ", ".join(summary.loc[conc & (summary["candidate"] == n), "modality"].astype(str))
+        for n in names
+    }
+    n_cand = summary["candidate"].nunique()
+    n_measured = summary.loc[summary["status"] != "not measured", "candidate"].nunique()
+    headline = (
+        f"{len(names)} of {n_cand} candidate markers concordant (significant in the expected "
+        f"direction) in at least one modality"
+        + (": " + "; ".join(f"{n} ({where[n]})" for n in names) if names else "")
+        + f". {n_measured} of {n_cand} were measured."
+    )
+    out: dict[str, Any] = {"headline": headline, "figures": [], "table": None}
+    out["table"] = table(
+        summary,
+        "summary-cand",
+        "candidate markers",
+        tsv=f"{tables_rel}/summary_candidates.tsv",
+    )
+    picks = _headline_features(modalities)
+    if picks and draw:
+        try:
+            out["figures"].append(_headline_figure(picks, dpi))
+        except KratomOmicsError as exc:
+            logger.warning("report: headline figure skipped: %s", exc)
     return out

@@ -20,6 +20,16 @@ Candidates are matched to features
   as H3).
 
 A candidate absent from the data is kept, with status ``"not measured"``.
+
+A candidate is *concordant* when its reported feature is significant and changes in the expected
+direction (:func:`is_concordant`, the one definition the candidate table, the log line and the
+report share); ``concordant`` is False for a candidate tested but not significant or changing the
+other way, and missing for one not measured or not tested.
+
+The ROC AUCs are given in the direction of the change they describe, so that a perfect marker
+scores 1 whether it goes up or down: a feature's ``auc`` is the probability that a sample of the
+group where it is higher has the higher value (its direction in ``auc_direction``, e.g.
+``"withdrawal > control"``), and a candidate's ``auc`` is taken in its expected direction.
 """
 
 from __future__ import annotations
@@ -43,7 +53,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
     from mudata import MuData
 
-__all__ = ["CANDIDATE_STATUSES", "FEATURE_STATUSES", "cross_modality", "flag_biomarkers"]
+__all__ = [
+    "CANDIDATE_STATUSES",
+    "FEATURE_STATUSES",
+    "cross_modality",
+    "flag_biomarkers",
+    "is_concordant",
+]
 
 log = logging.getLogger("kratom_omics")
 
@@ -225,6 +241,31 @@ def _contrast_levels(contrast: str, levels: Sequence[str]) -> tuple[str, str] | 
     return None
 
 
+def is_concordant(significant: Any, observed: Any, expected: Any) -> bool:
+    """The one definition of a concordant candidate: significant, and changing in the expected
+    direction (``observed == expected``, each ``"up"`` or ``"down"``)."""
+    return bool(significant is True or significant is np.True_) and str(observed) == str(expected)
+
+
+def _auc_direction(contrast: str, higher_first: bool) -> str:
+    """``"withdrawal > control"`` for contrast ``withdrawal - control`` when the first is higher."""
+    parts = [p.strip() for p in str(contrast).split(" - ")]
+    if len(parts) != 2:
+        return f"{contrast} {'>' if higher_first else '<'} 0"
+    return f"{parts[0]} {'>' if higher_first else '<'} {parts[1]}"
+
+
+def _oriented(
+    auc: np.ndarray, lo: np.ndarray, hi: np.ndarray, flip: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """AUC and interval of the other group where ``flip`` (``1 - auc``; the bounds swap)."""
+    return (
+        np.where(flip, 1.0 - auc, auc),
+        np.where(flip, 1.0 - hi, lo),
+        np.where(flip, 1.0 - lo, hi),
+    )
+
+
 def _label(var: pd.DataFrame) -> np.ndarray:
     for col in _SYMBOL_COLUMNS:
         if col in var.columns:
@@ -287,16 +328,20 @@ def flag_biomarkers(
     ``features``
         One row per feature and contrast: ``feature, label, contrast, log2fc, padj, significant,
         direction ("up"/"down"/""), status`` (one of :data:`FEATURE_STATUSES`), ``candidates``
-        (matched candidate names, ``;``-separated), ``auc`` (ROC AUC of the contrast's first group
-        against its second), ``auc_ci_low, auc_ci_high`` (for significant and candidate features)
-        and ``n_detected_<group>`` (samples with a measured, non-imputed value per group).
+        (matched candidate names, ``;``-separated), ``auc`` (ROC AUC in the direction of the change:
+        a feature lower in the contrast's first group is scored as lower there, so that 1 is a
+        perfect separation either way), ``auc_direction`` (e.g. ``"withdrawal < control"``),
+        ``auc_ci_low, auc_ci_high`` (for significant and candidate features) and
+        ``n_detected_<group>`` (samples with a measured, non-imputed value per group).
     ``candidates``
         One row per candidate: ``candidate, modality, contrast, expected, evidence, found,
         n_features, features, best_feature, label, log2fc, padj, significant, observed, concordant,
-        n_significant, n_concordant, n_detected_<group>, auc, auc_ci_low, auc_ci_high, status`` (one
-        of :data:`CANDIDATE_STATUSES`) and ``note``. ``best_feature`` is the matched feature
-        reported (a significant one first, then the lowest ``padj``); the counts cover all matched
-        features.
+        n_significant, n_concordant, n_detected_<group>, auc, auc_direction, auc_ci_low,
+        auc_ci_high, status`` (one of :data:`CANDIDATE_STATUSES`) and ``note``. ``best_feature`` is
+        the matched feature reported (a significant one first, then the lowest ``padj``); the counts
+        cover all matched features. ``concordant`` follows :func:`is_concordant`; ``auc`` is taken
+        in the expected direction (a perfect down-marker has 1.0, ``auc_direction`` says
+        ``"withdrawal < control"``).
 
     ``kom.get.biomarkers(adata, key=key_added, table="candidates" | "features")`` returns them.
     """
@@ -390,7 +435,12 @@ def flag_biomarkers(
                 method=ci_method,
             )
             lo[rows[want]], hi[rows[want]] = l_, h_
-    feats["auc"], feats["auc_ci_low"], feats["auc_ci_high"] = auc, lo, hi
+    # in the direction of the change: a feature lower in the first group is scored as lower there
+    down = lfc < 0
+    feats["auc"], feats["auc_ci_low"], feats["auc_ci_high"] = _oriented(auc, lo, hi, down)
+    feats["auc_direction"] = [
+        _auc_direction(c, not d) for c, d in zip(feats["contrast"], down, strict=True)
+    ]
     for lv in levels:
         feats[f"n_detected_{lv}"] = np.asarray(n_det[lv])[pos].astype(np.int64)
 
@@ -413,12 +463,15 @@ def flag_biomarkers(
     adata.uns[key_added] = {"params": params, "features": feats, "candidates": cand_table}
     record_provenance(adata, "kratom_omics.tl.flag_biomarkers", {**params, "key_added": key_added})
     n_sig = int(feats["significant"].sum())
-    n_conc = int((cand_table["status"] == "concordant").sum())
+    conc = cand_table["concordant"].fillna(False).astype(bool)
     log.info(
-        "flag_biomarkers: %d significant feature-contrast pairs; %d of %d candidates concordant",
+        "flag_biomarkers: %d significant feature-contrast pairs; %d of %d candidates concordant "
+        "(significant in the expected direction%s); %d not measured in these data",
         n_sig,
-        n_conc,
+        int(conc.sum()),
         len(cand_table),
+        (": " + ", ".join(cand_table.loc[conc, "candidate"].astype(str))) if conc.any() else "",
+        int((cand_table["status"] == "not measured").sum()),
     )
 
 
@@ -476,6 +529,7 @@ def _candidate_rows(
             "n_concordant": 0,
             **{f"n_detected_{lv}": 0 for lv in levels},
             "auc": np.nan,
+            "auc_direction": "",
             "auc_ci_low": np.nan,
             "auc_ci_high": np.nan,
             "status": "not measured",
@@ -530,6 +584,17 @@ def _candidate_rows(
         )
         b = order[0]
         best = sub.iloc[b]
+        # the stored AUC is in the feature's own direction: back to "first group higher" in the
+        # candidate's contrast, then to the expected direction
+        first_higher = float(best["log2fc"]) >= 0 if np.isfinite(best["log2fc"]) else True
+        a_raw, l_raw, h_raw = _oriented(
+            np.array([best["auc"]]),
+            np.array([best["auc_ci_low"]]),
+            np.array([best["auc_ci_high"]]),
+            np.array([not first_higher]),
+        )
+        flip = np.array([(sign < 0) != (c["direction"] == "down")])
+        a_exp, l_exp, h_exp = _oriented(a_raw, l_raw, h_raw, flip)
         row.update(
             {
                 "best_feature": best["feature"],
@@ -538,17 +603,14 @@ def _candidate_rows(
                 "padj": float(best["padj"]),
                 "significant": bool(sig[b]),
                 "observed": obs_dir[b],
-                "concordant": bool(conc[b]) if obs_dir[b] else pd.NA,
+                "concordant": is_concordant(bool(sig[b]), obs_dir[b], c["direction"]),
                 "n_significant": int(sig.sum()),
                 "n_concordant": int((sig & conc).sum()),
                 **{f"n_detected_{lv}": int(best[f"n_detected_{lv}"]) for lv in levels},
-                "auc": float(best["auc"]) if sign > 0 else 1.0 - float(best["auc"]),
-                "auc_ci_low": float(best["auc_ci_low"])
-                if sign > 0
-                else 1.0 - float(best["auc_ci_high"]),
-                "auc_ci_high": float(best["auc_ci_high"])
-                if sign > 0
-                else 1.0 - float(best["auc_ci_low"]),
+                "auc": float(a_exp[0]),
+                "auc_direction": _auc_direction(c["contrast"], c["direction"] != "down"),
+                "auc_ci_low": float(l_exp[0]),
+                "auc_ci_high": float(h_exp[0]),
             }
         )
         if onoff[b]:
@@ -557,7 +619,7 @@ def _candidate_rows(
                 f"detected in one group only ({'up' if lfc[b] > 0 else 'down'} in {c['contrast']})"
             )
         elif sig[b]:
-            row["status"] = "concordant" if conc[b] else "discordant"
+            row["status"] = "concordant" if row["concordant"] else "discordant"
         else:
             row["status"] = "not significant"
         if sign < 0:
@@ -614,6 +676,7 @@ CROSS_COLUMNS: tuple[str, ...] = (
     "significant",
     "concordant",
     "auc",
+    "auc_direction",
     "status",
     "best_feature",
     "n_features",
@@ -665,7 +728,7 @@ def cross_table(data: Mapping[str, AnnData] | MuData, key: str = "biomarkers") -
     both["_c"] = both["contrast"].map(order_c).fillna(len(order_c))
     both["_m"] = both["modality"].map(order_m).fillna(2)
     both = both.sort_values(["_c", "_m"], kind="stable").drop(columns=["_c", "_m"])
-    return both[list(CROSS_COLUMNS)].reset_index(drop=True)
+    return both.reindex(columns=list(CROSS_COLUMNS)).reset_index(drop=True)
 
 
 def cross_modality(

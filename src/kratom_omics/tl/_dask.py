@@ -159,9 +159,18 @@ def scheduler_client(scheduler: str | None) -> Iterator[tuple[Any, str]]:
             logger.info("differential: LocalCluster with %d worker(s) started", n)
             yield client, ""
         return
+    from distributed.comm.registry import backends
+
+    scheme = s.split("://", 1)[0] if "://" in s else "tcp"
+    if scheme not in backends or not s.split("://", 1)[-1].strip(":/"):
+        raise DesignError(
+            f"scheduler={scheduler!r} is not a dask scheduler address: write "
+            f"'<protocol>://<host>:<port>' with a protocol of {sorted(backends)} (e.g. "
+            "'tcp://head:8786'), 'local:N', 'threads', 'synchronous' or 'processes'."
+        )
     try:
         client = distributed.Client(s, set_as_default=False, timeout="20s")
-    except (OSError, TimeoutError) as err:
+    except (OSError, TimeoutError, ValueError) as err:
         raise KratomOmicsError(
             f"could not connect to the dask scheduler at scheduler={s!r} ({err}); start it "
             "(dask scheduler) or pass 'local:N' for a local cluster."

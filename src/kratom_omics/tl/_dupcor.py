@@ -351,7 +351,14 @@ def block_labels(adata: AnnData, block: str) -> np.ndarray:
             f"adata.obs[{block!r}] is missing for {int(col.isna().sum())} sample(s) {bad}; "
             "give every sample a block label (a subject seen once is its own block)."
         )
-    return col.astype(str).to_numpy()
+    labels = col.astype(str).to_numpy()
+    if len(set(labels)) < 2:
+        raise DesignError(
+            f"block={block!r} has {len(set(labels))} level(s) {sorted(set(labels))}; a "
+            "within-block correlation needs at least two blocks (e.g. the subjects): give "
+            "each animal its own label, or leave block unset."
+        )
+    return labels
 
 
 def blocked_fit(

@@ -274,7 +274,8 @@ def fit_f_dist_robustly(
         return float(mm), float(vv)
 
     mom_inf = wmoments(np.inf)
-    funval_inf = math.log(zwvar / mom_inf[1])
+    # zwvar == 0 (every variance the same, e.g. all features constant): R's log(0) = -Inf
+    funval_inf = math.log(zwvar / mom_inf[1]) if zwvar > 0 else -math.inf
     if funval_inf <= 0:
         df2 = np.inf
         ztc = ztrend + zwmean - mom_inf[0]
