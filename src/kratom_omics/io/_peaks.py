@@ -162,6 +162,8 @@ def _bed_table(
     if n < 3:
         raise InputFormatError(f"{source}: {n} column(s); expected at least chrom, start, end.")
     names = list(expected or BED_COLUMNS[: min(n, 12)])
+    if expected is None and n > 6 and not all(_is_whole(r[6:8]) for r in rows[:20]):
+        names = list(BED_COLUMNS[:6])  # BED6 and other columns (not thickStart/thickEnd)
     names += [f"extra_{i}" for i in range(len(names), n)]
     df = pd.DataFrame(rows, index=pd.Index(lines, name="line"), columns=names)
     for col in ("start", "end", "thick_start", "thick_end"):
