@@ -64,7 +64,10 @@ def write_epiprofile(
         and ``peptidoform`` (``K9ac``, ``unmod``), e.g.
         ``kom.datasets.simulate(modality="histone")``.
     path
-        Output file (tab-separated text with CRLF line ends, as EpiProfile writes it).
+        Output file: tab-separated text with CRLF line ends, as EpiProfile writes it (whatever
+        the name, ``histone_ratios.xls`` included); a ``.xlsx`` name writes the table as Excel
+        saves it when the text is opened and saved as a workbook (one sheet named after the file,
+        numbers as number cells).
     ratio_layer, area_layer, rt_layer
         Layers holding ratios, peak areas and retention times (``None`` = ``.X`` for ratios). Areas
         default to the ratios times 1e9 and retention times to evenly spaced values when the layer
@@ -127,10 +130,33 @@ def write_epiprofile(
         cells += [f"{v:.2f}" for v in rt[:, g]]
         lines.append("\t".join(cells))
     out = Path(path)
-    atomic_write_text("\r\n".join(lines) + "\r\n", out, newline="")
+    if out.suffix.lower() == ".xlsx":
+        _write_workbook(lines, out)
+    else:
+        atomic_write_text("\r\n".join(lines) + "\r\n", out, newline="")
     if single_ptms_path is not None:
         _write_single_ptms(ratio, var, run_cells, Path(single_ptms_path))
     return out
+
+
+def _write_workbook(lines: list[str], path: Path) -> None:
+    """Tab-separated lines as one sheet of an .xlsx, numbers as number cells (as Excel converts
+    them when it opens the text)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = path.stem[:31]
+    for line in lines:
+        row: list[str | float | None] = []
+        for cell in line.split("\t"):
+            try:
+                row.append(float(cell))
+            except ValueError:
+                row.append(cell or None)
+        sheet.append(row)
+    with atomic_path(path) as tmp:
+        book.save(tmp)
 
 
 def _write_single_ptms(
