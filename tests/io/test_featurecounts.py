@@ -183,8 +183,10 @@ def test_names_cleaned_and_matched_to_a_sheet_naming_the_files_otherwise(tmp_pat
     assert a.obs["bam"].tolist() == NF_BAMS
     sheet = pd.DataFrame(
         {
-            "sample": ["CTL_R1.mLb.clN", "CTL_R2.mLb.clN", "USE_R1", "USE_R2"]
-            + ["WD_R1Aligned.sortedByCoord.out.bam", "WD_R2"],
+            "sample": [
+                *["CTL_R1.mLb.clN", "CTL_R2.mLb.clN", "USE_R1", "USE_R2"],
+                *["WD_R1Aligned.sortedByCoord.out.bam", "WD_R2"],
+            ],
             "phase": ["control"] * 2 + ["use"] * 2 + ["withdrawal"] * 2,
         }
     )
@@ -194,7 +196,7 @@ def test_names_cleaned_and_matched_to_a_sheet_naming_the_files_otherwise(tmp_pat
 
 
 def test_summary_beside_the_counts_becomes_obs_columns(tmp_path):
-    counts, path = _counts(tmp_path, NF_BAMS, summary=True)
+    _, path = _counts(tmp_path, NF_BAMS, summary=True)
     raw = pd.read_csv(tmp_path / "counts.txt.summary", sep="\t", index_col=0)
     a = kom.io.read_featurecounts(path)
     assert a.obs["Assigned"].tolist() == raw.loc["Assigned"].tolist()
@@ -240,9 +242,7 @@ def test_saf_with_zero_based_starts_never_gives_negative_starts(tmp_path):
     counts = counts.copy()
     counts.var["start"] = np.arange(25) * 1000  # the first region starts at base 0
     counts.var["end"] = counts.var["start"] + 500
-    path = kom.datasets.write_featurecounts(
-        counts, tmp_path / "counts.txt", zero_based_starts=True
-    )
+    path = kom.datasets.write_featurecounts(counts, tmp_path / "counts.txt", zero_based_starts=True)
     raw = pd.read_csv(path, sep="\t", comment="#")
     assert raw["Start"].iloc[0] == 0
     a = kom.io.read_featurecounts(path)
