@@ -18,13 +18,16 @@ import logging
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputFormatError, did_you_mean
 from ._choices import note_choice
 from ._text import check_path
 
-__all__ = ["read_sheet", "sheet_names", "workbook_kind"]
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["read_sheet", "sheet_frame", "sheet_names", "workbook_kind"]
 
 logger = logging.getLogger("kratom_omics")
 
@@ -169,3 +172,53 @@ def read_sheet(
     while rows and not rows[-1]:
         rows.pop()
     return rows, name, f"{p}[{name}]"
+
+
+def sheet_frame(
+    path: str | os.PathLike,
+    *,
+    what: str = "workbook",
+    sheet: str | int | None = None,
+    comment: str | None = None,
+) -> pd.DataFrame:
+    """A sheet holding a table (a header row, then one row per record) as text cells.
+
+    Returns
+    -------
+    DataFrame with the header row's cells as columns and every cell as text (``""`` when
+    empty), blank rows dropped, and ``.attrs["lines"]``: the sheet row (1-based, as a spreadsheet
+    shows it) of each record; ``.attrs["source"]`` names file and sheet. A column without a name
+    is dropped when it is empty and an error when it holds values, as in text tables. Rows
+    whose first cell starts with ``comment`` are skipped.
+    """
+    import pandas as pd
+
+    rows, _, source = read_sheet(path, sheet=sheet, what=what)
+    numbered = [
+        (k, r)
+        for k, r in enumerate(rows, start=1)
+        if any(c.strip() for c in r) and not (comment and r[0].lstrip().startswith(comment))
+    ]
+    if not numbered:
+        raise InputFormatError(f"{what} {source!r} is empty.")
+    (_, header), body = numbered[0], numbered[1:]
+    width = max(len(r) for _, r in numbered)
+    header = [c.strip() for c in header] + [""] * (width - len(header))
+    data = [r + [""] * (width - len(r)) for _, r in body]
+    keep = []
+    for j, name in enumerate(header):
+        if name:
+            keep.append(j)
+            continue
+        holding = next((k for (k, _), r in zip(body, data, strict=True) if r[j].strip()), None)
+        if holding is not None:
+            raise InputFormatError(
+                f"{source}: column {j + 1} holds a value on row {holding} but has no name in the "
+                "header row; name the column or delete the values."
+            )
+    df = pd.DataFrame(
+        [[r[j] for j in keep] for r in data], columns=[header[j] for j in keep], dtype=object
+    )
+    df.attrs["lines"] = [k for k, _ in body]
+    df.attrs["source"] = source
+    return df
