@@ -204,3 +204,12 @@ def test_summits_and_peaks_xls_are_refused_as_data_with_what_to_do(tmp_path):
     for path in (summits, xls):
         with pytest.raises(InputFormatError, match=re.escape("kom.io.read_peaks")):
             kom.io.read(path)
+
+
+def test_peaks_xls_with_a_repeated_column_is_refused(tmp_path):
+    path = kom.datasets.write_peaks(PEAKS, tmp_path / "S1_peaks.xls", kind="xls")
+    lines = path.read_text().splitlines()
+    lines[-4] = lines[-4].replace("\tlength\t", "\tstart\t")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputFormatError, match=r"repeats \['start'\]"):
+        kom.io.read_peaks(path)

@@ -89,7 +89,9 @@ OTHER_FILES: tuple[Format, ...] = (
         reader=None,
         detect=_featurecounts_summary,
         refuse="this is featureCounts' .summary (read assignment statistics), not the counts: pass "
-        "the counts table featureCounts wrote beside it (the same name without .summary).",
+        "the counts table featureCounts wrote beside it (the same name without .summary; the "
+        "summary's statuses then become .obs columns), or read it alone with "
+        "kom.io.read_featurecounts_summary(path).",
     ),
     Format(
         name="bed",

@@ -199,6 +199,12 @@ def _xls_table(
             f"{source}: the header (line {lines[0]}) is {header[:12]}; expected MACS2's peaks.xls "
             f"columns {list(_XLS_NAMES)} ('abs_summit' only for narrow peaks)."
         )
+    dup = sorted({c for c in header if header.count(c) > 1})
+    if dup:
+        raise InputFormatError(
+            f"{source}: the header (line {lines[0]}) repeats {dup}; MACS2's peaks.xls names each "
+            "column once."
+        )
     body, numbers = rows[1:], lines[1:]
     if not body:
         raise InputFormatError(f"peak file {source!r} holds no regions (only the header).")
@@ -277,16 +283,19 @@ def read_peaks(
         score, p-value or summit that is not a number; the message names the file's own line.
     """
     source, lines, texts = _content(path, encoding)
-    requested = kind
+    kinds = ("auto", *PEAK_KINDS, "xls", "bed")
+    if kind not in kinds:
+        raise InputFormatError(f"kind={kind!r}; expected one of {list(kinds)}.")
+    chosen: str = kind
     header_xls = texts[0].split("\t")[:3] == ["chr", "start", "end"]
-    if kind == "auto":
-        kind = _kind_by_name(path) or ("xls" if header_xls else "auto")  # type: ignore[assignment]
+    if chosen == "auto":
+        chosen = _kind_by_name(path) or ("xls" if header_xls else "auto")
     sep = "\t"
     if "\t" not in texts[0] and len(texts[0].split()) >= 3:
         sep = " "
         note_choice("delimiter", "space", source=source, why="no tab on the first region line")
     rows = [ln.split("\t") if sep == "\t" else ln.split() for ln in texts]
-    if kind == "xls":
+    if chosen == "xls":
         df, lines = _xls_table(rows, lines, source)
     else:
         first = rows[0]
@@ -306,7 +315,7 @@ def read_peaks(
                 f"{source}: line {lines[odd]} has {len(rows[odd])} columns but line {lines[0]} has "
                 f"{n}; every region needs the same columns (tab-separated)."
             )
-        df, kind = _bed_table(rows, lines, kind, source)
+        df, chosen = _bed_table(rows, lines, chosen, source)
     empty = (df["chrom"].str.strip() == "").to_numpy()
     if empty.any():
         i = int(np.flatnonzero(empty)[0])
@@ -320,9 +329,9 @@ def read_peaks(
         )
     note_choice(
         "kind",
-        kind,
+        chosen,
         source=source,
-        why="given" if requested != "auto" else "from the file name and columns",
+        why="given" if kind != "auto" else "from the file name and columns",
         level=logging.DEBUG,
     )
     label = df["chrom"] + ":" + df["start"].astype(str) + "-" + df["end"].astype(str)
@@ -331,5 +340,5 @@ def read_peaks(
     else:
         idx = label
     df.index = pd.Index(_make_unique(idx.astype(str).tolist(), source))
-    df.attrs["kind"] = kind
+    df.attrs["kind"] = chosen
     return df
