@@ -56,7 +56,7 @@ def test_simulate_writes_h5ad(tmp_path, capsys):
 def test_user_error_is_one_line_exit_1(tmp_path, capsys):
     code, _out, err = run(["simulate", str(tmp_path / "x.h5ad"), "--modality", "rna"], capsys)
     assert code == 1
-    assert err.strip() == "error: --modality rna; expected 'protein' or 'histone'."
+    assert err.strip() == "error: --modality rna; expected 'protein', 'histone' or 'tracks'."
     assert not (tmp_path / "x.h5ad").exists()
 
 

@@ -101,7 +101,8 @@ def test_debug_works_in_any_position(tmp_path, capsys):
     assert code == 1
     assert "Traceback" in err
     assert (
-        err.rstrip().splitlines()[-1] == "error: --modality rna; expected 'protein' or 'histone'."
+        err.rstrip().splitlines()[-1]
+        == "error: --modality rna; expected 'protein', 'histone' or 'tracks'."
     )
 
 

@@ -135,7 +135,7 @@ def test_histone_ratios_close_within_families(histone):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"modality": "rna"}, InputFormatError, "expected 'protein' or 'histone'"),
+        ({"modality": "rna"}, InputFormatError, "expected 'protein', 'histone' or 'tracks'"),
         ({"n_per_phase": 1}, DesignError, "at least two samples per phase"),
         ({"phases": ["control"]}, DesignError, "at least two phases"),
         ({"fraction_changed": 2}, DesignError, "between 0 and 1"),

@@ -217,6 +217,13 @@ class FuzzKit:
         kom.datasets.write_epiprofile(histone, out / "histone_ratios.xls")
         kom.datasets.write_featurecounts(counts[:, :40].copy(), out / "counts.txt")
         kom.datasets.write_densitometry(western, out / "western.tsv")
+        kom.datasets.write_epiprofile(histone[:, :12].copy(), out / "histone_ratios.xlsx")
+        kom.datasets.write_featurecounts(counts[:, :10].copy(), out / "fc.txt", summary=True)
+        peaks = kom.io.read_peaks(DATA / "histone" / "H3K9ac_Ctl_1_peaks.narrowPeak")
+        kom.datasets.write_peaks(peaks, out / "S1_summits.bed", kind="summits")
+        kom.datasets.write_peaks(peaks, out / "S1_peaks.gappedPeak", kind="gappedPeak")
+        kom.datasets.write_peaks(peaks, out / "S1_peaks.xls", kind="xls")
+        kom.datasets.write_samples(protein, out / "samples.tsv")
         fixtures = DATA / "proteomics"
         bases = {
             "maxquant": out / "proteinGroups.txt",
@@ -233,6 +240,12 @@ class FuzzKit:
             "densitometry": out / "western.tsv",
             "table": DATA / "histone" / "elisa_with_normalizer.tsv",
             "peaks": DATA / "histone" / "H3K9ac_Ctl_1_peaks.narrowPeak",
+            "epiprofile_xlsx": out / "histone_ratios.xlsx",
+            "featurecounts_summary": out / "fc.txt.summary",
+            "peaks_summits": out / "S1_summits.bed",
+            "peaks_gapped": out / "S1_peaks.gappedPeak",
+            "peaks_xls": out / "S1_peaks.xls",
+            "samples": out / "samples.tsv",
         }
         return {k: (p.name, p.read_bytes()) for k, p in bases.items()}
 
@@ -265,9 +278,21 @@ class FuzzKit:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                if fmt == "peaks":
+                if fmt.startswith("peaks"):
                     table = kom.io.read_peaks(path)
                     assert table.index.is_unique, m.steps
+                    assert (table["end"] > table["start"]).all(), m.steps
+                    assert (table["start"] >= 0).all(), m.steps
+                    return
+                if fmt == "featurecounts_summary":
+                    summary = kom.io.read_featurecounts_summary(path)
+                    assert summary.index.is_unique, m.steps
+                    assert "Assigned" in summary.columns, m.steps
+                    return
+                if fmt == "samples":
+                    sheet = kom.io.read_samples(path, phases=None)
+                    assert sheet.index.is_unique, m.steps
+                    assert sheet["phase"].notna().all(), m.steps
                     return
                 adata = kom.io.read(path, format=fmt_arg)
             except KratomOmicsError:

@@ -1,5 +1,6 @@
-"""Fuzzed histone, count and generic tables (see conftest.py): a self-consistent AnnData (a unique
-peak table for read_peaks) or a KratomOmicsError."""
+"""Fuzzed histone, count and generic tables, peak files and sample sheets (see conftest.py): a
+self-consistent AnnData (a unique peak table for read_peaks, a summary or sample sheet with unique
+samples) or a KratomOmicsError."""
 
 from __future__ import annotations
 
@@ -7,7 +8,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-FORMATS = ["epiprofile", "featurecounts", "densitometry", "table", "peaks"]
+FORMATS = [
+    "epiprofile",
+    "epiprofile_xlsx",
+    "featurecounts",
+    "featurecounts_summary",
+    "densitometry",
+    "table",
+    "peaks",
+    "peaks_summits",
+    "peaks_gapped",
+    "peaks_xls",
+    "samples",
+]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -114,5 +114,53 @@ def test_missing_column_and_missing_file(tmp_path):
     with pytest.raises(InputFormatError, match="does not exist"):
         kom.io.read_candidates(tmp_path / "nope.tsv")
     (tmp_path / "empty.tsv").write_text("# only a comment\n")
-    with pytest.raises(InputFormatError, match="is empty"):
+    with pytest.raises(InputFormatError, match="holds no header line"):
         kom.io.read_candidates(tmp_path / "empty.tsv")
+
+
+CANDIDATES = (
+    "# markers of withdrawal\n"
+    "candidate\tmodality\tcontrast\tdirection\tevidence\taliases\n"
+    "Rab35\tprotein\twithdrawal - control\tup\tproteomics\n"  # aliases stripped: a short row
+    "# histone marks\n"
+    "H3K9ac\thistone\twithdrawal - control\tdown\twestern\tH3K9Ac\n"
+)
+
+
+def test_candidate_list_through_the_shared_text_path(tmp_path):
+    import gzip
+
+    p = tmp_path / "c.tsv"
+    p.write_text(CANDIDATES)
+    ref = kom.io.read_candidates(p)
+    assert ref["candidate"].tolist() == ["Rab35", "H3K9ac"]
+    assert ref["aliases"].tolist() == ["", "H3K9Ac"]
+    gz = tmp_path / "c.tsv.gz"
+    gz.write_bytes(gzip.compress(CANDIDATES.encode()))
+    cp = tmp_path / "c_cp1252.tsv"
+    cp.write_bytes(CANDIDATES.replace("western", "Western blot µg").encode("cp1252"))
+    csv = kom.datasets.resave(p, tmp_path / "c.csv", sep=",")
+    pd.testing.assert_frame_equal(kom.io.read_candidates(gz), ref)
+    pd.testing.assert_frame_equal(kom.io.read_candidates(csv), ref)
+    assert kom.io.read_candidates(cp)["evidence"].iloc[1] == "Western blot µg"
+
+
+def test_candidate_errors_name_the_files_line(tmp_path):
+    p = tmp_path / "c.tsv"
+    p.write_text(CANDIDATES.replace("\tdown\t", "\tsideways\t"))
+    with pytest.raises(InputFormatError, match=r"row 5 column 'direction' is 'sideways'"):
+        kom.io.read_candidates(p)
+
+
+def test_candidate_list_in_a_workbook(tmp_path):
+    from openpyxl import Workbook
+
+    p = tmp_path / "c.tsv"
+    p.write_text(CANDIDATES)
+    book = Workbook()
+    for line in CANDIDATES.splitlines():
+        book.active.append(line.split("\t"))
+    book.save(tmp_path / "c.xlsx")
+    pd.testing.assert_frame_equal(
+        kom.io.read_candidates(tmp_path / "c.xlsx"), kom.io.read_candidates(p)
+    )

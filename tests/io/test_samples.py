@@ -110,10 +110,87 @@ def test_missing_file_and_empty_file(tmp_path):
         kom.io.read_samples(p)
 
 
-def test_comma_file_with_tsv_extension_gets_a_hint(tmp_path):
+def test_comma_file_with_tsv_extension_is_read_with_a_warning(tmp_path, caplog):
     p = write(tmp_path, "sample,phase\na,control\n")
-    with pytest.raises(KratomOmicsError, match="looks comma-separated"):
+    with caplog.at_level(logging.WARNING, logger="kratom_omics"):
+        sheet = kom.io.read_samples(p)
+    assert sheet["phase"].tolist() == ["control"]
+    assert "comma-separated although named .tsv" in caplog.text
+
+
+def _sheet_text():
+    return (
+        "sample\tphase\tbatch\tsubject\n"
+        "Ctl_1\tcontrol\tb1\tr1\n"
+        "Ctl_2\tcontrol\tb2\tr2\n"
+        "Wd_1\twithdrawal\tb1\n"  # trailing empty field stripped (R, Excel, editors)
+        "Wd_2\twithdrawal\tb2\tr4\n"
+    )
+
+
+def test_sheet_through_the_shared_text_path(tmp_path):
+    import gzip
+    import zipfile
+
+    text = _sheet_text()
+    ref = kom.io.read_samples(write(tmp_path, text))
+    assert pd.isna(ref.loc["Wd_1", "subject"])  # the short row read with a missing value
+    gz = tmp_path / "s.tsv.gz"
+    gz.write_bytes(gzip.compress(text.encode()))
+    zp = tmp_path / "s.zip"
+    with zipfile.ZipFile(zp, "w") as zf:
+        zf.writestr("samples.tsv", text)
+    cp = tmp_path / "s_cp1252.tsv"
+    cp.write_bytes(text.replace("Ctl_1", "Ctl_é").encode("cp1252").replace(b"\n", b"\r\n"))
+    utf16 = tmp_path / "s_utf16.txt"
+    utf16.write_bytes(text.encode("utf-16"))
+    csv = kom.datasets.resave(write(tmp_path, text, "plain.tsv"), tmp_path / "s.csv", sep=",")
+    for path in (gz, zp, utf16, csv):
+        sheet = kom.io.read_samples(path)
+        pd.testing.assert_frame_equal(sheet, ref)
+    assert kom.io.read_samples(cp).index[0] == "Ctl_é"
+
+
+def test_sheet_errors_keep_the_files_line_numbers(tmp_path):
+    p = write(
+        tmp_path,
+        "# study sheet\nsample\tphase\n\nC1\tcontrol\nC2\twithdrwal\n\nC3\tcontrol\n",
+    )
+    with pytest.raises(
+        SampleSheetError, match=r"unknown phase\(s\) \['withdrwal'\] on line\(s\) 5"
+    ):
         kom.io.read_samples(p)
+    p = write(tmp_path, "sample\tphase\nC1\tcontrol\n\nC1\tcontrol\n")
+    with pytest.raises(SampleSheetError, match=r"duplicated sample id\(s\) \['C1'\] on lines 2, 4"):
+        kom.io.read_samples(p)
+    p = write(tmp_path, "sample\tphase\nC1\tcontrol\tx\n")
+    with pytest.raises(KratomOmicsError, match=r"line 2 has 3 fields but the header has 2"):
+        kom.io.read_samples(p)
+
+
+def test_sheet_in_a_workbook_xlsx_or_binary_xls(tmp_path):
+    from openpyxl import Workbook
+
+    rows = [line.split("\t") for line in _sheet_text().splitlines()]
+    ref = kom.io.read_samples(write(tmp_path, _sheet_text()))
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.active.append([])
+    book.active.append(["Wd_3", "withdrwal"])
+    book.save(tmp_path / "s.xlsx")
+    with pytest.raises(
+        SampleSheetError, match=r"unknown phase\(s\) \['withdrwal'\] on line\(s\) 7"
+    ):
+        kom.io.read_samples(tmp_path / "s.xlsx")
+    xlwt = pytest.importorskip("xlwt")
+    xls = xlwt.Workbook()
+    ws = xls.add_sheet("samples")
+    for i, row in enumerate(rows):
+        for j, cell in enumerate(row):
+            ws.write(i, j, cell)
+    xls.save(str(tmp_path / "s.xls"))
+    pd.testing.assert_frame_equal(kom.io.read_samples(tmp_path / "s.xls"), ref)
 
 
 def test_dataframe_indexed_by_sample_keeps_custom_order():

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import kratom_omics as kom
-from kratom_omics.errors import SampleMismatchError, SampleSheetError
+from kratom_omics.errors import InputFormatError, SampleMismatchError, SampleSheetError
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "realdata" / "quantms.io"
 needs_real = pytest.mark.skipif(not REAL.exists(), reason="../shared/realdata not available")
@@ -324,3 +324,45 @@ def test_sdrf_columns_named_like_the_sheet_own_ones_keep_their_values(tmp_path):
     assert sheet.loc["a", "label"] == "label free sample"
     assert sheet.loc["a", "label_sdrf"] == "green"
     assert sheet.loc["a", "sample_sdrf"] == "s-01"
+
+
+def _lfq_rows():
+    return [
+        [f"rat{i}", "rat", d, f"run{i}", f"run{i}.raw", "label free sample", 1, 1, d]
+        for i, d in enumerate(["control", "control", "withdrawal", "withdrawal"], start=1)
+    ]
+
+
+def test_sdrf_through_the_shared_text_path(tmp_path):
+    import gzip
+
+    path = write_sdrf(tmp_path / "a.sdrf.tsv", _lfq_rows())
+    ref = kom.io.read_samples(path)
+    gz = tmp_path / "b.sdrf.tsv.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    cp = tmp_path / "c.sdrf.tsv"  # Excel's code page and line ends
+    cp.write_bytes(
+        path.read_text().replace("rat1", "rät1").encode("cp1252").replace(b"\n", b"\r\n")
+    )
+    short = tmp_path / "d.sdrf.tsv"  # trailing empty fields stripped, a repeated column name
+    lines = path.read_text().splitlines()
+    lines[0] += "\tcomment[data file]"
+    lines[1] += "\tignored.raw"
+    short.write_text("\n".join(lines) + "\n")
+    pd.testing.assert_frame_equal(kom.io.read_samples(gz), ref)
+    assert kom.io.read_samples(cp)["source_name"].iloc[0] == "rät1"
+    s = kom.io.read_samples(short)
+    assert list(s.index) == list(ref.index)  # the first of a repeated name is the one used
+
+
+def test_sdrf_errors_keep_the_files_line_numbers(tmp_path):
+    rows = _lfq_rows()
+    rows[2][4] = ""
+    path = write_sdrf(tmp_path / "e.sdrf.tsv", rows)
+    text = path.read_text().splitlines()
+    path.write_text("\n".join([text[0], text[1], "", "#note", *text[2:]]) + "\n")
+    with pytest.raises(SampleSheetError, match=r"empty comment\[data file\] on line\(s\) 6"):
+        kom.io.read_samples(path)
+    path.write_text("\n".join([*text[:2], text[2] + "\textra"]) + "\n")
+    with pytest.raises(InputFormatError, match=r"line 3 has 10 fields but the header has 9"):
+        kom.io.read_samples(path)

@@ -231,3 +231,31 @@ def test_chunked_differential_on_arrow_names_equals_in_memory(tmp_path: Path) ->
     assert got["gene"].tolist() == ref["gene"].tolist()
     np.testing.assert_allclose(got["padj"], ref["padj"], rtol=1e-11)
     assert set(got.nsmallest(12, "pvalue")["feature"]) == {f"chr1:{i}" for i in range(12)}
+
+
+def test_a_bad_input_leaves_no_partial_store_and_an_old_store_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "bins.txt"
+    bins_table(path, n_bins=300)
+    text = path.read_text().splitlines()
+    text[2 + 250] = text[2 + 250].rsplit("\t", 1)[0] + "\tx"
+    bad = tmp_path / "bad.txt"
+    bad.write_text("\n".join(text) + "\n")
+    with pytest.raises(InputFormatError, match=r"line 253: count 'x'"):
+        kom.io.featurecounts_to_zarr(bad, tmp_path / "new.zarr", chunk_rows=100)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt", "bins.txt"]
+    kom.io.featurecounts_to_zarr(path, tmp_path / "old.zarr", chunk_rows=100)
+    with pytest.raises(InputFormatError, match=r"line 253: count 'x'"):
+        kom.io.featurecounts_to_zarr(bad, tmp_path / "old.zarr", chunk_rows=100, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.txt", "bins.txt", "old.zarr"]
+    kept = kom.io.read_zarr_lazy(tmp_path / "old.zarr")
+    assert kept.shape == (6, 300)
+
+
+def test_the_summary_beside_the_counts_goes_into_the_store(tmp_path: Path) -> None:
+    counts = kom.datasets.simulate("histone", assay="counts", seed=3, n_per_phase=2)[:, :30].copy()
+    path = kom.datasets.write_featurecounts(counts, tmp_path / "counts.txt", summary=True)
+    out = kom.io.featurecounts_to_zarr(path, tmp_path / "c.zarr", chunk_rows=7)
+    a = kom.io.read_zarr_lazy(out)
+    raw = pd.read_csv(tmp_path / "counts.txt.summary", sep="\t", index_col=0)
+    assert a.obs["Assigned"].tolist() == raw.loc["Assigned"].tolist()
+    np.testing.assert_array_equal(a.obs["Assigned"], a.X.compute().sum(axis=1))

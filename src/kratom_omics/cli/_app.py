@@ -166,7 +166,9 @@ def write_h5ad(adata, path: Path) -> None:
 @command("simulate")
 def simulate_cmd(
     out: Annotated[Path, typer.Argument(help="Output .h5ad file.")],
-    modality: Annotated[str, typer.Option(help="protein or histone.")] = "protein",
+    modality: Annotated[
+        str, typer.Option(help="protein, histone or tracks (promoter signal of bigWig tracks).")
+    ] = "protein",
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 0,
     n_features: Annotated[
         int, typer.Option(help="Number of proteins (histone: fixed by families).")
@@ -308,7 +310,11 @@ def load_cmd(
     samples: Annotated[Path | None, typer.Option(help="Sample sheet (TSV/CSV/XLSX).")] = None,
     format: Annotated[str, _FORMAT_OPTION] = "auto",
     quantity: Annotated[
-        str | None, typer.Option(help="Quantity where a tool has several (e.g. lfq).")
+        str | None,
+        typer.Option(
+            help="Quantity where a tool has several (e.g. lfq); bigWig: the statistic per region "
+            "(mean, mean0, sum, max, min, coverage)."
+        ),
     ] = None,
     phases: Annotated[
         str, typer.Option(help="Phases in order, comma-separated; '' accepts any levels.")
@@ -320,10 +326,35 @@ def load_cmd(
         str | None,
         typer.Option(help="Sample-sheet column of the groups (e.g. condition); default: phase."),
     ] = None,
+    regions: Annotated[
+        Path | None,
+        typer.Option(
+            help="bigWig: regions to summarise the signal over, a GTF/GFF3 (promoters or gene "
+            "bodies) or a BED/peak file."
+        ),
+    ] = None,
+    feature: Annotated[
+        str | None,
+        typer.Option(help="bigWig with a GTF/GFF3: promoter (default) or gene_body."),
+    ] = None,
+    upstream: Annotated[
+        int | None, typer.Option(help="bigWig promoters: bases before the TSS (default 1000).")
+    ] = None,
+    downstream: Annotated[
+        int | None, typer.Option(help="bigWig promoters: bases after the TSS (default 1000).")
+    ] = None,
+    annotation: Annotated[
+        Path | None,
+        typer.Option(help="bigWig with BED regions: GTF/GFF3 naming each region's nearest gene."),
+    ] = None,
+    max_distance: Annotated[
+        int | None,
+        typer.Option(help="bigWig with --annotation: largest region-TSS distance (default 5000)."),
+    ] = None,
 ) -> None:
     """Read a tool output (MaxQuant, DIA-NN, FragPipe, Spectronaut, AlphaPept, mzTab, EpiProfile,
-    densitometry, featureCounts, generic table) into .h5ad with the sample sheet (a sheet, an
-    SDRF file or an MSstats annotation)."""
+    densitometry, featureCounts, bigWig tracks, generic table) into .h5ad with the sample sheet
+    (a sheet, an SDRF file or an MSstats annotation)."""
     from .. import io
 
     if data.suffix.lower() in (".h5ad", ".h5mu", ".zarr"):
@@ -334,6 +365,22 @@ def load_cmd(
     if join not in ("exact", "inner"):
         raise InputFormatError(f"--join {join!r}; expected 'exact' or 'inner'.")
     _outputs(out)
+    tracks = {
+        "regions": regions,
+        "feature": feature,
+        "upstream": upstream,
+        "downstream": downstream,
+        "annotation": annotation,
+        "max_distance": max_distance,
+    }
+    options = {k: v for k, v in tracks.items() if v is not None}
+    if (
+        format.lower() == "bigwig"
+        and samples is None
+        and phase_column is not None
+        and data.is_file()
+    ):
+        samples = data  # a sheet of bigWig paths: its groups come from --phase-column
     adata = io.read(
         data,
         samples,
@@ -342,6 +389,7 @@ def load_cmd(
         phases=_phases(phases),
         join="exact" if join == "exact" else "inner",
         phase_column=phase_column,
+        **options,
     )
     write_h5ad(adata, out)
     logger.info("loaded %s: %d samples x %d features -> %s", data, adata.n_obs, adata.n_vars, out)

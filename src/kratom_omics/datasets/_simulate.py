@@ -216,7 +216,7 @@ def simulate(
         )  # fmt: skip
         return simulate_tracks(**{k: v for k, v in locals().items() if k in keys})
     if modality not in ("protein", "histone"):
-        raise InputFormatError(f"modality={modality!r}; expected 'protein' or 'histone'.")
+        raise InputFormatError(f"modality={modality!r}; expected 'protein', 'histone' or 'tracks'.")
     if not 0 <= fraction_changed <= 1:
         raise DesignError(f"fraction_changed={fraction_changed}; expected a share between 0 and 1.")
     if not (0 <= missing_mnar < 1 and 0 <= missing_mcar < 1):

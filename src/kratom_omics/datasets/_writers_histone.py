@@ -23,7 +23,7 @@ from ..errors import InputFormatError, KeyNotFoundError
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
-__all__ = ["write_densitometry", "write_epiprofile", "write_featurecounts"]
+__all__ = ["write_densitometry", "write_epiprofile", "write_featurecounts", "write_peaks"]
 
 #: Single marks EpiProfile 2.0 reports in ``histone_ratios_single_PTMs.xls`` (H3 and H4), in its
 #: order.
@@ -64,7 +64,10 @@ def write_epiprofile(
         and ``peptidoform`` (``K9ac``, ``unmod``), e.g.
         ``kom.datasets.simulate(modality="histone")``.
     path
-        Output file (tab-separated text with CRLF line ends, as EpiProfile writes it).
+        Output file: tab-separated text with CRLF line ends, as EpiProfile writes it (whatever
+        the name, ``histone_ratios.xls`` included); a ``.xlsx`` name writes the table as Excel
+        saves it when the text is opened and saved as a workbook (one sheet named after the file,
+        numbers as number cells).
     ratio_layer, area_layer, rt_layer
         Layers holding ratios, peak areas and retention times (``None`` = ``.X`` for ratios). Areas
         default to the ratios times 1e9 and retention times to evenly spaced values when the layer
@@ -127,10 +130,33 @@ def write_epiprofile(
         cells += [f"{v:.2f}" for v in rt[:, g]]
         lines.append("\t".join(cells))
     out = Path(path)
-    atomic_write_text("\r\n".join(lines) + "\r\n", out, newline="")
+    if out.suffix.lower() == ".xlsx":
+        _write_workbook(lines, out)
+    else:
+        atomic_write_text("\r\n".join(lines) + "\r\n", out, newline="")
     if single_ptms_path is not None:
         _write_single_ptms(ratio, var, run_cells, Path(single_ptms_path))
     return out
+
+
+def _write_workbook(lines: list[str], path: Path) -> None:
+    """Tab-separated lines as one sheet of an .xlsx, numbers as number cells (as Excel converts
+    them when it opens the text)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = path.stem[:31]
+    for line in lines:
+        row: list[str | float | None] = []
+        for cell in line.split("\t"):
+            try:
+                row.append(float(cell))
+            except ValueError:
+                row.append(cell or None)
+        sheet.append(row)
+    with atomic_path(path) as tmp:
+        book.save(tmp)
 
 
 def _write_single_ptms(
@@ -199,6 +225,8 @@ def write_featurecounts(
     *,
     layer: str | None = "raw",
     program: str = "featureCounts v2.0.3",
+    summary: bool = False,
+    zero_based_starts: bool = False,
 ) -> Path:
     """Write read counts as a featureCounts table (``counts.txt``).
 
@@ -214,6 +242,14 @@ def write_featurecounts(
         Layer holding the counts (``None`` = ``.X``).
     program
         Program and version written on the comment line.
+    summary
+        Also write ``<path>.summary`` as featureCounts does: ``Assigned`` = each sample's total
+        count, the other statuses made up (``Unassigned_NoFeatures`` about as many reads again,
+        ``Unassigned_MultiMapping`` a tenth, every other status 0), one column per BAM file.
+    zero_based_starts
+        Write the 0-based starts of ``.var`` as ``Start`` (what featureCounts gives for a SAF
+        made from BED coordinates without adding 1, as nf-core pipelines make it), so a region
+        starting at 0 has ``Start`` 0.
 
     Returns
     -------
@@ -235,7 +271,7 @@ def write_featurecounts(
         if "bam" in adata.obs.columns
         else [f"{s}.bam" for s in adata.obs_names]
     )
-    start = var["start"].to_numpy(dtype=np.int64) + 1
+    start = var["start"].to_numpy(dtype=np.int64) + (0 if zero_based_starts else 1)
     end = var["end"].to_numpy(dtype=np.int64)
     table = pd.DataFrame(
         {
@@ -258,4 +294,122 @@ def write_featurecounts(
     with atomic_path(out) as tmp, open(tmp, "w", newline="") as fh:
         fh.write(f"# Program:{program}; Command:{command}\n")
         table.to_csv(fh, sep="\t", index=False, lineterminator="\n")
+    if summary:
+        _write_summary(counts.sum(axis=1), bams, out.with_name(out.name + ".summary"))
+    return out
+
+
+#: The statuses of featureCounts 2.0's ``.summary``, in its order.
+SUMMARY_STATUSES: tuple[str, ...] = (
+    "Assigned", "Unassigned_Unmapped", "Unassigned_Read_Type", "Unassigned_Singleton",
+    "Unassigned_MappingQuality", "Unassigned_Chimera", "Unassigned_FragmentLength",
+    "Unassigned_Duplicate", "Unassigned_MultiMapping", "Unassigned_Secondary",
+    "Unassigned_NonSplit", "Unassigned_NoFeatures", "Unassigned_Overlapping_Length",
+    "Unassigned_Ambiguity",
+)  # fmt: skip
+
+
+def _write_summary(assigned: np.ndarray, bams: list[str], path: Path) -> None:
+    made_up = {
+        "Assigned": assigned,
+        "Unassigned_NoFeatures": np.round(assigned * 0.9),
+        "Unassigned_MultiMapping": np.round(assigned * 0.1),
+    }
+    lines = ["\t".join(["Status", *bams])]
+    for status in SUMMARY_STATUSES:
+        values = made_up.get(status, np.zeros(len(bams)))
+        lines.append("\t".join([status, *(str(int(v)) for v in values)]))
+    atomic_write_text("\n".join(lines) + "\n", path, newline="")
+
+
+def write_peaks(
+    peaks: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    kind: str = "narrowPeak",
+    name: str = "MACS",
+) -> Path:
+    """Write peaks as MACS2/MACS3 writes them: narrowPeak, broadPeak, gappedPeak, summits.bed or
+    peaks.xls.
+
+    Parameters
+    ----------
+    peaks
+        One row per peak with ``chrom``, ``start`` (0-based), ``end`` and optionally ``name``,
+        ``signal_value`` (fold enrichment), ``p_value`` and ``q_value`` (-log10) and ``peak``
+        (summit offset from ``start``); missing ones are made up (the summit in the middle,
+        fold enrichment 2, -log10 p 5, -log10 q 3).
+    path
+        Output file.
+    kind
+        ``"narrowPeak"`` (BED6+4, score ``int(10 * q_value)`` as MACS2 writes it), ``"broadPeak"``
+        (BED6+3), ``"gappedPeak"`` (BED12+3 with one block spanning the peak, itemRgb ``0``),
+        ``"summits"`` (BED5: the summit base, the name and the q-value as a float) or ``"xls"``
+        (MACS2's tab-separated ``peaks.xls``: ``#`` lines with the command and parameters, a blank
+        line, then the header and 1-based starts and summits).
+    name
+        The experiment name in the peak names (``<name>_peak_<n>``) and the xls header.
+
+    Returns
+    -------
+    The path written.
+    """
+    kinds = ("narrowPeak", "broadPeak", "gappedPeak", "summits", "xls")
+    if kind not in kinds:
+        raise InputFormatError(f"write_peaks: kind={kind!r}; expected one of {list(kinds)}.")
+    need = [c for c in ("chrom", "start", "end") if c not in peaks.columns]
+    if need:
+        raise KeyNotFoundError(f"write_peaks: the peak table lacks column(s) {need}.")
+    n = len(peaks)
+    chrom = peaks["chrom"].astype(str).to_numpy()
+    start = peaks["start"].to_numpy(dtype=np.int64)
+    end = peaks["end"].to_numpy(dtype=np.int64)
+
+    def column(col: str, default: np.ndarray) -> np.ndarray:
+        return peaks[col].to_numpy() if col in peaks.columns else default
+
+    names = column("name", np.array([f"{name}_peak_{i + 1}" for i in range(n)], dtype=object))
+    fold = column("signal_value", np.full(n, 2.0)).astype(np.float64)
+    p = column("p_value", np.full(n, 5.0)).astype(np.float64)
+    q = column("q_value", np.full(n, 3.0)).astype(np.float64)
+    summit = column("peak", (end - start) // 2).astype(np.int64)
+    score = (10 * q).astype(np.int64)
+    rows: list[str] = []
+    for i in range(n):
+        bed6 = [chrom[i], str(start[i]), str(end[i]), str(names[i]), str(score[i]), "."]
+        stats = [f"{fold[i]:.5f}", f"{p[i]:.5f}", f"{q[i]:.5f}"]
+        if kind == "narrowPeak":
+            rows.append("\t".join([*bed6, *stats, str(summit[i])]))
+        elif kind == "broadPeak":
+            rows.append("\t".join([*bed6, *stats]))
+        elif kind == "gappedPeak":
+            blocks = [str(start[i]), str(end[i]), "0", "1", str(end[i] - start[i]), "0"]
+            rows.append("\t".join([*bed6, *blocks, *stats]))
+        elif kind == "summits":
+            s = start[i] + summit[i]
+            rows.append("\t".join([chrom[i], str(s), str(s + 1), str(names[i]), f"{q[i]:.5f}"]))
+        else:
+            length = end[i] - start[i]
+            pileup = f"{fold[i] * 10:.2f}"
+            cells = [chrom[i], str(start[i] + 1), str(end[i]), str(length)]
+            cells += [str(start[i] + summit[i] + 1), pileup, *stats[1:2], stats[0], stats[2]]
+            rows.append("\t".join([*cells, str(names[i])]))
+    if kind == "xls":
+        header = [
+            "# This file is generated by MACS version 2.2.9.1",
+            f"# Command line: callpeak -t {name}.bam -f BAM -g hs -n {name}",
+            "# ARGUMENTS LIST:",
+            f"# name = {name}",
+            "# format = BAM",
+            "# qvalue cutoff = 5.00e-02",
+            "",
+            "# tag size is determined as 50 bps",
+            "# total tags in treatment: 1000000",
+            "# d = 200",
+            "chr\tstart\tend\tlength\tabs_summit\tpileup\t-log10(pvalue)\tfold_enrichment\t"
+            "-log10(qvalue)\tname",
+        ]
+        rows = header + rows
+    out = Path(path)
+    atomic_write_text("\n".join(rows) + "\n", out, newline="")
     return out

@@ -4,7 +4,7 @@ from ._alphapept import read_alphadia, read_alphapept
 from ._anndata import attach_samples, normalize_run_name
 from ._bigwig import bigwig_to_zarr, read_bigwig
 from ._candidates import read_candidates
-from ._counts import read_featurecounts, read_peaks
+from ._counts import read_featurecounts, read_featurecounts_summary, read_peaks
 from ._densitometry import read_densitometry
 from ._diann import read_diann
 from ._epiprofile import read_epiprofile
@@ -23,6 +23,7 @@ from ._zarr import featurecounts_to_zarr, read_zarr_lazy
 
 __all__ = ["FORMATS", "attach_samples", "normalize_run_name", "read", "read_samples", "read_table"]
 __all__ += ["read_densitometry", "read_epiprofile", "read_featurecounts", "read_peaks"]
+__all__ += ["read_featurecounts_summary"]
 __all__ += [
     "PROTEOMICS_FORMATS",
     "detect_proteomics_format",

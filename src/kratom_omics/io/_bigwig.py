@@ -39,9 +39,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import shutil
 import sys
-import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -669,7 +667,7 @@ def bigwig_to_zarr(
     gives it and the provenance step. Open it with :func:`kratom_omics.io.read_zarr_lazy`.
     """
     from ._anndata import _make_unique, attach_samples, h5ad_safe
-    from ._zarr import _require_zarr, finish_store, new_store
+    from ._zarr import _require_zarr, finish_store, new_store, store_atomically
 
     _require_zarr("bigwig_to_zarr")
     import anndata as ad
@@ -710,53 +708,50 @@ def bigwig_to_zarr(
         sheet_obs = joined.obs
     ts = _TrackSet(names, paths, list(pd.unique(table["chrom"].astype(str))), chrom_aliases)
     progress_bar = _Progress(len(table) * len(names), "bigwig_to_zarr", progress)
-    tmp = out_p.with_name(f".{out_p.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        if not any(ts.maps):
-            raise _no_overlap(source, ts, table)
-        codes, chroms = pd.factorize(table["chrom"].astype(str), sort=False)
-        _missing_warnings(ts, codes, [str(c) for c in chroms], table["start"].to_numpy(), source)
-        root, x = new_store(tmp, len(names), chunk_size)
-        any_data = False
-        for _, values, covered in _blocks(ts, table, stat, chunk_size, progress_bar):
-            x.append(values, axis=1)
-            any_data = any_data or bool(covered.any())
-        if not any_data:
-            raise _no_overlap(source, ts, table)
-        obs = _obs_of(names, paths, ts)
-        if sheet_obs is not None:
-            obs = pd.concat(
-                [sheet_obs.drop(columns=[c for c in obs.columns if c in sheet_obs]), obs], axis=1
+    with store_atomically(out_p, overwrite=overwrite) as tmp:
+        try:
+            if not any(ts.maps):
+                raise _no_overlap(source, ts, table)
+            codes, chroms = pd.factorize(table["chrom"].astype(str), sort=False)
+            _missing_warnings(
+                ts, codes, [str(c) for c in chroms], table["start"].to_numpy(), source
             )
-        var = h5ad_safe(table)
-        var.index = pd.Index(_make_unique([str(v) for v in table.index], source))
-        skeleton = ad.AnnData(obs=h5ad_safe(obs), var=var)
-        record_provenance(
-            skeleton,
-            "kratom_omics.io.bigwig_to_zarr",
-            {
-                "tracks": [str(p) for p in paths],
-                "regions": source,
-                "stat": stat,
-                "feature": feature,
-                "upstream": upstream,
-                "downstream": downstream,
-                "annotation": None if annotation is None else str(annotation),
-                "max_distance": max_distance,
-                "chrom_aliases": dict(chrom_aliases or {}),
-                "chunk_size": int(chunk_size),
-            },
-        )
-        finish_store(root, x, skeleton)
-        if out_p.exists():
-            shutil.rmtree(out_p)
-        os.replace(tmp, out_p)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    finally:
-        progress_bar.close()
-        ts.close()
+            root, x = new_store(tmp, len(names), chunk_size)
+            any_data = False
+            for _, values, covered in _blocks(ts, table, stat, chunk_size, progress_bar):
+                x.append(values, axis=1)
+                any_data = any_data or bool(covered.any())
+            if not any_data:
+                raise _no_overlap(source, ts, table)
+            obs = _obs_of(names, paths, ts)
+            if sheet_obs is not None:
+                obs = pd.concat(
+                    [sheet_obs.drop(columns=[c for c in obs.columns if c in sheet_obs]), obs],
+                    axis=1,
+                )
+            var = h5ad_safe(table)
+            var.index = pd.Index(_make_unique([str(v) for v in table.index], source))
+            skeleton = ad.AnnData(obs=h5ad_safe(obs), var=var)
+            record_provenance(
+                skeleton,
+                "kratom_omics.io.bigwig_to_zarr",
+                {
+                    "tracks": [str(p) for p in paths],
+                    "regions": source,
+                    "stat": stat,
+                    "feature": feature,
+                    "upstream": upstream,
+                    "downstream": downstream,
+                    "annotation": None if annotation is None else str(annotation),
+                    "max_distance": max_distance,
+                    "chrom_aliases": dict(chrom_aliases or {}),
+                    "chunk_size": int(chunk_size),
+                },
+            )
+            finish_store(root, x, skeleton)
+        finally:
+            progress_bar.close()
+            ts.close()
     logger.info(
         "bigwig_to_zarr: %d tracks x %d regions written to %s", len(names), len(table), out_p
     )

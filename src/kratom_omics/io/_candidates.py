@@ -23,7 +23,6 @@ ortholog whose symbol differs by more than letter case). Lines starting with ``#
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from importlib import resources
@@ -32,7 +31,6 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputFormatError
-from ._table import read_delimited
 
 __all__ = ["CANDIDATE_COLUMNS", "read_candidates"]
 
@@ -89,8 +87,13 @@ def read_candidates(path: str | os.PathLike | pd.DataFrame | None = None) -> pd.
 
 
 def _read_text(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() in {".xlsx", ".xlsm"}:
-        return read_delimited(path, what="candidate list")
+    """The list as text cells with ``.attrs["lines"]`` (each row's file line): a workbook
+    (recognised by its bytes) or delimited text through the shared reading path (archives,
+    encodings, sniffed delimiter, short rows); ``#`` lines are comments."""
+    from ._columns import read_all_text
+    from ._text import open_table
+    from ._workbook import sheet_frame, workbook_kind
+
     if not path.exists():
         raise InputFormatError(
             f"candidate list {str(path)!r} does not exist; pass the path of a candidates.tsv file "
@@ -100,25 +103,23 @@ def _read_text(path: Path) -> pd.DataFrame:
         raise InputFormatError(
             f"candidate list {str(path)!r} is a directory; pass the path of a candidates.tsv file."
         )
-    with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        lines = [
-            ln for ln in fh.read().splitlines() if ln.strip() and not ln.lstrip().startswith("#")
-        ]
-    if len(lines) < 2:
+    if workbook_kind(path) is not None:
+        df = sheet_frame(path, what="candidate list", comment="#")
+        lines = list(df.attrs["lines"])
+    else:
+        tf = open_table(path, what="candidate list", comment="#")
+        df = read_all_text(tf)
+        lines = [int(v) for v in df.index]
+    first = df.iloc[:, 0].astype(str).str.lstrip() if df.shape[1] else pd.Series(dtype=str)
+    comment = first.str.startswith("#").to_numpy()
+    df = df.loc[~comment].reset_index(drop=True)
+    df.attrs["lines"] = [n for n, c in zip(lines, comment, strict=True) if not c]
+    if df.empty:
         raise InputFormatError(
-            f"candidate list {str(path)!r} "
-            + ("is empty" if not lines else "has a header but no candidate")
-            + "; expected a header line and one row per candidate (candidate, modality, "
-            "contrast, direction, evidence)."
+            f"candidate list {str(path)!r} has a header but no candidate; expected a header line "
+            "and one row per candidate (candidate, modality, contrast, direction, evidence)."
         )
-    counts = {s: lines[0].count(s) for s in ("\t", ",", ";")}
-    sep = max(counts, key=lambda s: counts[s]) if any(counts.values()) else "\t"
-    try:
-        return pd.read_csv(
-            io.StringIO("\n".join(lines)), sep=sep, dtype=str, keep_default_na=False, quotechar='"'
-        )
-    except pd.errors.ParserError as exc:
-        raise InputFormatError(f"candidate list {str(path)!r} could not be parsed: {exc}") from None
+    return df
 
 
 def _validate(df: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -137,7 +138,8 @@ def _validate(df: pd.DataFrame, source: str) -> pd.DataFrame:
             out[col] = [str(v).strip() for v in values]
         else:
             out[col] = ""
-    rows = pd.Series(range(2, len(df) + 2))  # 1-based file lines after the header
+    lines = df.attrs.get("lines") or range(2, len(df) + 2)  # the file's lines (header = 1)
+    rows = pd.Series(list(lines))
     for col in ("candidate", "modality", "contrast", "direction"):
         empty = (out[col] == "").to_numpy()
         if empty.any():

@@ -20,6 +20,11 @@ layout is read too.
 ``histone_ratios_single_PTMs.xls`` holds one row per single mark (``H3K9ac``; ``H31K27me1`` and
 ``H33K27me1`` for the H3.1 and H3.3 forms of K27/K36) with the run names on the first row and no
 label row.
+
+Opened in Excel and saved again, either table becomes a real workbook: a binary Excel 97-2003
+``.xls`` or an ``.xlsx``, often with several sheets (one per batch or experiment). Workbooks are
+recognised by their bytes (not their name) and read through :mod:`kratom_omics.io._workbook`
+(python-calamine); their cells are then parsed exactly as the text table's.
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ import csv
 import logging
 import os
 import re
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -37,10 +41,12 @@ import pandas as pd
 
 from ..errors import InputFormatError
 from ._anndata import build_anndata
+from ._choices import FormatMismatchError, note_choice
 from ._format import Detection, Format, Probe
 from ._loader import loader
 from ._text import check_path, field_limit, open_text
 from ._values import finite_matrix, to_float
+from ._workbook import read_sheet, workbook_kind
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -111,37 +117,24 @@ def _sniff(lines: list[str]) -> str:
     return "\t"
 
 
-def _is_workbook(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return "[Content_Types].xml" in zf.namelist()
-    except zipfile.BadZipFile:
-        return False
-
-
-def _read_rows(path: Path, encoding: str | None) -> tuple[list[list[str]], str, str]:
-    """The table's rows (cells stripped), the delimiter (``"xlsx"`` for a workbook) and the source."""
+def _read_rows(
+    path: Path, encoding: str | None, sheet: str | int | None
+) -> tuple[list[list[str]], str, str]:
+    """The table's rows (cells stripped), the delimiter (``"xlsx"``/``"xls"`` for a workbook) and
+    the source."""
     check_path(path, "EpiProfile table")
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(8)
-    except OSError as exc:
-        raise InputFormatError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
-    if magic[:2] == b"PK" and _is_workbook(path):  # re-saved from a spreadsheet
-        try:
-            book = pd.read_excel(path, header=None, dtype=str, keep_default_na=False)
-        except Exception as exc:  # openpyxl raises several types for broken workbooks
-            raise InputFormatError(f"{path}: the Excel workbook could not be read: {exc}") from None
-        cells = [[str(c).strip() for c in row] for row in book.to_numpy().tolist()]
-        cells = [row[: max((i + 1 for i, c in enumerate(row) if c), default=0)] for row in cells]
-        while cells and not any(cells[-1]):
-            cells.pop()
-        return cells, "xlsx", str(path)
-    if magic[:4] == b"\xd0\xcf\x11\xe0":
+    kind = workbook_kind(path)
+    if kind is not None:  # re-saved from a spreadsheet
+        rows, _, source = read_sheet(path, sheet=sheet, what="EpiProfile table")
+        note_choice("workbook", kind, source=str(path), level=logging.DEBUG)
+        if not rows:
+            raise InputFormatError(
+                f"{source} is empty; expected an EpiProfile histone_ratios table."
+            )
+        return rows, kind, source
+    if sheet not in (None, 0):
         raise InputFormatError(
-            f"{path}: this is a binary Excel 97 workbook, not EpiProfile's text table; open it in "
-            "a spreadsheet and save it as .xlsx or tab-separated text, or use the "
-            "histone_ratios.xls EpiProfile wrote."
+            f"{path}: sheet={sheet!r} but the file is text, not a workbook; leave sheet unset."
         )
     tf = open_text(path, what="EpiProfile table", encoding=encoding)
     lines = list(tf.lines())
@@ -238,11 +231,31 @@ def _numeric(
     return finite_matrix(num.to_numpy(dtype=np.float64), source=source, columns=cols)
 
 
+#: Largest ratio accepted (EpiProfile writes ratios rounded to 6 digits, at most 1).
+_MAX_RATIO = 1.0 + 1e-4
+
+
+def _check_ratios(ratio: np.ndarray, source: str, labels: list[str], runs: list[str]) -> None:
+    """EpiProfile's ratios are shares of a peptide family (0 to 1); anything larger means the
+    table holds other numbers (areas, intensities)."""
+    over = np.nan_to_num(ratio, nan=0.0) > _MAX_RATIO
+    if over.any():
+        i, j = (int(v[0]) for v in np.nonzero(over))
+        raise FormatMismatchError(
+            f"{source}: the ratio of {labels[i]!r} in run {runs[j]!r} is {ratio[i, j]:g} "
+            f"({int(over.sum())} value(s) above 1); EpiProfile's ratios are shares of a peptide "
+            "family between 0 and 1. Is this another table (areas, intensities)? Read it with "
+            "kom.io.read_table.",
+            tool="EpiProfile",
+        )
+
+
 @loader
 def read_epiprofile(
     path: str | os.PathLike,
     *,
     level: Literal["auto", "peptidoforms", "sites"] = "auto",
+    sheet: str | int | None = None,
     encoding: str | None = None,
 ) -> AnnData:
     """Read an EpiProfile 2.0 histone PTM table into a samples x features AnnData.
@@ -250,11 +263,17 @@ def read_epiprofile(
     Parameters
     ----------
     path
-        ``histone_ratios.xls`` (peptidoforms) or ``histone_ratios_single_PTMs.xls`` (single marks);
-        tab-, comma- or semicolon-separated text (the delimiter is detected).
+        ``histone_ratios.xls`` (peptidoforms) or ``histone_ratios_single_PTMs.xls`` (single marks):
+        tab-, comma- or semicolon-separated text as EpiProfile writes it (the delimiter is
+        detected), or the table re-saved by a spreadsheet as a binary ``.xls``, ``.xlsx`` or
+        ``.ods`` workbook (recognised by its bytes, whatever its name).
     level
         ``"peptidoforms"`` for ``histone_ratios.xls``, ``"sites"`` for the single-PTM file;
         ``"auto"`` tells them apart by the second header row (``Peptide, Ratio, ...``).
+    sheet
+        For a workbook: the sheet to read, by name or 0-based position. By default the first;
+        when the workbook has others, the choice and their names are logged and kept in
+        provenance (``choices["sheet"]``).
     encoding
         Text encoding; ``None`` detects it (see :func:`kratom_omics.io.read`).
 
@@ -271,11 +290,13 @@ def read_epiprofile(
     Raises
     ------
     InputFormatError
-        Missing or mislabelled header rows, blocks that list different runs, a family row without
-        peptidoform rows, a peptidoform row outside its family, or a non-numeric value (the message
-        names the row and run).
+        A table that is not EpiProfile's (neither the ``Peptide``/``Ratio`` header rows nor rows
+        named by histone marks, or ratios above 1), missing or mislabelled header rows, blocks
+        that list different runs, a family row without peptidoform rows, a peptidoform row outside
+        its family, a non-numeric value (the message names the row and run), or a ``sheet`` the
+        workbook does not have.
     """
-    rows, sep, source = _read_rows(Path(path), encoding)
+    rows, sep, source = _read_rows(Path(path), encoding, sheet)
     if len(rows) < 2:
         raise InputFormatError(
             f"{source}: only {len(rows)} line; expected two header rows and data rows."
@@ -299,7 +320,7 @@ def read_epiprofile(
         var,
         source=source,
         reader="read_epiprofile",
-        parameters={"level": level, "delimiter": sep},
+        parameters={"level": level, "delimiter": sep, "sheet": sheet},
     )
     for name, mat in layers.items():
         adata.layers[name] = mat
@@ -383,6 +404,7 @@ def _peptidoforms(
         for name, cols in blocks.items()
     }
     ratio = mats["ratio"]
+    _check_ratios(ratio, source, labels, runs)
     missing = ~(ratio > 0)
     if "area" in mats:
         missing |= ~(mats["area"] > 0)
@@ -393,7 +415,12 @@ def _peptidoforms(
         layers["rt"] = np.where(mats["rt"] > 0, mats["rt"], np.nan).T
     var = pd.DataFrame(records).set_index("feature")
     var.index.name = None
-    var["mark"] = np.where(var["marks"] != "", var["marks"], var["histone"] + " unmod")
+    unmodified = var["peptidoform"].str.lower() == "unmod"
+    var["mark"] = np.where(
+        var["marks"] != "",
+        var["marks"],
+        var["histone"] + " " + np.where(unmodified, "unmod", var["peptidoform"]),
+    )
     values = pd.DataFrame(ratio.T, index=pd.Index(runs), columns=var.index)
     return values, var, layers
 
@@ -424,17 +451,30 @@ def _sites(
         names.append(name)
     if not names:
         raise InputFormatError(f"{source}: no mark rows below the run-name row.")
+    marks = [_site_parts(n) for n in names]
+    if not any(m is not None for m in marks):
+        raise FormatMismatchError(
+            f"{source} is not an EpiProfile table: its second row is not EpiProfile's block labels "
+            "('Peptide', 'Ratio', ..., as in histone_ratios.xls) and no row is named by a histone "
+            f"mark such as 'H3K9ac' (as in histone_ratios_single_PTMs.xls); the rows are "
+            f"{[n[:30] for n in names[:5]]}. Read other tables with kom.io.read_table.",
+            tool="EpiProfile",
+        )
     ratio = _numeric(np.array(data, dtype=object), source, names, runs, "ratio", decimal_comma)
+    _check_ratios(ratio, source, names, runs)
     ratio = np.where(ratio > 0, ratio, np.nan)
+    others = [n for n, m in zip(names, marks, strict=True) if m is None]
+    if others:
+        note_choice(
+            "rows_without_mark",
+            others[:20],
+            source=source,
+            why=f"{len(others)} row(s) not named by a single histone mark kept without histone "
+            "and residue",
+            level=logging.WARNING,
+        )
     recs = []
-    for name in names:
-        parts = split_site(name.split(" ")[-1]) if " " not in name else None
-        if " " in name:  # "<family> K5ac" rows of extended tables
-            fam, _, mark = name.partition(" ")
-            fm = _FAMILY_RE.match(fam)
-            pm = parse_marks(mark)
-            if fm and len(pm) == 1:
-                parts = (fm.group(1), pm[0][0], pm[0][1])
+    for name, parts in zip(names, marks, strict=True):
         if parts is None:
             recs.append({"histone": "", "residues": "", "modification": "", "marks": name})
             continue
@@ -453,6 +493,19 @@ def _sites(
     return values, var, {}
 
 
+def _site_parts(name: str) -> tuple[str, str, str] | None:
+    """``(histone prefix, residue, modification)`` of a single-PTM row name: ``H3K9ac``, or
+    ``<family> K5ac`` in extended tables; None for anything else."""
+    if " " not in name:
+        return split_site(name)
+    fam, _, mark = name.partition(" ")
+    fm = _FAMILY_RE.match(fam)
+    pm = parse_marks(mark)
+    if fm and len(pm) == 1 and mark.strip() == f"{pm[0][0]}{pm[0][1]}":
+        return fm.group(1), pm[0][0], pm[0][1]
+    return None
+
+
 def _detect(pr: Probe) -> Detection | None:
     """EpiProfile (file name histone_ratios*, or 'Peptide', 'Ratio' labels on the second row)"""
     second = [c.strip().lower() for c in pr.row(1)]
@@ -462,6 +515,16 @@ def _detect(pr: Probe) -> Detection | None:
     if pr.name.startswith("histone_ratios"):
         kind = "sites" if "single_ptm" in pr.name else None
         return Detection("epiprofile", kind=kind, evidence="file name histone_ratios*")
+    if pr.problem and "workbook" in pr.problem and workbook_kind(pr.path) is not None:
+        try:
+            rows, _, _ = read_sheet(pr.path, nrows=2)
+        except InputFormatError:
+            return None
+        second = [c.strip().lower() for c in (rows[1] if len(rows) > 1 else [])]
+        if second[:1] == ["peptide"] and "ratio" in second:
+            return Detection(
+                "epiprofile", kind="peptidoforms", evidence="'Peptide', 'Ratio' labels (workbook)"
+            )
     return None
 
 
@@ -472,7 +535,7 @@ FORMAT = Format(
     detect=_detect,
     modality="histone",
     file_names=(r"^histone_ratios",),
-    options=("level",),
+    options=("level", "sheet"),
     kinds={
         "peptidoforms": "histone_ratios.xls: ratios of the peptidoforms of each peptide family",
         "sites": "histone_ratios_single_PTMs.xls: one ratio per single mark",

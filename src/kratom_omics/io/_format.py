@@ -147,6 +147,9 @@ class Format:
         Other keyword options the reader takes (``q_value``, ``label``, ``sheet``, ...).
     kinds
         Kinds of file within the format a detector may name, with a description.
+    folder
+        For a format read from a whole folder (bigWig tracks): tells whether a folder is one;
+        such a folder is passed to the reader as it is instead of a file found in it.
     """
 
     name: str
@@ -160,6 +163,7 @@ class Format:
     options: tuple[str, ...] = ()
     kinds: Mapping[str, str] = field(default_factory=dict)
     refuse: str | None = None
+    folder: Callable[[Path], bool] | None = None
 
     @property
     def quantity_choices(self) -> list[str]:

@@ -47,7 +47,10 @@ _INT = re.compile(r"^\d+$")
 
 
 def _bed(pr: Probe) -> bool:
-    """BED/MACS2 peaks: chromosome, start and end columns without a header"""
+    """BED/MACS2 peaks: chromosome, start and end columns without a header (or MACS2's
+    peaks.xls header 'chr start end length ...')"""
+    if pr.columns[:4] == ["chr", "start", "end", "length"]:
+        return True
     rows = [r for r in (pr.row(i) for i in range(min(5, len(pr.content)))) if r]
     return bool(rows) and all(
         len(r) >= 3 and _INT.match(r[1]) and _INT.match(r[2]) and r[0] for r in rows
@@ -86,7 +89,9 @@ OTHER_FILES: tuple[Format, ...] = (
         reader=None,
         detect=_featurecounts_summary,
         refuse="this is featureCounts' .summary (read assignment statistics), not the counts: pass "
-        "the counts table featureCounts wrote beside it (the same name without .summary).",
+        "the counts table featureCounts wrote beside it (the same name without .summary; the "
+        "summary's statuses then become .obs columns), or read it alone with "
+        "kom.io.read_featurecounts_summary(path).",
     ),
     Format(
         name="bed",

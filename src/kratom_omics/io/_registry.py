@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import InputFormatError, KeyNotFoundError, did_you_mean
 from . import (
     _alphapept,
+    _bigwig_format,
     _counts,
     _densitometry,
     _diann,
@@ -54,6 +55,7 @@ REGISTRY: tuple[Format, ...] = (
     _counts.FORMAT,
     _epiprofile.FORMAT,
     _densitometry.FORMAT,
+    _bigwig_format.FORMAT,
     *OTHER_FILES,
     _table.FORMAT,
 )
@@ -101,6 +103,9 @@ def detect(path: str | os.PathLike, *, modality: Modality = "any") -> tuple[Form
         Nothing recognises the file; the message lists what was looked for.
     """
     p = Path(path)
+    folder = _folder_format(p, modality)
+    if folder is not None:
+        return folder, Detection(folder.name, kind="folder", evidence="a folder of its files")
     check_path(p, "input file")
     pr = probe(p)
     if pr.problem is None and pr.parquet_columns is None and not pr.content:
@@ -138,7 +143,7 @@ def find_table(path: str | os.PathLike, *, modality: Modality = "any") -> Path:
     """``path``; for a tool's output folder, the table in it (also in ``txt``, ``combined/txt``),
     looked for by the records' ``folder_files``."""
     p = Path(path)
-    if not p.is_dir():
+    if not p.is_dir() or _folder_format(p, modality) is not None:
         return p
     formats = [f for f in _formats(modality) if f.reader is not None]
     exact = [n for f in formats for n in f.folder_files if "*" not in n]
@@ -160,6 +165,13 @@ def find_table(path: str | os.PathLike, *, modality: Modality = "any") -> Path:
     )
 
 
+def _folder_format(path: Path, modality: Modality) -> Format | None:
+    """The format that reads ``path`` as a whole folder (a folder of bigWig tracks), if any."""
+    if not path.is_dir():
+        return None
+    return next((f for f in _formats(modality) if f.folder is not None and f.folder(path)), None)
+
+
 def dispatch(
     path: str | os.PathLike,
     samples: Any,
@@ -173,7 +185,8 @@ def dispatch(
     """Resolve the format (detected or given), check the options against the reader's keywords
     and call it; shared by :func:`kratom_omics.io.read` and :func:`kratom_omics.io.read_proteomics`."""
     p = find_table(path, modality=modality)
-    check_path(p, "input file")
+    if _folder_format(p, modality) is None:
+        check_path(p, "input file")
     given = str(format).lower() != "auto"
     if given:
         fmt, det = get_format(format, modality=modality), None

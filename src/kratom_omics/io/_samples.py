@@ -28,29 +28,22 @@ _CATEGORICAL = ("subject", "batch", "region", "sex")
 
 
 def _read_any_table(path: Path, *, what: str) -> pd.DataFrame:
-    """Read CSV/TSV/XLSX as strings, with a clear error for unreadable files."""
-    if not path.exists():
-        raise InputFormatError(f"{what} {str(path)!r} does not exist.")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in {".xlsx", ".xlsm", ".xls"}:
-            df = pd.read_excel(path, dtype=str)
-        else:
-            sep = "," if suffix == ".csv" else "\t"
-            df = pd.read_csv(path, sep=sep, dtype=str, comment=None, skip_blank_lines=True)
-    except pd.errors.EmptyDataError:
-        raise InputFormatError(f"{what} {str(path)!r} is empty.") from None
-    except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
-        raise InputFormatError(f"{what} {str(path)!r} could not be parsed: {exc}") from None
-    if (
-        df.shape[1] == 1
-        and suffix not in {".csv", ".xlsx", ".xlsm", ".xls"}
-        and "," in df.columns[0]
-    ):
-        raise InputFormatError(
-            f"{what} {str(path)!r} looks comma-separated but has extension {suffix!r}; "
-            "rename it to .csv or save it tab-separated."
-        )
+    """A sheet as text cells with ``.attrs["lines"]`` (the file line of each row): a workbook
+    (``.xlsx``, ``.xls``, ``.ods``, recognised by its bytes) or delimited text through the shared
+    reading path (archives, encodings, sniffed delimiter, short rows; see
+    :mod:`kratom_omics.io._text`)."""
+    from ._columns import read_all_text
+    from ._text import check_path, open_table
+    from ._workbook import sheet_frame, workbook_kind
+
+    check_path(path, what)
+    if workbook_kind(path) is not None:
+        return sheet_frame(path, what=what)
+    tf = open_table(path, what=what, comment="#")
+    df = read_all_text(tf)
+    lines = [int(v) for v in df.index]
+    df = df.reset_index(drop=True)
+    df.attrs["lines"] = lines
     return df
 
 
@@ -62,17 +55,13 @@ def _natural_key(text: str) -> tuple:
 
 
 def _first_line(path: Path) -> str:
-    """The first line that is not blank and not a ``#`` comment ('' for binary or unreadable)."""
-    if path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
-        return ""
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            for line in fh:
-                if line.strip() and not line.startswith("#"):
-                    return line.rstrip("\r\n")
-    except OSError as exc:
-        raise InputFormatError(f"sample sheet {str(path)!r} cannot be read: {exc}") from None
-    return ""
+    """The first line that is not blank and not a ``#`` comment ('' for a workbook or binary
+    file), archives opened."""
+    from ._text import check_path, peek
+
+    check_path(path, "sample sheet")
+    lines, _ = peek(path, n_lines=200)
+    return next((ln for ln in lines if ln.strip() and not ln.startswith("#")), "")
 
 
 def _is_msstats(columns: Sequence[object]) -> bool:

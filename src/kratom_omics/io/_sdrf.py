@@ -13,7 +13,6 @@ each isobaric label its reporter channel.
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
 import logging
 import re
@@ -66,43 +65,38 @@ def is_sdrf_header(columns: Sequence[Any]) -> bool:
 def read_sdrf_table(path: Path) -> tuple[list[str], pd.DataFrame, np.ndarray]:
     """Read an SDRF file as text: header (repeated names kept), cells, file line of each row.
 
-    Lines starting with ``#`` (SDRF 1.1 metadata) and blank lines are skipped.
+    The file is read through the shared text path (:func:`kratom_omics.io._text.open_table`:
+    archives, encodings, short rows read with missing values, longer rows an error naming the
+    line). Lines starting with ``#`` (SDRF 1.1 metadata) and blank lines are skipped; empty
+    columns without a name at the end of the header are dropped.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputFormatError(
-            f"SDRF file {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-            "save it as UTF-8 tab-separated text."
-        ) from None
-    numbered = [
-        (i + 1, line)
-        for i, line in enumerate(text.splitlines())
-        if line.strip() and not line.startswith("#")
-    ]
-    if not numbered:
-        raise InputFormatError(f"SDRF file {str(path)!r} is empty.")
-    parsed = list(csv.reader((line for _, line in numbered), delimiter="\t"))
-    header = [h.strip() for h in parsed[0]]
+    from ._text import open_table
+
+    tf = open_table(path, what="SDRF file", sep="\t", comment="#")
+    source = f"SDRF file {tf.source!r}"
+    header = list(tf.header)
+    df = tf.read_csv(dtype=str).fillna("")
+    lines = tf.line_of(np.arange(len(df)))
+    comment = df.iloc[:, 0].str.startswith("#").to_numpy() if len(df) else np.zeros(0, bool)
+    df, lines = df.loc[~comment], lines[~comment]
     while header and not header[-1]:
+        col = df.iloc[:, len(header) - 1]
+        filled = (col.str.strip() != "").to_numpy()
+        if filled.any():
+            raise InputFormatError(
+                f"{source} line {lines[int(np.flatnonzero(filled)[0])]}: a value in column "
+                f"{len(header)}, which has no name in the header; remove the extra tabs or add "
+                "the missing column names."
+            )
         header.pop()
     width = len(header)
-    rows = []
-    for (lineno, _), fields in zip(numbered[1:], parsed[1:], strict=True):
-        if len(fields) > width and any(f.strip() for f in fields[width:]):
-            raise InputFormatError(
-                f"SDRF file {str(path)!r} line {lineno}: {len(fields)} fields but the header has "
-                f"{width}; remove the extra tabs or add the missing column names."
-            )
-        rows.append([f.strip() for f in fields[:width]] + [""] * (width - len(fields)))
-    if not rows:
-        raise SampleSheetError(
-            f"SDRF file {str(path)!r} has no rows; expected one row per data file."
-        )
-    table = pd.DataFrame(rows, columns=range(width), dtype=object)
+    if df.empty:
+        raise SampleSheetError(f"{source} has no rows; expected one row per data file.")
+    table = df.iloc[:, :width].apply(lambda c: c.str.strip())
+    table.columns = pd.RangeIndex(width)
+    table = table.reset_index(drop=True).astype(object)
     table = table.mask(table.isin(["", "nan", "NA"]))
-    lines = np.array([n for n, _ in numbered[1:]])
-    return header, table, lines
+    return header, table, np.asarray(lines)
 
 
 def _label_name(value: str) -> str:

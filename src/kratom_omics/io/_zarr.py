@@ -9,9 +9,10 @@ count matrix is never held in memory (the feature annotation, a few numbers per 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,16 +20,23 @@ import numpy as np
 import pandas as pd
 
 from .._core import DEFAULT_PHASES, record_provenance
+from .._files import atomic_dir
 from ..errors import InputFormatError, MissingDependencyError
 from ._anndata import _make_unique
 from ._choices import choices_so_far
-from ._counts import bam_sample_name, featurecounts_block, featurecounts_table
+from ._counts import (
+    _attach_summary,
+    featurecounts_block,
+    featurecounts_table,
+    note_zero_starts,
+    sample_names,
+)
 from ._loader import loader
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
-__all__ = ["featurecounts_to_zarr", "read_zarr_lazy"]
+__all__ = ["featurecounts_to_zarr", "read_zarr_lazy", "store_atomically"]
 
 logger = logging.getLogger("kratom_omics")
 
@@ -44,6 +52,24 @@ def _require_zarr(what: str) -> Any:
             f"install the extra: pip install '{DASK_EXTRA}'."
         ) from err
     return zarr
+
+
+@contextlib.contextmanager
+def store_atomically(out: str | os.PathLike, *, overwrite: bool) -> Iterator[Path]:
+    """Yield a new temporary directory beside ``out`` to write a store into; it becomes ``out``
+    only when the block succeeds.
+
+    A failed or interrupted write leaves no partial store and an existing store at ``out``
+    untouched (see :func:`kratom_omics._files.atomic_dir`). Without ``overwrite`` an existing
+    ``out`` is an error, raised before anything is read.
+    """
+    out_p = Path(out)
+    if out_p.exists() and not overwrite:
+        raise InputFormatError(
+            f"{str(out_p)!r} already exists; choose another out path or pass overwrite=True."
+        )
+    with atomic_dir(out_p) as tmp:
+        yield tmp
 
 
 def new_store(out: Path, n_obs: int, chunk: int) -> tuple[Any, Any]:
@@ -83,6 +109,7 @@ def featurecounts_to_zarr(
     *,
     chunk_rows: int = 100_000,
     rename: Mapping[str, str] | None = None,
+    summary: str | os.PathLike | bool = True,
     overwrite: bool = False,
     encoding: str | None = None,
 ) -> Path:
@@ -101,6 +128,9 @@ def featurecounts_to_zarr(
         Features per block read, and the zarr chunk size along features.
     rename
         Explicit ``{bam column or reduced name: sample}`` mapping, as in ``read_featurecounts``.
+    summary
+        featureCounts' ``.summary``, as in ``read_featurecounts`` (its statuses become ``.obs``
+        columns).
     overwrite
         Replace an existing store at ``out``.
     encoding
@@ -110,8 +140,11 @@ def featurecounts_to_zarr(
     -------
     The path of the store. It holds an AnnData (samples x features) whose ``X`` = counts (float64,
     chunks of all samples x ``chunk_rows`` features), ``.var`` indexed by ``Geneid`` with
-    ``chrom``, ``start`` (0-based), ``end``, ``strand``, ``length``, ``.obs["bam"]`` and the
-    provenance step in ``.uns``. Open it with :func:`read_zarr_lazy` (or ``anndata.read_zarr``).
+    ``chrom``, ``start`` (0-based), ``end``, ``strand``, ``length``, ``.obs["bam"]`` (and the
+    summary's statuses) and the provenance step in ``.uns``. Open it with :func:`read_zarr_lazy`
+    (or ``anndata.read_zarr``). The store is written under a temporary name beside ``out`` and
+    renamed when complete, so a bad input or an interrupted run leaves no partial store (and an
+    existing store at ``out`` as it was).
 
     Raises
     ------
@@ -120,46 +153,49 @@ def featurecounts_to_zarr(
         ``overwrite`` is False.
     """
     _require_zarr("featurecounts_to_zarr")
-    import anndata as ad
-
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)):
         raise InputFormatError(f"chunk_rows must be a positive integer; got {chunk_rows!r}.")
     if chunk_rows < 1:
         raise InputFormatError(f"chunk_rows must be >= 1; got {chunk_rows}.")
     out_p = Path(out)
-    if out_p.exists() and not overwrite:
-        raise InputFormatError(
-            f"{str(out_p)!r} already exists; choose another out path or pass overwrite=True."
-        )
+    with store_atomically(out_p, overwrite=overwrite) as tmp:
+        source, n, g = _stream_counts(path, tmp, int(chunk_rows), rename, summary, encoding, out_p)
+    logger.info("%s: %d samples x %d features streamed to %s", source, n, g, out_p)
+    return out_p
+
+
+def _stream_counts(
+    path: str | os.PathLike,
+    tmp: Path,
+    chunk_rows: int,
+    rename: Mapping[str, str] | None,
+    summary: str | os.PathLike | bool,
+    encoding: str | None,
+    out: Path,
+) -> tuple[str, int, int]:
+    """Write the store of :func:`featurecounts_to_zarr` into ``tmp``: source, samples, features."""
+    import anndata as ad
+
     tf, bams = featurecounts_table(path, encoding=encoding)
     source = tf.source
-    names = [bam_sample_name(b) for b in bams]
-    if rename:
-        names = [rename.get(b, rename.get(n, n)) for b, n in zip(bams, names, strict=True)]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise InputFormatError(
-            f"{source}: BAM columns {bams} give the sample name(s) {dup} more than once; pass "
-            "rename={bam: sample} to name them."
-        )
+    names = sample_names(bams, rename, source)
     n = len(bams)
-    root, x = new_store(out_p, n, int(chunk_rows))
+    root, x = new_store(tmp, n, chunk_rows)
     var_parts: list[pd.DataFrame] = []
-    g = 0
-    try:
-        for df in tf.read_chunks(int(chunk_rows), dtype=str):
-            if df.empty:
-                continue
-            df.index = pd.Index(tf.line_of(np.arange(g, g + len(df))), name="line")
-            counts, var = featurecounts_block(df, bams, source)
-            x.append(counts.T, axis=1)
-            var_parts.append(var.reset_index(names="id"))
-            g += len(df)
-            logger.debug("%s: %d features written", source, g)
-    except pd.errors.ParserError as exc:
-        raise InputFormatError(f"{source} could not be parsed: {exc}") from None
+    g = zero = 0
+    for df in tf.read_chunks(chunk_rows, dtype=str):
+        if df.empty:
+            continue
+        df.index = pd.Index(tf.line_of(np.arange(g, g + len(df))), name="line")
+        counts, var, z = featurecounts_block(df, bams, source)
+        x.append(counts.T, axis=1)
+        var_parts.append(var.reset_index(names="id"))
+        g += len(df)
+        zero += z
+        logger.debug("%s: %d features written", source, g)
     if g == 0:
         raise InputFormatError(f"{source}: no data found ({n} samples x 0 features).")
+    note_zero_starts(zero, source)
     var = pd.concat(var_parts, ignore_index=True)
     del var_parts
     var.index = pd.Index(_make_unique(var.pop("id").tolist(), source))
@@ -167,19 +203,21 @@ def featurecounts_to_zarr(
         var[c] = var[c].astype("category")
     obs = pd.DataFrame({"bam": bams}, index=pd.Index(names))
     skeleton = ad.AnnData(obs=obs, var=var)
+    _attach_summary(skeleton, bams, summary, path, source, encoding)
     record_provenance(
         skeleton,
         "kratom_omics.io.featurecounts_to_zarr",
         {
             "source": source,
+            "out": str(out),
             "rename": dict(rename or {}),
-            "chunk_rows": int(chunk_rows),
+            "summary": summary if isinstance(summary, bool) else str(summary),
+            "chunk_rows": chunk_rows,
             "choices": choices_so_far(),
         },
     )
     finish_store(root, x, skeleton)
-    logger.info("%s: %d samples x %d features streamed to %s", source, n, g, out_p)
-    return out_p
+    return source, n, g
 
 
 _NAME_BLOCK = 1_000_000
