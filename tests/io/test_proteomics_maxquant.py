@@ -50,8 +50,10 @@ def test_flags_and_counts(adata):
     assert var["is_decoy"].tolist() == [False, False, False, False, False, True, False]
     assert var["only_by_site"].tolist() == [False] * 6 + [True]
     assert var["is_decoy"].dtype == bool
-    assert var["n_peptides"].tolist() == [12, 9, 31, 2, 5, 1, 3]
-    assert var.loc["Q5U316", "n_peptides_razor_unique"] == 10
+    # n_peptides: 'Razor + unique peptides' (what the protein group is quantified from)
+    assert var["n_peptides"].tolist() == [10, 9, 31, 2, 5, 1, 3]
+    assert var["n_peptides"].dtype == np.int64
+    assert var["n_peptides_all"].tolist() == [12, 9, 31, 2, 5, 1, 3]
     assert var.loc["Q5U316", "n_peptides_unique"] == 8
 
 
@@ -217,7 +219,7 @@ def test_wrong_tool_names_the_right_one():
     with pytest.raises(InputFormatError, match="not a MaxQuant proteinGroups table") as err:
         kom.io.read_maxquant(DATA / "combined_protein.tsv")
     msg = str(err.value)
-    missing = "missing column(s) ['Protein IDs', 'Majority protein IDs']"
+    missing = "missing column(s) ['Protein IDs']"
     assert f"not a MaxQuant proteinGroups table: {missing}" in msg
     assert "looks like a FragPipe table: use format='fragpipe'" in msg
 

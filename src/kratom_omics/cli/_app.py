@@ -229,6 +229,13 @@ def load_cmd(
         str | None,
         typer.Option(help="Sample-sheet column of the groups (e.g. condition); default: phase."),
     ] = None,
+    experiments: Annotated[
+        Path | None,
+        typer.Option(
+            help="MaxQuant isobaric (TMT) tables: the raw files of each experiment, to match an "
+            "SDRF (MaxQuant's summary.txt or experimental-design file)."
+        ),
+    ] = None,
 ) -> None:
     """Read a tool output (MaxQuant, DIA-NN, FragPipe, Spectronaut, AlphaPept, mzTab, EpiProfile,
     densitometry, featureCounts, generic table) into .h5ad with the sample sheet (a sheet, an
@@ -246,6 +253,7 @@ def load_cmd(
         phases=_phases(phases),
         join="exact" if join == "exact" else "inner",
         phase_column=phase_column,
+        **({"experiments": experiments} if experiments is not None else {}),
     )
     write_h5ad(adata, out)
     logger.info("loaded %s: %d samples x %d features -> %s", data, adata.n_obs, adata.n_vars, out)

@@ -6,6 +6,7 @@ from ._simulate import simulate, simulate_tracks
 from ._tracks import write_tracks
 from ._writers import write_diann, write_maxquant, write_samples
 from ._writers_histone import write_densitometry, write_epiprofile, write_featurecounts
+from ._writers_isobaric import write_maxquant_tmt, write_mztab
 from ._writers_quirks import resave
 
 __all__ = [
@@ -23,3 +24,4 @@ __all__ = [
     "write_samples",
 ]
 __all__ += ["simulate_tracks", "write_tracks"]
+__all__ += ["write_maxquant_tmt", "write_mztab"]
