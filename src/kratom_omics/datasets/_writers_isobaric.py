@@ -170,10 +170,12 @@ def write_maxquant_tmt(
         return sep.join([name(parts[0]), *parts[1:]])
 
     values: dict[tuple[int, int], np.ndarray] = {}
-    for row in layout.itertuples():
-        base = pool if row.is_reference else raw[index[row.sample]]
-        v = base * factors[row.plex - 1]
-        values[(row.plex, row.channel)] = np.where(np.isfinite(v), np.round(v, 1), 0.0)
+    for sample, plex, channel, is_ref in zip(
+        layout["sample"], layout["plex"], layout["channel"], layout["is_reference"], strict=True
+    ):
+        base = pool if is_ref else raw[index[str(sample)]]
+        v = base * factors[int(plex) - 1]
+        values[(int(plex), int(channel))] = np.where(np.isfinite(v), np.round(v, 1), 0.0)
     experiments = {p: None if single_experiment else f"plex{p}" for p in range(1, n_plexes + 1)}
     acc = adata.var["protein_ids"].astype(str).to_numpy()
     genes = adata.var["gene"].astype(str).to_numpy()
@@ -216,17 +218,17 @@ def write_maxquant_tmt(
         left = corrected.get((p, c - 1), np.zeros(total))
         right = corrected.get((p, c + 1), np.zeros(total))
         uncorrected[(p, c)] = np.round(0.92 * v + 0.04 * left + 0.04 * right, 1)
-    for prefix, table in (
+    for prefix, block in (
         ("Reporter intensity corrected", corrected),
         ("Reporter intensity", uncorrected),
     ):
         if not single_experiment:  # MaxQuant's summed columns, over all experiments
             for c in range(1, channels + 1):
                 summed = sum(
-                    (table[(p, c)] for p in experiments if (p, c) in table), np.zeros(total)
+                    (block[(p, c)] for p in experiments if (p, c) in block), np.zeros(total)
                 )
                 cols[reporter(prefix, c, None)] = summed
-        for (p, c), v in table.items():
+        for (p, c), v in block.items():
             cols[reporter(prefix, c, experiments[p])] = v
     for (p, c), v in corrected.items():
         cols[reporter("Reporter intensity count", c, experiments[p])] = np.where(

@@ -43,9 +43,7 @@ def normalize_label(label: Any) -> str | None:
 def _files(value: Any) -> frozenset[str]:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return frozenset()
-    return frozenset(
-        normalize_run_name(f).casefold() for f in str(value).split(";") if f.strip()
-    )
+    return frozenset(normalize_run_name(f).casefold() for f in str(value).split(";") if f.strip())
 
 
 def _channel(value: Any) -> int | None:

@@ -319,7 +319,8 @@ def _protein_rows(table: pd.DataFrame, abundance: list[str], source: str) -> pd.
         if "ambiguity_members" in table:
             for cell in table.loc[groups, "ambiguity_members"].astype(str):
                 members |= {m.strip() for m in cell.split(",") if m.strip()}
-        details = ((kind == "single_protein") & accession.isin(members) & groups.any()).to_numpy()
+        details = ((kind == "single_protein") & accession.isin(members)).to_numpy()
+        details &= bool(groups.any())
         general = (kind == "protein_group").to_numpy()
         drop = details | general
         if details.any():

@@ -175,7 +175,13 @@ def normalize(
                 "is not available", "is not a normalisation method"
             )
         )
-    refs = as_name_list(reference if not isinstance(reference, int) else str(reference))
+    refs = (
+        [str(reference)]
+        if isinstance(reference, int)
+        else as_name_list(None if reference is None else [str(r) for r in reference])
+        if not isinstance(reference, str)
+        else [reference]
+    )
     if method == "irs" and not refs:
         raise InputFormatError(
             "normalize(method='irs') needs reference= the reference channel of every plex (e.g. "
