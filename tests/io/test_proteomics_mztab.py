@@ -201,7 +201,7 @@ def test_tmt_assays_one_sample_per_reagent_and_sdrf(tmp_path, sim):
     path = tmp_path / "tmt.mzTab"
     layout = kom.datasets.write_mztab(sim, path, labels="tmt10")
     text = path.read_text()
-    assert "assay[2]-quantification_reagent\t[MS, MS:1002616, TMT reagent 127N, ]" in text
+    assert "assay[2]-quantification_reagent\t[, , TMT reagent 127N, ]" in text
     a = kom.io.read(path)
     assert list(a.obs_names) == list(layout.index)
     assert list(a.obs_names[:3]) == ["tmt_plex1_TMT126", "tmt_plex1_TMT127N", "tmt_plex1_TMT127C"]
@@ -218,13 +218,15 @@ def test_tmt_assays_one_sample_per_reagent_and_sdrf(tmp_path, sim):
     ]  # fmt: skip
     rows = [
         [s, "Rattus norvegicus", "run1", "proteomic profiling by mass spectrometry",
-         "tmt_plex1.raw", lab, str(sim.obs.loc[s, "phase"])]
+         "tmt_plex1.raw", lab.lower(), str(sim.obs.loc[s, "phase"])]
         for s, lab in zip(layout["sample"], layout["label"], strict=True)
     ]  # fmt: skip
     sdrf = tmp_path / "tmt.sdrf.tsv"
     sdrf.write_text("\n".join("\t".join(r) for r in [header, *rows]) + "\n")
     b = kom.io.read(path, sdrf)
-    assert list(b.obs_names) == list(a.obs_names)
+    assert list(b.obs_names) == [f"tmt_plex1_{lab.lower()}" for lab in layout["label"]]
+    assert b.obs["run"].tolist() == list(a.obs_names)
+    np.testing.assert_array_equal(b.X, a.X)
     assert b.obs["phase"].tolist() == [str(p) for p in sim.obs["phase"]]
 
 
@@ -233,7 +235,8 @@ def test_reagent_labels_of_the_specification():
 
     assert _reagent_label("[PRIDE, PRIDE:0000114, iTRAQ reagent 114, subsample1]") == "ITRAQ114"
     assert _reagent_label("[PRIDE, PRIDE:0000115, iTRAQ reagent, 115]") == "ITRAQ115"
-    assert _reagent_label("[MS, MS:1002616, TMT reagent 131C, ]") == "TMT131C"
+    assert _reagent_label("[PRIDE, PRIDE:0000285, TMT reagent 126, ]") == "TMT126"
+    assert _reagent_label("[, , TMT reagent 131C, ]") == "TMT131C"
     assert _reagent_label("[MS, MS:1002038, unlabeled sample, ]") is None
     assert _reagent_label("[MS, MS:1002038, SILAC heavy, ]") is None
 

@@ -329,7 +329,8 @@ def write_mztab(
     labels
         ``"none"`` (label-free: one assay per sample) or TMT plexes (``"tmt10"``, ``"tmt16"``):
         the samples fill plexes in order, each plex one run (its fractions) and one assay per
-        channel, reagent ``[MS, MS:1002616, TMT reagent 127N, ]``.
+        channel, reagent ``[, , TMT reagent 127N, ]`` (a user parameter: the
+        PSI-MS accession differs per channel).
     fractions
         Raw files per sample (label-free) or plex (TMT).
     study_variables
@@ -375,7 +376,7 @@ def write_mztab(
         + (
             "[MS, MS:1001834, LC-MS label-free quantitation analysis, ]"
             if labels == "none"
-            else "[MS, MS:1002010, TMT quantitation analysis, ]"
+            else "[, , TMT quantitation analysis, ]"
         ),
         "MTD\tprotein-quantification_unit\t[, , Abundance, ]",
     ]
@@ -383,7 +384,7 @@ def write_mztab(
         lines.append(f"MTD\tms_run[{k}]-format\t[MS, MS:1000584, mzML file, ]")
         lines.append(f"MTD\tms_run[{k}]-location\tfile://{run_dir}/{files[r][f]}")
     for n, (_, r, lab) in enumerate(assays, start=1):
-        cell = reagent or f"[MS, MS:1002616, TMT reagent {lab.removeprefix('TMT')}, ]"
+        cell = reagent or f"[, , TMT reagent {lab.removeprefix('TMT')}, ]"
         lines.append(f"MTD\tassay[{n}]-quantification_reagent\t{cell}")
         refs = ",".join(f"ms_run[{run_index[(r, f)]}]" for f in range(fractions))
         lines.append(f"MTD\tassay[{n}]-ms_run_ref\t{refs}")
