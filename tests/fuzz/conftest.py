@@ -213,6 +213,8 @@ class FuzzKit:
         counts = kom.datasets.simulate("histone", assay="counts", seed=9, n_per_phase=2)
         western = kom.datasets.simulate("histone", assay="western", seed=10, n_per_phase=2)
         kom.datasets.write_maxquant(protein, out / "proteinGroups.txt")
+        kom.datasets.write_maxquant_tmt(protein, out / "tmt_proteinGroups.txt", channels=6)
+        kom.datasets.write_mztab(protein, out / "openms.mzTab", labels="tmt10", fractions=2)
         kom.datasets.write_diann(protein, out / "report.pg_matrix.tsv")
         kom.datasets.write_epiprofile(histone, out / "histone_ratios.xls")
         kom.datasets.write_featurecounts(counts[:, :40].copy(), out / "counts.txt")
@@ -227,6 +229,8 @@ class FuzzKit:
         fixtures = DATA / "proteomics"
         bases = {
             "maxquant": out / "proteinGroups.txt",
+            "maxquant_tmt": out / "tmt_proteinGroups.txt",
+            "mztab_openms": out / "openms.mzTab",
             "diann": out / "report.pg_matrix.tsv",
             "diann_report": fixtures / "report.tsv",
             "fragpipe": fixtures / "combined_protein.tsv",

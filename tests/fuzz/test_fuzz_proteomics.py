@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 FORMATS = [
     "maxquant", "diann", "diann_report", "fragpipe", "spectronaut", "spectronaut_pivot",
-    "alphapept", "alphadia", "mztab",
+    "alphapept", "alphadia", "mztab", "maxquant_tmt", "mztab_openms",
 ]  # fmt: skip
 
 

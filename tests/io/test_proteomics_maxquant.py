@@ -50,8 +50,10 @@ def test_flags_and_counts(adata):
     assert var["is_decoy"].tolist() == [False, False, False, False, False, True, False]
     assert var["only_by_site"].tolist() == [False] * 6 + [True]
     assert var["is_decoy"].dtype == bool
-    assert var["n_peptides"].tolist() == [12, 9, 31, 2, 5, 1, 3]
-    assert var.loc["Q5U316", "n_peptides_razor_unique"] == 10
+    # n_peptides: 'Razor + unique peptides' (what the protein group is quantified from)
+    assert var["n_peptides"].tolist() == [10, 9, 31, 2, 5, 1, 3]
+    assert var["n_peptides"].dtype == np.int64
+    assert var["n_peptides_all"].tolist() == [12, 9, 31, 2, 5, 1, 3]
     assert var.loc["Q5U316", "n_peptides_unique"] == 8
 
 
@@ -217,7 +219,7 @@ def test_wrong_tool_names_the_right_one():
     with pytest.raises(InputFormatError, match="not a MaxQuant proteinGroups table") as err:
         kom.io.read_maxquant(DATA / "combined_protein.tsv")
     msg = str(err.value)
-    missing = "missing column(s) ['Protein IDs', 'Majority protein IDs']"
+    missing = "missing column(s) ['Protein IDs']"
     assert f"not a MaxQuant proteinGroups table: {missing}" in msg
     assert "looks like a FragPipe table: use format='fragpipe'" in msg
 
@@ -307,3 +309,76 @@ def test_round_trip_with_the_simulated_maxquant_writer(tmp_path):
     assert (
         a.var["gene"].iloc[:n] == sim.var["gene"].astype(str)
     ).sum() == n - 1  # one gene removed
+
+
+# variants real files show: no 'Majority protein IDs', only 'Intensity <sample>', CRLF, R-saved CSV
+@pytest.fixture(scope="module")
+def sim_small():
+    return kom.datasets.simulate("protein", seed=5, n_features=40, n_per_phase=2)
+
+
+def _expected(path: Path, sep: str, prefix: str) -> pd.DataFrame:
+    raw = pd.read_csv(path, sep=sep)
+    return raw[[c for c in raw.columns if c.startswith(prefix)]].replace(0, np.nan)
+
+
+def test_without_majority_protein_ids_and_only_intensity(tmp_path, sim_small):
+    path = tmp_path / "proteinGroups.txt"
+    kom.datasets.write_maxquant(sim_small, path, quantities=("intensity",), majority=False)
+    header = path.read_text().splitlines()[0].split("\t")
+    assert "Majority protein IDs" not in header
+    assert not any(h.startswith(("LFQ intensity", "iBAQ")) for h in header)
+    a = kom.io.read(path)  # detected without 'Majority protein IDs'
+    assert a.uns["kratom_omics"]["format"] == "maxquant"
+    expected = _expected(path, "\t", "Intensity ")
+    assert list(a.obs_names) == [c.removeprefix("Intensity ") for c in expected.columns]
+    np.testing.assert_array_equal(a.X, expected.to_numpy().T)
+    raw = pd.read_csv(path, sep="\t")
+    # the leading id is the first of 'Protein IDs'; no majority column is invented
+    assert list(a.var["protein_leading"]) == [i.split(";")[0] for i in raw["Protein IDs"]]
+    assert "majority_protein_ids" not in a.var
+    params = json.loads(a.uns["kratom_omics"]["provenance"]["step_000"]["parameters"])
+    assert params["choices"]["protein_ids"]["value"] == "Protein IDs"
+    assert params["choices"]["quantity"]["value"] == "intensity"
+
+
+def test_crlf_and_r_saved_csv_read_the_same(tmp_path, sim_small):
+    plain = tmp_path / "proteinGroups.txt"
+    kom.datasets.write_maxquant(sim_small, plain)
+    crlf = kom.datasets.resave(plain, tmp_path / "crlf.txt", newline="\r\n")
+    assert b"\r\n" in crlf.read_bytes()
+    r_tab = tmp_path / "r.txt"
+    kom.datasets.write_maxquant(sim_small, r_tab, r_names=True)
+    r_csv = kom.datasets.resave(r_tab, tmp_path / "pg_R.csv", sep=",")
+    assert r_csv.read_text().startswith("Protein.IDs,Majority.protein.IDs,")
+    b = kom.io.read(plain)
+    for copy in (crlf, r_csv):
+        a = kom.io.read(copy)
+        assert list(a.obs_names) == list(b.obs_names), copy.name
+        assert list(a.var_names) == list(b.var_names), copy.name
+        np.testing.assert_array_equal(a.X, b.X)
+        np.testing.assert_array_equal(a.var["n_peptides"], b.var["n_peptides"])
+    expected = _expected(r_csv, ",", "LFQ.intensity.")
+    np.testing.assert_array_equal(kom.io.read(r_csv).X, expected.to_numpy().T)
+
+
+def test_n_peptides_razor_unique_else_all_peptides(tmp_path, sim_small):
+    path = tmp_path / "proteinGroups.txt"
+    kom.datasets.write_maxquant(sim_small, path)
+    raw = pd.read_csv(path, sep="\t")
+    a = kom.io.read_maxquant(path)
+    np.testing.assert_array_equal(a.var["n_peptides"], raw["Razor + unique peptides"])
+    np.testing.assert_array_equal(a.var["n_peptides_all"], raw["Peptides"])
+    trimmed = tmp_path / "trimmed.txt"
+    raw.drop(columns=["Razor + unique peptides"]).to_csv(trimmed, sep="\t", index=False)
+    b = kom.io.read_maxquant(trimmed)
+    np.testing.assert_array_equal(b.var["n_peptides"], raw["Peptides"])
+    params = json.loads(b.uns["kratom_omics"]["provenance"]["step_000"]["parameters"])
+    assert "counts all peptides" in params["choices"]["n_peptides"]["why"]
+
+
+def test_a_table_with_protein_ids_only_is_not_maxquant(tmp_path):
+    path = tmp_path / "other.tsv"
+    path.write_text("Protein IDs\tS1\tS2\nP1\t1\t2\n")
+    with pytest.raises(InputFormatError, match=r"could not recognise the format"):
+        kom.io.read(path)

@@ -30,6 +30,7 @@ EXPECTED = {
     "einprot/PXD028735.report.tsv": ("load", "diann", "report"),
     "einprot/combined_protein.tsv": ("load", "fragpipe", None),
     "MSstatsConvert/mq_pg.csv": ("load", "maxquant", None),
+    "AlhatlaniRNAIP_2022/proteinGroups.txt": ("load", "maxquant", None),
     "ATAC-seq/consensus_peaks.mLb.clN.featureCounts.txt": ("load", "featurecounts", None),
     "germ_nucleome/histone_ratios.xlsx": ("load", "epiprofile", None),
     "einprot/1356_sampleAnnot.txt": ("refuse", "looks like a sample sheet"),
@@ -38,6 +39,7 @@ EXPECTED = {
     "MSstatsConvert/fragpipe_input.csv": ("refuse", "an MSstats input table"),
     "quantms.io/PXD019909-DIA.sdrf.tsv": ("refuse", "an SDRF file"),
     "quantms.io/PXD040438.sdrf.tsv": ("refuse", "an SDRF file"),
+    "quantms.io/PXD040438.mzTab": ("refuse", "carries no protein abundances"),
     "ATAC-seq/consensus_peaks.mLb.clN.featureCounts.txt.summary": ("refuse", ".summary"),
     "ATAC-seq/OSMOTIC_STRESS_T0_PE_REP1.mLb.clN_peaks.broadPeak": ("refuse", "peak file"),
     "ATAC-seq/OSMOTIC_STRESS_T0_PE_REP1.mLb.clN_peaks.gappedPeak": ("refuse", "peak file"),
@@ -139,3 +141,80 @@ def test_real_file_compressed_or_resaved_reads_the_same(name, tmp_path):
         assert list(a.obs_names) == list(b.obs_names), copy.name
         assert list(a.var_names) == list(b.var_names), copy.name
         np.testing.assert_array_equal(a.X, b.X)
+
+
+def test_maxquant_n_peptides_are_the_razor_unique_counts():
+    for name, sep, column in (
+        ("einprot/1356_proteinGroups.txt", "\t", "Razor + unique peptides"),
+        ("MSstatsConvert/mq_pg.csv", ",", "Razor...unique.peptides"),
+        ("AlhatlaniRNAIP_2022/proteinGroups.txt", "\t", "Razor + unique peptides"),
+    ):
+        raw = pd.read_csv(REAL / name, sep=sep, low_memory=False)
+        a = kom.io.read(REAL / name)
+        np.testing.assert_array_equal(a.var["n_peptides"].to_numpy(), raw[column].to_numpy())
+
+
+def test_maxquant_tmt_crlf_one_sample_per_reporter_channel():
+    """A TMTpro 16-plex, one experiment: 16 samples, never one summed sample."""
+    path = REAL / "AlhatlaniRNAIP_2022" / "proteinGroups.txt"
+    raw = pd.read_csv(path, sep="\t", low_memory=False)
+    corrected = [c for c in raw.columns if re.fullmatch(r"Reporter intensity corrected \d+", c)]
+    assert len(corrected) == 16
+    a = kom.io.read(path)
+    assert a.n_obs == 16
+    assert a.n_vars == len(raw)
+    assert list(a.obs_names) == [f"channel_{c.rsplit(' ', 1)[1]}" for c in corrected]
+    expected = raw[corrected].replace(0, np.nan)
+    np.testing.assert_allclose(np.nansum(a.X, axis=1), expected.sum().to_numpy(), rtol=1e-12)
+    assert int(np.isnan(a.X).sum()) == int(expected.isna().sum().sum())
+    uncorrected = [f"Reporter intensity {c.rsplit(' ', 1)[1]}" for c in corrected]
+    u = kom.io.read(path, quantity="reporter")
+    np.testing.assert_allclose(
+        np.nansum(u.X, axis=1), raw[uncorrected].replace(0, np.nan).sum().to_numpy(), rtol=1e-12
+    )
+    assert a.var["is_contaminant"].sum() == raw["Potential contaminant"].eq("+").sum()
+    assert a.var["is_decoy"].sum() == raw["Reverse"].eq("+").sum()
+
+
+def test_maxquant_tmt_with_an_sdrf_of_its_plex(tmp_path):
+    """An SDRF of the 16-plex (one raw file, TMT126 ... TMT134N) pairs every channel."""
+    from sdrf_pipelines.converters.channel_map import CHANNEL_MAP
+
+    path = REAL / "AlhatlaniRNAIP_2022" / "proteinGroups.txt"
+    labels = list(CHANNEL_MAP["tmt16plex"])
+    header = [
+        "source name", "characteristics[organism]", "characteristics[disease]", "assay name",
+        "technology type", "comment[data file]", "comment[label]", "factor value[treatment]",
+    ]  # fmt: skip
+    rows = [
+        [f"S{i + 1}", "Homo sapiens", "normal", "run 1", "proteomic profiling by mass spectrometry",
+         "RNAIP_TMT16.raw", lab, "mock" if i < 8 else "infected"]
+        for i, lab in enumerate(labels)
+    ]  # fmt: skip
+    sdrf = tmp_path / "rnaip.sdrf.tsv"
+    sdrf.write_text("\n".join("\t".join(r) for r in [header, *rows]) + "\n")
+    a = kom.io.read(path, sdrf, phases=None)
+    assert list(a.obs_names) == [f"RNAIP_TMT16_{lab}" for lab in labels]
+    assert a.obs["run"].tolist() == [f"channel_{k}" for k in range(1, 17)]
+    raw = pd.read_csv(path, sep="\t", low_memory=False)
+    np.testing.assert_array_equal(
+        a["RNAIP_TMT16_TMT134N"].X.ravel(),
+        raw["Reporter intensity corrected 16"].replace(0, np.nan).to_numpy(),
+    )
+    assert a.obs["phase"].tolist() == ["mock"] * 8 + ["infected"] * 8
+
+
+def test_quantms_mztab_refusal_says_what_the_file_holds():
+    path = REAL / "quantms.io" / "PXD040438.mzTab"
+    kinds = pd.Series([line.split("\t", 1)[0] for line in path.read_text().splitlines()])
+    counts = kinds.value_counts()
+    prh = next(ln for ln in path.read_text().splitlines() if ln.startswith("PRH"))
+    columns = [c for c in prh.split("\t")[1:] if c]
+    assert not any(c.startswith("protein_abundance") for c in columns)
+    with pytest.raises(InputFormatError) as err:
+        kom.io.read(path)
+    msg = str(err.value)
+    assert f"its protein section ({counts['PRT']} PRT rows) has the columns {columns}" in msg
+    assert f"its peptide section ({counts['PEP']} PEP rows) has no 'peptide_abundance_" in msg
+    assert f"its PSM section ({counts['PSM']} PSM rows) holds identifications" in msg
+    assert "Export a protein quantification mzTab" in msg

@@ -217,7 +217,13 @@ def test_quantity_for_a_format_with_one_quantity_is_logged_and_ignored(caplog):
 
 
 def test_quantity_choices_come_from_the_record():
-    assert FORMATS["maxquant"].quantity_choices == ["lfq", "intensity", "ibaq"]
+    assert FORMATS["maxquant"].quantity_choices == [
+        "lfq",
+        "intensity",
+        "ibaq",
+        "reporter_corrected",
+        "reporter",
+    ]
     assert FORMATS["diann"].quantities["intensity"] == "quantity"
     a = kom.io.read(DATA / "proteomics" / "proteinGroups.txt", quantity="maxlfq")
     b = kom.io.read(DATA / "proteomics" / "proteinGroups.txt", quantity="lfq")

@@ -150,3 +150,101 @@ def test_normalize_errors():
     with pytest.raises(DesignError, match=r"\['A'\] share no observed feature with the reference"):
         kom.pp.normalize(apart, method="reference_sample", reference="pool")
     np.testing.assert_array_equal(adata.X, [[1.0, 2.0, 3.0], [2.0, 3.0, 5.0]])
+
+
+# internal reference scaling (IRS) across TMT plexes --------------------------------------------
+def _plexes() -> ad.AnnData:
+    """Three plexes x 3 channels (channel 3 the pooled reference), 4 proteins, log2 values."""
+    x = np.array(
+        [
+            # p1 c1, c2, ref           p2 c1, c2, ref           p3 c1, c2, ref
+            [20.0, 21.0, 20.5, 22.0, 23.0, 22.5, 19.0, 19.5, 19.2],
+            [15.0, NAN, 15.5, 16.5, 16.0, 16.1, 14.0, 14.2, 14.4],
+            [25.0, 24.0, 24.4, 25.3, 25.1, 25.2, 24.9, 25.0, NAN],  # no reference in plex 3
+            [10.0, 11.0, 10.2, 12.0, 12.2, 12.1, 11.0, 11.5, 11.1],
+        ]
+    ).T
+    a = _logged(
+        x,
+        obs_names=[f"p{p}_{c}" for p in (1, 2, 3) for c in (1, 2, 3)],
+        var_names=["Rab35", "Hdac2", "Gapdh", "Actb"],
+    )
+    a.obs["plex"] = [f"p{p}" for p in (1, 2, 3) for _ in range(3)]
+    a.obs["channel"] = [str(c) for _ in range(3) for c in (1, 2, 3)]
+    a.obs["label"] = [lab for _ in range(3) for lab in ("TMT126", "TMT127N", "TMT127C")]
+    return a
+
+
+def _irs_by_hand(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    plex = np.repeat([0, 1, 2], 3)
+    ref = x[[2, 5, 8]]  # plexes x proteins
+    target = np.array([np.mean(ref[np.isfinite(ref[:, g]), g]) for g in range(x.shape[1])])
+    offsets = ref - target  # NaN where a plex lacks its reference
+    return x - offsets[plex], offsets
+
+
+@pytest.mark.parametrize("reference", [3, "3", "TMT127C", "tmt 127c", ["p1_3", "p2_3", "p3_3"]])
+def test_irs_equals_the_hand_computation(reference):
+    a = _plexes()
+    expected, offsets = _irs_by_hand(a.X.copy())
+    kom.pp.normalize(a, method="irs", reference=reference)
+    np.testing.assert_allclose(a.X, expected, rtol=0, atol=1e-12)
+    assert np.isnan(a.X[6:, 2]).all()  # Gapdh in plex 3: no reference value to scale by
+    np.testing.assert_allclose(a.varm["irs_offset"].to_numpy(), offsets.T, atol=1e-12)
+    assert list(a.varm["irs_offset"].columns) == ["p1", "p2", "p3"]
+    # the reference channels end equal across plexes, at the geometric mean of the references
+    np.testing.assert_allclose(a.X[[2, 5], 0], [np.mean([20.5, 22.5, 19.2])] * 2, atol=1e-12)
+    params = json.loads(a.uns["kratom_omics"]["provenance"]["step_000"]["parameters"])
+    assert params["method"] == "irs"
+    assert params["reference_samples"] == {"p1": ["p1_3"], "p2": ["p2_3"], "p3": ["p3_3"]}
+    assert params["values_set_missing"] == 2
+
+
+def test_irs_on_linear_values_multiplies():
+    a = _plexes()
+    expected, _ = _irs_by_hand(a.X.copy())
+    lin = ad.AnnData(np.exp2(a.X), obs=a.obs.copy(), var=pd.DataFrame(index=a.var_names))
+    kom.pp.normalize(lin, method="irs", reference="TMT127C", scale="linear")
+    np.testing.assert_allclose(lin.X, np.exp2(expected), rtol=1e-12)
+
+
+def test_irs_two_reference_channels_per_plex_are_averaged():
+    a = _plexes()
+    x = a.X.copy()
+    kom.pp.normalize(a, method="irs", reference=["TMT126", "TMT127C"])
+    plex = np.repeat([0, 1, 2], 3)
+    with np.errstate(invalid="ignore"):
+        ref = np.vstack([np.nanmean(x[[3 * p, 3 * p + 2]], axis=0) for p in range(3)])
+    target = np.nanmean(ref, axis=0)
+    np.testing.assert_allclose(a.X, x - (ref - target)[plex], atol=1e-12)
+
+
+def test_irs_removes_simulated_plex_effects(tmp_path):
+    sim = kom.datasets.simulate("protein", seed=4, n_features=60, n_per_phase=6)
+    layout = kom.datasets.write_maxquant_tmt(sim, tmp_path / "pg.txt", plex_sd=1.0, seed=1)
+    a = kom.io.read(tmp_path / "pg.txt")
+    a = a[:, ~(a.var["is_contaminant"] | a.var["is_decoy"])].copy()
+    kom.pp.log2(a)
+    samples = layout.index[~layout["is_reference"]]
+    truth = np.log2(np.asarray(sim[list(layout.loc[samples, "sample"])].layers["raw"]))
+
+    def plex_spread(b: ad.AnnData) -> float:
+        d = b[list(samples)].X - truth  # per protein, what the plex added
+        d = d[:, np.isfinite(d).any(axis=0)]
+        return float(np.nanstd(d - np.nanmean(d, axis=0)))
+
+    assert plex_spread(a) > 0.5
+    kom.pp.normalize(a, method="irs", reference=10)
+    assert plex_spread(a) < 1e-6
+
+
+def test_irs_errors():
+    a = _plexes()
+    with pytest.raises(InputFormatError, match=r"method='irs'\) needs reference="):
+        kom.pp.normalize(a, method="irs")
+    with pytest.raises(KeyNotFoundError, match=r"'TMT131' is neither a sample .* nor a channel"):
+        kom.pp.normalize(a, method="irs", reference="TMT131")
+    with pytest.raises(KeyNotFoundError, match=r"adata.obs\['batch'\]; the columns are"):
+        kom.pp.normalize(a, method="irs", reference=3, plex_key="batch")
+    with pytest.raises(DesignError, match=r"plex\(es\) \['p2', 'p3'\] have no reference sample"):
+        kom.pp.normalize(a, method="irs", reference=["p1_3"])

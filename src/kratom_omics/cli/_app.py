@@ -351,6 +351,13 @@ def load_cmd(
         int | None,
         typer.Option(help="bigWig with --annotation: largest region-TSS distance (default 5000)."),
     ] = None,
+    experiments: Annotated[
+        Path | None,
+        typer.Option(
+            help="MaxQuant isobaric (TMT) tables: the raw files of each experiment, to match an "
+            "SDRF (MaxQuant's summary.txt or experimental-design file)."
+        ),
+    ] = None,
 ) -> None:
     """Read a tool output (MaxQuant, DIA-NN, FragPipe, Spectronaut, AlphaPept, mzTab, EpiProfile,
     densitometry, featureCounts, bigWig tracks, generic table) into .h5ad with the sample sheet
@@ -390,6 +397,7 @@ def load_cmd(
         join="exact" if join == "exact" else "inner",
         phase_column=phase_column,
         **options,
+        **({"experiments": experiments} if experiments is not None else {}),
     )
     write_h5ad(adata, out)
     logger.info("loaded %s: %d samples x %d features -> %s", data, adata.n_obs, adata.n_vars, out)

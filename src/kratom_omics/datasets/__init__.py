@@ -11,6 +11,7 @@ from ._writers_histone import (
     write_featurecounts,
     write_peaks,
 )
+from ._writers_isobaric import write_maxquant_tmt, write_mztab
 from ._writers_quirks import resave
 
 __all__ = [
@@ -29,3 +30,4 @@ __all__ = [
 ]
 __all__ += ["simulate_tracks", "write_tracks"]
 __all__ += ["write_peaks"]
+__all__ += ["write_maxquant_tmt", "write_mztab"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .._files import atomic_write_text
+from ..errors import InputFormatError
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -65,7 +68,15 @@ def write_samples(adata: AnnData, path: str | os.PathLike) -> None:
     )
 
 
-def write_maxquant(adata: AnnData, path: str | os.PathLike, *, seed: int = 0) -> None:
+def write_maxquant(
+    adata: AnnData,
+    path: str | os.PathLike,
+    *,
+    seed: int = 0,
+    quantities: Sequence[str] = ("intensity", "ibaq", "lfq"),
+    majority: bool = True,
+    r_names: bool = False,
+) -> None:
     """Write a simulated protein AnnData as a MaxQuant ``proteinGroups.txt``.
 
     ``LFQ intensity <sample>`` holds ``layers["raw"]``; ``Intensity <sample>`` is the same before LFQ's
@@ -82,11 +93,26 @@ def write_maxquant(adata: AnnData, path: str | os.PathLike, *, seed: int = 0) ->
         Output file, conventionally ``proteinGroups.txt``.
     seed
         Seed of the extra rows and flags.
+    quantities
+        The per-sample columns written, of ``"intensity"``, ``"ibaq"`` and ``"lfq"`` (a run
+        without LFQ has ``Intensity <sample>`` only; a table without iBAQ lacks those).
+    majority
+        Write ``Majority protein IDs`` (some exports and older versions lack it).
+    r_names
+        Write the header as R names it after ``read.delim`` (``Protein.IDs``,
+        ``LFQ.intensity.CTRL_1``, ``Razor...unique.peptides``); with
+        :func:`~kratom_omics.datasets.resave` (``sep=","``) this is an R-saved CSV.
 
     Returns
     -------
     None; writes ``path`` atomically.
     """
+    unknown = sorted(set(quantities) - {"intensity", "ibaq", "lfq"})
+    if unknown:
+        raise InputFormatError(
+            f"quantities={list(quantities)}; {unknown} are not MaxQuant quantities (intensity, "
+            "ibaq, lfq)."
+        )
     rng = np.random.default_rng(seed)
     lfq = np.nan_to_num(
         np.asarray(adata.layers["raw"], dtype=float).T, nan=0.0
@@ -172,19 +198,26 @@ def write_maxquant(adata: AnnData, path: str | os.PathLike, *, seed: int = 0) ->
         "Score": np.round(rng.uniform(5, 323, total), 3),
         "Intensity": intensity.sum(axis=1).astype(np.int64),
     }
-    for j, s in enumerate(samples):
-        cols[f"Intensity {s}"] = intensity[:, j].astype(np.int64)
-    cols["iBAQ"] = ibaq.sum(axis=1).astype(np.int64)
-    for j, s in enumerate(samples):
-        cols[f"iBAQ {s}"] = ibaq[:, j].astype(np.int64)
-    for j, s in enumerate(samples):
-        cols[f"LFQ intensity {s}"] = np.round(lfq_all[:, j]).astype(np.int64)
+    if "intensity" in quantities:
+        for j, s in enumerate(samples):
+            cols[f"Intensity {s}"] = intensity[:, j].astype(np.int64)
+    if "ibaq" in quantities:
+        cols["iBAQ"] = ibaq.sum(axis=1).astype(np.int64)
+        for j, s in enumerate(samples):
+            cols[f"iBAQ {s}"] = ibaq[:, j].astype(np.int64)
+    if "lfq" in quantities:
+        for j, s in enumerate(samples):
+            cols[f"LFQ intensity {s}"] = np.round(lfq_all[:, j]).astype(np.int64)
     cols["MS/MS count"] = peptides * 3
     cols["Only identified by site"] = plus(np.r_[only_site, np.zeros(extra, bool)])
     cols["Reverse"] = plus(is_rev)
     cols["Potential contaminant"] = plus(is_con)
     cols["id"] = np.arange(total)
+    if not majority:
+        del cols["Majority protein IDs"]
     table = pd.DataFrame(cols)
+    if r_names:
+        table.columns = [re.sub(r"[^0-9A-Za-z._]", ".", c) for c in table.columns]
     atomic_write_text(table.to_csv(sep="\t", index=False, lineterminator="\n"), Path(path))
 
 

@@ -168,6 +168,11 @@ def attach_samples(
     Names are matched as given; when that fails, both sides are reduced with
     :func:`normalize_run_name` (paths and raw-file extensions removed) and matched again, then in
     the form R's ``make.names`` gives them (``CTRL.1`` in a table saved by R for ``CTRL-1``).
+    Isobaric data (TMT, iTRAQ: ``.obs`` with ``plex`` and ``channel`` or ``label``) whose names
+    do not match an SDRF sheet's ``<data file stem>_<label>`` are paired with it by data file and
+    reporter channel (see :mod:`kratom_omics.io._isobaric`: the plex's data files come from
+    ``.obs["data_file"]``, from an experiment named after its one raw file, or, with a single plex,
+    from the whole sheet); the data's original names are kept in ``.obs["run"]``.
 
     Parameters
     ----------
@@ -195,6 +200,18 @@ def attach_samples(
         data_names = [d for d in data_names if d not in excluded]
         adata = adata[data_names]
     mapping = _match(data_names, list(sheet.index))
+    if len(mapping) < len(data_names):  # isobaric data and an SDRF: by data file and channel
+        from ._isobaric import match_isobaric
+
+        paired = match_isobaric(adata.obs.loc[data_names], sheet, source)
+        if paired is not None and len(paired) > len(mapping):
+            mapping = paired
+            note_choice(
+                "sample_matching",
+                "data file and reporter channel",
+                source=source,
+                why=f"{len(paired)} isobaric samples paired with the sheet's labelled samples",
+            )
     missing_in_sheet = [d for d in data_names if d not in mapping]
     missing_in_data = sorted(set(sheet.index) - set(mapping.values()))
     if (missing_in_sheet or missing_in_data) and join == "exact":

@@ -1,8 +1,10 @@
-"""Between-sample normalisation: median centring, quantile, reference sample, reference features."""
+"""Between-sample normalisation: median centring, quantile, reference sample, reference features,
+internal reference scaling across isobaric plexes."""
 
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
@@ -20,7 +22,7 @@ __all__ = ["normalize", "normalize_quantiles"]
 
 logger = logging.getLogger("kratom_omics")
 
-_METHODS = ("median", "quantile", "none", "reference_sample", "reference_feature")
+_METHODS = ("median", "quantile", "none", "reference_sample", "reference_feature", "irs")
 
 
 def normalize_quantiles(values: np.ndarray) -> np.ndarray:
@@ -80,9 +82,10 @@ def normalize(
     adata: AnnData,
     *,
     method: Literal[
-        "median", "quantile", "none", "reference_sample", "reference_feature"
+        "median", "quantile", "none", "reference_sample", "reference_feature", "irs"
     ] = "median",
-    reference: str | Sequence[str] | None = None,
+    reference: str | int | Sequence[str | int] | None = None,
+    plex_key: str = "plex",
     scale: Scale = "auto",
     copy: bool = False,
 ) -> AnnData | None:
@@ -115,9 +118,32 @@ def normalize(
         total histone H3; each reference feature is centred on its mean over samples first, so the
         scale is kept and a missing reference value does not bias the offset.
 
+        ``"irs"``: internal reference scaling across the plexes of an isobaric (TMT, iTRAQ)
+        experiment (Plubell et al. 2017, as IRS and MSstatsTMT users apply it): every plex
+        holds the same reference (a pooled sample) in one or more channels named by
+        ``reference``; for each protein ``g`` and plex ``p``, with ``r[p, g]`` the mean log2 value
+        of the plex's reference channels (the log of their geometric mean) and
+        ``R[g] = mean_p r[p, g]`` over the plexes where it is observed (the geometric mean of the
+        reference intensities), every sample ``s`` of plex ``p`` becomes
+        ``x'[s, g] = x[s, g] - r[p, g] + R[g]`` (on linear values: multiplied by
+        ``2**(R[g] - r[p, g])``). The reference channels end equal across plexes and the plex
+        effects each protein gets from the MS2 sampling of its plex cancel. A protein whose
+        reference is missing in a plex cannot be scaled there: its values in that plex become
+        missing (counted in the log and the provenance), as IRS keeps only proteins seen in every
+        reference. MSstatsTMT's reference normalisation takes the median instead of the mean
+        over plexes; with two plexes the two agree. Usually preceded by a per-sample
+        normalisation (``"median"``: IRS's sample loading step).
+
         ``"none"``: leave the values, record the decision in the provenance.
     reference
         Sample name(s) for ``"reference_sample"``; feature name(s) for ``"reference_feature"``.
+        For ``"irs"``: the reference sample(s) by name (at least one per plex), or the reference
+        channel of every plex: a channel number (``10``, matched to ``obs["channel"]``) or a
+        label (``"TMT131"``, matched to ``obs["label"]``), as the isobaric loaders and SDRF
+        sheets write them.
+    plex_key
+        ``"irs"`` only: the ``.obs`` column naming each sample's plex (the isobaric loaders
+        write ``plex``: the MaxQuant experiment, the mzTab run).
     scale
         ``"auto"``: log2 when ``uns["kratom_omics"]["x_transform"]`` says so (set by
         :func:`kratom_omics.pp.log2`), otherwise judged from the values (negative values, or
@@ -127,8 +153,10 @@ def normalize(
 
     Returns
     -------
-    None, or the normalised copy when ``copy=True``. Writes ``.X`` and, except for ``"quantile"``
-    and ``"none"``, ``.obs["norm_offset"]`` (log2 units removed from each sample).
+    None, or the normalised copy when ``copy=True``. Writes ``.X`` and, except for ``"quantile"``,
+    ``"irs"`` and ``"none"``, ``.obs["norm_offset"]`` (log2 units removed from each sample);
+    ``"irs"`` writes ``.varm["irs_offset"]`` (proteins x plexes: the log2 units ``r[p, g] - R[g]``
+    removed from each plex).
     ``layers["raw"]`` is not changed.
 
     Raises
@@ -147,7 +175,18 @@ def normalize(
                 "is not available", "is not a normalisation method"
             )
         )
-    refs = as_name_list(reference)
+    refs = (
+        [str(reference)]
+        if isinstance(reference, int)
+        else as_name_list(None if reference is None else [str(r) for r in reference])
+        if not isinstance(reference, str)
+        else [reference]
+    )
+    if method == "irs" and not refs:
+        raise InputFormatError(
+            "normalize(method='irs') needs reference= the reference channel of every plex (e.g. "
+            "reference='TMT131' or reference=10) or the reference sample(s) by name."
+        )
     if method in ("reference_sample", "reference_feature") and not refs:
         what = (
             "sample name(s), e.g. reference='pool_1'"
@@ -155,10 +194,10 @@ def normalize(
             else ("feature name(s), e.g. reference=['Gapdh', 'Actb'] or reference='H3'")
         )
         raise InputFormatError(f"normalize(method={method!r}) needs reference= {what}.")
-    if refs and method not in ("reference_sample", "reference_feature"):
+    if refs and method not in ("reference_sample", "reference_feature", "irs"):
         raise InputFormatError(
             f"normalize(method={method!r}) does not use reference={reference!r}; use "
-            "method='reference_sample' or method='reference_feature', or drop reference."
+            "method='reference_sample', 'reference_feature' or 'irs', or drop reference."
         )
     log_scale = is_log2(adata, None, scale)
     x = get_matrix(adata)
@@ -223,10 +262,14 @@ def normalize(
             )
         params["reference_features"] = [str(adata.var_names[i]) for i in idx]
         new = _apply_offsets(x, offsets, log_scale)
+    elif method == "irs":
+        new, irs_offsets = _irs(adata, x, refs, plex_key, log_scale, params)
     else:
         new = x
     adata = start(adata, copy)
     adata.X = np.asarray(new, dtype=np.float64)
+    if method == "irs":
+        adata.varm["irs_offset"] = irs_offsets
     if offsets is not None:
         adata.obs["norm_offset"] = offsets
         params["offsets"] = dict(
@@ -265,3 +308,107 @@ def _feature_indices(adata: AnnData, refs: list[str]) -> list[int]:
             )
         )
     return sorted(set(out))
+
+
+def _irs_references(adata: AnnData, refs: list[str]) -> np.ndarray:
+    """Boolean mask of the reference samples: names, else channels, else labels."""
+    names = np.asarray(list(map(str, adata.obs_names)))
+    if all(r in set(names) for r in refs):
+        return np.isin(names, refs)
+
+    def as_key(value: object) -> str:
+        text = str(value).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            return re.sub(r"[\s_\-]+", "", text).upper()
+        return str(int(number)) if number == int(number) else text
+
+    mask = np.zeros(adata.n_obs, dtype=bool)
+    known: list[str] = list(names)
+    for col in ("channel", "label"):
+        if col in adata.obs.columns:
+            values = adata.obs[col].astype("string").fillna("")
+            keys = np.asarray([as_key(v) if v else "" for v in values])
+            known += sorted(set(values[values != ""]))
+            mask |= np.isin(keys, [as_key(r) for r in refs])
+    if not mask.any():
+        raise KeyNotFoundError(
+            did_you_mean(refs[0], known, what="normalize: reference").replace(
+                "is not available",
+                "is neither a sample of adata.obs_names nor a channel (obs['channel']) or label "
+                "(obs['label'])",
+            )
+        )
+    return mask
+
+
+def _irs(
+    adata: AnnData,
+    x: np.ndarray,
+    refs: list[str],
+    plex_key: str,
+    log_scale: bool,
+    params: dict,
+) -> tuple[np.ndarray, object]:
+    """Internal reference scaling (see :func:`normalize`); returns the values and the offsets."""
+    import pandas as pd
+
+    if plex_key not in adata.obs.columns:
+        raise KeyNotFoundError(
+            f"normalize(method='irs') needs the plex of each sample in adata.obs[{plex_key!r}]; "
+            f"the columns are {list(adata.obs.columns)[:15]}. The isobaric loaders (MaxQuant "
+            "reporter intensities, mzTab TMT assays) write obs['plex']; else pass plex_key= the "
+            "column naming the plex (e.g. 'experiment', 'mixture')."
+        )
+    plex_values = adata.obs[plex_key]
+    if plex_values.isna().any():
+        bad = list(adata.obs_names[plex_values.isna().to_numpy()])[:10]
+        raise InputFormatError(f"normalize(method='irs'): sample(s) {bad} have no {plex_key!r}.")
+    plex = plex_values.astype(str).to_numpy()
+    plexes = list(dict.fromkeys(plex))
+    is_ref = _irs_references(adata, refs)
+    without = [p for p in plexes if not is_ref[plex == p].any()]
+    if without:
+        raise DesignError(
+            f"normalize(method='irs'): plex(es) {without[:10]} have no reference sample "
+            f"(reference={refs}); every plex needs its reference channel."
+        )
+    if len(plexes) == 1:
+        logger.warning(
+            "normalize(irs): one plex only (%s); internal reference scaling changes nothing",
+            plexes[0],
+        )
+    lx = _log_view(x, log_scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref_level = np.vstack([np.nanmean(lx[is_ref & (plex == p)], axis=0) for p in plexes])
+        target = np.nanmean(ref_level, axis=0)
+    offsets = ref_level - target[None, :]  # plexes x features
+    rows = np.array([plexes.index(p) for p in plex])
+    per_sample = offsets[rows]  # samples x features, NaN where the plex lacks its reference
+    lost = np.isnan(per_sample) & np.isfinite(x)
+    new = x - per_sample if log_scale else x / np.exp2(per_sample)
+    n_lost = int(lost.sum())
+    if n_lost:
+        logger.warning(
+            "normalize(irs): %d value(s) of %d protein(s) set missing: their plex has no "
+            "reference value to scale them",
+            n_lost,
+            int(lost.any(axis=0).sum()),
+        )
+    params.update(
+        {
+            "plex_key": plex_key,
+            "plexes": plexes,
+            "reference_samples": {
+                p: [str(n) for n in adata.obs_names[is_ref & (plex == p)]] for p in plexes
+            },
+            "values_set_missing": n_lost,
+        }
+    )
+    logger.info(
+        "normalize(irs): %d plex(es), %d reference sample(s)", len(plexes), int(is_ref.sum())
+    )
+    table = pd.DataFrame(offsets.T, index=adata.var_names.copy(), columns=plexes)
+    return new, table
