@@ -8,7 +8,6 @@ detection columns).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -16,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..._core import get_matrix
+from ..._core import gene_index, get_matrix
+from ..._design import build_design, contrast_matrix, normalize_contrast, quote_name
 from ...errors import DesignError, KeyNotFoundError
-from .._design import build_design, contrast_matrix, normalize_contrast, quote_name
-from .._differential import _add_detection, _long_table, _require_residual_df
-from .._limma import contrasts_fit, ebayes, lm_fit
+from .._detection import contrast_sides, side_masks, side_totals
+from .._limma import ChunkStore, block_summary, contrasts_fit, lm_fit, run
 from .._multitest import check_method
-from ._count_prior import count_covariate, deqms_moderation, ebayes_count_trend
+from ._count_prior import DEqMSVariancePrior, check_count_trend, count_covariate
 from ._dpc import DetectionCurve, dpc_linear_fit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -130,42 +129,36 @@ def differential_method(
         info.update(dinfo)
     else:
         fit = lm_fit(y, design.matrix, coef_names=design.columns)
-    _require_residual_df(fit.df_residual, design)
     cfit = contrasts_fit(fit, cmat)
+    sides = contrast_sides(cmat, design.level_vectors)
+    side_mask = side_masks(adata.obs[groupby], sides)
+    store = ChunkStore.single(block_summary(fit, cfit, np.isfinite(y), side_mask))
+    gathered = {"sigma": fit.sigma.copy(), "df_residual": fit.df_residual, "amean": fit.amean}
+    covariate = None
+    prior = None
     if method == "count_trend" and counts is not None:
-        eb: Any = ebayes_count_trend(cfit, fit, np.log(counts), robust=robust, legacy=legacy)
+        covariate = np.log(counts)
+        check_count_trend(covariate, fit.df_residual, legacy=legacy)
     elif method == "deqms" and counts is not None:
-        res = deqms_moderation(cfit, fit, counts)
-        eb = _DEqMSAsEBayes(
-            t=res.t,
-            p_value=res.p_value,
-            lods=np.full(res.t.shape, np.nan),
-            df_total=res.df_total,
-            s2_post=res.s2_post,
-            df_prior=res.df_prior,
-            s2_prior=res.s2_prior,
-        )
-    else:
-        eb = ebayes(cfit, fit, trend=trend, robust=robust, legacy=legacy)
-    info["df_prior"] = eb.df_prior
-    info["s2_prior"] = eb.s2_prior
-    features = adata.var_names.astype(str).to_numpy()
-    g, k = cfit.coefficients.shape
-    dfres = fit.df_residual.copy()
-    table = _long_table(features, names, fit, cfit, eb, fdr)
-    table.attrs.pop("fdr_info", None)
-    _add_detection(table, adata, y, design, cmat, groupby, dfres, g, k)
-    return table, info
-
-
-@dataclasses.dataclass
-class _DEqMSAsEBayes:
-    """The fields of an ``EBayesResult`` the long table reads, from a DEqMS moderation."""
-
-    t: np.ndarray
-    p_value: np.ndarray
-    lods: np.ndarray
-    df_total: np.ndarray
-    s2_post: np.ndarray
-    df_prior: float
-    s2_prior: np.ndarray
+        prior = DEqMSVariancePrior(counts)
+    result = run(
+        store,
+        gathered,
+        design.matrix,
+        cfit.cov_coefficients,
+        names,
+        adata.var_names,
+        gene_index(adata),
+        sides,
+        side_totals(side_mask),
+        trend=trend,
+        robust=robust,
+        legacy=legacy,
+        lfc=0.0,
+        fdr=fdr,
+        covariate=covariate,
+        variance_prior=prior,
+    )
+    info["df_prior"] = result["df_prior"]
+    info["s2_prior"] = result["s2_prior"]
+    return result["table"], info
