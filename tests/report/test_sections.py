@@ -66,3 +66,18 @@ def test_dask_backed_data_are_summarised_without_loading(tmp_path, study):
     expected = dict(zip(a.obs_names.astype(str), np.isfinite(x).sum(axis=1), strict=True))
     assert samples.set_index("sample")["features_detected"].to_dict() == expected
     assert 'id="m0-results"' in text  # the results section still comes from the stored result
+
+
+def test_methods_text_names_the_moderation_method(tmp_path):
+    a = kom.datasets.simulate("protein", seed=2, n_features=200, n_per_phase=4, n_batches=1)
+    kom.pp.recipe(a, transform="none", groupby="phase")
+    kom.tl.differential(a, "phase", method="dpc")
+    p = a.uns["differential"]["params"]
+    out = kom.report.html({"protein": a}, tmp_path / "r.html", figures=False)
+    text = out.read_text()
+    expected = (
+        "group means estimated from a detection probability curve logit P(detected) = "
+        f"{p['dpc_beta0']:.3g} + {p['dpc_beta1']:.3g} y, {p['dpc_n_filled']} missing values used"
+    )
+    assert expected in text
+    assert "matching limma" not in text.split('id="methods"')[1]
