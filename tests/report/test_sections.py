@@ -75,6 +75,7 @@ def test_methods_text_names_the_moderation_method(tmp_path):
     p = a.uns["differential"]["params"]
     out = kom.report.html({"protein": a}, tmp_path / "r.html", figures=False)
     text = out.read_text()
+    assert "one linear model per feature with its missing values as evidence" in text
     expected = (
         "group means estimated from a detection probability curve logit P(detected) = "
         f"{p['dpc_beta0']:.3g} + {p['dpc_beta1']:.3g} y, {p['dpc_n_filled']} missing values used"

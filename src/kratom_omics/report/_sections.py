@@ -553,8 +553,13 @@ def _methods_text(m: Modality) -> str:
         p = m.result.params
         design = p.get("design_formula") or p.get("formula") or f"~ 0 + {p.get('groupby', 'phase')}"
         contrasts = ", ".join(m.result.contrasts)
+        samples = (
+            "with its missing values as evidence of low abundance"
+            if p.get("method") == "dpc"
+            else "on its observed samples"
+        )
         parts.append(
-            f"Differential abundance: one linear model per feature on its observed samples "
+            f"Differential abundance: one linear model per feature {samples} "
             f"(design {design}), contrasts {contrasts}, empirical-Bayes moderated t and F tests "
             f"({_method_phrase(p)}; trend={p.get('trend', False)}, "
             f"robust={p.get('robust', False)}"

@@ -190,7 +190,7 @@ def method_setup(
             (block is not None, f"block={block!r} (a within-block correlation)"),
             (weights is not None, "weights= (observation weights)"),
             (exact_se, "exact_se=True"),
-            (beyond_groups, "covariates= or formula= (a design beyond ~ 0 + groupby)"),
+            (beyond_groups, "covariates= or formula= (a design beyond the group means)"),
         ]
         for bad, what in refused:
             if bad:
