@@ -13,6 +13,7 @@ from typing import Any, Literal
 __all__ = [
     "BIOMARKERS",
     "DIFFERENTIAL",
+    "DIFFERENTIAL_METHODS",
     "PREPROCESS",
     "BiomarkerDefaults",
     "DifferentialDefaults",
@@ -39,11 +40,24 @@ class PreprocessDefaults:
         return asdict(self)
 
 
+#: The moderation methods of :func:`kratom_omics.tl.differential` (``method=``), each with what
+#: it changes; the first is the default.
+DIFFERENTIAL_METHODS: dict[str, str] = {
+    "limma": "limma (lmFit + contrasts.fit + eBayes), each feature on its observed values",
+    "count_trend": "limma's eBayes with the prior variance trended on log(n_peptides)",
+    "deqms": "DEqMS: loess of the log variances on log2(n_peptides), its own prior df",
+    "dpc": "group means by maximum likelihood with a detection probability curve "
+    "(missing values as evidence of low abundance)",
+}
+
+
 @dataclass(frozen=True)
 class DifferentialDefaults:
     """Options of :func:`kratom_omics.tl.differential` that the workflow exposes."""
 
     groupby: str = "phase"
+    method: Literal["limma", "count_trend", "deqms", "dpc"] = "limma"
+    n_peptides: str = "n_peptides"
     trend: bool = False
     robust: bool = False
     fdr: str = "bh"

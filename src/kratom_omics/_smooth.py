@@ -379,8 +379,10 @@ def ns_basis(
     for side, pivot in ((below, lo), (above, hi)):
         if side.any():
             at = np.array([pivot])
-            basis[side] = spl(at)[0] + (x[side] - pivot)[:, None] * spl.derivative(1)(at)[0]
-    const = spl.derivative(2)(np.array([lo, hi]))
+            basis[side] = spl(at)[0] + (x[side] - pivot)[:, None] * spl(at, nu=1)[0]
+    # evaluated, not differentiated into a new spline: an interior knot on a boundary (many ties
+    # at the smallest value) repeats that knot, which BSpline.derivative refuses and R accepts
+    const = spl(np.array([lo, hi]), nu=2)
     if not intercept:
         basis, const = basis[:, 1:], const[:, 1:]
     q, _ = np.linalg.qr(const.T, mode="complete")

@@ -196,3 +196,35 @@ def test_plot_writes_png_svg_pdf_by_extension(western_h5ad, tmp_path, capsys):
     code, _, err = run(["plot", "volcano", str(diff), str(tmp_path / "x.jpg")], capsys)
     assert code == 1
     assert "expected a .png, .svg or .pdf file name" in err
+
+
+def test_differential_method_dpc_and_count_errors(tmp_path, capsys):
+    data = tmp_path / "p.h5ad"
+    a = kom.datasets.simulate(seed=6, n_features=150, n_per_phase=4, n_batches=1)
+    a.write_h5ad(data)
+    table = tmp_path / "t.tsv"
+    code, _, err = run(
+        ["differential", str(data), str(tmp_path / "d.h5ad"), "--method", "dpc", "--table",
+         str(table)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    params = ad.read_h5ad(tmp_path / "d.h5ad").uns["differential"]["params"]
+    assert params["method"] == "dpc"
+    assert params["dpc_n_filled"] > 0
+    assert pd.read_csv(table, sep="\t")["pvalue"].notna().sum() > 0
+    code, _, err = run(
+        ["differential", str(data), str(tmp_path / "c.h5ad"), "--method", "count_trend",
+         "--n-peptides", "peptides"],
+        capsys,
+    )  # fmt: skip
+    assert code == 1
+    assert err.startswith("error: --method count_trend needs peptide counts per feature in ")
+    assert "adata.var['peptides']" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "c.h5ad").exists()
+    code, _, err = run(
+        ["differential", str(data), str(tmp_path / "c.h5ad"), "--method", "limmma"], capsys
+    )
+    assert code == 1
+    assert "method='limmma' is not available. Did you mean 'limma'? Available: [" in err

@@ -120,3 +120,19 @@ def test_findings_come_first_and_histone_effects_are_named_after_their_scale(tmp
     assert "logit values (log2 odds" in text
     prot = pd.read_csv(tmp_path / "r_tables" / "protein_differential.tsv", sep="\t")
     assert "log2fc" in prot.columns
+
+
+def test_methods_text_names_the_moderation_method(tmp_path):
+    a = kom.datasets.simulate("protein", seed=2, n_features=200, n_per_phase=4, n_batches=1)
+    kom.pp.recipe(a, transform="none", groupby="phase")
+    kom.tl.differential(a, "phase", method="dpc")
+    p = a.uns["differential"]["params"]
+    out = kom.report.html({"protein": a}, tmp_path / "r.html", figures=False)
+    text = out.read_text()
+    assert "one linear model per feature with its missing values as evidence" in text
+    expected = (
+        "group means estimated from a detection probability curve logit P(detected) = "
+        f"{p['dpc_beta0']:.3g} + {p['dpc_beta1']:.3g} y, {p['dpc_n_filled']} missing values used"
+    )
+    assert expected in text
+    assert "matching limma" not in text.split('id="methods"')[1]

@@ -15,14 +15,10 @@ import pandas as pd
 import pytest
 from scipy import integrate, optimize, special, stats
 
-from kratom_omics.errors import DesignError, KeyNotFoundError
+import kratom_omics as kom
+from kratom_omics.errors import DesignError
 from kratom_omics.tl._limma import contrasts_fit, ebayes, lm_fit
-from kratom_omics.tl._methods import (
-    DetectionCurve,
-    differential_method,
-    dpc_linear_fit,
-    fit_detection_curve,
-)
+from kratom_omics.tl._methods import DetectionCurve, dpc_linear_fit, fit_detection_curve
 from kratom_omics.tl._methods._dpc import _tilted_moments, group_means_with_dropout
 
 
@@ -155,52 +151,41 @@ def adata_from(y: np.ndarray, var: dict | None = None) -> ad.AnnData:
     return a
 
 
-def test_differential_method_limma_equals_kom_differential() -> None:
-    import kratom_omics as kom
-
+def test_dpc_through_differential_keeps_the_onoff_results() -> None:
     y = draw(-14.0, 0.7, seed=7, g=300, n=6)
     a = adata_from(y)
     kom.tl.differential(a, "phase", "withdrawal - control")
     ref = a.uns["differential"]["table"]
-    table, _ = differential_method(a, "phase", "withdrawal - control", method="limma")
-    assert list(table.columns) == list(ref.columns)
-    for col in ("log2fc", "se", "t", "pvalue", "padj", "B", "detection_pvalue"):
-        np.testing.assert_array_equal(table[col].to_numpy(), ref[col].to_numpy(), err_msg=col)
-    dpc, info = differential_method(a, "phase", "withdrawal - control", method="dpc")
-    assert info["n_filled"] > 0
+    kom.tl.differential(a, "phase", "withdrawal - control", method="dpc", key_added="dpc")
+    res = a.uns["dpc"]
+    dpc = res["table"]
+    assert list(dpc.columns) == list(ref.columns)
     assert (dpc["reason"] == ref["reason"]).all()  # on/off results unchanged
     onoff = np.isinf(ref["log2fc"].to_numpy())
+    assert onoff.sum() > 0
     np.testing.assert_array_equal(dpc["log2fc"].to_numpy()[onoff], ref["log2fc"].to_numpy()[onoff])
-
-
-def test_differential_method_bad_requests() -> None:
-    a = adata_from(draw(-14.0, 0.7, seed=8, g=100, n=6))
-    with pytest.raises(DesignError, match=r"method='edgeR' is not known; choose one of"):
-        differential_method(a, "phase", "withdrawal - control", method="edgeR")
-    with pytest.raises(KeyNotFoundError, match=r"needs peptide counts.*use method='limma' or"):
-        differential_method(a, "phase", "withdrawal - control", method="count_trend")
-    a.var["n_peptides"] = 0
-    with pytest.raises(DesignError, match=r"adata.var\['n_peptides'\] must be a peptide"):
-        differential_method(a, "phase", "withdrawal - control", method="deqms")
-
-
-def test_differential_method_count_methods_on_counts() -> None:
-    y = draw(-14.0, 0.7, seed=9, g=200, n=6)
-    rng = np.random.default_rng(9)
-    a = adata_from(y, {"n_peptides": 1 + rng.poisson(4, 200)})
-    trend, info = differential_method(a, "phase", "withdrawal - control", method="count_trend")
-    assert np.ndim(info["s2_prior"]) == 1  # one prior variance per feature
-    assert trend["B"].notna().any()
-    deqms, info = differential_method(a, "phase", "withdrawal - control", method="deqms")
-    assert info["df_prior"] == pytest.approx(round(info["df_prior"], 1))  # DEqMS's 0.1 grid
-    assert deqms["B"].isna().all()  # DEqMS computes no B
-    # DEqMS leaves features without residual df untested (limma gives them the prior variance)
-    no_df = (trend["df_residual"] == 0) & trend["pvalue"].notna()
-    assert no_df.sum() > 0
-    assert deqms["padj"].notna().sum() == trend["padj"].notna().sum() - no_df.sum()
-    assert deqms.loc[no_df, "pvalue"].isna().all()
-    with pytest.raises(DesignError, match=r"trend=True \(on the mean intensity\) cannot be"):
-        differential_method(a, "phase", "withdrawal - control", method="deqms", trend=True)
+    # residual variances and df come from the observed values, as limma has them
+    np.testing.assert_array_equal(dpc["df_residual"], ref["df_residual"])
+    complete = (dpc["n_obs"] == 6).to_numpy()
+    np.testing.assert_allclose(dpc["log2fc"][complete], ref["log2fc"][complete], rtol=1e-12)
+    changed = ~complete & np.isfinite(ref["log2fc"].to_numpy())
+    assert (dpc["log2fc"][changed] != ref["log2fc"][changed]).all()
+    p = res["params"]
+    assert p["method"] == "dpc"
+    assert p["dpc_curve"] == "fitted"
+    # every missing value of a feature with each group detected at least once is used
+    miss = np.isnan(y)
+    kept = ~miss[:, :3].all(axis=1) & ~miss[:, 3:].all(axis=1)
+    assert p["dpc_n_filled"] == int(miss[kept].sum()) > 0
+    assert p["dpc_beta1"] > 0
+    assert p["limma_version_matched"] == ""  # not limma's numbers
+    # a curve given beforehand is used as it is
+    curve = DetectionCurve(p["dpc_beta0"], p["dpc_beta1"], 1, 1, 1)
+    kom.tl.differential(
+        a, "phase", "withdrawal - control", method="dpc", detection_curve=curve, key_added="dpc2"
+    )
+    assert a.uns["dpc2"]["params"]["dpc_curve"] == "given"
+    np.testing.assert_array_equal(a.uns["dpc2"]["table"]["t"], dpc["t"])
 
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata" / "einprot"
@@ -208,8 +193,6 @@ REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata" / "ein
 
 @pytest.mark.skipif(not (REAL / "PXD028735.pg_matrix.tsv").exists(), reason="no ../shared")
 def test_dpc_on_the_lfq_bench_adds_true_calls_at_the_same_fdp() -> None:
-    import kratom_omics as kom
-
     sheet = pd.read_csv(REAL / "PXD028735_sampleAnnot.txt", sep="\t")
     sheet = sheet.rename(columns={"group": "phase"})
     a = kom.io.read_diann(REAL / "PXD028735.pg_matrix.tsv", samples=sheet, phases=None)
@@ -221,7 +204,8 @@ def test_dpc_on_the_lfq_bench_adds_true_calls_at_the_same_fdp() -> None:
     changed = a.var["protein_names"].isin(changed_names).to_numpy()
     out = {}
     for method in ("limma", "dpc"):
-        table, _ = differential_method(a, "phase", "A - B", method=method)
+        kom.tl.differential(a, "phase", "A - B", method=method, key_added=method)
+        table = a.uns[method]["table"]
         called = (table["padj"] < 0.05).to_numpy()
         out[method] = (
             called.sum(),

@@ -11,7 +11,7 @@ import typer
 import yaml
 
 import kratom_omics as kom
-from kratom_omics._defaults import BIOMARKERS, DIFFERENTIAL, PREPROCESS
+from kratom_omics._defaults import BIOMARKERS, DIFFERENTIAL, DIFFERENTIAL_METHODS, PREPROCESS
 from kratom_omics.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,8 +55,10 @@ def test_schema_preprocess_defaults_are_the_package_defaults() -> None:
 def test_schema_differential_and_biomarker_defaults_are_the_package_defaults() -> None:
     props = _schema()["properties"]
     diff = props["differential"]["properties"]
-    for name in ("trend", "robust", "fdr", "lfc"):
+    for name in ("trend", "robust", "fdr", "lfc", "method", "n_peptides"):
         assert diff[name]["default"] == getattr(DIFFERENTIAL, name), name
+    assert diff["method"]["enum"] == list(DIFFERENTIAL_METHODS)
+    assert next(iter(DIFFERENTIAL_METHODS)) == DIFFERENTIAL.method
     bio = props["biomarkers"]["properties"]
     for name in ("alpha", "min_abs_log2fc"):
         assert bio[name]["default"] == getattr(BIOMARKERS, name), name

@@ -328,3 +328,25 @@ def test_workflow_passes_scheduler_and_chunk_size(tmp_path) -> None:
     block = block[: block.index("\n\n")]
     assert "threads: 3" in block
     assert "--scheduler local:3 --chunk-size 5000" in out
+
+
+def test_workflow_passes_the_moderation_method(tmp_path) -> None:
+    work = project_copy(tmp_path)
+    cfg = work / "config" / "config.yaml"
+    text = cfg.read_text()
+    assert "  method: limma\n" in text
+    cfg.write_text(text.replace("  method: limma\n", "  method: deqms\n  n_peptides: peptides\n"))
+    out = snakemake(work, "-n", "-p", "--cores", "2").stdout
+    assert out.count("--method deqms --n-peptides peptides") == 3  # every modality
+    # one modality with its own method
+    own = "    format: maxquant\n    differential:\n      method: dpc\n"
+    cfg.write_text(text.replace("    format: maxquant\n", own, 1))
+    out = snakemake(work, "-n", "-p", "--cores", "2").stdout
+    assert out.count("--method dpc --n-peptides n_peptides") == 1
+    assert out.count("--method limma --n-peptides n_peptides") == 2
+    cfg.write_text(text.replace("  method: limma\n", "  method: edgeR\n"))
+    proc = snakemake(work, "-n", "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert "'edgeR' is not one of ['limma', 'count_trend', 'deqms', 'dpc']" in (
+        proc.stdout + proc.stderr
+    )

@@ -211,6 +211,10 @@ def differential_flags(wildcards):
         flags.append(f"--block {q(d['block'])}")
     if d.get("lfc", DIFFERENTIAL.lfc):
         flags.append(f"--lfc {float(d['lfc'])}")
+    own = modality_config(wildcards).get("differential", {})  # this modality's overrides
+    for key in ("method", "n_peptides"):
+        value = own.get(key, d.get(key, getattr(DIFFERENTIAL, key)))
+        flags.append(f"--{key.replace('_', '-')} {q(value)}")
     if d.get("scheduler", ""):
         flags.append(f"--scheduler {q(d['scheduler'])}")
     if d.get("chunk_size") is not None:

@@ -53,6 +53,17 @@ _LfcOpt = Annotated[
     float, typer.Option(help="TREAT: test |log2 fold change| > lfc instead of != 0.")
 ]
 _MinAbsLog2fcOpt = Annotated[float, typer.Option(help="Minimum absolute log2 fold change.")]
+_MethodOpt = Annotated[
+    str,
+    typer.Option(
+        help="limma (R limma's numbers), count_trend (prior variance on log peptide counts), "
+        "deqms (DEqMS's count prior) or dpc (missing values as evidence of low abundance)."
+    ),
+]
+_NPeptidesOpt = Annotated[
+    str,
+    typer.Option(help="Feature column with peptide/precursor counts (count_trend, deqms)."),
+]
 _state = {"debug": False}
 
 # `load --format`: its help lists the formats of the io registry, filled in when help is shown
@@ -487,6 +498,8 @@ def differential_cmd(
             "instead of kept in the .h5ad (results larger than memory)."
         ),
     ] = None,
+    method: _MethodOpt = DIFFERENTIAL.method,
+    n_peptides: _NPeptidesOpt = DIFFERENTIAL.n_peptides,
 ) -> None:
     """Moderated t and F statistics with limma's linear models and empirical Bayes (kom.tl.differential).
 
@@ -520,6 +533,8 @@ def differential_cmd(
         lfc=lfc,
         weights=weights,
         out=parquet,
+        method=method,
+        n_peptides=n_peptides,
     )
     write_h5ad(adata, out)
     if table is not None:

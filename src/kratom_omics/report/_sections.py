@@ -561,16 +561,43 @@ def _provenance(adata: AnnData) -> list[dict[str, str]]:
     return out
 
 
+def _method_phrase(p: Mapping[str, Any]) -> str:
+    """How the stored result moderated its variances (``params["method"]``)."""
+    method = str(p.get("method") or "limma")
+    counts = p.get("n_peptides") or "n_peptides"
+    if method == "count_trend":
+        return f"limma method, prior variance trended on log peptide counts (var {counts})"
+    if method == "deqms":
+        return f"DEqMS prior on log2 peptide counts (var {counts}), no B statistic"
+    if method == "dpc":
+        curve = ""
+        if "dpc_beta0" in p and "dpc_beta1" in p:
+            curve = (
+                f" logit P(detected) = {float(p['dpc_beta0']):.3g} + {float(p['dpc_beta1']):.3g} y,"
+            )
+        return (
+            f"limma method with group means estimated from a detection probability curve"
+            f"{curve} {p.get('dpc_n_filled', 0)} missing values used as evidence"
+        )
+    return "limma method"
+
+
 def _methods_text(m: Modality) -> str:
     parts = []
     if m.result is not None:
         p = m.result.params
         design = p.get("design_formula") or p.get("formula") or f"~ 0 + {p.get('groupby', 'phase')}"
         contrasts = ", ".join(m.result.contrasts)
+        samples = (
+            "with its missing values as evidence of low abundance"
+            if p.get("method") == "dpc"
+            else "on its observed samples"
+        )
         parts.append(
-            f"Differential abundance: one linear model per feature on its observed samples "
+            f"Differential abundance: one linear model per feature {samples} "
             f"(design {design}), contrasts {contrasts}, empirical-Bayes moderated t and F tests "
-            f"(limma method; trend={p.get('trend', False)}, robust={p.get('robust', False)}"
+            f"({_method_phrase(p)}; trend={p.get('trend', False)}, "
+            f"robust={p.get('robust', False)}"
             + (
                 f", matching limma {p['limma_version_matched']}"
                 if p.get("limma_version_matched")

@@ -2,7 +2,8 @@
 
 The AnnData side of the engine: design, contrasts, the fit of the data (in memory as one block, or
 chunk by chunk with dask) and the stored result. The statistics are those of the one limma
-orchestration in :mod:`kratom_omics.tl._limma._engine`.
+orchestration in :mod:`kratom_omics.tl._limma._engine`; ``method=`` changes one step of it
+(:mod:`kratom_omics.tl._methods`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from ._dask import chunked_fit, is_dask_backed
 from ._detection import contrast_sides, side_masks, side_totals
 from ._dupcor import blocked_fit
 from ._limma import ChunkStore, LinearFit, block_summary, contrasts_fit, lm_fit, run, stored_prior
+from ._methods import DetectionCurve, method_setup
 from ._multitest import check_method
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -106,22 +108,26 @@ def _fit_in_memory(
     exact_se: bool,
     block: str | None,
     correlation: float | None,
+    replace_fit: Callable[[np.ndarray], LinearFit] | None = None,
 ) -> tuple[ChunkStore, dict[str, np.ndarray], np.ndarray, dict[str, Any], str]:
     """The whole matrix fitted as one block: store, prior inputs, contrasts' covariance, block
-    information and the name of the weights."""
+    information and the name of the weights. ``replace_fit`` (a function of the features x
+    samples matrix) fits instead of ``lm_fit`` (a method's own estimates, e.g. ``dpc``)."""
     y = get_matrix(adata, layer).T  # features x samples
     fit: LinearFit
-    if block is not None:
+    block_info: dict[str, Any] = {}
+    wname = ""
+    if replace_fit is not None:
+        fit = replace_fit(np.asarray(y, dtype=float))
+    elif block is not None:
         fit, block_info = blocked_fit(
             adata, y, design, block, correlation, weights=weights, exact_se=exact_se
         )
-        wname = ""
     else:
         w, wname = _weights_matrix(adata, weights)
         fit = lm_fit(
             y, design.matrix, weights=w, coef_names=design.columns, per_feature_cov=exact_se
         )
-        block_info = {}
     cfit = contrasts_fit(fit, cmat, exact=exact_se)
     summary = block_summary(fit, cfit, np.isfinite(y), masks)
     del y
@@ -189,12 +195,16 @@ def differential(
     block: str | None = None,
     correlation: float | None = None,
     out: str | os.PathLike | None = None,
+    method: str = DIFFERENTIAL.method,
+    n_peptides: str | np.ndarray = DIFFERENTIAL.n_peptides,
+    detection_curve: DetectionCurve | None = None,
 ) -> None:
     """Moderated (limma) tests of contrasts between groups, for every feature.
 
     Each feature is fit by least squares on its observed samples (R limma's ``lmFit``), contrasts
     are taken with limma's ``contrasts.fit`` and variances are moderated by empirical Bayes
     (``eBayes``). Results agree with R limma 3.62 (``legacy=True``: with limma 3.54 and earlier).
+    ``method=`` chooses another moderation (opt-in; ``"limma"`` stays the default and exact).
 
     Parameters
     ----------
@@ -270,15 +280,40 @@ def differential(
         per-block fits are spilled to a temporary directory inside ``out``, so the driver holds
         only a few numbers per feature (sigma and residual df for the variance prior, then the
         adjusted p-values).
+    method
+        ``"limma"`` (default): limma as above. ``"count_trend"``: limma's eBayes with the prior
+        variance trended on ``log(n_peptides)`` instead of the mean (R's ``eBayes(trend =
+        log(n_peptides))``, same numbers; ``robust``, ``legacy`` and ``lfc`` apply; not with
+        ``trend=True``). ``"deqms"``: DEqMS's ``spectraCounteBayes`` (a loess of the log residual
+        variances on ``log2(n_peptides)`` as prior, its own prior df, ``df_residual + d0`` degrees
+        of freedom, no B statistic; features without residual df stay untested; not with
+        ``trend``, ``robust``, ``legacy`` or ``lfc > 0``). ``"dpc"``: missing values as evidence
+        of low abundance: a detection probability curve (as in limpa) is fitted to the data and
+        each group mean is estimated by maximum likelihood with it; residual variances and df
+        still come from the observed values, and features with a whole group missing keep their
+        on/off result. Only for the design ``~ 0 + groupby`` in memory (not with ``covariates``,
+        ``formula``, ``block``, ``weights``, ``exact_se`` or a chunked fit); needs missing values
+        that depend on intensity. Every method writes the same tables.
+    n_peptides
+        For ``"count_trend"`` and ``"deqms"``: the column of ``adata.var`` (or one value per
+        feature) with the number of peptides or precursors per protein (>= 1 each).
+    detection_curve
+        For ``"dpc"``: a curve fitted beforehand (e.g.
+        ``kom.tl._methods.fit_detection_curve(adata.X.T)`` on the data before the valid-value
+        filter) instead of one fitted on ``adata``.
 
     Returns
     -------
     None. Writes ``adata.uns[key_added]``, a dict with
 
     ``"params"``
-        the call, the design columns, ``limma_version_matched`` (and ``pi0`` for ``fdr="qvalue"``;
-        with ``block``: ``correlation``, the consensus within-block correlation used, and
-        ``correlation_estimated``).
+        the call, the design columns, ``method`` and ``n_peptides`` (the count column, or ""),
+        ``limma_version_matched`` ("" for ``"deqms"`` and ``"dpc"``, which are not limma's
+        numbers), and ``pi0`` for ``fdr="qvalue"``; with ``block``: ``correlation``, the consensus
+        within-block correlation used, and ``correlation_estimated``; with ``"dpc"``: the curve
+        ``dpc_beta0``, ``dpc_beta1`` (``logit P(detected) = beta0 + beta1 * log2 value``),
+        ``dpc_curve`` ("fitted" or "given"), ``dpc_n_filled`` (missing values used as evidence)
+        and ``dpc_n_onoff_kept``.
     ``"contrasts"``
         list of contrast names.
     ``"table"``
@@ -297,7 +332,8 @@ def differential(
     ``"f_table"``
         moderated F test of all contrasts per feature: ``feature, F, df1, df2, pvalue, padj``.
     ``"prior"``
-        ``df_prior`` and ``s2_prior`` (scalars, or per-feature arrays with ``trend``/``robust``).
+        ``df_prior`` and ``s2_prior`` (scalars, or per-feature arrays with ``trend``/``robust``
+        and the count methods).
     ``"contrast_matrix"``
         long DataFrame ``contrast, coefficient, weight``: each contrast as weights of the design
         columns.
@@ -357,6 +393,29 @@ def differential(
             "block= is fit in memory only; load the data into memory (adata.to_memory()) or "
             "put the subject in covariates= as a fixed effect."
         )
+    setup = method_setup(
+        adata,
+        method,
+        n_peptides=n_peptides,
+        detection_curve=detection_curve,
+        trend=trend,
+        robust=robust,
+        legacy=legacy,
+        lfc=lfc,
+        block=block,
+        weights=weights,
+        exact_se=exact_se,
+        covariates=covariates,
+        formula=formula,
+        chunked=chunked,
+    )
+    replace_fit: Callable[[np.ndarray], LinearFit] | None = None
+    if setup.replaces_fit:
+        obs_groups = adata.obs[groupby]
+
+        def replace_fit(y: np.ndarray) -> LinearFit:
+            return setup.fit(y, design, obs_groups)
+
     sides, groups = _sides(adata, design, cmat, groupby)
     masks = side_masks(groups, sides)
     block_info: dict[str, Any] = {}
@@ -390,7 +449,9 @@ def differential(
                 exact_se=exact_se,
                 block=block,
                 correlation=correlation,
+                replace_fit=replace_fit,
             )
+        setup.check_prior_inputs(gathered["df_residual"], legacy)
         result = run(
             store,
             gathered,
@@ -407,11 +468,15 @@ def differential(
             lfc=lfc,
             fdr=fdr,
             out=out_dir,
+            covariate=setup.covariate,
+            variance_prior=setup.variance_prior,
         )
         del store, gathered
     g, k = int(adata.n_vars), len(names)
 
     matched = LEGACY_LIMMA_VERSION if legacy is True else LIMMA_VERSION
+    if method not in ("limma", "count_trend"):
+        matched = ""  # DEqMS's and the detection model's numbers are not limma's
     params: dict[str, Any] = {
         "groupby": groupby if groupby is not None else "",
         "contrasts": list(names),
@@ -430,6 +495,7 @@ def differential(
         "fdr": str(fdr).lower(),
         "layer": layer if layer is not None else "",
         "weights": wname,
+        **setup.params(),
         "limma_version_matched": matched,
         "n_features": int(g),
         "n_samples": int(adata.n_obs),

@@ -21,13 +21,18 @@ Every analysis (in memory or chunk by chunk on dask) runs the same steps:
 The moderated statistics of a block are computed once and reused while the same block is read
 again (:meth:`Moderation.tests`), so one block costs one pass. :func:`ebayes` and :func:`treat`
 are this orchestration on one block, returning the arrays of limma's ``MArrayLM``.
+
+Two hooks let other moderation methods run through the same steps: ``covariate`` (the prior
+variance trended on a numeric covariate, R's ``eBayes(trend = <numeric>)``) and
+``variance_prior`` (a function that replaces limma's ``squeezeVar`` by another prior, returning a
+:class:`VariancePrior`; e.g. DEqMS's).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +71,7 @@ __all__ = [
     "ChunkStore",
     "EBayesResult",
     "Moderation",
+    "VariancePrior",
     "block_summary",
     "collect",
     "contrast_columns",
@@ -85,6 +91,29 @@ Masks = Sequence[tuple[np.ndarray, np.ndarray] | None]
 Block = dict[str, Any]
 #: A prior value: one for all features, or one per feature (trend, robust).
 Prior = float | np.ndarray
+
+
+@dataclass
+class VariancePrior:
+    """A variance prior fitted by another method than limma's ``squeezeVar``.
+
+    Returned by the ``variance_prior`` function given to :func:`moderate` (called with the
+    residual variances and residual df of all features). Posterior variances are
+    ``(df * s2 + df_prior * s2_prior) / (df + df_prior)`` as in limma; a NaN ``s2_prior`` leaves a
+    feature untested (NaN moderated t).
+    """
+
+    df_prior: Prior
+    s2_prior: Prior
+    #: cap of the total df (None: limma's cap, the pooled residual df)
+    df_cap: float | None = None
+    #: whether limma's B statistic is reported (False: NaN)
+    b_statistic: bool = True
+    #: reported as the path taken (``params["legacy_path_used"]``)
+    legacy: bool = False
+
+
+VariancePriorFn = Callable[[np.ndarray, np.ndarray], VariancePrior]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -256,6 +285,7 @@ class Moderation:
     lfc: float
     proportion: float
     separate_f: bool = False
+    b_statistic: bool = True
     fdr_info: dict[str, Any] = field(default_factory=dict)
     _memo: tuple[int, BlockTests] | None = field(default=None, repr=False)
 
@@ -308,6 +338,8 @@ class Moderation:
                 c["coef"][:, [j]], c["su"][:, [j]], bt.s2_post, bt.df_total, self.lfc
             )
             return t_j[:, 0], np.full(t_j.shape[0], np.nan)
+        if not self.b_statistic:
+            return bt.t[:, j], np.full(bt.t.shape[0], np.nan)
         b = lods(
             bt.t[:, [j]],
             c["su"][:, [j]],
@@ -331,6 +363,8 @@ def moderate(
     lfc: float,
     fdr: str,
     f_cov: np.ndarray | None = None,
+    covariate: np.ndarray | None = None,
+    variance_prior: VariancePriorFn | None = None,
     proportion: float = 0.01,
     stdev_coef_lim: tuple[float, float] = (0.1, 4.0),
     winsor_tail_p: tuple[float, float] = (0.05, 0.1),
@@ -356,48 +390,65 @@ def moderate(
         Multiple-testing method of :func:`~kratom_omics.tl.adjust_pvalues`.
     f_cov
         Covariance of the contrasts of the F test when the blocks hold separate ones (``fcoef``).
+    covariate
+        One value per feature on which the prior variance is trended instead of the mean (R's
+        ``eBayes(trend = covariate)``); ``trend`` is then not needed.
+    variance_prior
+        A function of the residual variances and residual df of all features returning a
+        :class:`VariancePrior` that replaces limma's ``squeezeVar`` (``trend``, ``robust``,
+        ``legacy`` and ``covariate`` are then not used).
     proportion, stdev_coef_lim, winsor_tail_p
         limma's ``eBayes`` constants.
     """
     sigma = gathered["sigma"]
     dfres = gathered["df_residual"]
-    covariate = gathered.get("amean") if trend else None
+    if variance_prior is not None:
+        covariate = None
+    elif covariate is None and trend:
+        covariate = gathered.get("amean")
     check_moderation_inputs(sigma, dfres, covariate)
     gathered.pop("sigma")
     var = np.square(sigma, out=sigma)  # in place: sigma is not needed any more
     del sigma
-    sq = squeeze_var(
-        var,
-        dfres,
-        covariate=covariate,
-        robust=robust,
-        winsor_tail_p=winsor_tail_p,
-        legacy=legacy,
-        overwrite=True,
-    )
+    if variance_prior is None:
+        sq = squeeze_var(
+            var,
+            dfres,
+            covariate=covariate,
+            robust=robust,
+            winsor_tail_p=winsor_tail_p,
+            legacy=legacy,
+            overwrite=True,
+        )
+        vp = VariancePrior(df_prior=sq["df_prior"], s2_prior=sq["var_prior"], legacy=sq["legacy"])
+        s2_post = np.asarray(sq["var_post"], dtype=float) if dfres.size < 3 else None
+    else:
+        vp = variance_prior(var, dfres)
+        s2_post = None
     del var, covariate
     gathered.pop("amean", None)
     g = dfres.size
     k = cov_coefficients.shape[0]
     separate_f = f_cov is not None
     m = Moderation(
-        s2_post=np.asarray(sq["var_post"], dtype=float) if g < 3 else None,
-        dfp=np.broadcast_to(np.asarray(sq["df_prior"], float), dfres.shape),
-        df_prior=sq["df_prior"],
-        s2_prior=sq["var_prior"],
-        df_cap=float(np.nansum(dfres)),
+        s2_post=s2_post,
+        dfp=np.broadcast_to(np.asarray(vp.df_prior, float), dfres.shape),
+        df_prior=vp.df_prior,
+        s2_prior=vp.s2_prior,
+        df_cap=float(np.nansum(dfres)) if vp.df_cap is None else float(vp.df_cap),
         var_prior=np.full(k, np.nan),
         padj=np.empty((k, g)),
         f_padj=np.empty(g),
         f_df1=k,
         f_cov=f_cov if f_cov is not None else cov_coefficients,
         fullrank=is_fullrank(design),
-        legacy=bool(sq["legacy"]),
+        legacy=bool(vp.legacy),
         lfc=float(lfc),
         proportion=proportion,
         separate_f=separate_f,
+        b_statistic=vp.b_statistic,
     )
-    del sq
+    del vp
     gathered.pop("df_residual")
     del dfres  # read back block by block with sigma
     keys = (*FIT_KEYS, "fcoef", "fsu") if separate_f else FIT_KEYS
@@ -416,7 +467,7 @@ def moderate(
             if has_t[:, j].any():
                 maxdf[j] = max(maxdf[j], float(np.max(bt.df_total[has_t[:, j]])))
     # pass 2: limma's tmixture.vector from the top converted |t| of every block
-    if lfc == 0:
+    if lfc == 0 and m.b_statistic:
         ntarget = [math.ceil(proportion / 2 * int(n)) for n in n_t]
         cand_t: list[list[np.ndarray]] = [[] for _ in range(k)]
         cand_su: list[list[np.ndarray]] = [[] for _ in range(k)]
@@ -700,8 +751,12 @@ def run(
     fdr: str,
     out: Path | None = None,
     f_cov: np.ndarray | None = None,
+    covariate: np.ndarray | None = None,
+    variance_prior: VariancePriorFn | None = None,
 ) -> dict[str, Any]:
     """Steps 2 and 3 on a filled store: moderation, FDR and both tables.
+
+    ``covariate`` and ``variance_prior`` are those of :func:`moderate`.
 
     Returns ``table`` and ``f_table`` (DataFrames), or with ``out`` the paths ``table_path`` and
     ``f_table_path`` of the parquet files written there; ``df_prior``, ``s2_prior``, ``legacy``
@@ -719,6 +774,8 @@ def run(
         lfc=lfc,
         fdr=fdr,
         f_cov=f_cov,
+        covariate=covariate,
+        variance_prior=variance_prior,
     )
     long_blocks, f_blocks, counts = table_blocks(store, m, names, var_names, genes, sides, totals)
     result: dict[str, Any] = {
@@ -776,11 +833,15 @@ def ebayes(
     winsor_tail_p: tuple[float, float] = (0.05, 0.1),
     legacy: bool | None = None,
     lfc: float = 0.0,
+    covariate: np.ndarray | None = None,
+    variance_prior: VariancePriorFn | None = None,
 ) -> EBayesResult:
     """limma's ``eBayes`` on a contrast fit: moderated t, p, B and the moderated F.
 
     The orchestration of :func:`kratom_omics.tl.differential` on one block; with ``lfc > 0`` the
-    tests are TREAT's (:func:`treat`).
+    tests are TREAT's (:func:`treat`). ``covariate`` (one value per feature) trends the prior
+    variance on it instead of the mean (R's ``eBayes(fit, trend = covariate)``);
+    ``variance_prior`` replaces limma's prior (see :func:`moderate`).
     """
     c = {
         "coef": cfit.coefficients,
@@ -802,6 +863,8 @@ def ebayes(
         legacy=legacy,
         lfc=lfc,
         fdr="none",
+        covariate=covariate,
+        variance_prior=variance_prior,
         proportion=proportion,
         stdev_coef_lim=stdev_coef_lim,
         winsor_tail_p=winsor_tail_p,
@@ -840,6 +903,7 @@ def treat(
     robust: bool = False,
     winsor_tail_p: tuple[float, float] = (0.05, 0.1),
     legacy: bool | None = None,
+    covariate: np.ndarray | None = None,
 ) -> EBayesResult:
     """limma's ``treat``: moderated tests of ``|contrast| > lfc`` (McCarthy and Smyth 2009).
 
@@ -855,4 +919,5 @@ def treat(
         winsor_tail_p=winsor_tail_p,
         legacy=legacy,
         lfc=abs(float(lfc)),
+        covariate=covariate,
     )

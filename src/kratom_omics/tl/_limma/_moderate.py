@@ -226,6 +226,6 @@ def check_moderation_inputs(
         )
     if covariate is not None and not np.all(np.isfinite(covariate)):
         raise DesignError(
-            "trend=True needs a finite mean for every feature; "
-            "drop features with no observed value."
+            "the variance trend needs a finite covariate for every feature (with trend=True the "
+            "mean of its observed values); drop features with no observed value."
         )

@@ -5,12 +5,14 @@ peptide. Two ways to let limma's empirical Bayes prior know that:
 
 * :func:`ebayes_count_trend` is R limma's ``eBayes(fit, trend = log(n_peptides))``: the prior
   variance is a smooth function of a numeric covariate instead of the mean intensity. It is the
-  engine's :func:`~kratom_omics.tl._limma.ebayes` with the covariate in place of ``AveExpr`` and
-  agrees with R limma 3.54 and 3.62 to 1e-8 (``tests/data/limma/make_reference_count_trend.R``).
+  engine's :func:`~kratom_omics.tl._limma.ebayes` with ``covariate=`` and agrees with R limma 3.54
+  and 3.62 to 1e-8 (``tests/data/limma/make_reference_count_trend.R``).
 * :func:`deqms_moderation` is DEqMS's ``spectraCounteBayes`` (Zhu et al. 2020, Mol Cell
   Proteomics 19:1047): a loess of the log residual variances on ``log2(count)`` (span 0.75,
   degree 2, as R's ``loess``), the prior df from the spread of the log variances around that
-  curve, and moderated t statistics with ``df_residual + d0`` degrees of freedom.
+  curve, and moderated t statistics with ``df_residual + d0`` degrees of freedom. The prior is
+  :func:`deqms_prior`; :class:`DEqMSVariancePrior` hands it to the engine's moderation (the
+  ``variance_prior`` hook), so in-memory and chunked fits use the same code.
 """
 
 from __future__ import annotations
@@ -24,18 +26,18 @@ import numpy as np
 from scipy import special
 
 from ...errors import DesignError, MissingDependencyError
-from .._limma import (
-    ContrastFit,
-    EBayesResult,
-    LinearFit,
-    _f_pvalue,
-    _f_stat,
-    _is_fullrank,
-    _moderated_t,
-    ebayes,
-)
+from .._limma import ContrastFit, EBayesResult, LinearFit, VariancePrior, ebayes
 
-__all__ = ["count_covariate", "deqms_moderation", "ebayes_count_trend"]
+__all__ = [
+    "DEqMSPrior",
+    "DEqMSResult",
+    "DEqMSVariancePrior",
+    "check_count_trend",
+    "count_covariate",
+    "deqms_moderation",
+    "deqms_prior",
+    "ebayes_count_trend",
+]
 
 logger = logging.getLogger("kratom_omics")
 
@@ -86,6 +88,24 @@ def _check_spline_knots(covariate: np.ndarray, df_residual: np.ndarray) -> None:
         )
 
 
+def check_count_trend(
+    covariate: np.ndarray, df_residual: np.ndarray, *, legacy: bool | None = None
+) -> None:
+    """The checks of a count trend before the prior is fitted: one covariate per feature and, on
+    the moment-matching path of limma's ``fitFDist``, spline knots inside the covariate's range."""
+    if covariate.shape != df_residual.shape:
+        raise DesignError(
+            f"the trend covariate has shape {covariate.shape}; expected one value per feature "
+            f"{df_residual.shape}."
+        )
+    path_legacy = legacy
+    if path_legacy is None:
+        dfp = df_residual[df_residual > 0]
+        path_legacy = bool(dfp.size and dfp.min() == dfp.max())
+    if path_legacy:
+        _check_spline_knots(covariate, df_residual)
+
+
 def ebayes_count_trend(
     cfit: ContrastFit,
     fit: LinearFit,
@@ -104,27 +124,16 @@ def ebayes_count_trend(
     (moderated t, B, the moderated F) is the engine's ``ebayes``. ``fit.amean`` is not changed.
     """
     covariate = np.asarray(covariate, dtype=float)
-    if covariate.shape != fit.sigma.shape:
-        raise DesignError(
-            f"the trend covariate has shape {covariate.shape}; expected one value per feature "
-            f"{fit.sigma.shape}."
-        )
-    path_legacy = legacy
-    if path_legacy is None:
-        dfp = fit.df_residual[fit.df_residual > 0]
-        path_legacy = bool(dfp.size and dfp.min() == dfp.max())
-    if path_legacy:
-        _check_spline_knots(covariate, fit.df_residual)
-    surrogate = dataclasses.replace(fit, amean=covariate)
+    check_count_trend(covariate, fit.df_residual, legacy=legacy)
     return ebayes(
         cfit,
-        surrogate,
+        fit,
         proportion=proportion,
         stdev_coef_lim=stdev_coef_lim,
-        trend=True,
         robust=robust,
         winsor_tail_p=winsor_tail_p,
         legacy=legacy,
+        covariate=covariate,
     )
 
 
@@ -173,12 +182,104 @@ def _deqms_prior_df(mean_myfct: float, numgenes: int) -> float:
 
 
 @dataclasses.dataclass
+class DEqMSPrior:
+    """DEqMS's variance prior (:func:`deqms_prior`)."""
+
+    df_prior: float  # ``sca.dfprior``: d0, on a grid of 0.1
+    s2_prior: np.ndarray  # ``sca.priorvar``, per feature (NaN where df_residual == 0)
+    loess_fitted: np.ndarray  # the loess of log(sigma^2) on log2(count)
+    n_features: int  # features with a residual variance (the loess is fit on them)
+
+
+def deqms_prior(
+    var: np.ndarray, df_residual: np.ndarray, n_peptides: Any, *, span: float = 0.75
+) -> DEqMSPrior:
+    """DEqMS's prior (``spectraCounteBayes(fit, fit.method = "loess")``) from the residual
+    variances ``var`` (``sigma^2``) and residual df of all features.
+
+    Algorithm (DEqMS 1.x; features with ``df_residual = 0`` have no variance and get NaN):
+
+    1. ``logVAR = log(sigma^2)``; a loess ``logVAR ~ log2(count)`` (span 0.75, degree 2) gives
+       ``pred`` (fitted on the features with a finite ``logVAR``, predicted for the others);
+    2. ``e = logVAR - digamma(df/2) + log(df/2)`` and ``epred`` likewise from ``pred``;
+    3. ``m = mean((e - epred)^2 - trigamma(df/2))``; the prior df ``d0`` is the grid value
+       (steps of 0.1) closest to solving ``trigamma(d0/2) = m`` (:func:`_deqms_prior_df`);
+    4. ``s0^2 = exp(epred + digamma(d0/2) - log(d0/2))`` per feature.
+    """
+    var = np.asarray(var, dtype=float)
+    dfres = np.asarray(df_residual, dtype=float)
+    counts = np.asarray(n_peptides, dtype=float)
+    count_covariate(counts, var.size)  # validation only
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logvar = np.log(var)
+    has_var = (dfres > 0) & np.isfinite(logvar)
+    if int(has_var.sum()) < 3:
+        raise DesignError(
+            "DEqMS needs residual variances of at least 3 features; add replicates or use "
+            "method='limma'."
+        )
+    x = np.log2(counts)
+    if np.unique(x[has_var]).size < 3:
+        raise DesignError(
+            f"n_peptides takes {np.unique(x[has_var]).size} distinct value(s) among the features "
+            "with a variance; DEqMS's loess on the counts needs at least 3. Use "
+            "method='count_trend' or method='limma'."
+        )
+    fitted, model = _r_loess_fitted(x[has_var], logvar[has_var], span)
+    pred = np.full(var.size, np.nan)
+    pred[has_var] = fitted
+    # features without a variance: the curve where it is defined (as R's predict.loess, NA outside)
+    lo, hi = float(x[has_var].min()), float(x[has_var].max())
+    rest = ~has_var & (x >= lo) & (x <= hi)
+    if rest.any():
+        pred[rest] = np.asarray(model.predict(x[rest], stderror=False).values, dtype=float)
+    df = np.where(dfres > 0, dfres, np.nan)
+    with np.errstate(invalid="ignore"):
+        shift = -special.digamma(df / 2) + np.log(df / 2)
+        e = logvar + shift
+        epred = pred + shift
+        myfct = (e - epred) ** 2 - special.polygamma(1, df / 2)
+    mean_myfct = float(np.nanmean(myfct[has_var]))
+    n_var = int(has_var.sum())
+    d0 = _deqms_prior_df(mean_myfct, n_var)
+    s02 = np.exp(epred + special.digamma(d0 / 2) - math.log(d0 / 2))
+    logger.info("DEqMS prior: d0 = %.1f from %d features", d0, n_var)
+    return DEqMSPrior(df_prior=d0, s2_prior=s02, loess_fitted=pred, n_features=n_var)
+
+
+class DEqMSVariancePrior:
+    """DEqMS's prior as the engine's ``variance_prior`` hook (see
+    :func:`kratom_omics.tl._limma.moderate`).
+
+    Called with the residual variances and df of all features, it fits :func:`deqms_prior` and
+    returns the engine's :class:`~kratom_omics.tl._limma.VariancePrior`: posterior variances
+    ``(d0 s0^2 + df sigma^2) / (d0 + df)``, ``df + d0`` degrees of freedom not capped at the pooled
+    residual df (unlike limma's eBayes) and no B statistic (DEqMS computes none). The fitted prior
+    is kept in :attr:`fitted`.
+    """
+
+    def __init__(self, n_peptides: Any, *, span: float = 0.75) -> None:
+        self.n_peptides = np.asarray(n_peptides, dtype=float)
+        self.span = span
+        self.fitted: DEqMSPrior | None = None
+
+    def __call__(self, var: np.ndarray, df_residual: np.ndarray) -> VariancePrior:
+        self.fitted = deqms_prior(var, df_residual, self.n_peptides, span=self.span)
+        return VariancePrior(
+            df_prior=self.fitted.df_prior,
+            s2_prior=self.fitted.s2_prior,
+            df_cap=math.inf,
+            b_statistic=False,
+        )
+
+
+@dataclasses.dataclass
 class DEqMSResult:
     """Output of :func:`deqms_moderation` (DEqMS's ``sca.*`` fields)."""
 
     t: np.ndarray  # features x contrasts, ``sca.t``
     p_value: np.ndarray  # ``sca.p``
-    df_total: np.ndarray  # ``df_residual + d0`` (NaN where df_residual == 0)
+    df_total: np.ndarray  # ``df_residual + d0``
     s2_post: np.ndarray  # ``sca.postvar``
     s2_prior: np.ndarray  # ``sca.priorvar``
     df_prior: float  # ``sca.dfprior``
@@ -193,73 +294,28 @@ def deqms_moderation(
 ) -> DEqMSResult:
     """DEqMS's ``spectraCounteBayes(fit, fit.method = "loess")`` on a contrast fit.
 
-    Algorithm (DEqMS 1.x; features with ``df_residual = 0`` have no variance and get NaN):
-
-    1. ``logVAR = log(sigma^2)``; a loess ``logVAR ~ log2(count)`` (span 0.75, degree 2) gives
-       ``pred`` (fitted on the features with a finite ``logVAR``, predicted for the others);
-    2. ``e = logVAR - digamma(df/2) + log(df/2)`` and ``epred`` likewise from ``pred``;
-    3. ``m = mean((e - epred)^2 - trigamma(df/2))``; the prior df ``d0`` is the grid value
-       (steps of 0.1) closest to solving ``trigamma(d0/2) = m`` (:func:`_deqms_prior_df`);
-    4. ``s0^2 = exp(epred + digamma(d0/2) - log(d0/2))`` per feature; posterior variance
-       ``(d0 s0^2 + df sigma^2) / (d0 + df)``; ``t = coef / stdev_unscaled / sqrt(post)`` with
-       ``df + d0`` degrees of freedom (DEqMS does not cap them at the pooled residual df, unlike
-       limma's eBayes).
-
-    p-values are ``2 * pt(-|t|, df + d0)`` (DEqMS writes ``2 * (1 - pt(|t|, ...))``, the same
-    number up to rounding for p > 1e-12). The moderated F of all contrasts uses the same
-    posterior variances and limma's correlation matrix (DEqMS computes none).
+    The prior is :func:`deqms_prior`; moderated t statistics are ``coef / stdev_unscaled /
+    sqrt(post)`` with ``df + d0`` degrees of freedom, through the engine's
+    :func:`~kratom_omics.tl._limma.ebayes` with the :class:`DEqMSVariancePrior` hook. p-values
+    are ``2 * pt(-|t|, df + d0)`` (DEqMS writes ``2 * (1 - pt(|t|, ...))``, the same number up to
+    rounding for p > 1e-12). The moderated F of all contrasts uses the same posterior variances
+    and limma's correlation matrix (DEqMS computes none). Features without residual df are left
+    untested (NaN), as in DEqMS.
     """
-    sigma = np.asarray(fit.sigma, dtype=float)
-    dfres = np.asarray(fit.df_residual, dtype=float)
-    counts = np.asarray(n_peptides, dtype=float)
-    count_covariate(counts, sigma.size)  # validation only
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logvar = np.log(sigma**2)
-    has_var = (dfres > 0) & np.isfinite(logvar)
-    if int(has_var.sum()) < 3:
-        raise DesignError(
-            "DEqMS needs residual variances of at least 3 features; add replicates or use "
-            "method='limma'."
-        )
-    x = np.log2(counts)
-    if np.unique(x[has_var]).size < 3:
-        raise DesignError(
-            f"n_peptides takes {np.unique(x[has_var]).size} distinct value(s) among the features "
-            "with a variance; DEqMS's loess on the counts needs at least 3. Use method='limma'."
-        )
-    fitted, model = _r_loess_fitted(x[has_var], logvar[has_var], span)
-    pred = np.full(sigma.size, np.nan)
-    pred[has_var] = fitted
-    # features without a variance: the curve where it is defined (as R's predict.loess, NA outside)
-    lo, hi = float(x[has_var].min()), float(x[has_var].max())
-    rest = ~has_var & (x >= lo) & (x <= hi)
-    if rest.any():
-        pred[rest] = np.asarray(model.predict(x[rest], stderror=False).values, dtype=float)
-    df = np.where(dfres > 0, dfres, np.nan)
-    with np.errstate(invalid="ignore"):
-        shift = -special.digamma(df / 2) + np.log(df / 2)
-        e = logvar + shift
-        epred = pred + shift
-        myfct = (e - epred) ** 2 - special.polygamma(1, df / 2)
-    mean_myfct = float(np.nanmean(myfct[has_var]))
-    d0 = _deqms_prior_df(mean_myfct, int(has_var.sum()))
-    s02 = np.exp(epred + special.digamma(d0 / 2) - math.log(d0 / 2))
-    post = (d0 * s02 + df * sigma**2) / (d0 + df)
-    t, df_total, p = _moderated_t(
-        cfit.coefficients, cfit.stdev_unscaled, post, df, np.full(df.shape, d0), np.inf
-    )
-    fstat, df1 = _f_stat(t, cfit.cov_coefficients, _is_fullrank(fit.design))
-    fp = _f_pvalue(fstat, df1, df_total)
-    logger.info("DEqMS prior: d0 = %.1f from %d features", d0, int(has_var.sum()))
+    prior = DEqMSVariancePrior(n_peptides, span=span)
+    eb = ebayes(cfit, fit, variance_prior=prior)
+    fitted = prior.fitted
+    if fitted is None:  # pragma: no cover - the hook always runs
+        raise DesignError("the DEqMS prior was not fitted.")
     return DEqMSResult(
-        t=t,
-        p_value=p,
-        df_total=df_total,
-        s2_post=post,
-        s2_prior=s02,
-        df_prior=d0,
-        loess_fitted=pred,
-        f_stat=fstat,
-        f_df1=df1,
-        f_p_value=fp,
+        t=eb.t,
+        p_value=eb.p_value,
+        df_total=eb.df_total,
+        s2_post=eb.s2_post,
+        s2_prior=fitted.s2_prior,
+        df_prior=fitted.df_prior,
+        loess_fitted=fitted.loess_fitted,
+        f_stat=eb.f_stat,
+        f_df1=eb.f_df1,
+        f_p_value=eb.f_p_value,
     )
