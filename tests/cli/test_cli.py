@@ -227,4 +227,4 @@ def test_differential_method_dpc_and_count_errors(tmp_path, capsys):
         ["differential", str(data), str(tmp_path / "c.h5ad"), "--method", "limmma"], capsys
     )
     assert code == 1
-    assert "method='limmma' is not available. Did you mean 'limma'? Available: [" in err
+    assert "--method limmma is not available. Did you mean 'limma'? Available: [" in err
