@@ -166,6 +166,21 @@ def test_protein_vs_promoter_mark(tmp_path):
     headline = f"H3K9ac at the candidate genes' promoters (tracks): Rab35 {status}, Hdac2 "
     assert str(markup_escape(headline)) in text
     assert "H3K9ac at Rab35 (tracks)" not in text  # titles are in the figure, not the page
+    # the headline panels: each candidate gene's promoter beside its protein, a region once
+    # (the mark's best region may be a candidate gene's promoter)
+    from kratom_omics.report._sections import _headline_features, resolve
+
+    mods = [
+        resolve(i, n, a, key="differential", fdr=None, lfc=None, dpi=40, draw=False, tables={},
+                tables_rel="t")
+        for i, (n, a) in enumerate(study.items())
+    ]  # fmt: skip
+    picks = [(m.name, f, c) for m, f, c in _headline_features(mods, want)]
+    assert len(picks) == len({(m, f) for m, f, _ in picks})
+    protein_rab = p.var_names[p.var["gene"] == "Rab35"][0]
+    rab = [(m, f) for m, f, c in picks if c == "Rab35"]
+    assert rab == [("protein", protein_rab), ("tracks", "Rab35_promoter")]
+    assert "H3K9ac at each region (titled by its gene)" in text
     # stored pairs are used as they are
     p.uns["cross_modality"]["pairs"] = want.iloc[:3].reset_index(drop=True)
     kom.report.html(study, tmp_path / "s.html", dpi=40, figures=False)

@@ -482,10 +482,15 @@ def trajectories_section(m: Modality, features: Sequence[str] | None) -> list[di
     if feats:
         data = _in_memory(adata, feats) if m.lazy else adata
         g = m.groupby
+        what = (
+            f"{track_mark(adata) or 'Signal'} at each region (titled by its gene): "
+            if m.kind == "tracks"
+            else ""
+        )
         m.figs.add(
             out,
-            "Mean and 95% confidence interval per phase (black), animals as points, repeated "
-            "measures of one animal joined by grey lines.",
+            f"{what}Mean and 95% confidence interval per phase (black), animals as points, "
+            "repeated measures of one animal joined by grey lines.",
             lambda: pl.trajectories(data, feats, groupby=g),
         )
     return out
@@ -634,7 +639,7 @@ def cross_section(
             f_table = m.result.table("f_table")
             feats = f_table.sort_values("pvalue")["feature"].astype(str).head(5).tolist()
         sub = full.loc[full["feature"].isin(feats)].copy()
-        if "gene" in sub.columns:
+        if "gene" in sub.columns and m.kind != "tracks":  # a track's regions by their own name
             label = sub["gene"].astype(str).where(sub["gene"].notna(), sub["feature"])
         else:
             label = sub["feature"]
@@ -878,7 +883,13 @@ def _headline_features(
     # concordant first; a candidate's modalities side by side, in the candidate list's order
     best = {name: min(p[0] for p in picks if p[5] == name) for name in order}
     picks.sort(key=lambda t: (best[t[5]], t[1], t[0], t[2]))
-    return [(m, f, c) for _, _, _, m, f, c in picks[:_MAX_PANELS]]
+    shown: set[tuple[int, str]] = set()
+    out = []
+    for _, _, _, m, f, c in picks:  # a feature once (a mark's best region may be a candidate's)
+        if (m.index, f) not in shown:
+            shown.add((m.index, f))
+            out.append((m, f, c))
+    return out[:_MAX_PANELS]
 
 
 def _headline_figure(picks: Sequence[tuple[Modality, str, str]], dpi: int) -> dict[str, Any]:
