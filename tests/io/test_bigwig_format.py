@@ -168,3 +168,26 @@ def test_the_mark_through_the_registry_and_the_cli(study, tmp_path):
     )  # fmt: skip
     assert code == 1
     assert "--mark H3K4me3 but the 'mark' column says 'H3K9ac'; give one of them." in output
+
+
+def test_a_study_configuration_passes_the_track_options(study, tmp_path):
+    sheet = pd.read_csv(study["samples"], sep="\t").drop(columns=["mark"])
+    sheet["path"] = [str(Path(study["folder"]) / p) for p in sheet["path"]]
+    sheet.to_csv(tmp_path / "tracks.tsv", sep="\t", index=False)
+    entry = {
+        "input": str(tmp_path / "tracks.tsv"),
+        "format": "bigwig",
+        "regions": str(study["annotation"]),
+        "upstream": 500,
+        "downstream": 0,
+        "mark": "H3K27ac",
+        "quantity": "max",
+    }
+    md = kom.io.read_study({"chip": entry}, samples=tmp_path / "tracks.tsv")
+    chip = md.mod["chip"]
+    assert chip.uns["tracks"]["mark"] == "H3K27ac"
+    np.testing.assert_array_equal(chip.var["end"] - chip.var["start"], 500)
+    ref = kom.io.read_bigwig(
+        tmp_path / "tracks.tsv", study["annotation"], stat="max", upstream=500, downstream=0
+    )
+    np.testing.assert_array_equal(chip.X, ref.X)
