@@ -125,3 +125,22 @@ def gene_index(adata: AnnData) -> pd.Index | None:
     return pd.Index(
         col.fillna("<NA>") if isinstance(col.dtype, pd.StringDtype) else col.astype(str)
     )
+
+
+#: ``adata.uns[TRACKS_KEY]``: what a signal-track dataset holds (written by
+#: :func:`kratom_omics.io.read_bigwig` and ``simulate("tracks")``): ``mark`` (e.g. ``"H3K9ac"``,
+#: ``""`` when not given), ``stat``, ``regions`` (the region source) and ``region_type``
+#: (``"promoter"``, ``"gene_body"``, ``"peak"`` or ``"region"``).
+TRACKS_KEY = "tracks"
+
+
+def track_info(adata: AnnData) -> Mapping[str, Any] | None:
+    """The signal-track record of ``adata`` (see :data:`TRACKS_KEY`), None for other data."""
+    record = adata.uns.get(TRACKS_KEY)
+    return record if isinstance(record, Mapping) else None
+
+
+def track_mark(adata: AnnData) -> str:
+    """The mark a signal-track dataset holds (``""`` when unknown or not track data)."""
+    record = track_info(adata)
+    return str(record.get("mark") or "") if record is not None else ""

@@ -32,6 +32,7 @@ class PreprocessDefaults:
     valid_mode: Literal["total", "each_group", "any_group"] = "any_group"
     normalize: Literal["median", "quantile", "none"] = "median"
     impute: Literal["none", "downshift", "minprob", "knn", "mixed"] = "none"
+    track_normalization: Literal["total", "track", "spikein", "none"] = "total"
     groupby: str = "phase"
     seed: int = 0
 

@@ -46,8 +46,10 @@ def test_written_files(tmp_path: Path) -> None:
         "subject",
         "batch",
         "spikein_reads",
+        "mark",
         "path",
     ]
+    assert set(sheet["mark"]) == {"H3K9ac"}
     assert sheet["path"].iloc[0] == f"tracks/{sim.obs_names[0]}.bw"
     with gzip.open(paths["annotation"], "rt") as fh:
         lines = [ln.split("\t") for ln in fh if not ln.startswith("#")]
@@ -75,5 +77,8 @@ def test_written_files(tmp_path: Path) -> None:
     a = kom.io.read_bigwig(paths["samples"], paths["annotation"], progress=False)
     assert list(a.var_names) == list(sim.var_names)
     np.testing.assert_allclose(a.X, sim.layers["raw"], rtol=1e-6)
+    # the sheet's mark column says what the tracks hold, as the simulation does
+    assert a.uns["tracks"]["mark"] == sim.uns["tracks"]["mark"] == "H3K9ac"
+    assert a.uns["tracks"]["region_type"] == "promoter"
     with pytest.raises(InputFormatError, match="not a track simulation"):
         kom.datasets.write_tracks(kom.datasets.simulate("protein", n_features=10), tmp_path)

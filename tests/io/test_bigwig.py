@@ -384,3 +384,80 @@ def test_bigwig_to_zarr_equals_in_memory(tracks, tmp_path: Path) -> None:
     with pytest.raises(InputFormatError, match="is in the tracks"):
         kom.io.bigwig_to_zarr(folder, regions.assign(chrom="chrZ"), bad)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bins.zarr"]
+
+
+def test_the_mark_given_or_from_the_sheet_is_recorded(tracks, tmp_path: Path) -> None:
+    folder, _ = tracks
+    regions = random_regions(np.random.default_rng(5), 8)
+    a = kom.io.read_bigwig(folder, regions, mark=" H3K9ac ", progress=False)
+    assert a.uns["tracks"] == {
+        "mark": "H3K9ac",
+        "stat": "mean",
+        "regions": "regions",
+        "region_type": "region",
+        "upstream": "",
+        "downstream": "",
+        "max_distance": "",
+    }
+    a.write_h5ad(tmp_path / "a.h5ad")
+    assert ad.read_h5ad(tmp_path / "a.h5ad").uns["tracks"]["mark"] == "H3K9ac"
+    bins = kom.io.read_bigwig(folder, kom.io.genome_bins({"chr2": 4000}, 1000), progress=False)
+    assert (bins.uns["tracks"]["mark"], bins.uns["tracks"]["region_type"]) == ("", "bin")
+    sheet = pd.DataFrame(
+        {
+            "sample": ["Ctl_1", "Ctl_2", "Wd_1"],
+            "phase": ["control", "control", "withdrawal"],
+            "mark": ["H3K27ac", "H3K27ac", "H3K27ac"],
+        }
+    )
+    b = kom.io.read_bigwig(folder, regions, sheet, progress=False)
+    assert b.uns["tracks"]["mark"] == "H3K27ac"
+    with pytest.raises(
+        InputFormatError, match=r"mark='H3K9ac' but the 'mark' column says 'H3K27ac'"
+    ):
+        kom.io.read_bigwig(folder, regions, sheet, mark="H3K9ac")
+    sheet.loc[2, "mark"] = "H3K4me3"
+    with pytest.raises(
+        InputFormatError, match=r"names several marks \['H3K27ac', 'H3K4me3'\]; one track dataset"
+    ):
+        kom.io.read_bigwig(folder, regions, sheet)
+    for bad in ("", "  ", 3):
+        with pytest.raises(
+            InputFormatError, match=r"expected the name of the mark the tracks hold"
+        ):
+            kom.io.read_bigwig(folder, regions, mark=bad)  # type: ignore[arg-type]
+
+
+def test_region_types_of_an_annotation_and_of_peaks(tracks, tmp_path: Path) -> None:
+    folder, _ = tracks
+    gtf = tmp_path / "genes.gtf"
+    gtf.write_text('1\tensembl\tgene\t5001\t9000\t.\t+\t.\tgene_id "G1"; gene_name "Rab35";\n')
+    peaks = tmp_path / "x_peaks.narrowPeak"
+    peaks.write_text("chr1\t4800\t5300\tpeak_1\t120\t.\t5.1\t12.3\t9.8\t210\n")
+    prom = kom.io.read_bigwig(folder, gtf, upstream=300, downstream=200, progress=False)
+    assert prom.uns["tracks"]["region_type"] == "promoter"
+    assert (prom.uns["tracks"]["upstream"], prom.uns["tracks"]["downstream"]) == (300, 200)
+    body = kom.io.read_bigwig(folder, gtf, feature="gene_body", progress=False)
+    assert body.uns["tracks"]["region_type"] == "gene_body"
+    near = kom.io.read_bigwig(folder, peaks, annotation=gtf, max_distance=800, progress=False)
+    assert near.uns["tracks"]["region_type"] == "peak"
+    assert near.uns["tracks"]["max_distance"] == 800
+    assert near.uns["tracks"]["regions"] == str(peaks)
+
+
+def test_track_files_names_the_files_without_reading_them(tracks, tmp_path: Path) -> None:
+    folder, _ = tracks
+    assert kom.io.track_files(folder) == {n: folder / f"{n}.bw" for n in ("Ctl_1", "Ctl_2", "Wd_1")}
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text("sample\tphase\tpath\nr1\tcontrol\ttracks/r1.bw\n")  # not there (yet)
+    assert kom.io.track_files(sheet) == {"r1": tmp_path.resolve() / "tracks" / "r1.bw"}
+
+
+def test_bigwig_to_zarr_records_the_mark(tracks, tmp_path: Path) -> None:
+    pytest.importorskip("zarr")
+    folder, _ = tracks
+    regions = kom.io.genome_bins({"chr2": 40_000}, 5000)
+    out = kom.io.bigwig_to_zarr(folder, regions, tmp_path / "b.zarr", mark="H3K9ac", progress=False)
+    lazy = kom.io.read_zarr_lazy(out)
+    assert lazy.uns["tracks"]["mark"] == "H3K9ac"
+    assert lazy.uns["tracks"]["region_type"] == "bin"

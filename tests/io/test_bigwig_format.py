@@ -141,3 +141,53 @@ def test_cli_simulate_tracks(tmp_path):
     ref = kom.datasets.simulate("tracks", n_features=20, n_per_phase=2)
     np.testing.assert_array_equal(a.X, ref.X)
     assert a.uns["simulation"]["modality"] == "tracks"
+
+
+def test_the_mark_through_the_registry_and_the_cli(study, tmp_path):
+    assert "mark" in FORMATS["bigwig"].options
+    a = kom.io.read(study["samples"], regions=study["annotation"])
+    assert a.uns["tracks"]["mark"] == "H3K9ac"  # the sheet's mark column
+    # the sheet naming the files given as data, another sheet without the column as samples
+    other = pd.read_csv(study["samples"], sep="\t").drop(columns=["mark", "path"])
+    other.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    b = kom.io.read(study["samples"], tmp_path / "samples.tsv", regions=study["annotation"])
+    assert b.uns["tracks"]["mark"] == "H3K9ac"
+    sheet = pd.read_csv(study["samples"], sep="\t").drop(columns=["mark"])
+    sheet["path"] = [str(Path(study["folder"]) / p) for p in sheet["path"]]
+    sheet.to_csv(tmp_path / "tracks.tsv", sep="\t", index=False)
+    out = tmp_path / "t.h5ad"
+    code, output = _run(
+        ["load", str(tmp_path / "tracks.tsv"), str(out), "--format", "bigwig",
+         "--regions", str(study["annotation"]), "--mark", "H3K4me3"]
+    )  # fmt: skip
+    assert code == 0, output
+    assert ad.read_h5ad(out).uns["tracks"]["mark"] == "H3K4me3"
+    code, output = _run(
+        ["load", str(study["samples"]), str(tmp_path / "x.h5ad"), "--format", "bigwig",
+         "--regions", str(study["annotation"]), "--mark", "H3K4me3"]
+    )  # fmt: skip
+    assert code == 1
+    assert "--mark H3K4me3 but the 'mark' column says 'H3K9ac'; give one of them." in output
+
+
+def test_a_study_configuration_passes_the_track_options(study, tmp_path):
+    sheet = pd.read_csv(study["samples"], sep="\t").drop(columns=["mark"])
+    sheet["path"] = [str(Path(study["folder"]) / p) for p in sheet["path"]]
+    sheet.to_csv(tmp_path / "tracks.tsv", sep="\t", index=False)
+    entry = {
+        "input": str(tmp_path / "tracks.tsv"),
+        "format": "bigwig",
+        "regions": str(study["annotation"]),
+        "upstream": 500,
+        "downstream": 0,
+        "mark": "H3K27ac",
+        "quantity": "max",
+    }
+    md = kom.io.read_study({"chip": entry}, samples=tmp_path / "tracks.tsv")
+    chip = md.mod["chip"]
+    assert chip.uns["tracks"]["mark"] == "H3K27ac"
+    np.testing.assert_array_equal(chip.var["end"] - chip.var["start"], 500)
+    ref = kom.io.read_bigwig(
+        tmp_path / "tracks.tsv", study["annotation"], stat="max", upstream=500, downstream=0
+    )
+    np.testing.assert_array_equal(chip.X, ref.X)

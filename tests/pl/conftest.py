@@ -35,3 +35,16 @@ def _histone():
 @pytest.fixture
 def histone(_histone):
     return _histone.copy()
+
+
+@pytest.fixture(scope="session")
+def _tracks():
+    """H3K9ac at the promoters of the genes of the protein fixture (same seed and genes)."""
+    t = kom.datasets.simulate("tracks", seed=1, n_features=120)
+    kom.tl.differential(t, "phase", PAIRS)
+    return t
+
+
+@pytest.fixture
+def tracks(_tracks):
+    return _tracks.copy()

@@ -14,6 +14,12 @@ PLOTS = [name for name in kom.pl.__all__ if name != "phase_colors"]  # a colour 
 
 def _call(name, protein, histone, **kw):
     func = getattr(kom.pl, name)
+    if name == "protein_vs_mark":
+        t = kom.datasets.simulate("tracks", seed=1, n_features=120, n_per_phase=3)
+        kom.tl.differential(t, "phase")
+        study = {"protein": protein, "tracks": t}
+        kom.tl.cross_modality(study, n_boot=0)
+        return func(study, "withdrawal - control", **kw)
     if name in ("histone_composition", "mark_heatmap"):
         return func(histone, **kw)
     if name == "western":

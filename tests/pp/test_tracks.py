@@ -162,3 +162,80 @@ def test_spikein_keeps_a_global_loss_total_removes_it(tmp_path: Path) -> None:
     scale = reads / geomean(reads)
     true = sim.obs["true_scale"].to_numpy() / geomean(sim.obs["true_scale"].to_numpy())
     np.testing.assert_allclose(scale, true, rtol=0.1)
+
+
+def test_recipe_scales_tracks_instead_of_log2_and_median(written, caplog) -> None:
+    _, paths = written
+    loaded = kom.io.read_bigwig(paths["samples"], paths["annotation"], progress=False)
+    raw = loaded.layers["raw"].copy()
+    a = loaded.copy()
+    with caplog.at_level("INFO", logger="kratom_omics"):
+        kom.pp.recipe(a)  # the defaults: track_normalization="total", normalize="median"
+    assert "normalize='median' is not applied to them" in caplog.text
+    complete = np.isfinite(raw).all(axis=0)
+    totals = raw[:, complete].sum(axis=1)
+    scale = totals / geomean(totals)
+    np.testing.assert_allclose(a.X, np.log2(raw / scale[:, None] + 1.0))  # pseudocount 0 -> 1
+    functions = [s["function"] for s in a.uns["kratom_omics"]["provenance"].values()]
+    assert functions[-2:] == ["kratom_omics.pp.normalize_tracks", "kratom_omics.pp.log2"]
+    assert "kratom_omics.pp.normalize" not in functions
+    # whole-track totals, spike-in reads, or the tracks' own scaling
+    b = kom.pp.recipe(loaded, track_normalization="track", copy=True)
+    track = loaded.obs["track_sum"].to_numpy(dtype=float)
+    np.testing.assert_allclose(b.obs["track_scale"], track / geomean(track))
+    c = kom.pp.recipe(loaded, track_normalization="spikein", pseudocount=0.5, copy=True)
+    reads = pd.to_numeric(loaded.obs["spikein_reads"]).to_numpy(dtype=float)
+    np.testing.assert_allclose(c.X, np.log2(raw / (reads / geomean(reads))[:, None] + 0.5))
+    d = kom.pp.recipe(loaded, track_normalization="none", transform="none", copy=True)
+    np.testing.assert_allclose(d.X, raw)
+    # simulated tracks (log2 in .X already) are scaled from their linear layer
+    sim = kom.datasets.simulate("tracks", seed=3, n_features=40, n_per_phase=2)
+    s = kom.pp.recipe(sim, copy=True)
+    lin = sim.layers["raw"]
+    tot = lin.sum(axis=1)
+    np.testing.assert_allclose(s.X, np.log2(lin / (tot / geomean(tot))[:, None] + 1.0))
+
+
+def test_recipe_refuses_what_tracks_cannot_take(written) -> None:
+    _, paths = written
+    a = kom.io.read_bigwig(paths["samples"], paths["annotation"], progress=False)
+    with pytest.raises(InputFormatError, match=r"transform='logit' is for histone peptidoform"):
+        kom.pp.recipe(a, transform="logit")
+    with pytest.raises(InputFormatError, match=r"track_normalization='totl' is not available"):
+        kom.pp.recipe(a, track_normalization="totl")  # type: ignore[arg-type]
+    del a.obs["spikein_reads"]
+    with pytest.raises(KeyNotFoundError, match=r"column 'spikein_reads', which adata.obs lacks"):
+        kom.pp.recipe(a, track_normalization="spikein")
+    assert "x_transform" not in a.uns["kratom_omics"]  # refused before any step
+
+
+def test_cli_preprocess_tracks(written, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from kratom_omics.cli import app
+
+    _, paths = written
+    a = kom.io.read_bigwig(paths["samples"], paths["annotation"], progress=False)
+    a.write_h5ad(tmp_path / "loaded.h5ad")
+    out = tmp_path / "pre.h5ad"
+    result = CliRunner().invoke(
+        app,
+        ["preprocess", str(tmp_path / "loaded.h5ad"), str(out), "--track-normalization", "track"],
+    )
+    assert result.exit_code == 0, result.output
+    want = kom.pp.recipe(a, track_normalization="track", copy=True)
+    np.testing.assert_allclose(ad.read_h5ad(out).X, want.X)
+
+
+def test_normalising_again_from_the_raw_layer_after_a_log2() -> None:
+    a = toy()
+    kom.pp.log2(a, pseudocount=1.0, force=True)
+    kom.pp.normalize_tracks(a, method="none", layer="raw", pseudocount=2.0)
+    np.testing.assert_allclose(a.X, np.log2(a.layers["raw"] + 2.0), equal_nan=True)
+    del a.uns["kratom_omics"]["x_transform"]  # the steps alone say what .X holds
+    from kratom_omics.pp._common import x_transform
+
+    assert x_transform(a) == "log2"
+    kom.pp.normalize_tracks(a, method="none", layer="raw", log=False)
+    assert x_transform(a) is None
+    np.testing.assert_allclose(a.X, a.layers["raw"], equal_nan=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from markupsafe import escape as markup_escape
 
 import kratom_omics as kom
 
@@ -136,3 +137,70 @@ def test_methods_text_names_the_moderation_method(tmp_path):
     )
     assert expected in text
     assert "matching limma" not in text.split('id="methods"')[1]
+
+
+def test_protein_vs_promoter_mark(tmp_path):
+    """Proteins and H3K9ac tracks: the pairs of tl.cross_modality in their own section and TSV,
+    the scatter, and the mark at each candidate gene's promoter among the findings."""
+    from kratom_omics.tl._biomarkers import flag_biomarkers
+
+    p = kom.datasets.simulate("protein", seed=7, n_features=60, n_per_phase=4)
+    t = kom.datasets.simulate("tracks", seed=7, n_features=60, n_per_phase=4)
+    for a in (p, t):
+        kom.tl.differential(a, "phase")
+        flag_biomarkers(a, n_boot=0)
+    study = {"protein": p, "tracks": t}
+    out = kom.report.html(study, tmp_path / "r.html", dpi=40)
+    text = out.read_text()
+    assert text.index('id="findings"') < text.index('id="pairs"') < text.index('id="summary"')
+    assert "<h2>Protein vs promoter mark</h2>" in text
+    assert '<a href="#pairs">Protein vs promoter mark</a>' in text
+    assert 'id="pairs-f1"' in text  # the scatter
+    # computed as tl.cross_modality computes them (nothing stored yet)
+    kom.tl.cross_modality(study, n_boot=0)
+    want = kom.get.cross_modality(study)
+    got = pd.read_csv(tmp_path / "r_tables" / "cross_modality_pairs.tsv", sep="\t")
+    assert len(got) == len(want) == 60 * 2  # the two default contrasts
+    np.testing.assert_allclose(got["mark_log2fc"], want["mark_log2fc"])
+    assert got["region"].tolist() == want["region"].tolist()
+    assert got["candidate"].fillna("").tolist()[:2] == ["Rab35", "Rab35"]
+    # the findings: each candidate gene's promoter beside its protein
+    summary = pd.read_csv(tmp_path / "r_tables" / "summary_candidates.tsv", sep="\t")
+    rab = summary[summary["candidate"] == "Rab35"]
+    assert rab["modality"].tolist() == ["protein", "tracks"]
+    row = rab.iloc[1]
+    pair = want[(want["gene"] == "Rab35") & (want["contrast"] == "withdrawal - control")].iloc[0]
+    assert row["feature"] == "H3K9ac at Rab35_promoter"
+    assert row["effect"] == pytest.approx(pair["mark_log2fc"])
+    assert row["padj"] == pytest.approx(pair["mark_padj"])
+    status = (
+        ("down" if pair["mark_log2fc"] < 0 else "up")
+        if pair["mark_significant"]
+        else ("not significant")
+    )
+    assert row["status"] == status
+    headline = f"H3K9ac at the candidate genes' promoters (tracks): Rab35 {status}, Hdac2 "
+    assert str(markup_escape(headline)) in text
+    assert "H3K9ac at Rab35 (tracks)" not in text  # titles are in the figure, not the page
+    # the headline panels: each candidate gene's promoter beside its protein, a region once
+    # (the mark's best region may be a candidate gene's promoter)
+    from kratom_omics.report._sections import _headline_features, resolve
+
+    mods = [
+        resolve(i, n, a, key="differential", fdr=None, lfc=None, dpi=40, draw=False, tables={},
+                tables_rel="t")
+        for i, (n, a) in enumerate(study.items())
+    ]  # fmt: skip
+    picks = [(m.name, f, c) for m, f, c in _headline_features(mods, want)]
+    assert len(picks) == len({(m, f) for m, f, _ in picks})
+    protein_rab = p.var_names[p.var["gene"] == "Rab35"][0]
+    rab = [(m, f) for m, f, c in picks if c == "Rab35"]
+    assert rab == [("protein", protein_rab), ("tracks", "Rab35_promoter")]
+    assert "H3K9ac at each region (titled by its gene)" in text
+    # stored pairs are used as they are
+    p.uns["cross_modality"]["pairs"] = want.iloc[:3].reset_index(drop=True)
+    kom.report.html(study, tmp_path / "s.html", dpi=40, figures=False)
+    assert len(pd.read_csv(tmp_path / "s_tables" / "cross_modality_pairs.tsv", sep="\t")) == 3
+    # without tracks, no such section
+    plain = kom.report.html({"protein": p}, tmp_path / "p.html", dpi=40, figures=False)
+    assert 'id="pairs"' not in plain.read_text()

@@ -47,9 +47,27 @@ def test_schema_preprocess_defaults_are_the_package_defaults() -> None:
         "valid_mode",
         "normalize",
         "impute",
+        "track_normalization",
     }
     for name, spec in pp.items():
         assert spec["default"] == getattr(PREPROCESS, name), name
+
+
+def test_schema_track_options_are_the_readers_defaults() -> None:
+    """The bigWig options of a modality: documented with read_bigwig's defaults, and the
+    track normalisations the recipe knows."""
+    from kratom_omics.pp._recipe import TRACK_NORMALIZATIONS
+
+    props = _schema()["properties"]["modalities"]["additionalProperties"]
+    reader = _signature_defaults(kom.io.read_bigwig)
+    for name in ("feature", "upstream", "downstream", "max_distance"):
+        assert props["properties"][name]["default"] == reader[name], name
+    for name in ("regions", "annotation", "mark"):
+        assert "default" not in props["properties"][name], name
+    assert props["then"] == {"required": ["regions"]}
+    assert props["if"]["properties"]["format"] == {"const": "bigwig"}
+    track_norm = props["properties"]["preprocess"]["properties"]["track_normalization"]
+    assert sorted(track_norm["enum"]) == sorted(TRACK_NORMALIZATIONS)
 
 
 def test_schema_differential_and_biomarker_defaults_are_the_package_defaults() -> None:

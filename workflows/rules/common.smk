@@ -31,6 +31,16 @@ for _name in (config.get("modalities") or {}):
             "and '-' (starting with a letter, digit or '_'), e.g. 'protein' or 'histone_ms'."
         )
 
+# bigWig tracks are summarised over regions: say so in the configuration's words (the schema's
+# rule says it too, less plainly)
+for _name, _mod in (config.get("modalities") or {}).items():
+    if isinstance(_mod, dict) and str(_mod.get("format", "")).lower() == "bigwig" and not _mod.get("regions"):
+        raise WorkflowError(
+            f"modalities.{_name}: format: bigwig needs regions: a GTF/GFF3 gene annotation "
+            "(promoters or gene bodies) or a BED/peak file to summarise the signal over, e.g. "
+            "regions: data/genes.gtf.gz"
+        )
+
 validate(config, "../schemas/config.schema.yaml")
 
 # Public files named by `source: <accession>/<file>` are downloaded here (rules/download.smk);
@@ -123,9 +133,18 @@ def config_problems():
                     + f" (the columns of {SAMPLE_SHEET})"
                 )
     for name, mod in config["modalities"].items():
+        if mod.get("regions") and not is_tracks(mod):
+            problems.append(
+                f"modalities.{name}: regions is for signal tracks (format: bigwig), not for format: "
+                f"{mod.get('format')}; remove it or set format: bigwig."
+            )
+            continue
         if "input" not in mod:
             continue
         path = Path(mod["input"])
+        if is_tracks(mod):
+            problems += track_problems(name, mod, sheet)
+            continue
         if not path.is_file():
             problems.append(
                 f"modalities.{name}.input: {str(path)!r} "
@@ -144,6 +163,81 @@ def config_problems():
         except KratomOmicsError as exc:
             problems.append(f"modalities.{name}: {exc}")
     return problems
+
+
+# the options of a bigWig modality, passed to its load job (their defaults are read_bigwig's)
+TRACK_OPTIONS = ("regions", "feature", "upstream", "downstream", "annotation", "max_distance", "mark")
+
+
+def is_tracks(mod):
+    """Whether a modality is signal tracks (format bigwig, or detected with regions given)."""
+    fmt = str(mod.get("format", "auto")).lower()
+    return fmt == "bigwig" or (fmt == "auto" and bool(mod.get("regions")))
+
+
+def track_problems(name, mod, sheet):
+    """A bigWig modality's files and samples, checked without reading any signal."""
+    problems = []
+    for key in ("regions", "annotation"):
+        if mod.get(key) and not Path(mod[key]).is_file():
+            problems.append(
+                f"modalities.{name}.{key}: {mod[key]!r} does not exist; set it to a GTF/GFF3 "
+                "annotation or a BED/peak file."
+            )
+    path = Path(mod["input"])
+    if not path.exists():
+        return problems + [
+            f"modalities.{name}.input: {str(path)!r} does not exist; set it to a sheet whose path "
+            "column names one bigWig file per sample, or to a folder of bigWig files."
+        ]
+    try:
+        files = kom.io.track_files(path)
+    except KratomOmicsError as exc:
+        return problems + [f"modalities.{name}: {exc}"]
+    missing = [str(f) for f in files.values() if not f.is_file()]
+    if missing:
+        problems.append(
+            f"modalities.{name}: {len(missing)} bigWig file(s) named by {str(path)!r} do not exist: "
+            f"{missing[:5]}{' ...' if len(missing) > 5 else ''}"
+        )
+    if sheet is not None:
+        import anndata as ad
+
+        try:
+            tracks = ad.AnnData(obs=pd.DataFrame(index=pd.Index(list(files))))
+            kom.io.attach_samples(tracks, sheet, phases=None, join=JOIN, source=f"{path}")
+        except KratomOmicsError as exc:
+            problems.append(f"modalities.{name}: {exc}")
+    return problems
+
+
+def modality_tracks(wildcards):
+    """The bigWig files of a track modality (so that a changed track reruns its load job)."""
+    mod = modality_config(wildcards)
+    if not is_tracks(mod) or "input" not in mod:
+        return []
+    try:
+        return [str(f) for f in kom.io.track_files(Path(mod["input"])).values()]
+    except KratomOmicsError:
+        return []  # reported by config_problems (or by the load job)
+
+
+def modality_regions(wildcards):
+    """The region and annotation files of a track modality."""
+    mod = modality_config(wildcards)
+    return [mod[k] for k in ("regions", "annotation") if is_tracks(mod) and mod.get(k)]
+
+
+def track_flags(wildcards):
+    """The load options of a track modality (--regions ..., --mark ...)."""
+    mod = modality_config(wildcards)
+    if not is_tracks(mod):
+        return ""
+    return " ".join(
+        f"--{key.replace('_', '-')} {q(mod[key])}"
+        for key in TRACK_OPTIONS
+        if mod.get(key) not in (None, "")
+    )
 
 
 if not workflow.remote_exec:  # a cluster job re-reads the workflow: checked once, at submission
@@ -174,7 +268,8 @@ def all_outputs():
 
 # the options of config.modalities.<name>.preprocess; their defaults are the package's (one place)
 PREPROCESS_OPTIONS = (
-    "remove_flagged", "transform", "pseudocount", "min_valid", "valid_mode", "normalize", "impute"
+    "remove_flagged", "transform", "pseudocount", "min_valid", "valid_mode", "normalize", "impute",
+    "track_normalization",
 )
 
 

@@ -1,11 +1,15 @@
 rule load:
-    """Read a tool output into AnnData and join the sample sheet (every mismatch is reported)."""
+    """Read a tool output into AnnData and join the sample sheet (every mismatch is reported);
+    bigWig tracks are summarised over their regions (each track file is an input)."""
     input:
         data=modality_input,
         samples=SAMPLE_SHEET,
+        tracks=modality_tracks,
+        regions=modality_regions,
     output:
         "results/{modality}/loaded.h5ad",
     params:
+        tracks=track_flags,
         format=lambda w: modality_config(w).get("format", "auto"),
         quantity=lambda w: (
             f"--quantity {q(modality_config(w)['quantity'])}" if modality_config(w).get("quantity") else ""
@@ -22,4 +26,4 @@ rule load:
         runtime=20,
     shell:
         "kratom-omics load {input.data:q} {output:q} --format {params.format:q} {params.quantity} "
-        "{params.samples} --join {params.join:q} 2> {log:q}"
+        "{params.tracks} {params.samples} --join {params.join:q} 2> {log:q}"

@@ -44,6 +44,13 @@ _MinValidOpt = Annotated[
 _ValidModeOpt = Annotated[str, typer.Option(help="total, each_group or any_group.")]
 _NormalizeOpt = Annotated[str, typer.Option(help="median, quantile or none.")]
 _ImputeOpt = Annotated[str, typer.Option(help="none, downshift, minprob, knn or mixed.")]
+_TrackNormOpt = Annotated[
+    str,
+    typer.Option(
+        help="Signal tracks (bigWig): total (over the regions), track (whole-track totals), "
+        "spikein (the sheet's spikein_reads) or none."
+    ),
+]
 _GroupbyOpt = Annotated[str, typer.Option(help="Sample-sheet column of the groups.")]
 _TrendOpt = Annotated[bool, typer.Option(help="Intensity-dependent prior (limma trend).")]
 _RobustOpt = Annotated[bool, typer.Option(help="Robust empirical Bayes (limma robust).")]
@@ -369,6 +376,12 @@ def load_cmd(
             "SDRF (MaxQuant's summary.txt or experimental-design file)."
         ),
     ] = None,
+    mark: Annotated[
+        str | None,
+        typer.Option(
+            help="bigWig: the mark the tracks hold (e.g. H3K9ac); default: the sheet's mark column."
+        ),
+    ] = None,
 ) -> None:
     """Read a tool output (MaxQuant, DIA-NN, FragPipe, Spectronaut, AlphaPept, mzTab, EpiProfile,
     densitometry, featureCounts, bigWig tracks, generic table) into .h5ad with the sample sheet
@@ -390,6 +403,7 @@ def load_cmd(
         "downstream": downstream,
         "annotation": annotation,
         "max_distance": max_distance,
+        "mark": mark,
     }
     options = {k: v for k, v in tracks.items() if v is not None}
     if (
@@ -425,10 +439,12 @@ def preprocess_cmd(
     valid_mode: _ValidModeOpt = PREPROCESS.valid_mode,
     normalize: _NormalizeOpt = PREPROCESS.normalize,
     impute: _ImputeOpt = PREPROCESS.impute,
+    track_normalization: _TrackNormOpt = PREPROCESS.track_normalization,
     groupby: _GroupbyOpt = PREPROCESS.groupby,
     seed: Annotated[int, typer.Option(help="Seed of the imputation.")] = PREPROCESS.seed,
 ) -> None:
-    """Filter, transform, normalise and (only if asked) impute (kom.pp.recipe)."""
+    """Filter, transform, normalise and (only if asked) impute (kom.pp.recipe); bigWig signal
+    tracks are scaled per sample (--track-normalization) and log2-transformed instead."""
     from .. import pp
 
     _outputs(out)
@@ -442,6 +458,7 @@ def preprocess_cmd(
         valid_mode=valid_mode,  # type: ignore[arg-type]
         normalize=normalize,  # type: ignore[arg-type]
         impute=impute,  # type: ignore[arg-type]
+        track_normalization=track_normalization,  # type: ignore[arg-type]
         groupby=groupby,
         seed=seed,
     )

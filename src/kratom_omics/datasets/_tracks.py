@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._core import record_provenance
+from .._core import TRACKS_KEY, record_provenance
 from ..errors import DesignError, InputFormatError
 from ._assays import _phase_effects, _truth_table
 from ._design import HISTONE_MARKERS, PROTEIN_MARKERS, make_design
@@ -61,6 +61,7 @@ def tracks_from_protein(protein: AnnData, params: dict[str, Any]) -> AnnData:
     ``protein`` (a ``simulate("protein")`` result) with the parameters of that call."""
     import anndata as ad
 
+    from ..io._bigwig import track_record
     from ..io._regions import _promoters
 
     (
@@ -146,6 +147,15 @@ def tracks_from_protein(protein: AnnData, params: dict[str, Any]) -> AnnData:
         "chrom_sizes": chrom_sizes,
         **clean,
     }
+    adata.uns[TRACKS_KEY] = track_record(
+        TRACK_MARK,
+        "mean",
+        "simulated gene annotation",
+        "promoter",
+        upstream=upstream,
+        downstream=downstream,
+        max_distance=None,
+    )
     record_provenance(adata, "kratom_omics.datasets.simulate", {"modality": "tracks", **clean})
     adata.uns["kratom_omics"]["x_transform"] = "log2"
     return adata
@@ -216,8 +226,8 @@ def write_tracks(
     Returns
     -------
     ``{"samples": path, "annotation": path, "tracks": [paths]}``. The sample sheet has
-    ``sample``, ``phase``, ``subject``, ``batch`` (and ``timepoint``), ``spikein_reads`` and
-    ``path`` (relative to the sheet); reading it back with
+    ``sample``, ``phase``, ``subject``, ``batch`` (and ``timepoint``), ``spikein_reads``,
+    ``mark`` (``H3K9ac``) and ``path`` (relative to the sheet); reading it back with
     ``kom.io.read_bigwig(paths["samples"], paths["annotation"])`` gives ``layers["raw"]`` of
     ``adata`` (to float32 precision of the bigWig values).
     """
@@ -319,6 +329,7 @@ def write_tracks(
     sheet = sheet.copy()
     sheet.insert(0, "sample", adata.obs_names)
     sheet["spikein_reads"] = adata.obs["spikein_reads"].astype(np.int64).to_numpy()
+    sheet["mark"] = str(sim.get("mark", TRACK_MARK))
     sheet["path"] = [f"tracks/{s}.bw" for s in adata.obs_names]
     samples = out / "samples.tsv"
     sheet.to_csv(samples, sep="\t", index=False, lineterminator="\n")

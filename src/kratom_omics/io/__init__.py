@@ -2,7 +2,7 @@
 
 from ._alphapept import read_alphadia, read_alphapept
 from ._anndata import attach_samples, normalize_run_name
-from ._bigwig import bigwig_to_zarr, read_bigwig
+from ._bigwig import bigwig_to_zarr, read_bigwig, track_files
 from ._candidates import read_candidates
 from ._counts import read_featurecounts, read_featurecounts_summary, read_peaks
 from ._densitometry import read_densitometry
@@ -40,3 +40,4 @@ __all__ += ["read_candidates"]
 __all__ += ["featurecounts_to_zarr", "read_zarr_lazy"]
 __all__ += ["read_h5mu", "read_study", "validate_sdrf"]
 __all__ += ["bigwig_to_zarr", "genome_bins", "read_annotation", "read_bigwig", "read_regions"]
+__all__ += ["track_files"]

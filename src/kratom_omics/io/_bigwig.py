@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._core import DEFAULT_PHASES, record_provenance
+from .._core import DEFAULT_PHASES, TRACKS_KEY, record_provenance
 from ..errors import InputFormatError, KratomOmicsWarning
 from ._bigwig_file import _open_track, is_bigwig, track_chroms
 from ._regions import read_regions, resolve_region_chroms
@@ -56,7 +56,7 @@ from ._regions import read_regions, resolve_region_chroms
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
 
-__all__ = ["bigwig_to_zarr", "is_bigwig", "read_bigwig", "track_chroms"]
+__all__ = ["bigwig_to_zarr", "is_bigwig", "read_bigwig", "track_chroms", "track_files"]
 
 logger = logging.getLogger("kratom_omics")
 
@@ -161,6 +161,26 @@ def _resolve_tracks(
     if not paths:
         raise InputFormatError("read_bigwig: no bigWig file given.")
     return names, paths, None
+
+
+def track_files(
+    tracks: str | os.PathLike | Sequence[str | os.PathLike] | Mapping[str, Any] | pd.DataFrame,
+) -> dict[str, Path]:
+    """The samples and bigWig files :func:`read_bigwig` would read, without reading them.
+
+    Parameters
+    ----------
+    tracks
+        As in :func:`read_bigwig`: a sample sheet with a ``path`` (or ``file``) column, a list of
+        paths, a ``{sample: path}`` mapping or a folder of ``*.bw`` files.
+
+    Returns
+    -------
+    ``{sample: path}`` in the order of the tracks (paths of a sheet taken from its folder); the
+    files are neither opened nor checked (the workflow lists them as inputs of its load job).
+    """
+    names, paths, _ = _resolve_tracks(tracks, None, None)
+    return dict(zip(names, paths, strict=True))
 
 
 class _Progress:
@@ -476,6 +496,53 @@ def _obs_of(names: list[str], paths: list[Path], tracks: _TrackSet) -> pd.DataFr
     )
 
 
+def check_mark(mark: object) -> str | None:
+    """``mark`` as given (stripped), or None; anything but a short text is refused."""
+    if mark is None:
+        return None
+    if not isinstance(mark, str) or not mark.strip() or len(mark.strip()) > 64:
+        raise InputFormatError(
+            f"mark={mark!r}; expected the name of the mark the tracks hold, e.g. 'H3K9ac'."
+        )
+    return mark.strip()
+
+
+def sheet_mark(sheet: pd.DataFrame | None, mark: str | None, source: str) -> str | None:
+    """The mark of a track dataset: ``mark=`` or the sample sheet's ``mark`` column (one value).
+
+    A sheet naming several marks, or one other than ``mark=``, is refused: one dataset holds one
+    mark, and each mark is analysed as its own modality.
+    """
+    if sheet is None or "mark" not in sheet.columns:
+        return mark
+    col = sheet["mark"]
+    values = sorted({str(v).strip() for v in col[col.notna()]} - {""})
+    if len(values) > 1:
+        raise InputFormatError(
+            f"{source}: the 'mark' column names several marks {values[:8]}; one track dataset "
+            "holds one mark. Read the tracks of each mark as their own modality (one sheet, or "
+            "one set of rows, per mark)."
+        )
+    if mark is not None and values and values[0] != mark:
+        raise InputFormatError(
+            f"{source}: mark={mark!r} but the 'mark' column says {values[0]!r}; give one of them."
+        )
+    return mark if mark is not None else (values[0] if values else None)
+
+
+def track_record(
+    mark: str | None, stat: str, source: str, region_type: str, **options: Any
+) -> dict[str, Any]:
+    """``adata.uns["tracks"]``: the mark, the statistic and where it was taken (h5ad-safe)."""
+    return {
+        "mark": mark or "",
+        "stat": stat,
+        "regions": source,
+        "region_type": region_type,
+        **{k: ("" if v is None else v) for k, v in options.items()},
+    }
+
+
 def read_bigwig(
     tracks: str | os.PathLike | Sequence[str | os.PathLike] | Mapping[str, Any] | pd.DataFrame,
     regions: str | os.PathLike | pd.DataFrame,
@@ -492,6 +559,7 @@ def read_bigwig(
     progress: bool | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     join: Literal["exact", "inner"] = "exact",
+    mark: str | None = None,
 ) -> AnnData:
     """Read bigWig tracks (one per sample) over regions into a samples x regions AnnData.
 
@@ -530,6 +598,10 @@ def read_bigwig(
         Progress bar (True), log lines (False) or, by default, a bar when stderr is a terminal.
     phases, join
         Passed to :func:`kratom_omics.io.attach_samples`.
+    mark
+        The mark the tracks hold (e.g. ``"H3K9ac"``); default: the sample sheet's ``mark``
+        column when it has one (one value). :func:`kratom_omics.tl.flag_biomarkers` matches the
+        histone-mark candidates to the regions by it, and the report names it.
 
     Returns
     -------
@@ -538,7 +610,9 @@ def read_bigwig(
     known, ``strand``, ``gene``, ``gene_id``, ``tss``, ``tss_distance``, peak columns),
     ``.obs`` = the sample sheet plus ``bigwig`` (path), ``track_sum`` (sum of value x bases of the
     whole track, from its header; pyBigWig gives its integer part) and ``track_bases`` (bases with
-    data), and the provenance step.
+    data), ``.uns["tracks"]`` = ``{"mark", "stat", "regions", "region_type", ...}``
+    (``region_type``: ``"promoter"``, ``"gene_body"``, ``"peak"``, ``"bin"`` or ``"region"``)
+    and the provenance step.
 
     Raises
     ------
@@ -551,6 +625,7 @@ def read_bigwig(
     from ._anndata import attach_samples, build_anndata
 
     _check_args(stat, chunk_size)
+    mark = check_mark(mark)
     names, paths, sheet, table, source = _prepare(
         tracks,
         regions,
@@ -564,6 +639,7 @@ def read_bigwig(
             "max_distance": max_distance,
         },
     )
+    region_type = str(table.attrs.get("region_type", "region"))
     ts = _TrackSet(names, paths, list(pd.unique(table["chrom"].astype(str))), chrom_aliases)
     progress_bar = _Progress(len(table) * len(names), "read_bigwig", progress)
     try:
@@ -599,6 +675,7 @@ def read_bigwig(
             "annotation": None if annotation is None else str(annotation),
             "max_distance": max_distance,
             "chrom_aliases": dict(chrom_aliases or {}),
+            "mark": mark,
         },
     )
     for col in obs.columns:
@@ -612,8 +689,28 @@ def read_bigwig(
             join=join,
             source=f"bigWig tracks ({source})",
         )
+    mark = sheet_mark(adata.obs, mark, f"sample sheet of the bigWig tracks ({source})")
+    adata.uns[TRACKS_KEY] = track_record(
+        mark,
+        stat,
+        source,
+        region_type,
+        upstream=upstream if region_type == "promoter" else None,
+        downstream=downstream if region_type == "promoter" else None,
+        max_distance=max_distance if annotation is not None or region_type == "peak" else None,
+    )
+    if mark is None:
+        logger.info(
+            "read_bigwig: no mark given (mark= or a 'mark' column in the sample sheet); the "
+            "histone-mark candidates are not matched to these tracks"
+        )
     logger.info(
-        "read_bigwig: %d tracks x %d regions (%s, stat=%s)", adata.n_obs, adata.n_vars, source, stat
+        "read_bigwig: %d tracks x %d regions (%s, stat=%s%s)",
+        adata.n_obs,
+        adata.n_vars,
+        source,
+        stat,
+        f", mark={mark}" if mark else "",
     )
     return adata
 
@@ -635,6 +732,7 @@ def bigwig_to_zarr(
     progress: bool | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     overwrite: bool = False,
+    mark: str | None = None,
 ) -> Path:
     """Summarise bigWig tracks over regions block by block into an AnnData zarr store.
 
@@ -659,6 +757,8 @@ def bigwig_to_zarr(
         As in :func:`read_bigwig`.
     overwrite
         Replace an existing store at ``out``.
+    mark
+        As in :func:`read_bigwig` (stored in ``.uns["tracks"]``).
 
     Returns
     -------
@@ -673,6 +773,7 @@ def bigwig_to_zarr(
     import anndata as ad
 
     _check_args(stat, chunk_size)
+    mark = check_mark(mark)
     out_p = Path(out)
     if out_p.exists() and not overwrite:
         raise InputFormatError(
@@ -691,6 +792,7 @@ def bigwig_to_zarr(
             "max_distance": max_distance,
         },
     )
+    region_type = str(table.attrs.get("region_type", "region"))
     sheet_or_samples = sheet if sheet is not None else samples
     sheet_obs: pd.DataFrame | None = None
     if sheet_or_samples is not None:  # rows of X in the sheet's order, as read_zarr_lazy joins
@@ -706,6 +808,7 @@ def bigwig_to_zarr(
         paths = [paths[where[r]] for r in runs]
         names = [str(n) for n in joined.obs_names]
         sheet_obs = joined.obs
+    mark = sheet_mark(sheet_obs, mark, f"sample sheet of the bigWig tracks ({source})")
     ts = _TrackSet(names, paths, list(pd.unique(table["chrom"].astype(str))), chrom_aliases)
     progress_bar = _Progress(len(table) * len(names), "bigwig_to_zarr", progress)
     with store_atomically(out_p, overwrite=overwrite) as tmp:
@@ -732,6 +835,17 @@ def bigwig_to_zarr(
             var = h5ad_safe(table)
             var.index = pd.Index(_make_unique([str(v) for v in table.index], source))
             skeleton = ad.AnnData(obs=h5ad_safe(obs), var=var)
+            skeleton.uns[TRACKS_KEY] = track_record(
+                mark,
+                stat,
+                source,
+                region_type,
+                upstream=upstream if region_type == "promoter" else None,
+                downstream=downstream if region_type == "promoter" else None,
+                max_distance=(
+                    max_distance if annotation is not None or region_type == "peak" else None
+                ),
+            )
             record_provenance(
                 skeleton,
                 "kratom_omics.io.bigwig_to_zarr",
@@ -746,6 +860,7 @@ def bigwig_to_zarr(
                     "max_distance": max_distance,
                     "chrom_aliases": dict(chrom_aliases or {}),
                     "chunk_size": int(chunk_size),
+                    "mark": mark,
                 },
             )
             finish_store(root, x, skeleton)

@@ -96,6 +96,7 @@ def read_bigwig_tracks(
     encoding: str | None = None,
     phases: Sequence[str] | None = DEFAULT_PHASES,
     join: Literal["exact", "inner"] = "exact",
+    mark: str | None = None,
 ) -> AnnData:
     """Read bigWig tracks through the format registry (``kom.io.read(..., format="bigwig")``).
 
@@ -126,6 +127,9 @@ def read_bigwig_tracks(
     join
         ``"exact"``: tracks and sample sheet list the same samples; ``"inner"``: keep the common
         ones.
+    mark
+        The mark the tracks hold (e.g. ``"H3K9ac"``); default: the ``mark`` column of the sheet
+        naming the files, else of ``samples`` (see :func:`kratom_omics.io.read_bigwig`).
 
     Returns
     -------
@@ -164,10 +168,11 @@ def read_bigwig_tracks(
         logger.info("%s: bigWig files are binary; encoding=%r ignored", p, encoding)
     tracks: Any = p
     if samples is not None and _is_sheet(p):
-        from ._bigwig import _resolve_tracks
+        from ._bigwig import _resolve_tracks, check_mark, sheet_mark
 
-        names, paths, _ = _resolve_tracks(p, None, None)
+        names, paths, data_sheet = _resolve_tracks(p, None, None)
         tracks = dict(zip(names, paths, strict=True))
+        mark = sheet_mark(data_sheet, check_mark(mark), f"sample sheet {str(p)!r}")
         note_choice(
             "sample_sheet",
             "samples=",
@@ -189,6 +194,7 @@ def read_bigwig_tracks(
         chunk_size=chunk_size,
         phases=phases,
         join=join,
+        mark=mark,
     )
 
 
@@ -210,6 +216,7 @@ FORMAT = Format(
         "max_distance",
         "chrom_aliases",
         "chunk_size",
+        "mark",
     ),
     kinds={
         "track": "one bigWig file",

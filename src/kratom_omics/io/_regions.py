@@ -316,6 +316,8 @@ def read_regions(
     or ``chrom:start-end``) with ``chrom``, ``start``, ``end`` and, where known, ``strand``,
     ``gene`` (``""`` when no TSS is within ``max_distance``), ``gene_id``, ``tss`` and
     ``tss_distance`` (bases; -1 without a gene), plus the peak columns of a narrowPeak/broadPeak.
+    ``attrs["region_type"]`` says what the regions are: ``"promoter"``, ``"gene_body"``,
+    ``"peak"`` (a BED/peak file) or ``"region"`` (a DataFrame).
 
     Raises
     ------
@@ -345,13 +347,21 @@ def read_regions(
                 _promoters(genes, upstream, downstream) if feature == "promoter" else _bodies(genes)
             )
             regions.attrs["source"] = str(p)
+            regions.attrs["region_type"] = feature
             return regions
         regions = read_peaks(p)
         regions = regions.drop(columns=[c for c in regions.columns if c.startswith("extra_")])
         regions.attrs["source"] = str(p)
+    kind = (
+        str(path.attrs.get("region_type", "region")) if isinstance(path, pd.DataFrame) else "peak"
+    )
     if annotation is not None:
         genes = annotation if isinstance(annotation, pd.DataFrame) else read_annotation(annotation)
+        source = regions.attrs.get("source")
         regions = annotate_nearest_gene(regions, genes, max_distance=max_distance)
+        if source:
+            regions.attrs["source"] = source
+    regions.attrs["region_type"] = kind
     return regions
 
 
@@ -552,4 +562,5 @@ def genome_bins(
     out.index = pd.Index(
         (out["chrom"] + ":" + out["start"].astype(str) + "-" + out["end"].astype(str)).to_numpy()
     )
+    out.attrs["region_type"] = "bin"
     return out

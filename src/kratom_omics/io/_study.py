@@ -20,6 +20,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["mudata_options", "read_h5mu", "read_study", "write_h5mu"]
 
+#: Options of a bigWig modality in the workflow's configuration, passed to its reader.
+_TRACK_OPTIONS = (
+    "regions",
+    "feature",
+    "upstream",
+    "downstream",
+    "annotation",
+    "max_distance",
+    "mark",
+)
+
 logger = logging.getLogger("kratom_omics")
 
 #: Where the workflow downloads ``source: PXD.../<file>`` inputs (``<dir>/<accession>/<file>``).
@@ -163,7 +174,9 @@ def read_study(
     ----------
     config
         The workflow's ``config.yaml`` (its ``samples``, ``phases``, ``join`` and ``modalities``
-        with ``input``/``source``, ``format`` and ``quantity`` are used; relative paths are taken
+        with ``input``/``source``, ``format``, ``quantity`` and, for bigWig tracks, ``regions``,
+        ``feature``, ``upstream``, ``downstream``, ``annotation``, ``max_distance`` and ``mark``
+        are used; relative paths are taken
         from the current directory, as the workflow does), or a mapping of modality name -> input:
         a path (read with :func:`read`; ``.h5ad`` files are read as they are), a mapping
         ``{"input": path, "format": ..., "quantity": ...}`` or an AnnData. A mapping with a
@@ -233,6 +246,9 @@ def read_study(
             options["format"] = entry.get("format", "auto") or "auto"
             if entry.get("quantity"):
                 options["quantity"] = entry["quantity"]
+            for opt in _TRACK_OPTIONS:  # bigWig tracks: regions, mark, ...
+                if entry.get(opt) not in (None, ""):
+                    options[opt] = entry[opt]
         elif isinstance(entry, str | os.PathLike):
             path = Path(entry)
         else:

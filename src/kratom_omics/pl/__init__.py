@@ -1,5 +1,6 @@
 """Plots of QC, differential results, phase trajectories and histone data (Agg-safe)."""
 
+from ._cross import protein_vs_mark
 from ._histone import histone_composition, mark_heatmap, western
 from ._qc import correlation, cv, detected, intensity_distributions, missingness, pca
 from ._results import ma, pvalue_histogram, top_heatmap, volcano
@@ -17,6 +18,7 @@ __all__ = [
     "missingness",
     "pca",
     "phase_colors",
+    "protein_vs_mark",
     "pvalue_histogram",
     "top_heatmap",
     "trajectories",

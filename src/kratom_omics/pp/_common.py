@@ -47,11 +47,18 @@ def x_transform(adata: AnnData) -> str | None:
             continue
         if step.get("function") == "kratom_omics.pp.log2":
             last = "log2"
+        elif step.get("function") == "kratom_omics.pp.normalize_tracks":  # linear values in .X
+            last = None
     return last
 
 
-def set_x_transform(adata: AnnData, value: str) -> None:
-    adata.uns.setdefault(UNS_KEY, {})[X_TRANSFORM_KEY] = value
+def set_x_transform(adata: AnnData, value: str | None) -> None:
+    """Record the transform of ``.X`` (None: linear values, the record removed)."""
+    store = adata.uns.setdefault(UNS_KEY, {})
+    if value is None:
+        store.pop(X_TRANSFORM_KEY, None)
+    else:
+        store[X_TRANSFORM_KEY] = value
 
 
 def looks_log2(values: np.ndarray) -> bool:

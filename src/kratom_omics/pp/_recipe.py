@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Literal
 
+from .._core import track_info
 from .._defaults import PREPROCESS
 from ..errors import InputFormatError
-from ._common import start
+from ._common import start, x_transform
 from ._filter import filter_valid
 from ._filter import remove_flagged as remove_flagged_features
 from ._histone import histone_transform
 from ._impute import impute as impute_values
 from ._normalize import normalize as normalize_values
+from ._tracks import normalize_tracks
 from ._transform import log2
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,6 +23,16 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["recipe"]
 
 logger = logging.getLogger("kratom_omics")
+
+#: ``track_normalization`` -> the method and total of :func:`normalize_tracks`.
+TRACK_NORMALIZATIONS: dict[str, tuple[str, str]] = {
+    "total": ("total", "regions"),
+    "track": ("total", "track"),
+    "spikein": ("spikein", "regions"),
+    "none": ("none", "regions"),
+}
+#: The ``.obs`` column of spike-in reads read by ``track_normalization="spikein"``.
+SPIKEIN_COLUMN = "spikein_reads"
 
 
 def recipe(
@@ -33,6 +45,9 @@ def recipe(
     valid_mode: Literal["total", "each_group", "any_group"] = PREPROCESS.valid_mode,
     normalize: Literal["median", "quantile", "none"] = PREPROCESS.normalize,
     impute: Literal["none", "downshift", "minprob", "knn", "mixed"] = PREPROCESS.impute,
+    track_normalization: Literal[
+        "total", "track", "spikein", "none"
+    ] = PREPROCESS.track_normalization,
     groupby: str = PREPROCESS.groupby,
     seed: int = PREPROCESS.seed,
     copy: bool = False,
@@ -46,6 +61,12 @@ def recipe(
        (:func:`histone_transform`), or none;
     4. :func:`normalize` (``median``, ``quantile`` or ``none``);
     5. :func:`impute` only when asked (the linear model handles missing values itself).
+
+    Signal tracks (read by :func:`kratom_omics.io.read_bigwig`, which records them in
+    ``.uns["tracks"]``) take :func:`normalize_tracks` in place of steps 3 and 4: each sample
+    scaled as ``track_normalization`` says, then ``log2(value + pseudocount)`` when ``transform``
+    is ``"log2"`` (a pseudocount of 0 becomes 1, in the tracks' units, so that regions without
+    signal stay measured); ``normalize`` is not applied to them.
 
     Parameters
     ----------
@@ -61,6 +82,11 @@ def recipe(
         Between-sample normalisation (step 4).
     impute, seed
         Imputation method (``"none"`` by default) and its seed.
+    track_normalization
+        Signal tracks only: ``"total"`` (CPM-like: each sample's total over the regions read),
+        ``"track"`` (the total of each whole bigWig, ``.obs["track_sum"]``), ``"spikein"``
+        (spike-in reads of ``.obs["spikein_reads"]``, which keeps a global change of the mark) or
+        ``"none"`` (the tracks' own scaling); see :func:`normalize_tracks`.
     copy
         Return a processed copy instead of modifying ``adata``.
 
@@ -73,12 +99,45 @@ def recipe(
         raise InputFormatError(
             f"transform={transform!r}; expected 'log2', 'logit', 'clr' or 'none'."
         )
+    tracks = track_info(adata) is not None
+    if tracks:
+        _check_track_options(transform, track_normalization)
+        if track_normalization == "spikein" and SPIKEIN_COLUMN not in adata.obs.columns:
+            from ..errors import KeyNotFoundError
+
+            raise KeyNotFoundError(
+                f"track_normalization='spikein' divides each sample by its spike-in reads, read "
+                f"from the sample sheet column {SPIKEIN_COLUMN!r}, which adata.obs lacks; add it "
+                "to the sheet or use track_normalization='total'."
+            )
     adata = start(adata, copy)
     flags = [c for c in ("is_contaminant", "is_decoy", "only_by_site") if c in adata.var]
     if remove_flagged and flags:
         remove_flagged_features(adata)
     if min_valid > 0:
         filter_valid(adata, min_valid=min_valid, mode=valid_mode, groupby=groupby)
+    if tracks:
+        method, total = TRACK_NORMALIZATIONS[track_normalization]
+        if normalize != "none":
+            logger.info(
+                "recipe: signal tracks are scaled by track_normalization=%r; normalize=%r is not "
+                "applied to them",
+                track_normalization,
+                normalize,
+            )
+        normalize_tracks(
+            adata,
+            method=method,  # type: ignore[arg-type]
+            total=total,  # type: ignore[arg-type]
+            spikein=SPIKEIN_COLUMN if method == "spikein" else None,
+            log=transform == "log2",
+            pseudocount=pseudocount if pseudocount > 0 else 1.0,
+            layer="raw" if x_transform(adata) is not None and "raw" in adata.layers else None,
+        )
+        if impute != "none":
+            impute_values(adata, method=impute, seed=seed, groupby=groupby)
+        logger.info("preprocessed signal tracks: %d samples x %d regions", *adata.shape)
+        return adata if copy else None
     if transform == "log2":
         log2(adata, pseudocount=pseudocount)
     elif transform in ("logit", "clr"):
@@ -89,3 +148,20 @@ def recipe(
         impute_values(adata, method=impute, seed=seed, groupby=groupby)
     logger.info("preprocessed: %d samples x %d features", adata.n_obs, adata.n_vars)
     return adata if copy else None
+
+
+def _check_track_options(transform: str, track_normalization: str) -> None:
+    """Refuse a transform or normalisation that signal tracks cannot take (before any step)."""
+    if track_normalization not in TRACK_NORMALIZATIONS:
+        from ..errors import did_you_mean
+
+        raise InputFormatError(
+            did_you_mean(
+                track_normalization, list(TRACK_NORMALIZATIONS), what="track_normalization"
+            )
+        )
+    if transform in ("logit", "clr"):
+        raise InputFormatError(
+            f"transform={transform!r} is for histone peptidoform ratios; signal tracks (bigWig) "
+            "take transform='log2' (default) or 'none'."
+        )

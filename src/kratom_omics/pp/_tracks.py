@@ -36,7 +36,7 @@ import pandas as pd
 
 from .._core import check_layer, get_matrix, record_provenance
 from ..errors import InputFormatError, KeyNotFoundError, did_you_mean
-from ._common import start, x_transform
+from ._common import set_x_transform, start, x_transform
 from ._transform import log2
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -213,6 +213,7 @@ def normalize_tracks(
         scale = 1.0 / _per_sample(adata, factors, "factors")
     adata = start(adata, copy)
     adata.X = values / scale[:, None]
+    set_x_transform(adata, None)  # linear values (from layer= when .X held a transform)
     adata.obs["track_scale"] = scale
     record_provenance(
         adata,

@@ -26,9 +26,11 @@ from ._render import asset
 from ._sections import (
     _kind,
     biomarkers_section,
+    cross_pairs,
     cross_section,
     histone_section,
     methods_section,
+    pairs_section,
     qc_section,
     resolve,
     results_section,
@@ -132,7 +134,11 @@ def html(
     trajectories, histone views (peptidoform composition, mark heatmap) or western-blot views, the
     candidate-biomarker table (when ``kom.tl.flag_biomarkers`` was run), a cross-modality view when
     several modalities are given, and a methods section listing every recorded step, parameter and
-    package version. The file makes no network request (figures are base64 PNG, CSS and JavaScript
+    package version. With signal tracks (:func:`kratom_omics.io.read_bigwig`) and proteins, a
+    "protein vs promoter mark" section follows the findings: each protein beside the mark at its
+    gene's promoter per contrast (the pairs of :func:`kratom_omics.tl.cross_modality`, as stored
+    by it or computed with the candidate thresholds), with a scatter of the two effects, and the
+    findings name the mark at each candidate gene's promoter. The file makes no network request (figures are base64 PNG, CSS and JavaScript
     are inline). Results written with ``out=`` (parquet) are read from their files; dask-backed
     data are summarised without loading the matrix (figures over the whole matrix are skipped).
 
@@ -153,7 +159,8 @@ def html(
         (as :func:`kratom_omics.get.differential` and ``differential_f`` return them),
         ``<modality>_biomarkers.tsv`` (the candidates), ``<modality>_samples.tsv``,
         ``<modality>_provenance.tsv``, ``summary_candidates.tsv`` and, with several modalities,
-        ``cross_modality_counts.tsv`` and ``cross_modality_candidates.tsv``. Effects and means of
+        ``cross_modality_counts.tsv`` and ``cross_modality_candidates.tsv`` (with signal tracks
+        and proteins also ``cross_modality_pairs.tsv``). Effects and means of
         values on the logit or CLR scale are named after their scale (``log2_odds_ratio`` and
         ``mean_logit``; ``clr_diff`` and ``mean_clr``) instead of ``log2fc`` and ``mean_log2``.
     fdr
@@ -233,8 +240,17 @@ def html(
         section.update(methods_section(m))
         sections.append(section)
     cross = cross_section(modalities, dpi=dpi, draw=figures, tables_rel=tables_rel)
+    found = cross_pairs(modalities)
+    pairs = pairs_section(
+        found, dpi=dpi, draw=figures, tables=tables, tables_rel=tables_rel, max_rows=max_rows
+    )
     summary = summary_section(
-        modalities, dpi=dpi, draw=figures, tables=tables, tables_rel=tables_rel
+        modalities,
+        dpi=dpi,
+        draw=figures,
+        tables=tables,
+        tables_rel=tables_rel,
+        pairs=found.table if found is not None else None,
     )
     env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=False)
     template = env.from_string(asset("report.html.j2"))
@@ -248,6 +264,7 @@ def html(
         phases=phases,
         phase_colors=colors,
         cross=cross,
+        pairs=pairs,
         summary=summary,
         packages=_package_versions(),
         tables_dir=tables_rel,

@@ -92,7 +92,8 @@ def _cell(value: Any, column: str) -> tuple[str, str | None, str]:
             return "", None, "num"
         if math.isinf(v):
             return ("inf" if v > 0 else "-inf"), ("Infinity" if v > 0 else "-Infinity"), "num"
-        text = f"{v:.3g}" if column in _P_COLUMNS else f"{v:.4g}"
+        is_p = column in _P_COLUMNS or column.endswith(("_padj", "_pvalue"))
+        text = f"{v:.3g}" if is_p else f"{v:.4g}"
         return text, repr(v), "num"
     return str(value), None, ""
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._core import UNS_KEY
+from .._core import UNS_KEY, track_info, track_mark
 from .._results import Result, biomarker_keys, get_result, is_result
 from ..errors import KratomOmicsError
 from ._render import Figures, figure, safe_name, table
@@ -32,9 +32,11 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "Modality",
     "biomarkers_section",
+    "cross_pairs",
     "cross_section",
     "histone_section",
     "methods_section",
+    "pairs_section",
     "qc_section",
     "resolve",
     "results_section",
@@ -88,7 +90,7 @@ class Modality:
     index: int
     name: str
     adata: AnnData
-    kind: str  # "protein" or "histone" (from the data)
+    kind: str  # "protein", "histone" or "tracks" (from the data)
     groupby: str | None  # the column grouping the samples (phases), None when absent
     key: str
     result: Result | None
@@ -119,6 +121,8 @@ class Modality:
 
 
 def _kind(adata: AnnData) -> str:
+    if track_info(adata) is not None:  # signal tracks (kom.io.read_bigwig)
+        return "tracks"
     sim = adata.uns.get("simulation")
     if isinstance(sim, Mapping) and sim.get("modality"):
         return str(sim["modality"])
@@ -465,6 +469,9 @@ def trajectories_section(m: Modality, features: Sequence[str] | None) -> list[di
 
     if features is not None:
         feats = matches(features)
+    elif m.kind == "tracks":  # the mark's best regions, then the candidate genes' promoters
+        feats = biomarker_features(adata, key=m.key)
+        feats += [f for f in matches(_candidate_queries("protein")) if f not in feats]
     else:
         feats = biomarker_features(adata, key=m.key) or matches(_candidate_queries(m.kind))
         if not feats and m.result is not None and m.result.has("f_table"):
@@ -475,10 +482,15 @@ def trajectories_section(m: Modality, features: Sequence[str] | None) -> list[di
     if feats:
         data = _in_memory(adata, feats) if m.lazy else adata
         g = m.groupby
+        what = (
+            f"{track_mark(adata) or 'Signal'} at each region (titled by its gene): "
+            if m.kind == "tracks"
+            else ""
+        )
         m.figs.add(
             out,
-            "Mean and 95% confidence interval per phase (black), animals as points, repeated "
-            "measures of one animal joined by grey lines.",
+            f"{what}Mean and 95% confidence interval per phase (black), animals as points, "
+            "repeated measures of one animal joined by grey lines.",
             lambda: pl.trajectories(data, feats, groupby=g),
         )
     return out
@@ -654,7 +666,7 @@ def cross_section(
             f_table = m.result.table("f_table")
             feats = f_table.sort_values("pvalue")["feature"].astype(str).head(5).tolist()
         sub = full.loc[full["feature"].isin(feats)].copy()
-        if "gene" in sub.columns:
+        if "gene" in sub.columns and m.kind != "tracks":  # a track's regions by their own name
             label = sub["gene"].astype(str).where(sub["gene"].notna(), sub["feature"])
         else:
             label = sub["feature"]
@@ -759,8 +771,63 @@ _SUMMARY_COLUMNS = (
 )
 
 
-def _summary_rows(modalities: Sequence[Modality]) -> pd.DataFrame:
-    """Each candidate in each modality that measured it; candidates measured nowhere once."""
+def _mark_rows(modalities: Sequence[Modality], pairs: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """The mark at each candidate gene's promoter, per track modality, in the candidate's
+    contrast (the region with the smallest adjusted p when the gene has several)."""
+    if pairs is None or pairs.empty:
+        return []
+    by_name = {m.name: m for m in modalities}
+    contrast_of: dict[str, str] = {}
+    for m in modalities:
+        cand = m.candidates
+        if cand is None:
+            continue
+        for rec in cand.loc[cand["modality"].astype(str) == "protein"].to_dict("records"):
+            contrast_of.setdefault(str(rec["candidate"]), str(rec.get("contrast", "")))
+    sub = pairs.loc[pairs["candidate"].astype(str) != ""].copy()
+    wanted = sub["candidate"].astype(str).map(contrast_of)
+    sub = sub.loc[(wanted == sub["contrast"].astype(str)).to_numpy()]
+    sub = sub.sort_values("mark_padj", kind="stable", na_position="last")
+    sub = sub.drop_duplicates(["candidate", "mark_dataset"])
+    listed = {c: i for i, c in enumerate(pd.unique(pairs["candidate"].astype(str)))}
+    sub = sub.sort_values("candidate", key=lambda c: c.map(listed), kind="stable")
+    rows = []
+    for rec in sub.to_dict("records"):
+        track = by_name.get(str(rec["mark_dataset"]))
+        if track is None:
+            continue
+        lfc, sig = float(rec["mark_log2fc"]), bool(rec["mark_significant"])
+        observed = "up" if lfc > 0 else ("down" if lfc < 0 else "")
+        what = f"{rec['mark'] or 'mark'} at {rec['region']}"
+        rows.append(
+            {
+                "candidate": str(rec["candidate"]),
+                "modality": track.name,
+                "contrast": rec["contrast"],
+                "expected": "",
+                "observed": observed,
+                "effect": lfc,
+                "scale": track.scale or "unrecorded",
+                "padj": rec["mark_padj"],
+                "concordant": pd.NA,
+                "auc": np.nan,
+                "auc_direction": "",
+                "status": observed
+                if sig
+                else ("not tested" if np.isnan(lfc) else "not significant"),
+                "feature": what,
+                "_m": track.index,
+                "_region": str(rec["region"]),
+            }
+        )
+    return rows
+
+
+def _summary_rows(
+    modalities: Sequence[Modality], pairs: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Each candidate in each modality that measured it (and, with signal tracks, the mark at
+    each candidate gene's promoter); candidates measured nowhere once."""
     rows: list[dict[str, Any]] = []
     order: dict[str, int] = {}
     for m in modalities:
@@ -793,6 +860,7 @@ def _summary_rows(modalities: Sequence[Modality]) -> pd.DataFrame:
                     "_m": m.index,
                 }
             )
+    rows += [{k: v for k, v in r.items() if k != "_region"} for r in _mark_rows(modalities, pairs)]
     measured = {r["candidate"] for r in rows}
     for name in order:
         if name not in measured:
@@ -807,9 +875,12 @@ def _summary_rows(modalities: Sequence[Modality]) -> pd.DataFrame:
     return out
 
 
-def _headline_features(modalities: Sequence[Modality]) -> list[tuple[Modality, str, str]]:
+def _headline_features(
+    modalities: Sequence[Modality], pairs: pd.DataFrame | None = None
+) -> list[tuple[Modality, str, str]]:
     """The top markers: concordant candidates first, then significant ones, then any found; the
-    reported feature of each in each modality (at most :data:`_MAX_PANELS`)."""
+    reported feature of each in each modality, and the promoter of each candidate gene in each
+    track modality beside its protein (at most :data:`_MAX_PANELS`)."""
     picks: list[tuple[int, int, int, Modality, str, str]] = []
     order: dict[str, int] = {}
     for m in modalities:
@@ -828,10 +899,24 @@ def _headline_features(modalities: Sequence[Modality]) -> list[tuple[Modality, s
             name = str(rec.get("candidate", feat))
             order.setdefault(name, len(order))
             picks.append((rank, order[name], m.index, m, str(feat), name))
+    by_name = {m.name: m for m in modalities}
+    for mark_row in _mark_rows(modalities, pairs):
+        track = by_name[str(mark_row["modality"])]
+        name, region = str(mark_row["candidate"]), str(mark_row["_region"])
+        if track.groupby is None or name not in order or region not in track.adata.var_names:
+            continue
+        rank = 1 if mark_row["status"] in ("up", "down") else 2
+        picks.append((rank, order[name], track.index, track, region, name))
     # concordant first; a candidate's modalities side by side, in the candidate list's order
     best = {name: min(p[0] for p in picks if p[5] == name) for name in order}
     picks.sort(key=lambda t: (best[t[5]], t[1], t[0], t[2]))
-    return [(m, f, c) for _, _, _, m, f, c in picks[:_MAX_PANELS]]
+    shown: set[tuple[int, str]] = set()
+    out = []
+    for _, _, _, m, f, c in picks:  # a feature once (a mark's best region may be a candidate's)
+        if (m.index, f) not in shown:
+            shown.add((m.index, f))
+            out.append((m, f, c))
+    return out[:_MAX_PANELS]
 
 
 def _headline_figure(picks: Sequence[tuple[Modality, str, str]], dpi: int) -> dict[str, Any]:
@@ -842,7 +927,13 @@ def _headline_figure(picks: Sequence[tuple[Modality, str, str]], dpi: int) -> di
     for ax, (m, feat, cand) in zip(axes, picks, strict=True):
         data = _in_memory(m.adata, [feat]) if m.lazy else m.adata
         pl.trajectories(data, [feat], groupby=m.groupby, ax=ax)
-        ax.set_title(f"{cand} ({m.name})", fontsize="medium")
+        if m.kind == "tracks" and feat != cand:
+            what = track_mark(m.adata) or "signal"
+            gene = m.adata.var["gene"].get(feat, feat) if "gene" in m.adata.var else feat
+            title = f"{what} at {gene} ({m.name})"
+        else:
+            title = f"{cand} ({m.name})"
+        ax.set_title(title, fontsize="medium")
     return figure(
         fig,
         "summary-f1",
@@ -859,10 +950,12 @@ def summary_section(
     draw: bool,
     tables: dict[str, pd.DataFrame],
     tables_rel: str,
+    pairs: pd.DataFrame | None = None,
 ) -> dict[str, Any] | None:
     """The findings first: every candidate across modalities (direction, effect, adjusted p,
-    concordance, AUC in the expected direction) and the top markers' phase trajectories."""
-    summary = _summary_rows(modalities)
+    concordance, AUC in the expected direction; with signal tracks, the mark at each candidate
+    gene's promoter) and the top markers' phase trajectories."""
+    summary = _summary_rows(modalities, pairs)
     if summary.empty:
         return None
     tables["summary_candidates.tsv"] = summary
@@ -879,6 +972,7 @@ def summary_section(
         f"direction) in at least one modality"
         + (": " + "; ".join(f"{n} ({where[n]})" for n in names) if names else "")
         + f". {n_measured} of {n_cand} were measured."
+        + _mark_headline(modalities, pairs)
     )
     out: dict[str, Any] = {"headline": headline, "figures": [], "table": None}
     out["table"] = table(
@@ -887,10 +981,191 @@ def summary_section(
         "candidate markers",
         tsv=f"{tables_rel}/summary_candidates.tsv",
     )
-    picks = _headline_features(modalities)
+    picks = _headline_features(modalities, pairs)
     if picks and draw:
         try:
             out["figures"].append(_headline_figure(picks, dpi))
         except KratomOmicsError as exc:
             logger.warning("report: headline figure skipped: %s", exc)
+    return out
+
+
+def _mark_headline(modalities: Sequence[Modality], pairs: pd.DataFrame | None) -> str:
+    """`` H3K9ac at the candidate genes' promoters (tracks): Rab35 down, Hdac2 not significant.``"""
+    rows = _mark_rows(modalities, pairs)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        mark = str(r["feature"]).split(" at ")[0]
+        groups.setdefault((mark, str(r["modality"])), []).append(f"{r['candidate']} {r['status']}")
+    return "".join(
+        f" {mark} at the candidate genes' promoters ({name}): {', '.join(parts)}."
+        for (mark, name), parts in groups.items()
+    )
+
+
+# ------------------------------------------------------------------------ protein vs promoter mark
+#: Columns of the pair table shown on the page (the TSV holds every column).
+_PAIR_SHOWN = (
+    "contrast",
+    "gene",
+    "candidate",
+    "protein_dataset",
+    "protein_feature",
+    "protein_log2fc",
+    "protein_padj",
+    "mark_dataset",
+    "mark",
+    "region",
+    "tss_distance",
+    "mark_log2fc",
+    "mark_padj",
+    "same_direction",
+    "both_significant",
+)
+_REGION_WORDS = {"promoter": "promoter", "gene_body": "gene body", "peak": "peaks"}
+
+
+@dataclass
+class Pairs:
+    """The gene pairs of a study and the thresholds that made a side significant."""
+
+    table: pd.DataFrame
+    alpha: float
+    min_abs_log2fc: float
+
+
+def cross_pairs(modalities: Sequence[Modality]) -> Pairs | None:
+    """The proteins paired with the marks at their genes (:func:`kratom_omics.tl.cross_modality`):
+    as stored by it, else computed with the candidate thresholds; None without signal tracks."""
+    from .._defaults import BIOMARKERS
+    from ..tl._cross import gene_pairs, pair_sides
+
+    usable = {m.name: m for m in modalities if m.result is not None}
+    proteins, tracks = pair_sides({n: m.adata for n, m in usable.items()})
+    if not (proteins and tracks):
+        return None
+    stored = [usable[n].adata.uns.get("cross_modality") for n in proteins]
+    if all(isinstance(v, Mapping) and isinstance(v.get("pairs"), pd.DataFrame) for v in stored):
+        params = stored[0]["params"]
+        return Pairs(
+            pd.concat([v["pairs"] for v in stored], ignore_index=True),
+            float(params.get("alpha", BIOMARKERS.alpha)),
+            float(params.get("min_abs_log2fc", BIOMARKERS.min_abs_log2fc)),
+        )
+    first = usable[proteins[0]]
+    alpha = float(first.bio_params.get("alpha", BIOMARKERS.alpha))
+    lfc = float(first.bio_params.get("min_abs_log2fc", BIOMARKERS.min_abs_log2fc))
+    try:
+        pairs = gene_pairs(
+            {n: usable[n].adata for n in (*proteins, *tracks)},
+            _candidate_source(first),
+            key=first.key,
+            alpha=alpha,
+            min_abs_log2fc=lfc,
+        )
+    except KratomOmicsError as exc:
+        logger.warning("report: protein vs promoter mark skipped: %s", exc)
+        return None
+    return Pairs(pairs, alpha, lfc)
+
+
+def _candidate_source(m: Modality) -> str | pd.DataFrame | None:
+    """The candidate list the biomarkers of ``m`` were flagged with (None: the shipped one)."""
+    from pathlib import Path
+
+    source = m.bio_params.get("candidates")
+    if source in (None, "", "default"):
+        return None
+    if Path(str(source)).is_file():
+        return str(source)
+    cand = m.candidates
+    if cand is None or not {"candidate", "modality", "contrast", "expected"} <= set(cand.columns):
+        return None
+    return pd.DataFrame(
+        {
+            "candidate": cand["candidate"].astype(str),
+            "modality": cand["modality"].astype(str),
+            "contrast": cand["contrast"].astype(str),
+            "direction": cand["expected"].astype(str),
+            "evidence": cand.get("evidence", pd.Series("", index=cand.index)).astype(str),
+        }
+    ).drop_duplicates(["candidate", "modality", "contrast"])
+
+
+def pairs_section(
+    found: Pairs | None,
+    *,
+    dpi: int,
+    draw: bool,
+    tables: dict[str, pd.DataFrame],
+    tables_rel: str,
+    max_rows: int,
+) -> dict[str, Any] | None:
+    """Each protein beside the mark at its gene's promoter, per contrast: the pair table
+    (candidates first) and a scatter of the two effects per contrast."""
+    from .. import pl
+    from ..pl._style import new_figure
+
+    if found is None:
+        return None
+    pairs = found.table
+    tsv = f"{tables_rel}/cross_modality_pairs.tsv"
+    tables["cross_modality_pairs.tsv"] = pairs
+    marks = [m for m in pd.unique(pairs["mark"].astype(str)) if m] or ["the mark"]
+    kinds = list(pd.unique(pairs["region_type"].astype(str)))
+    where = _REGION_WORDS.get(kinds[0], "regions") if len(kinds) == 1 else "regions"
+    title = "Protein vs promoter mark" if where == "promoter" else f"Protein vs mark ({where})"
+    out: dict[str, Any] = {"title": title, "figures": [], "table": None, "description": ""}
+    if pairs.empty:
+        out["description"] = (
+            "No protein's gene is a gene of the signal tracks' regions: compare the gene "
+            "symbols of the protein data with the annotation the tracks were read with."
+        )
+        return out
+    n_genes = pairs["gene"].str.casefold().nunique()
+    per = pairs.drop_duplicates(["protein_feature", "region", "contrast"])
+    both = per.loc[per["both_significant"].astype(bool)]
+    cand = both.loc[both["candidate"].astype(str) != ""]
+    out["description"] = (
+        f"Each protein beside {', '.join(marks)} at its gene's {where} ({n_genes} genes measured "
+        f"in both), per contrast; a side counts as significant when its adjusted p < "
+        f"{found.alpha:g} and |log2 fold change| >= {found.min_abs_log2fc:g}. "
+        f"{len(both)} protein-region pairs over all contrasts are significant on both sides"
+        + (
+            f", among them the candidates {', '.join(dict.fromkeys(cand['gene'].astype(str)))}."
+            if len(cand)
+            else "."
+        )
+    )
+    contrasts = list(pd.unique(pairs["contrast"].astype(str)))[:6]
+    if draw:
+        fig, axes = new_figure(len(contrasts), ncols=3, panel_size=(4.6, 4.3))
+        try:
+            for ax, c in zip(axes, contrasts, strict=True):
+                pl.protein_vs_mark(pairs, c, ax=ax)
+        except KratomOmicsError as exc:
+            logger.warning("report: protein vs mark figure skipped: %s", exc)
+        else:
+            out["figures"].append(
+                figure(
+                    fig,
+                    "pairs-f1",
+                    f"Protein log2 fold change against {', '.join(marks)} at the gene's {where}, "
+                    "per contrast: coloured by the side(s) significant, candidate proteins and "
+                    "the top pairs significant on both sides labelled.",
+                    dpi,
+                )
+            )
+    shown = pairs[[c for c in _PAIR_SHOWN if c in pairs.columns]]
+    for col in ("protein_dataset", "mark_dataset"):
+        if shown[col].nunique() <= 1:
+            shown = shown.drop(columns=[col])
+    out["table"] = table(
+        shown,
+        "pairs-table",
+        "protein and mark pairs",
+        tsv=tsv,
+        max_rows=max_rows,
+        order="candidates first, then significant on both sides, then protein p-value",
+    )
     return out

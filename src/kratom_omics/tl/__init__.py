@@ -1,6 +1,7 @@
 """kratom_omics.tl: statistics (differential abundance, multiple testing)."""
 
-from ._biomarkers import cross_modality, flag_biomarkers
+from ._biomarkers import flag_biomarkers
+from ._cross import cross_modality
 from ._differential import differential
 from ._dupcor import duplicate_correlation
 from ._multitest import adjust_pvalues

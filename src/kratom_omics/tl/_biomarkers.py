@@ -18,6 +18,12 @@ Candidates are matched to features
   peptidoforms (``"H3_9_17 K9ac"``, ``"H3_9_17 K9acK14ac"``: the histone is read from the peptide
   family) and site-level names (``"H3K9ac"``). Histone variants count as their core histone (H3.3
   as H3).
+- signal tracks (:func:`kratom_omics.io.read_bigwig`: regions such as promoters, one mark per
+  dataset in ``.uns["tracks"]["mark"]``): a histone-mark candidate matches every region when it
+  names the dataset's mark (H3K9ac candidates are matched at the promoters of an H3K9ac ChIP),
+  never by the regions' names; protein candidates are not measured there
+  (:func:`kratom_omics.tl.cross_modality` pairs each protein with the mark at its gene's
+  promoter).
 
 A candidate absent from the data is kept, with status ``"not measured"``.
 
@@ -43,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._core import get_matrix, record_provenance
+from .._core import get_matrix, record_provenance, track_info, track_mark
 from .._defaults import BIOMARKERS
 from .._results import get_result
 from ..errors import DesignError, InputFormatError, ResultNotFoundError
@@ -56,7 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "CANDIDATE_STATUSES",
     "FEATURE_STATUSES",
-    "cross_modality",
+    "cross_table",
     "flag_biomarkers",
     "is_concordant",
 ]
@@ -169,10 +175,13 @@ def _histone_index(var: pd.DataFrame) -> pd.DataFrame:
 
 
 def match_candidates(
-    var: pd.DataFrame, candidates: pd.DataFrame, modality: str
+    var: pd.DataFrame, candidates: pd.DataFrame, modality: str, *, mark: str | None = None
 ) -> dict[int, np.ndarray]:
     """Positions of the features matching each candidate row (only rows of ``modality``; with
-    ``"mixed"``, e.g. western blots of marks and proteins, every row by its own modality)."""
+    ``"mixed"``, e.g. western blots of marks and proteins, every row by its own modality).
+
+    ``mark`` (signal tracks: the one mark of the dataset, ``""`` when unknown) matches the
+    histone candidates naming that mark to every feature, and nothing by feature names."""
     kinds = ("protein", "histone") if modality == "mixed" else (modality,)
     by_kind = {
         kind: (_histone_index(var) if kind == "histone" else _protein_index(var))
@@ -180,7 +189,11 @@ def match_candidates(
         .apply(lambda s: np.unique(s.to_numpy()))
         .to_dict()
         for kind in kinds
+        if not (kind == "histone" and mark is not None)
     }
+    if mark is not None and "histone" in kinds:
+        key = normalize_mark(mark)
+        by_kind["histone"] = {key: np.arange(len(var))} if key else {}
     out: dict[int, np.ndarray] = {}
     for i, row in candidates.reset_index(drop=True).iterrows():
         if row["modality"] not in kinds:
@@ -222,6 +235,8 @@ def _differential(adata: AnnData, key: str) -> tuple[pd.DataFrame, dict[str, Any
 
 
 def _infer_modality(adata: AnnData) -> str:
+    if track_info(adata) is not None:  # signal tracks of a histone mark (kom.io.read_bigwig)
+        return "histone"
     marks = any(c in adata.var.columns for c in ("marks", "mark", "histone", "peptide_family"))
     genes = "gene" in adata.var.columns and (adata.var["gene"].astype(str).str.strip() != "").any()
     if marks and genes:  # e.g. western blots of histone marks and of proteins (HDAC2, Rab35)
@@ -314,8 +329,11 @@ def flag_biomarkers(
     modality
         What the features are (``"protein"`` or ``"histone"``); candidates of the other modality are
         reported as not measured. ``"mixed"`` (western blots of marks and proteins) matches each
-        candidate by its own modality. ``None`` infers it (histone when ``.var`` has ``marks``/``mark``/
-        ``histone``/``peptide_family`` columns, mixed when it also has gene symbols).
+        candidate by its own modality. ``None`` infers it (histone for signal tracks, which carry
+        ``.uns["tracks"]``, and when ``.var`` has ``marks``/``mark``/``histone``/
+        ``peptide_family`` columns; mixed when it also has gene symbols). The histone candidates
+        of signal tracks are matched by the tracks' mark (``.uns["tracks"]["mark"]``, from
+        ``read_bigwig(mark=...)``) to every region.
     n_boot, confidence, seed
         Bootstrap of the ROC AUC intervals (for candidate features and significant features).
     ci_method
@@ -404,7 +422,9 @@ def flag_biomarkers(
     feats["log2fc"] = lfc
     feats["padj"] = padj
     feats = _flag(feats, alpha, min_abs_log2fc)
-    matches = match_candidates(adata.var, cands, mod)
+    tracks = track_info(adata) is not None and mod == "histone"
+    mark = track_mark(adata) if tracks else None
+    matches = match_candidates(adata.var, cands, mod, mark=mark)
     names_of = pd.Series([""] * adata.n_vars, dtype=object)
     for i, hit in matches.items():
         for j in hit:
@@ -416,6 +436,7 @@ def flag_biomarkers(
     # AUCs per contrast
     auc = np.full(len(feats), np.nan)
     lo, hi = auc.copy(), auc.copy()
+    with_ci = _interval_rows(feats, pos, matches, adata.n_vars)
     for k, contrast in enumerate(pd.unique(feats["contrast"])):
         pair = _contrast_levels(contrast, levels)
         if pair is None:
@@ -424,7 +445,7 @@ def flag_biomarkers(
         cols = pos[rows]
         xa, xb = x[group == pair[0]][:, cols], x[group == pair[1]][:, cols]
         auc[rows] = _auc(xa, xb)
-        want = feats["significant"].to_numpy()[rows] | (feats["candidates"].to_numpy()[rows] != "")
+        want = with_ci[rows]
         if want.any() and (n_boot > 0 or ci_method == "delong"):
             _, l_, h_ = auc_with_ci(
                 xa[:, want],
@@ -445,6 +466,8 @@ def flag_biomarkers(
         feats[f"n_detected_{lv}"] = np.asarray(n_det[lv])[pos].astype(np.int64)
 
     cand_table = _candidate_rows(cands, matches, feats, pos, mod, levels, alpha, adata)
+    if tracks:
+        _track_notes(cand_table, mark or "")
 
     params: dict[str, Any] = {
         "key": key,
@@ -459,6 +482,7 @@ def flag_biomarkers(
         "confidence": confidence,
         "seed": seed,
         "ci_method": ci_method,
+        "mark": mark or "",
     }
     adata.uns[key_added] = {"params": params, "features": feats, "candidates": cand_table}
     record_provenance(adata, "kratom_omics.tl.flag_biomarkers", {**params, "key_added": key_added})
@@ -472,6 +496,55 @@ def flag_biomarkers(
         len(cand_table),
         (": " + ", ".join(cand_table.loc[conc, "candidate"].astype(str))) if conc.any() else "",
         int((cand_table["status"] == "not measured").sum()),
+    )
+
+
+#: A candidate matching more features than this (a mark over every promoter of a track) gets AUC
+#: intervals only for its significant, on/off and smallest-padj features, not for every one.
+_CI_MAX_MATCHES = 50
+
+
+def _interval_rows(
+    feats: pd.DataFrame, pos: np.ndarray, matches: Mapping[int, np.ndarray], n_vars: int
+) -> np.ndarray:
+    """Rows of the feature table whose AUC gets an interval: significant features and the
+    features of candidates (of a candidate matching many features, those it may report)."""
+    want = feats["significant"].to_numpy().copy()
+    small = np.zeros(n_vars, dtype=bool)
+    broad = []
+    for hit in matches.values():
+        if hit.size <= _CI_MAX_MATCHES:
+            small[hit] = True
+        else:
+            broad.append(hit)
+    want |= small[pos]
+    if broad:
+        contrast = feats["contrast"].to_numpy()
+        padj = feats["padj"].fillna(2.0).to_numpy()
+        onoff = (feats["status"] == "on/off").to_numpy()
+        for hit in broad:
+            member = np.isin(pos, hit)
+            want |= member & onoff
+            for c in pd.unique(contrast[member]):
+                rows = member & (contrast == c)
+                want |= rows & (padj == padj[rows].min())
+    return want
+
+
+def _track_notes(cand_table: pd.DataFrame, mark: str) -> None:
+    """Say why candidates are not measured in signal tracks (of ``mark``)."""
+    unmeasured = cand_table["status"] == "not measured"
+    protein = unmeasured & (cand_table["modality"] == "protein")
+    cand_table.loc[protein, "note"] = (
+        f"protein candidate; these data are {mark or 'signal'} tracks (kom.tl.cross_modality "
+        "pairs the protein with the mark at its gene's promoter)"
+    )
+    histone = unmeasured & (cand_table["modality"] == "histone")
+    cand_table.loc[histone, "note"] = (
+        f"these tracks hold {mark}, another mark"
+        if mark
+        else "the tracks' mark is not recorded; read them with kom.io.read_bigwig(mark=...) or a "
+        "'mark' column in the sample sheet"
     )
 
 
@@ -729,59 +802,3 @@ def cross_table(data: Mapping[str, AnnData] | MuData, key: str = "biomarkers") -
     both["_m"] = both["modality"].map(order_m).fillna(2)
     both = both.sort_values(["_c", "_m"], kind="stable").drop(columns=["_c", "_m"])
     return both.reindex(columns=list(CROSS_COLUMNS)).reset_index(drop=True)
-
-
-def cross_modality(
-    data: Mapping[str, AnnData] | MuData,
-    candidates: str | os.PathLike | pd.DataFrame | None = None,
-    *,
-    key: str = "differential",
-    key_added: str = "biomarkers",
-    alpha: float = BIOMARKERS.alpha,
-    min_abs_log2fc: float = BIOMARKERS.min_abs_log2fc,
-    n_boot: int = 1000,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Put protein and histone-mark candidates side by side, contrast by contrast.
-
-    Parameters
-    ----------
-    data
-        Mapping of modality name to AnnData (``{"protein": adata_p, "histone": adata_h}``) or a
-        MuData, each with a differential result under ``key``. Names ``"protein"``/``"histone"`` set
-        the modality.
-    candidates
-        Candidate list for :func:`flag_biomarkers` (default: the shipped list).
-    key
-        Key of the differential results.
-    key_added
-        Key under which each dataset's :func:`flag_biomarkers` result is stored (computed when
-        missing).
-    alpha, min_abs_log2fc, n_boot, seed
-        Passed to :func:`flag_biomarkers`.
-
-    Returns
-    -------
-    DataFrame with one row per candidate, ordered by contrast then modality (protein, histone),
-    columns ``contrast, modality, candidate, expected, observed, log2fc, padj, significant,
-    concordant, auc, status, best_feature, n_features, dataset, evidence``. Writes
-    ``adata.uns[key_added]`` of each dataset that had no result yet.
-    """
-    mapping = _as_mapping(data)
-    if not mapping:
-        raise InputFormatError("cross_modality: no dataset given; pass {'protein': adata, ...}.")
-    for name, ad in mapping.items():
-        if key_added not in ad.uns:
-            mod = name if name in ("protein", "histone") else None
-            flag_biomarkers(
-                ad,
-                key,
-                candidates,
-                alpha=alpha,
-                min_abs_log2fc=min_abs_log2fc,
-                key_added=key_added,
-                modality=mod,  # type: ignore[arg-type]
-                n_boot=n_boot,
-                seed=seed,
-            )
-    return cross_table(mapping, key_added)
