@@ -40,7 +40,9 @@ def test_quantity(quantity, expected):
 
 def test_missing_quantity_lists_available():
     with pytest.raises(
-        InputFormatError, match=r"no '<sample> Razor Intensity' columns.*\['maxlfq', 'intensity'\]"
+        InputFormatError,
+        match=r"no '<sample> Razor Intensity' columns.*\['maxlfq', 'intensity', 'unique', 'total', "
+        r"'maxlfq_unique', 'maxlfq_total'\]",
     ):
         kom.io.read_fragpipe(PATH, quantity="razor")
 

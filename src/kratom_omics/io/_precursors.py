@@ -111,7 +111,7 @@ def _solve(block: np.ndarray) -> np.ndarray:
 
 
 def precursors_to_groups(
-    values: np.ndarray, groups: Sequence[object] | pd.Series
+    values: np.ndarray, groups: Sequence[object] | pd.Series | pd.Index
 ) -> tuple[np.ndarray, pd.Index]:
     """MaxLFQ of precursor rows grouped by a label; returns ``(groups x runs, group labels)`` with
     the groups in order of first appearance."""
