@@ -6,6 +6,12 @@ from ._simulate import simulate, simulate_tracks
 from ._tracks import write_tracks
 from ._writers import write_diann, write_maxquant, write_samples
 from ._writers_histone import write_densitometry, write_epiprofile, write_featurecounts
+from ._writers_proteomics import (
+    write_alphadia,
+    write_diann_precursors,
+    write_fragpipe,
+    write_spectronaut,
+)
 from ._writers_quirks import resave
 
 __all__ = [
@@ -23,3 +29,4 @@ __all__ = [
     "write_samples",
 ]
 __all__ += ["simulate_tracks", "write_tracks"]
+__all__ += ["write_alphadia", "write_diann_precursors", "write_fragpipe", "write_spectronaut"]
