@@ -63,22 +63,26 @@ def maxlfq(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
     n_runs = values.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.where(values > 0, np.log(values), np.nan)
-    out = np.full((n_groups, n_runs), np.nan)
+    out = np.full((n_groups, n_runs), np.nan)  # log abundances of groups with >= 2 precursors
+    single = np.zeros(n_groups, dtype=bool)
     order = np.argsort(groups, kind="stable")
     counts = np.bincount(groups, minlength=n_groups)
     starts = np.r_[0, np.cumsum(counts)[:-1]]
+    result = np.full((n_groups, n_runs), np.nan)
     for k in np.unique(counts[counts > 0]):
         members = np.flatnonzero(counts == k)
         rows = order[starts[members][:, None] + np.arange(k)[None, :]]  # groups x k
-        block = logs[rows]  # groups x k x runs
-        if k == 1:
-            out[members] = block[:, 0, :]
+        if k == 1:  # one precursor: its own quantities, not round-tripped through log
+            result[members] = np.where(values[rows[:, 0]] > 0, values[rows[:, 0]], np.nan)
+            single[members] = True
             continue
+        block = logs[rows]  # groups x k x runs
         per = max(1, _CHUNK_CELLS // (k * n_runs * n_runs))
         for at in range(0, len(members), per):
             out[members[at : at + per]] = _solve(block[at : at + per])
     with np.errstate(over="ignore"):
-        return np.exp(out)
+        result[~single] = np.exp(out[~single])
+    return result
 
 
 def _solve(block: np.ndarray) -> np.ndarray:
