@@ -197,7 +197,9 @@ def read_fragpipe(
         tf, text=text, numeric=list(columns.values()), row_label="Protein ID"
     )
     ann = annotations.rename(columns=_ANNOTATIONS)
-    ids = ann["protein_id"].astype("string")
+    # a FASTA without UniProt headers leaves the header text in 'Protein ID'
+    # ('contam_A2I7N1 TREMBL:A2I7N1 (Bos taurus) SERPINA3-5'): its first word is the identifier
+    ids = ann["protein_id"].astype("string").str.strip().str.split(r"\s+", n=1).str[0]
     if "indistinguishable" in ann:
         listed = ann["indistinguishable"].astype("string")
         indist = listed.str.findall(r"\|([^|,\s]+)\|").str.join(";")
