@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 FORMATS = [
-    "maxquant", "diann", "diann_report", "fragpipe", "spectronaut", "spectronaut_pivot",
-    "alphapept", "alphadia", "mztab",
+    "maxquant", "diann", "diann_report", "diann_pr_matrix", "diann_report17", "fragpipe",
+    "fragpipe_philosopher", "spectronaut", "spectronaut_pivot", "spectronaut_r",
+    "spectronaut_fragments", "alphapept", "alphadia", "alphadia_precursors", "mztab",
 ]  # fmt: skip
 
 
