@@ -133,6 +133,7 @@ _PRECURSOR_NAMES = {
         "channel": "precursor.channel",
         "sequence": "precursor.sequence",
         "precursor": "precursor.mod_seq_charge_hash",
+        "precursor_idx": "precursor.idx",
         "intensity": "precursor.intensity",
     },
     "1": {
@@ -147,6 +148,7 @@ _PRECURSOR_NAMES = {
         "channel": "channel",
         "sequence": "sequence",
         "precursor": "mod_seq_charge_hash",
+        "precursor_idx": "precursor_idx",
         "intensity": "intensity",
     },
 }
@@ -269,7 +271,7 @@ def _read_alphadia_precursors(
     text = [
         names[k] for k in ("run", "group", "genes", "proteins", "channel", "sequence") if k in names
     ]
-    text += [names["precursor"]] if "precursor" in names else []
+    text += [names[k] for k in ("precursor", "precursor_idx") if k in names]
     numeric = [*filters, *([names["decoy"]] if "decoy" in names else [])]
     numeric += [quantity] if quantity is not None else [names["intensity"]]
     numeric = [c for c in dict.fromkeys(numeric) if c not in text]
@@ -323,13 +325,16 @@ def _read_alphadia_precursors(
             f"'{names['intensity']}' combined with MaxLFQ; AlphaDIA's own protein quantities are "
             "in pg.matrix.tsv",
         )
+        prec_key = next((names[k] for k in ("precursor", "precursor_idx") if k in names), None)
+        if prec_key is None:
+            raise InputFormatError(
+                f"{source}: an AlphaDIA precursor table without protein intensities and without "
+                f"'{_PRECURSOR_NAMES[version]['precursor']}' or "
+                f"'{_PRECURSOR_NAMES[version]['precursor_idx']}': its precursors cannot be told "
+                "apart. Read the pg.matrix of the same search."
+            )
         matrix, groups, first = precursor_runs(
-            long,
-            run=run,
-            group=group,
-            precursor=names.get("precursor", names.get("sequence", group)),
-            quantity=names["intensity"],
-            runs=runs,
+            long, run=run, group=group, precursor=prec_key, quantity=names["intensity"], runs=runs
         )
     counts = peptide_counts(
         long, groups, group=group, sequence=names.get("sequence"), precursor=names.get("precursor")
