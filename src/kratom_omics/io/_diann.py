@@ -198,7 +198,7 @@ def _matrix_columns(tf: TextFile, header: list[str]) -> tuple[list[str], list[st
     text = [c for c in header if c in (*_TEXT, "Stripped.Sequence", "Precursor.Id")]
     known = [c for c in header if c in _NEVER_RUNS and c not in text]
     numeric_annotations = [c for c in known if c in ("N.Sequences", "N.Proteotypic.Sequences")]
-    maybe = [c for c in header if c not in _NEVER_RUNS and _is_annotation(c)]
+    maybe = list(dict.fromkeys(c for c in header if c not in _NEVER_RUNS and _is_annotation(c)))
     if maybe:
         head = tf.read_csv(columns=[tf.names[header.index(c)] for c in maybe], nrows=100, dtype=str)
         head.columns = maybe
