@@ -169,7 +169,9 @@ def read_diann(
     text, runs = _matrix_columns(tf, header)
     if kind == "pr_matrix":
         return _read_pr_matrix(tf, text, runs)
-    annotations, values = read_columns(tf, text=text, numeric=runs, row_label="Protein.Group")
+    annotations, values = read_columns(
+        tf, text=text, numeric=runs, row_label="Protein.Group", fast=True
+    )
     runs = list(values.columns)
     names = _run_names(runs, source)
     values.columns = names
@@ -236,7 +238,9 @@ def _read_pr_matrix(tf: TextFile, text: list[str], runs: list[str]) -> AnnData:
         "algorithm); DIA-NN's own protein quantities are in "
         + (f"{str(sibling)!r}" if sibling else "the report.pg_matrix.tsv of the same analysis"),
     )
-    annotations, values = read_columns(tf, text=text, numeric=runs, row_label="Protein.Group")
+    annotations, values = read_columns(
+        tf, text=text, numeric=runs, row_label="Protein.Group", fast=True
+    )
     runs = list(values.columns)
     group = annotations["Protein.Group"]
     if group.isna().any():
@@ -405,7 +409,9 @@ def _read_report(
     if tf is None:
         ann, vals = _read_parquet(p, text, numeric, source)
     else:
-        ann, vals = read_columns(tf, text=text, numeric=numeric, row_label="Protein.Group")
+        ann, vals = read_columns(
+            tf, text=text, numeric=numeric, row_label="Protein.Group", fast=True
+        )
     keep = np.ones(len(vals), dtype=bool)
     if "Decoy" in vals:
         decoy = (vals["Decoy"].fillna(0) != 0).to_numpy()
