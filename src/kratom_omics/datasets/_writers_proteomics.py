@@ -72,13 +72,14 @@ def _plant(adata: AnnData, seed: int) -> _Precursors:
     values = values * 2.0 ** rng.normal(0.0, 0.14, values.shape)  # samples x precursors
     drop = rng.random(values.shape) < 0.15
     values[drop] = np.nan
-    # a protein seen in a run keeps at least one precursor there
-    for p in range(n_proteins):
-        cols = np.flatnonzero(cat["protein"].to_numpy() == p)
-        for s in range(n_samples):
-            if not np.isnan(raw[s, p]) and np.isnan(values[s, cols]).all():
-                c = cols[0]
-                values[s, c] = raw[s, p] * cat["factor"].iloc[c]
+    # a protein seen in a run keeps at least one precursor there (the catalogue is by protein)
+    owner = cat["protein"].to_numpy()
+    starts = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
+    seen_any = np.add.reduceat(~np.isnan(values), starts, axis=1) > 0  # samples x proteins
+    lost = ~np.isnan(raw) & ~seen_any
+    s_idx, p_idx = np.nonzero(lost)
+    first = starts[p_idx]
+    values[s_idx, first] = raw[s_idx, p_idx] * cat["factor"].to_numpy()[first]
     runs = _runs(adata)
     seen = np.argwhere(~np.isnan(values))  # (sample, precursor)
     table = cat.iloc[seen[:, 1]].reset_index(drop=True)
