@@ -10,10 +10,13 @@ as DIA-NN computes its own ``PG.MaxLFQ``; the steps follow ``diann_maxlfq`` of D
 2. for every pair of runs the median of the log ratios of the precursors seen in both is taken;
 3. the run abundances ``x`` solve the least-squares system of those pairwise medians, with a weak
    tie (weight ``1e-4`` times the run's number of pairs, at least ``1e-4``) of each run to its most
-   intense precursor, which fixes the overall level and the runs that share no precursor;
+   intense precursor, which fixes the overall level and the runs that share no precursor (the
+   system is symmetric positive definite and solved by Cholesky, as DIA-NN does);
 4. a protein group seen in one run, or through one precursor, gets its most intense precursor.
 
-The result is ``exp(x)``; a run without any precursor of the group stays missing.
+The result is ``exp(x)``; a run without any precursor of the group stays missing. The work grows
+with the number of precursors times the square of the number of runs (pairwise medians), as in
+MaxLFQ itself: about 0.6 ms per protein group at 100 runs.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ __all__ = [
 ]
 
 _REG = 1e-4
-_CHUNK_CELLS = 1 << 22  # pairwise-difference cells per block (32 MB of float64)
+_CHUNK_CELLS = 1 << 22  # pairwise-difference cells at a time (32 MB of float64)
 
 
 def maxlfq(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
@@ -77,7 +80,7 @@ def maxlfq(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
             single[members] = True
             continue
         block = logs[rows]  # groups x k x runs
-        per = max(1, _CHUNK_CELLS // (k * n_runs * n_runs))
+        per = max(1, _CHUNK_CELLS // (k * n_runs * n_runs // 2 + 1))
         for at in range(0, len(members), per):
             out[members[at : at + per]] = _solve(block[at : at + per])
     with np.errstate(over="ignore"):
@@ -85,20 +88,42 @@ def maxlfq(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
     return result
 
 
+def _median(diff: np.ndarray) -> np.ndarray:
+    """Median over axis 1 ignoring NaN (NaN where nothing is left); faster than ``nanmedian``
+    for the few precursors of a group: one sort, then the middle one or two of the seen."""
+    if diff.shape[1] == 2:  # the median of two is their mean
+        first, second = diff[:, 0], diff[:, 1]
+        both = 0.5 * (first + second)
+        return np.where(np.isnan(first), second, np.where(np.isnan(second), first, both))
+    ordered = np.sort(diff, axis=1)  # NaN sorts last
+    n = (~np.isnan(diff)).sum(axis=1)
+    lo = np.maximum(n - 1, 0) // 2  # the middle one (odd n) or the lower of the two (even n)
+    hi = n // 2
+    low = np.take_along_axis(ordered, lo[:, None], axis=1)[:, 0]
+    high = np.take_along_axis(ordered, hi[:, None], axis=1)[:, 0]
+    med = 0.5 * (low + high)
+    med[n == 0] = np.nan
+    return med
+
+
 def _solve(block: np.ndarray) -> np.ndarray:
     """MaxLFQ log abundances of a block of groups (groups x precursors x runs, log, NaN)."""
+    from scipy.linalg import cho_factor, cho_solve
+
     seen = ~np.isnan(block)
     n_groups, k, n_runs = block.shape
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: runs without a pair
         ref = np.nanmax(block, axis=1)  # groups x runs: the most intense precursor
-        if k * n_runs * n_runs <= _CHUNK_CELLS:
-            diff = block[:, :, :, None] - block[:, :, None, :]  # groups x k x runs x runs
-            med = np.nanmedian(diff, axis=1)  # median of log(x_i / x_j)
-        else:  # many runs: one run against all others at a time (k x runs cells)
-            med = np.empty((n_groups, n_runs, n_runs))
-            for i in range(n_runs):
-                med[:, i, :] = np.nanmedian(block[:, :, i : i + 1] - block, axis=1)
+    # median of log(x_i / x_j) over the shared precursors, for i < j (it is antisymmetric)
+    med = np.full((n_groups, n_runs, n_runs), np.nan)
+    upper_i, upper_j = np.triu_indices(n_runs, 1)
+    step = max(1, _CHUNK_CELLS // max(1, n_groups * k))
+    for at in range(0, len(upper_i), step):
+        i, j = upper_i[at : at + step], upper_j[at : at + step]
+        m = _median(block[:, :, i] - block[:, :, j])  # groups x pairs
+        med[:, i, j] = m
+        med[:, j, i] = -m
     pair = ~np.isnan(med)
     eye = np.eye(n_runs, dtype=bool)
     pair &= ~eye
@@ -109,7 +134,9 @@ def _solve(block: np.ndarray) -> np.ndarray:
     has = seen.any(axis=1)
     a[:, eye] = n_pairs + reg
     b = b + np.where(has, ref, 0.0) * reg
-    x = np.linalg.solve(a, b[..., None])[..., 0]
+    x = np.empty((n_groups, n_runs))
+    for g in range(n_groups):  # symmetric positive definite: Cholesky, as DIA-NN solves it
+        x[g] = cho_solve(cho_factor(a[g], check_finite=False), b[g], check_finite=False)
     x[~has] = np.nan
     return x
 
