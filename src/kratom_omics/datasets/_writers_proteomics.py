@@ -87,7 +87,8 @@ def _plant(adata: AnnData, seed: int) -> _Precursors:
     table["run_index"] = seen[:, 0]
     table["value"] = values[seen[:, 0], seen[:, 1]]
     table = table.sort_values(["run_index", "protein", "precursor"], kind="stable")
-    cat = cat.assign(**{f"run{j}": values[j] for j in range(n_samples)})
+    per_run = pd.DataFrame({f"run{j}": values[j] for j in range(n_samples)}, index=cat.index)
+    cat = pd.concat([cat, per_run], axis=1)
     return _Precursors(table.reset_index(drop=True), cat, raw)
 
 
@@ -178,9 +179,8 @@ def write_diann_precursors(
                 "Precursor.Id": cat["precursor"],
             }
         )
-        for j, f in enumerate(files):
-            table[f] = cat[f"run{j}"].round(1)
-        _write_table(table, out)
+        runs_table = pd.DataFrame({f: cat[f"run{j}"].round(1) for j, f in enumerate(files)})
+        _write_table(pd.concat([table, runs_table], axis=1), out)
         return out
     if kind != "report":
         raise InputFormatError(f"kind={kind!r}; expected 'pr_matrix' or 'report'.")
@@ -607,9 +607,10 @@ def write_alphadia(
     ids, genes = _ids(adata)
     runs = _runs(adata)
     if kind == "pg_matrix":
-        table = pd.DataFrame({"pg.name" if version == "2" else "pg": ids})
-        for j, r in enumerate(runs):
-            table[r] = np.round(pre.raw[j], 2)
+        table = pd.DataFrame(
+            {"pg.name" if version == "2" else "pg": ids}
+            | {r: np.round(pre.raw[j], 2) for j, r in enumerate(runs)}
+        )
         _write_table(table, out)
         return out
     if kind != "precursors":
