@@ -217,7 +217,9 @@ class FuzzKit:
         w = kom.datasets
         w.write_diann_precursors(protein, out / "report.pr_matrix.tsv", kind="pr_matrix")
         w.write_diann_precursors(protein, out / "report.tsv", version="1.7")
-        w.write_fragpipe(protein, out / "philosopher" / "combined_protein.tsv", layout="philosopher")
+        w.write_fragpipe(
+            protein, out / "philosopher" / "combined_protein.tsv", layout="philosopher"
+        )
         w.write_spectronaut(protein, out / "sn_r.tsv", r_names=True, fasta_ids=True)
         w.write_spectronaut(protein, out / "sn_fragments.tsv", kind="long", level="fragment")
         w.write_alphadia(protein, out / "precursors.tsv", kind="precursors", version="1")
