@@ -207,7 +207,7 @@ class FuzzKit:
 
     def _bases(self) -> dict[str, tuple[str, bytes]]:
         out = self.dir / "bases"
-        out.mkdir()
+        (out / "philosopher").mkdir(parents=True)
         protein = kom.datasets.simulate("protein", seed=7, n_features=12, n_per_phase=2)
         histone = kom.datasets.simulate("histone", seed=8, n_per_phase=2)
         counts = kom.datasets.simulate("histone", assay="counts", seed=9, n_per_phase=2)
@@ -216,6 +216,15 @@ class FuzzKit:
         kom.datasets.write_maxquant_tmt(protein, out / "tmt_proteinGroups.txt", channels=6)
         kom.datasets.write_mztab(protein, out / "openms.mzTab", labels="tmt10", fractions=2)
         kom.datasets.write_diann(protein, out / "report.pg_matrix.tsv")
+        w = kom.datasets
+        w.write_diann_precursors(protein, out / "report.pr_matrix.tsv", kind="pr_matrix")
+        w.write_diann_precursors(protein, out / "report.tsv", version="1.7")
+        w.write_fragpipe(
+            protein, out / "philosopher" / "combined_protein.tsv", layout="philosopher"
+        )
+        w.write_spectronaut(protein, out / "sn_r.tsv", r_names=True, fasta_ids=True)
+        w.write_spectronaut(protein, out / "sn_fragments.tsv", kind="long", level="fragment")
+        w.write_alphadia(protein, out / "precursors.tsv", kind="precursors", version="1")
         kom.datasets.write_epiprofile(histone, out / "histone_ratios.xls")
         kom.datasets.write_featurecounts(counts[:, :40].copy(), out / "counts.txt")
         kom.datasets.write_densitometry(western, out / "western.tsv")
@@ -233,6 +242,12 @@ class FuzzKit:
             "mztab_openms": out / "openms.mzTab",
             "diann": out / "report.pg_matrix.tsv",
             "diann_report": fixtures / "report.tsv",
+            "diann_pr_matrix": out / "report.pr_matrix.tsv",
+            "diann_report17": out / "report.tsv",
+            "fragpipe_philosopher": out / "philosopher" / "combined_protein.tsv",
+            "spectronaut_r": out / "sn_r.tsv",
+            "spectronaut_fragments": out / "sn_fragments.tsv",
+            "alphadia_precursors": out / "precursors.tsv",
             "fragpipe": fixtures / "combined_protein.tsv",
             "spectronaut": fixtures / "spectronaut_report.tsv",
             "spectronaut_pivot": fixtures / "spectronaut_pivot.tsv",

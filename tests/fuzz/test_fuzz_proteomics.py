@@ -7,8 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 FORMATS = [
-    "maxquant", "diann", "diann_report", "fragpipe", "spectronaut", "spectronaut_pivot",
-    "alphapept", "alphadia", "mztab", "maxquant_tmt", "mztab_openms",
+    "maxquant", "diann", "diann_report", "diann_pr_matrix", "diann_report17", "fragpipe",
+    "fragpipe_philosopher", "spectronaut", "spectronaut_pivot", "spectronaut_r",
+    "spectronaut_fragments", "alphapept", "alphadia", "alphadia_precursors", "mztab",
+    "maxquant_tmt", "mztab_openms",
 ]  # fmt: skip
 
 

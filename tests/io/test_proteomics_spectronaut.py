@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +90,99 @@ def test_generic_quantity_names_mean_pg_quantity():
     np.testing.assert_array_equal(a.X, b.X)
     with pytest.raises(InputFormatError, match=r"'\[1\] <run>\.PG\.MS2Quantity' columns"):
         kom.io.read_spectronaut(DATA / "spectronaut_pivot.tsv", quantity="PG.MS2Quantity")
+
+
+# files written by kom.datasets ---------------------------------------------------------------
+REAL = Path(__file__).parents[2] / ".." / "shared" / "realdata"
+needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/realdata is absent")
+
+
+@pytest.fixture(scope="module")
+def study():
+    return kom.datasets.simulate("protein", seed=8, n_features=25, n_per_phase=2)
+
+
+def _params(adata):
+    return json.loads(adata.uns["kratom_omics"]["provenance"]["step_000"]["parameters"])
+
+
+def test_r_mangled_pivot_with_fasta_ids(study, tmp_path):
+    path = kom.datasets.write_spectronaut(
+        study, tmp_path / "pivot.tsv", r_names=True, fasta_ids=True
+    )
+    raw = pd.read_csv(path, sep="\t")
+    cols = [f"X.{i + 1}..{s}.raw.PG.Quantity" for i, s in enumerate(study.obs_names)]
+    assert set(cols) <= set(raw.columns)
+    a = kom.io.read(path)
+    assert list(a.obs_names) == list(study.obs_names)
+    expected = raw[cols].replace("Filtered", np.nan).astype(float).to_numpy().T
+    np.testing.assert_array_equal(a.X, expected)
+    assert list(a.var_names) == list(study.var["protein_ids"])  # '1/sp|Q..|..' -> 'Q..'
+    assert a.var["protein_group"].iloc[0] == raw["PG.ProteinGroups"].iloc[0]
+    assert raw["PG.ProteinGroups"].iloc[0].startswith("1/sp|")
+    np.testing.assert_array_equal(
+        a.var["n_peptides"], raw["PG.NrOfStrippedSequencesIdentified..Experiment.wide."]
+    )
+    assert _params(a)["choices"]["column_names"]["value"] == "R make.names"
+
+
+@pytest.mark.parametrize("level", ["precursor", "fragment"])
+def test_long_reports_without_pg_quantity_are_combined(study, tmp_path, level):
+    protein = kom.datasets.write_spectronaut(study, tmp_path / "protein.tsv", kind="long")
+    path = kom.datasets.write_spectronaut(
+        study, tmp_path / f"{level}.tsv", kind="long", level=level
+    )
+    raw = pd.read_csv(path, sep="\t")
+    assert "PG.Quantity" not in raw
+    a = kom.io.read(path)
+    params = _params(a)
+    assert params["level"] == level
+    assert params["choices"]["aggregation"]["value"] == (
+        "maxlfq(FG.Quantity)" if level == "precursor" else "maxlfq(F.PeakArea)"
+    )
+    rows = raw[(raw["EG.Qvalue"] <= 0.01) & (raw["PG.Qvalue"] <= 0.01)]
+    peptides = rows.groupby("PG.ProteinGroups")["PEP.StrippedSequence"].nunique()
+    np.testing.assert_array_equal(a.var["n_peptides"], peptides.loc[a.var["protein_group"]])
+    if level == "fragment":  # the summed fragments give the precursor level's numbers
+        loss = rows["F.FrgLossType"] != "noloss"  # among the rows passing the filters
+        assert params["choices"]["fragments_skipped"]["value"] == int(loss.sum())
+        prec = kom.datasets.write_spectronaut(
+            study, tmp_path / "p.tsv", kind="long", level="precursor"
+        )
+        np.testing.assert_allclose(a.X, kom.io.read(prec).X, rtol=1e-6)
+    # same runs and groups as the protein-level report, profiles close to its PG.Quantity
+    b = kom.io.read(protein)
+    assert list(a.var_names) == list(b.var_names)
+    x, y = np.log2(a.X), np.log2(b.X)
+    diff = (x - np.nanmean(x, axis=0)) - (y - np.nanmean(y, axis=0))
+    assert float(np.nanstd(diff)) < 0.2
+
+
+def test_long_protein_report_filters_q_values(study, tmp_path):
+    path = kom.datasets.write_spectronaut(study, tmp_path / "long.tsv", kind="long")
+    raw = pd.read_csv(path, sep="\t")
+    rows = raw[raw["EG.Qvalue"] <= 0.01]
+    expected = rows.drop_duplicates(["R.FileName", "PG.ProteinGroups"]).pivot(
+        index="R.FileName", columns="PG.ProteinGroups", values="PG.Quantity"
+    )
+    a = kom.io.read(path)
+    got = pd.DataFrame(a.X, index=a.obs_names, columns=a.var["protein_group"])
+    np.testing.assert_array_equal(got.loc[expected.index, expected.columns], expected)
+    loose = kom.io.read(path, q_value=None)
+    assert int(np.isnan(loose.X).sum()) <= int(np.isnan(a.X).sum())
+
+
+@needs_real
+def test_real_r_mangled_pivot_against_the_raw_file():
+    path = REAL / "einprot" / "SN_unit_test_subset.tsv"
+    raw = pd.read_csv(path, sep="\t")
+    cols = [c for c in raw.columns if c.endswith(".PG.Quantity")]
+    a = kom.io.read(path)
+    assert a.n_obs == len(cols) == 6
+    assert a.obs_names[0] == "LFQ_24min_500ng_2Th_3ms_A_01"
+    np.testing.assert_allclose(
+        np.nansum(a.X, axis=1), raw[cols].replace(0, np.nan).sum().to_numpy(), rtol=1e-12
+    )
+    np.testing.assert_array_equal(
+        a.var["n_peptides"], raw["PG.NrOfStrippedSequencesIdentified..Experiment.wide."]
+    )

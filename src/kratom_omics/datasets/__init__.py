@@ -12,6 +12,12 @@ from ._writers_histone import (
     write_peaks,
 )
 from ._writers_isobaric import write_maxquant_tmt, write_mztab
+from ._writers_proteomics import (
+    write_alphadia,
+    write_diann_precursors,
+    write_fragpipe,
+    write_spectronaut,
+)
 from ._writers_quirks import resave
 
 __all__ = [
@@ -31,3 +37,4 @@ __all__ = [
 __all__ += ["simulate_tracks", "write_tracks"]
 __all__ += ["write_peaks"]
 __all__ += ["write_maxquant_tmt", "write_mztab"]
+__all__ += ["write_alphadia", "write_diann_precursors", "write_fragpipe", "write_spectronaut"]

@@ -222,14 +222,24 @@ def write_maxquant(
 
 
 def write_diann(
-    adata: AnnData, path: str | os.PathLike, *, run_dir: str = "D:\\Data\\kratom"
+    adata: AnnData,
+    path: str | os.PathLike,
+    *,
+    run_dir: str = "D:\\Data\\kratom",
+    version: str = "1.8",
+    seed: int = 0,
 ) -> None:
-    """Write a simulated protein AnnData as a DIA-NN ``report.pg_matrix.tsv`` (DIA-NN 1.8 layout).
+    """Write a simulated protein AnnData as a DIA-NN ``report.pg_matrix.tsv``.
 
-    The annotation columns ``Protein.Group``, ``Protein.Ids``, ``Protein.Names``, ``Genes`` and
-    ``First.Protein.Description`` are followed by one column per run, named by the run's raw-file
-    path as DIA-NN writes it (``<run_dir>\\<sample>.raw``); missing values are empty cells and
-    intensities are written with two decimals.
+    DIA-NN 1.8 layout: the annotation columns ``Protein.Group``, ``Protein.Ids``,
+    ``Protein.Names``, ``Genes`` and ``First.Protein.Description`` are followed by one column per
+    run, named by the run's raw-file path as DIA-NN writes it (``<run_dir>\\<sample>.raw``);
+    missing values are empty cells and intensities are written with two decimals. DIA-NN 2.x
+    layout (``version="2.x"``): no ``Protein.Ids``; ``N.Sequences`` and
+    ``N.Proteotypic.Sequences`` (the planted peptide counts of
+    :func:`kratom_omics.datasets.write_diann_precursors` with the same ``seed``) before the runs.
+    The precursor matrix and the main report are written by
+    :func:`kratom_omics.datasets.write_diann_precursors`.
 
     Parameters
     ----------
@@ -240,6 +250,10 @@ def write_diann(
         Output file, conventionally ``report.pg_matrix.tsv``.
     run_dir
         Folder of the raw files in the run columns' names.
+    version
+        ``"1.8"`` or ``"2.x"``.
+    seed
+        ``version="2.x"``: seed of the planted peptides counted in ``N.Sequences``.
 
     Returns
     -------
@@ -255,6 +269,15 @@ def write_diann(
         "Genes": genes,
         "First.Protein.Description": [_PROTEIN_NAMES.get(g, "") for g in genes],
     }
+    if version == "2.x":
+        from ._writers_proteomics import _plant
+
+        del cols["Protein.Ids"]
+        n_seq = _plant(adata, seed).catalogue.groupby("protein")["sequence"].nunique()
+        cols["N.Sequences"] = n_seq.reindex(range(len(acc))).fillna(0).astype(int).to_numpy()
+        cols["N.Proteotypic.Sequences"] = cols["N.Sequences"]
+    elif version != "1.8":
+        raise InputFormatError(f"version={version!r}; expected '1.8' or '2.x'.")
     sep = "\\" if "\\" in run_dir else "/"
     runs = [f"{run_dir}{sep}{s}.raw" for s in adata.obs_names]
     values = pd.DataFrame(np.round(raw, 2), columns=runs)
