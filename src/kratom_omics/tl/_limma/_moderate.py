@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from ...errors import DesignError
 from ._fit import cov2cor
@@ -41,7 +41,12 @@ def tmixture_convert(t: np.ndarray, df: np.ndarray, maxdf: float) -> np.ndarray:
     t = np.abs(t)
     i = df < maxdf
     if np.any(i):
-        logp = stats.t.logsf(t[i], df[i])
+        ti, dfi = t[i], df[i]
+        # scipy.stats.t.logsf: log(sf) above the median (0), log1p(-cdf) at or below it
+        with np.errstate(divide="ignore"):
+            logp = np.where(
+                ti > 0, np.log(special.stdtr(dfi, -ti)), np.log1p(-special.stdtr(dfi, ti))
+            )
         t[i] = t_isf(np.exp(logp), maxdf)
     return t
 
@@ -113,7 +118,8 @@ def moderated_t(
     with np.errstate(invalid="ignore", divide="ignore"):
         t = coef / su / np.sqrt(s2_post)[:, None]
     df_total = np.minimum(dfres + dfp, df_cap)
-    p = 2 * t_sf(np.abs(t), df_total[:, None])
+    p = t_sf(np.abs(t), df_total[:, None])
+    p *= 2
     return t, df_total, p
 
 
