@@ -123,7 +123,7 @@ def _fit_in_memory(
         )
         block_info = {}
     cfit = contrasts_fit(fit, cmat, exact=exact_se)
-    summary = block_summary(fit, cfit, np.isfinite(y), masks)
+    summary = block_summary(fit, cfit, y, masks)
     del y
     gathered = {"sigma": fit.sigma.copy(), "df_residual": fit.df_residual, "amean": fit.amean}
     return ChunkStore.single(summary), gathered, cfit.cov_coefficients, block_info, wname

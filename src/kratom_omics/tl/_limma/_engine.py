@@ -37,7 +37,7 @@ import numpy as np
 from ..._files import atomic_path
 from ..._results import DETECTION_COLUMNS, TABLE_COLUMNS
 from ...errors import DesignError, KratomOmicsError
-from .._detection import detection_counts, detection_from_counts
+from .._detection import complete_counts, detection_counts, detection_from_counts
 from .._multitest import adjust_pvalues
 from ._fit import ContrastFit, LinearFit, single_blas_thread
 from ._moderate import (
@@ -55,7 +55,7 @@ from ._moderate import (
     treat_tests,
 )
 from ._prior import posterior_var, squeeze_var
-from ._special import by_unique
+from ._special import by_unique, t_ppf
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -74,6 +74,7 @@ __all__ = [
     "require_residual_df",
     "run",
     "stored_prior",
+    "t_quantile_975",
     "table_blocks",
     "treat",
     "write_parquet",
@@ -107,7 +108,9 @@ def block_summary(
     fit, cfit
         ``lm_fit`` and ``contrasts_fit`` of the block.
     detected
-        Features x samples, True where a value was observed (None: detection unknown, no counts).
+        Features x samples: True where a value was observed, or the values themselves (NaN = not
+        observed); None: detection unknown, no counts. Not read when every feature of the block
+        was observed in every sample (``fit.n_obs``): the counts are then the side totals.
     masks
         Sample masks of side *a* and *b* of every contrast
         (:func:`~kratom_omics.tl._detection.side_masks`).
@@ -119,14 +122,22 @@ def block_summary(
     -------
     ``coef``, ``su`` (features x contrasts), ``sigma``, ``dfres``, ``amean``, ``n_obs``,
     ``det_a``, ``det_b`` (features x contrasts, -1 without sides), ``none`` (nothing detected);
-    ``fcoef``, ``fsu`` with ``f_cfit``. About ``6 + 4k`` numbers per feature.
+    ``fcoef``, ``fsu`` with ``f_cfit``. About ``6 + 4k`` numbers per feature. For a block with
+    every value observed ``det_a``, ``det_b`` and ``none`` are one row
+    (:func:`~kratom_omics.tl._detection.complete_counts`) that broadcasts over its features.
     """
     g = fit.sigma.shape[0]
+    n = fit.design.shape[0]
     if detected is None:
         det_a = np.full((g, len(masks)), -1, dtype=np.int32)
         det_b = det_a.copy()
         none = np.zeros(g, dtype=bool)
+    elif g > 0 and int(fit.n_obs.min()) == n:  # nothing missing: no per-feature counting
+        det_a, det_b = complete_counts(masks)
+        none = np.zeros(1, dtype=bool)
     else:
+        if detected.dtype != bool:
+            detected = np.isfinite(detected)
         det_a, det_b = detection_counts(detected, masks)
         none = np.asarray(~detected.any(axis=1))
     out = {
@@ -230,6 +241,15 @@ class BlockTests:
     p: np.ndarray  # TREAT's p-values with lfc > 0
     s2_post: np.ndarray
     dfres: np.ndarray
+    _q975: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def q975(self) -> np.ndarray:
+        """``qt(0.975, df_total)`` of the block (for the confidence intervals), computed once."""
+        if self._q975 is None:
+            with np.errstate(invalid="ignore"):
+                self._q975 = t_quantile_975(self.df_total)
+        return self._q975
 
 
 def _part(value: Prior, sl: slice) -> Prior:
@@ -257,7 +277,10 @@ class Moderation:
     proportion: float
     separate_f: bool = False
     fdr_info: dict[str, Any] = field(default_factory=dict)
-    _memo: tuple[int, BlockTests] | None = field(default=None, repr=False)
+    #: keep the tests of every block (a store in memory: about as much as the fit itself), not
+    #: only of the last one read (a spilled store: bounded memory, tests recomputed per pass)
+    keep_tests: bool = False
+    _memo: dict[int, BlockTests] = field(default_factory=dict, repr=False)
 
     def post(self, sl: slice, c: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Posterior variances and residual df of one block, from its sigma and df.
@@ -274,15 +297,18 @@ class Moderation:
 
     def tests(self, i: int, sl: slice, c: Mapping[str, np.ndarray]) -> BlockTests:
         """Moderated t, total df, p (TREAT's with ``lfc > 0``) and posterior variances of block
-        ``i`` (computed once while the same block is read again)."""
-        if self._memo is not None and self._memo[0] == i:
-            return self._memo[1]
+        ``i``, computed once per block with ``keep_tests`` (else once while the same block is
+        read again)."""
+        if i in self._memo:
+            return self._memo[i]
         s2, dfres = self.post(sl, c)
         t, df_total, p = moderated_t(c["coef"], c["su"], s2, dfres, self.dfp[sl], self.df_cap)
         if self.lfc > 0:
             _, p = treat_tests(c["coef"], c["su"], s2, df_total, self.lfc)
         bt = BlockTests(t=t, df_total=df_total, p=p, s2_post=s2, dfres=dfres)
-        self._memo = (i, bt)
+        if not self.keep_tests:
+            self._memo.clear()
+        self._memo[i] = bt
         return bt
 
     def f_test(
@@ -396,6 +422,7 @@ def moderate(
         lfc=float(lfc),
         proportion=proportion,
         separate_f=separate_f,
+        keep_tests=store.directory is None,
     )
     del sq
     gathered.pop("df_residual")
@@ -471,19 +498,18 @@ def contrast_columns(
     df_total: np.ndarray,
     amean: np.ndarray,
     df_residual: np.ndarray,
+    *,
+    q975: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The float columns of the long table for one contrast and a block of features.
 
     ``se = su * sqrt(s2_post)`` and the 95% confidence interval ``log2fc +- t_{0.975, df_total}
-    se`` (limma's ``topTable(confint=TRUE)``); the other columns are passed through.
+    se`` (limma's ``topTable(confint=TRUE)``); the other columns are passed through. ``q975``:
+    the quantiles ``t_{0.975, df_total}`` when already known (they are the same for every
+    contrast of a block).
     """
-    from scipy import stats
-
     with np.errstate(invalid="ignore"):
-        q = by_unique(
-            lambda d: np.where(np.isinf(d), stats.norm.ppf(0.975), stats.t.ppf(0.975, d)),
-            df_total,
-        )
+        q = t_quantile_975(df_total) if q975 is None else q975
         se = su * np.sqrt(s2_post)
     margin = se * q
     return {
@@ -502,6 +528,11 @@ def contrast_columns(
     }
 
 
+def t_quantile_975(df_total: np.ndarray) -> np.ndarray:
+    """``qt(0.975, df_total)`` feature-wise (normal where df is infinite), once per distinct df."""
+    return by_unique(lambda d: t_ppf(0.975, d), df_total)
+
+
 def table_blocks(
     store: ChunkStore,
     m: Moderation,
@@ -513,10 +544,11 @@ def table_blocks(
 ) -> tuple[Iterator[Block], Iterator[Block], dict[str, int]]:
     """Column blocks of the long table (contrast-major) and of the F table.
 
-    A block maps each column name to an array (``feature`` and ``gene``: a slice of the given
-    index, so Arrow-backed names stay Arrow strings on their way to parquet). Returns the two
-    iterators and a dict counting NA contrasts and on/off results, filled as the long-table blocks
-    are produced.
+    A block maps each column name to an array of the block's rows (``feature`` and ``gene``: a
+    slice of the given index, so Arrow-backed names stay Arrow strings on their way to parquet) or
+    to a scalar, the value of every row (the contrast name; the detection columns of a block with
+    no missing value). Returns the two iterators and a dict counting NA contrasts and on/off
+    results, filled as the long-table blocks are produced.
     """
     counts = {"na": 0, "onoff": 0}
     k = len(names)
@@ -527,11 +559,13 @@ def table_blocks(
         for j in range(k):
             for i in range(len(store)):
                 sl = store.slice(i)
+                n = sl.stop - sl.start
                 c = store.get(i, keys)
                 bt = m.tests(i, sl, c)
                 t_out, b = m.contrast_t(bt, sl, c, j)
+                coef = c["coef"][:, j]
                 cols = contrast_columns(
-                    c["coef"][:, j],
+                    coef,
                     c["su"][:, j],
                     t_out,
                     bt.p[:, j],
@@ -541,33 +575,35 @@ def table_blocks(
                     bt.df_total,
                     c["amean"],
                     bt.dfres,
+                    q975=bt.q975,
                 )
+                coef_j = c["coef"][:, [j]]
                 det, fc = detection_from_counts(
                     c["det_a"][:, [j]],
                     c["det_b"][:, [j]],
                     (totals[0][[j]], totals[1][[j]]),
                     [sides[j]],
-                    c["coef"][:, [j]],
+                    coef_j,
                     bt.dfres,
                     c["none"],
                 )
                 if j == 0:
                     counts["na"] += int(np.isnan(c["coef"]).any(axis=1).sum())
-                counts["onoff"] += int(np.isinf(fc).sum())
+                if fc is not coef_j:  # on/off results were filled in
+                    counts["onoff"] += int(np.isinf(fc).sum())
                 cols["log2fc"] = fc[:, 0]
-                n = sl.stop - sl.start
-                block: Block = {
-                    "feature": var_names[sl],
-                    "contrast": np.full(n, names[j], dtype=object),
-                }
+                block: Block = {"feature": var_names[sl], "contrast": names[j]}
                 for name in TABLE_COLUMNS[2:]:
-                    block[name] = c["n_obs"] if name == "n_obs" else np.asarray(cols[name], float)
+                    block[name] = c["n_obs"] if name == "n_obs" else cols[name]
                 for name in DETECTION_COLUMNS:
                     v = det[name][:, 0]
-                    block[name] = v if name == "reason" else v.astype(float)
+                    if v.shape[0] != n:  # one value for the whole block
+                        block[name] = v[0] if name == "reason" else np.float64(v[0])
+                    else:
+                        block[name] = v if name == "reason" else v.astype(float, copy=False)
                 if genes is not None:
                     block["gene"] = genes[sl]
-                del cols, det, fc, t_out, b
+                del cols, det, fc, t_out, b, coef, coef_j
                 yield block
                 del block  # one block's temporaries at a time
 
@@ -580,7 +616,7 @@ def table_blocks(
             block: Block = {
                 "feature": var_names[sl],
                 "F": fstat,
-                "df1": np.full(fstat.size, float(df1)),
+                "df1": np.float64(df1),
                 "df2": np.asarray(df2, dtype=float),
                 "pvalue": p,
                 "padj": m.f_padj[sl],
@@ -601,11 +637,21 @@ def _object_column(values: np.ndarray | pd.Index) -> np.ndarray:
     return np.asarray(values, dtype=object)
 
 
+def _dtype(value: Any) -> np.dtype:
+    """The dtype of a block's column (an array, an index or a scalar): numbers keep theirs, text
+    and anything else is object."""
+    dtype = None if isinstance(value, str) else getattr(value, "dtype", None)
+    if dtype is None:
+        dtype = np.asarray(value).dtype
+    return dtype if isinstance(dtype, np.dtype) and dtype.kind in "biuf" else np.dtype(object)
+
+
 def collect(blocks: Iterator[Block], n_rows: int) -> pd.DataFrame:
     """Concatenate column blocks into one DataFrame of ``n_rows`` rows.
 
     The float columns are filled into one preallocated (columns x rows) array that the DataFrame
-    keeps without a copy; text columns become object columns.
+    keeps without a copy; the other columns are filled into one array each. A scalar in a block
+    fills the block's rows.
     """
     import pandas as pd
 
@@ -617,21 +663,21 @@ def collect(blocks: Iterator[Block], n_rows: int) -> pd.DataFrame:
     for block in blocks:
         if not order:
             order = list(block)
-            floats = [
-                k for k, v in block.items() if isinstance(v, np.ndarray) and v.dtype == np.float64
-            ]
+            dtypes = {k: _dtype(v) for k, v in block.items()}
+            floats = [k for k, d in dtypes.items() if d == np.float64]
             fpos = {k: i for i, k in enumerate(floats)}
             store = np.empty((len(floats), n_rows))
-            for k, v in block.items():
+            for k, d in dtypes.items():
                 if k not in fpos:
-                    dtype = v.dtype if isinstance(v, np.ndarray) and v.dtype != object else object
-                    other[k] = np.empty(n_rows, dtype=dtype)
-        n = len(block[order[0]])
+                    other[k] = np.empty(n_rows, dtype=d)
+        n = next(len(v) for v in block.values() if np.ndim(v))
         for k, v in block.items():
             if k in fpos:
                 store[fpos[k], pos : pos + n] = v
+            elif other[k].dtype == object and np.ndim(v):
+                other[k][pos : pos + n] = _object_column(v)
             else:
-                other[k][pos : pos + n] = _object_column(v) if other[k].dtype == object else v
+                other[k][pos : pos + n] = v
         pos += n
     if pos != n_rows:
         raise KratomOmicsError(f"the result blocks hold {pos} rows; expected {n_rows}.")
@@ -639,13 +685,20 @@ def collect(blocks: Iterator[Block], n_rows: int) -> pd.DataFrame:
     del store
     for loc, name in enumerate(order):
         if name in other:
-            table.insert(loc, name, other.pop(name))  # pandas copies: free each source at once
+            # as a Series of its dtype: pandas copies it but does not scan text columns for
+            # dates (which allocates several arrays of the column's length); each source is
+            # freed as soon as it is inserted
+            values = other.pop(name)
+            column = pd.Series(values, index=table.index, dtype=values.dtype, copy=False)
+            del values
+            table.insert(loc, name, column)
+            del column
     return table
 
 
-def _arrow(values: np.ndarray | pd.Index) -> pa.Array:
-    """One column of a block as an Arrow array (text as Arrow strings, without Python objects
-    for Arrow-backed names)."""
+def _arrow(values: Any, n: int) -> pa.Array:
+    """One column of a block as an Arrow array of ``n`` rows (text as Arrow strings, without
+    Python objects for Arrow-backed names; a scalar repeated)."""
     import pandas as pd
     import pyarrow as pa
 
@@ -653,6 +706,9 @@ def _arrow(values: np.ndarray | pd.Index) -> pa.Array:
         if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
             return pa.array(values.array).cast(pa.string())
         return pa.array(np.asarray(values.astype(str), dtype=object), type=pa.string())
+    if not np.ndim(values):
+        text = _dtype(values).kind == "O"
+        return pa.repeat(pa.scalar(values, type=pa.string() if text else None), n)
     if values.dtype == object:
         return pa.array(values, type=pa.string())
     return pa.array(values)
@@ -669,7 +725,8 @@ def write_parquet(blocks: Iterator[Block], path: Path) -> int:
             writer = None
             try:
                 for block in blocks:
-                    table = pa.table({k: _arrow(v) for k, v in block.items()})
+                    n = next(len(v) for v in block.values() if np.ndim(v))
+                    table = pa.table({k: _arrow(v, n) for k, v in block.items()})
                     if writer is None:
                         writer = pq.ParquetWriter(tmp, table.schema)
                     writer.write_table(table)
@@ -682,6 +739,7 @@ def write_parquet(blocks: Iterator[Block], path: Path) -> int:
     return rows
 
 
+@single_blas_thread
 def run(
     store: ChunkStore,
     gathered: dict[str, np.ndarray],
