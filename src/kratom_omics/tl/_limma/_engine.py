@@ -14,20 +14,22 @@ Every analysis (in memory or chunk by chunk on dask) runs the same steps:
    moderated t and p per block (keeping the p-values), then the top ``proportion / 2`` converted
    |t| of each block (a superset of the global top, from which ``tmixture.vector`` is computed
    exactly as on all features), then the FDR.
-3. **tables, per block** (:func:`table_blocks`): every column of the long table and of the F table,
-   block by block, handed to a sink: :func:`collect` (a DataFrame in memory) or
-   :func:`write_parquet` (results larger than memory).
+3. **tables, per block** (:func:`long_table`, :func:`f_table`): every column of the long table
+   and of the F table, block by block, written into a :class:`TableSink`: a :class:`FrameSink`
+   (a DataFrame in memory; the float columns of a block are computed straight into their rows of
+   the table, so a value is written once) or a :class:`ParquetSink` (results larger than memory).
 
-The moderated statistics of a block are computed once and reused while the same block is read
-again (:meth:`Moderation.tests`), so one block costs one pass. :func:`ebayes` and :func:`treat`
-are this orchestration on one block, returning the arrays of limma's ``MArrayLM``.
+The moderated statistics of a block are computed once (:meth:`Moderation.tests`): for a store in
+memory they are kept for every block, for a spilled store while the same block is read again.
+:func:`ebayes` and :func:`treat` are this orchestration on one block, returning the arrays of
+limma's ``MArrayLM``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._files import atomic_path
-from ..._results import DETECTION_COLUMNS, TABLE_COLUMNS
+from ..._results import DETECTION_COLUMNS, F_COLUMNS, TABLE_COLUMNS
 from ...errors import DesignError, KratomOmicsError
 from .._detection import complete_counts, detection_counts, detection_from_counts
 from .._multitest import adjust_pvalues
@@ -62,22 +64,27 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
 __all__ = [
+    "F_FLOATS",
+    "LONG_FLOATS",
     "BlockTests",
     "ChunkStore",
     "EBayesResult",
+    "FrameSink",
     "Moderation",
+    "ParquetSink",
+    "TableSink",
     "block_summary",
-    "collect",
     "contrast_columns",
     "ebayes",
+    "f_table",
+    "long_table",
     "moderate",
     "require_residual_df",
     "run",
     "stored_prior",
     "t_quantile_975",
-    "table_blocks",
+    "table_columns",
     "treat",
-    "write_parquet",
 ]
 
 FIT_KEYS: tuple[str, ...] = ("coef", "su", "sigma", "dfres")
@@ -202,6 +209,12 @@ class ChunkStore:
             return {n: self._mem[i][n] for n in names}
         return {n: np.load(self.directory / f"{i:07d}_{n}.npy", allow_pickle=False) for n in names}
 
+    def drop(self, name: str) -> None:
+        """Forget the array ``name`` of every block held in memory (a spilled store keeps it)."""
+        if self.directory is None:
+            for arrays in self._mem.values():
+                arrays.pop(name, None)
+
     def has(self, name: str) -> bool:
         """Whether the blocks hold the array ``name`` (e.g. ``fcoef``)."""
         if not len(self):
@@ -281,6 +294,20 @@ class Moderation:
     #: only of the last one read (a spilled store: bounded memory, tests recomputed per pass)
     keep_tests: bool = False
     _memo: dict[int, BlockTests] = field(default_factory=dict, repr=False)
+
+    def release_long(self) -> None:
+        """The long table is written: forget what only it reads (the p-values of the kept tests,
+        the adjusted p-values, the t quantiles), before the F table is built."""
+        self.padj = np.empty((0, 0))
+        for bt in self._memo.values():
+            bt.p = np.empty((0, 0))
+            bt._q975 = None
+
+    @property
+    def fit_keys(self) -> tuple[str, ...]:
+        """The fit arrays a block's tests are read from (the residual sd only while the tests of
+        every block are not kept: :func:`run` drops it from a store in memory)."""
+        return tuple(k for k in FIT_KEYS if k != "sigma") if self.keep_tests else FIT_KEYS
 
     def post(self, sl: slice, c: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Posterior variances and residual df of one block, from its sigma and df.
@@ -455,8 +482,9 @@ def moderate(
                 if ntarget[j] < 1:
                     continue
                 keep = ~np.isnan(bt.t[:, j])
-                tc = tmixture_convert(bt.t[keep, j], bt.df_total[keep], float(maxdf[j]))
-                o = tmixture_top(tc, min(ntarget[j], tc.size))
+                top = min(ntarget[j], int(keep.sum()))
+                tc = tmixture_convert(bt.t[keep, j], bt.df_total[keep], float(maxdf[j]), top=top)
+                o = tmixture_top(tc, top)
                 cand_t[j].append(tc[o])
                 cand_su[j].append(c["su"][keep, j][o])
         lim = tmixture_limits(m.s2_prior, stdev_coef_lim)
@@ -487,6 +515,13 @@ def moderate(
 # --------------------------------------------------------------------------------------------------
 
 
+#: float columns of the long table (written in place, block by block) and of the F table
+LONG_FLOATS: tuple[str, ...] = tuple(
+    c for c in (*TABLE_COLUMNS[2:], *DETECTION_COLUMNS) if c not in ("n_obs", "reason")
+)
+F_FLOATS: tuple[str, ...] = tuple(c for c in F_COLUMNS if c != "feature")
+
+
 def contrast_columns(
     coef: np.ndarray,
     su: np.ndarray,
@@ -500,40 +535,179 @@ def contrast_columns(
     df_residual: np.ndarray,
     *,
     q975: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
+    out: Mapping[str, np.ndarray] | None = None,
+) -> Mapping[str, np.ndarray]:
     """The float columns of the long table for one contrast and a block of features.
 
     ``se = su * sqrt(s2_post)`` and the 95% confidence interval ``log2fc +- t_{0.975, df_total}
     se`` (limma's ``topTable(confint=TRUE)``); the other columns are passed through. ``q975``:
     the quantiles ``t_{0.975, df_total}`` when already known (they are the same for every
-    contrast of a block).
+    contrast of a block). ``out``: arrays the columns are written into (no temporaries; the
+    mapping is returned) instead of a new dict of arrays.
     """
+    q = t_quantile_975(df_total) if q975 is None else q975
+    if out is None:
+        with np.errstate(invalid="ignore"):
+            se = su * np.sqrt(s2_post)
+        margin = se * q
+        return {
+            "log2fc": coef,
+            "se": se,
+            "ci_low": coef - margin,
+            "ci_high": coef + margin,
+            "mean_log2": amean,
+            "t": t,
+            "df_total": df_total,
+            "pvalue": pvalue,
+            "padj": padj,
+            "B": b,
+            "s2_post": s2_post,
+            "df_residual": df_residual,
+        }
     with np.errstate(invalid="ignore"):
-        q = t_quantile_975(df_total) if q975 is None else q975
-        se = su * np.sqrt(s2_post)
-    margin = se * q
-    return {
-        "log2fc": coef,
-        "se": se,
-        "ci_low": coef - margin,
-        "ci_high": coef + margin,
-        "mean_log2": amean,
-        "t": t,
-        "df_total": df_total,
-        "pvalue": pvalue,
-        "padj": padj,
-        "B": b,
-        "s2_post": s2_post,
-        "df_residual": df_residual,
-    }
+        np.sqrt(s2_post, out=out["se"])
+    out["se"] *= su
+    margin = np.multiply(out["se"], q, out=out["ci_high"])
+    np.subtract(coef, margin, out=out["ci_low"])
+    np.add(coef, margin, out=out["ci_high"])
+    for name, value in (
+        ("log2fc", coef),
+        ("mean_log2", amean),
+        ("t", t),
+        ("df_total", df_total),
+        ("pvalue", pvalue),
+        ("padj", padj),
+        ("B", b),
+        ("s2_post", s2_post),
+        ("df_residual", df_residual),
+    ):
+        np.copyto(out[name], value)
+    return out
 
 
 def t_quantile_975(df_total: np.ndarray) -> np.ndarray:
-    """``qt(0.975, df_total)`` feature-wise (normal where df is infinite), once per distinct df."""
+    """``qt(0.975, df_total)`` feature-wise (normal where df is infinite), once per distinct df;
+    one value broadcast (not a copy per feature) when every feature has the same df."""
+    df_total = np.asarray(df_total, dtype=float)
+    if df_total.size > 1 and df_total.min() == df_total.max():
+        return np.broadcast_to(t_ppf(0.975, df_total[:1]), df_total.shape)
     return by_unique(lambda d: t_ppf(0.975, d), df_total)
 
 
-def table_blocks(
+class TableSink:
+    """Where the blocks of a result table go: the float columns of a block are written in place
+    into the arrays :meth:`floats` returns, the other columns handed to :meth:`commit`.
+
+    A column in ``commit`` is an array of the block's rows, an index slice (feature names) or a
+    scalar (the value of every row).
+    """
+
+    def __init__(self, columns: Sequence[str], floats: Sequence[str]) -> None:
+        self.columns = list(columns)
+        self.float_names = [c for c in self.columns if c in floats]
+        self.rows = 0
+
+    def floats(self, n: int) -> dict[str, np.ndarray]:
+        """Writable arrays for the float columns of the next ``n`` rows."""
+        raise NotImplementedError
+
+    def commit(self, floats: dict[str, np.ndarray], other: Block) -> None:
+        """The block is complete: its float columns are filled, ``other`` holds the rest."""
+        raise NotImplementedError
+
+
+class FrameSink(TableSink):
+    """A table of ``n_rows`` rows in memory: the float columns in one (columns x rows) array that
+    the DataFrame keeps without a copy, every other column in one array of its own."""
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        floats: Sequence[str],
+        n_rows: int,
+        dtypes: Mapping[str, np.dtype],
+    ) -> None:
+        super().__init__(columns, floats)
+        self.n_rows = n_rows
+        self._store = np.empty((len(self.float_names), n_rows))
+        self._fpos = {name: i for i, name in enumerate(self.float_names)}
+        self._other = {
+            c: np.empty(n_rows, dtype=dtypes.get(c, np.dtype(object)))
+            for c in self.columns
+            if c not in self._fpos
+        }
+
+    def floats(self, n: int) -> dict[str, np.ndarray]:
+        rows = slice(self.rows, self.rows + n)
+        return {name: self._store[i, rows] for name, i in self._fpos.items()}
+
+    def commit(self, floats: dict[str, np.ndarray], other: Block) -> None:
+        n = len(next(iter(floats.values()))) if floats else _length(other)
+        rows = slice(self.rows, self.rows + n)
+        for name, value in other.items():
+            target = self._other[name]
+            target[rows] = (
+                _object_column(value) if target.dtype == object and np.ndim(value) else value
+            )
+        self.rows += n
+
+    def frame(self) -> pd.DataFrame:
+        """The DataFrame (the sink is empty afterwards)."""
+        import pandas as pd
+
+        if self.rows != self.n_rows:
+            raise KratomOmicsError(
+                f"the result blocks hold {self.rows} rows; expected {self.n_rows}."
+            )
+        table = pd.DataFrame(self._store.T, columns=self.float_names, copy=False)
+        self._store = np.empty((0, 0))
+        for loc, name in enumerate(self.columns):
+            if name in self._other:
+                # as a Series of its dtype: pandas copies it but does not scan text columns for
+                # dates (which allocates several arrays of the column's length); each source is
+                # freed as soon as it is inserted
+                values = self._other.pop(name)
+                column = pd.Series(values, index=table.index, dtype=values.dtype, copy=False)
+                del values
+                table.insert(loc, name, column)
+                del column
+        return table
+
+
+class ParquetSink(TableSink):
+    """A table written block by block to the parquet file ``path`` (:meth:`close` finishes it)."""
+
+    def __init__(self, columns: Sequence[str], floats: Sequence[str], path: Path) -> None:
+        super().__init__(columns, floats)
+        self.path = path
+        self._writer: Any = None
+
+    def floats(self, n: int) -> dict[str, np.ndarray]:
+        return {name: np.empty(n) for name in self.float_names}
+
+    def commit(self, floats: dict[str, np.ndarray], other: Block) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        n = len(next(iter(floats.values()))) if floats else _length(other)
+        cols = {**floats, **other}
+        table = pa.table({c: _arrow(cols[c], n) for c in self.columns})
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+        self._writer.write_table(table)
+        self.rows += n
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def _length(block: Block) -> int:
+    return next(len(v) for v in block.values() if np.ndim(v))
+
+
+def long_table(
+    sink: TableSink,
     store: ChunkStore,
     m: Moderation,
     names: Sequence[str],
@@ -541,91 +715,103 @@ def table_blocks(
     genes: pd.Index | None,
     sides: Sides,
     totals: tuple[np.ndarray, np.ndarray],
-) -> tuple[Iterator[Block], Iterator[Block], dict[str, int]]:
-    """Column blocks of the long table (contrast-major) and of the F table.
-
-    A block maps each column name to an array of the block's rows (``feature`` and ``gene``: a
-    slice of the given index, so Arrow-backed names stay Arrow strings on their way to parquet) or
-    to a scalar, the value of every row (the contrast name; the detection columns of a block with
-    no missing value). Returns the two iterators and a dict counting NA contrasts and on/off
-    results, filled as the long-table blocks are produced.
-    """
+) -> dict[str, int]:
+    """Write the long table (contrast-major: every feature of the first contrast, then the next)
+    into ``sink`` block by block; return the number of NA contrasts and of on/off results."""
     counts = {"na": 0, "onoff": 0}
-    k = len(names)
-    keys = (*FIT_KEYS, "amean", "n_obs", "det_a", "det_b", "none")
-    fkeys = (*FIT_KEYS, "fcoef", "fsu") if m.separate_f else FIT_KEYS
-
-    def long() -> Iterator[Block]:
-        for j in range(k):
-            for i in range(len(store)):
-                sl = store.slice(i)
-                n = sl.stop - sl.start
-                c = store.get(i, keys)
-                bt = m.tests(i, sl, c)
-                t_out, b = m.contrast_t(bt, sl, c, j)
-                coef = c["coef"][:, j]
-                cols = contrast_columns(
-                    coef,
-                    c["su"][:, j],
-                    t_out,
-                    bt.p[:, j],
-                    m.padj[j, sl],
-                    b,
-                    bt.s2_post,
-                    bt.df_total,
-                    c["amean"],
-                    bt.dfres,
-                    q975=bt.q975,
-                )
-                coef_j = c["coef"][:, [j]]
-                det, fc = detection_from_counts(
-                    c["det_a"][:, [j]],
-                    c["det_b"][:, [j]],
-                    (totals[0][[j]], totals[1][[j]]),
-                    [sides[j]],
-                    coef_j,
-                    bt.dfres,
-                    c["none"],
-                )
-                if j == 0:
-                    counts["na"] += int(np.isnan(c["coef"]).any(axis=1).sum())
-                if fc is not coef_j:  # on/off results were filled in
-                    counts["onoff"] += int(np.isinf(fc).sum())
-                cols["log2fc"] = fc[:, 0]
-                block: Block = {"feature": var_names[sl], "contrast": names[j]}
-                for name in TABLE_COLUMNS[2:]:
-                    block[name] = c["n_obs"] if name == "n_obs" else cols[name]
-                for name in DETECTION_COLUMNS:
-                    v = det[name][:, 0]
-                    if v.shape[0] != n:  # one value for the whole block
-                        block[name] = v[0] if name == "reason" else np.float64(v[0])
-                    else:
-                        block[name] = v if name == "reason" else v.astype(float, copy=False)
-                if genes is not None:
-                    block["gene"] = genes[sl]
-                del cols, det, fc, t_out, b, coef, coef_j
-                yield block
-                del block  # one block's temporaries at a time
-
-    def ftable() -> Iterator[Block]:
+    keys = (*m.fit_keys, "amean", "n_obs", "det_a", "det_b", "none")
+    for j, name in enumerate(names):
         for i in range(len(store)):
             sl = store.slice(i)
-            c = store.get(i, fkeys)
+            n = sl.stop - sl.start
+            c = store.get(i, keys)
             bt = m.tests(i, sl, c)
-            fstat, df1, df2, p = m.f_test(bt, sl, c)
-            block: Block = {
-                "feature": var_names[sl],
-                "F": fstat,
-                "df1": np.float64(df1),
-                "df2": np.asarray(df2, dtype=float),
-                "pvalue": p,
-                "padj": m.f_padj[sl],
-            }
+            coef_j = c["coef"][:, [j]]
+            det, fc = detection_from_counts(
+                c["det_a"][:, [j]],
+                c["det_b"][:, [j]],
+                (totals[0][[j]], totals[1][[j]]),
+                [sides[j]],
+                coef_j,
+                bt.dfres,
+                c["none"],
+            )
+            if j == 0:
+                counts["na"] += int(np.isnan(c["coef"]).any(axis=1).sum())
+            if fc is not coef_j:  # on/off results were filled in
+                counts["onoff"] += int(np.isinf(fc).sum())
+            t_out, b = m.contrast_t(bt, sl, c, j)
+            floats = sink.floats(n)
+            contrast_columns(
+                c["coef"][:, j],
+                c["su"][:, j],
+                t_out,
+                bt.p[:, j],
+                m.padj[j, sl],
+                b,
+                bt.s2_post,
+                bt.df_total,
+                c["amean"],
+                bt.dfres,
+                q975=bt.q975,
+                out=floats,
+            )
+            floats["log2fc"][:] = fc[:, 0]
+            other: Block = {"feature": var_names[sl], "contrast": name, "n_obs": c["n_obs"]}
+            for col in DETECTION_COLUMNS:
+                v = det[col][:, 0]  # one value for the whole block, or one per feature
+                if col == "reason":
+                    other[col] = v if v.shape[0] == n else v[0]
+                else:
+                    floats[col][:] = v
             if genes is not None:
-                block["gene"] = genes[sl]
-            yield block
+                other["gene"] = genes[sl]
+            del det, fc, t_out, b, coef_j
+            sink.commit(floats, other)
+            del floats, other
+    return counts
 
-    return long(), ftable(), counts
+
+def f_table(
+    sink: TableSink, store: ChunkStore, m: Moderation, var_names: pd.Index, genes: pd.Index | None
+) -> None:
+    """Write the F table (one row per feature) into ``sink`` block by block."""
+    keys: tuple[str, ...] = ("fcoef", "fsu") if m.separate_f else ()
+    if not m.keep_tests:  # the tests of a block are computed again from its fit
+        keys = (*FIT_KEYS, *keys)
+    for i in range(len(store)):
+        sl = store.slice(i)
+        c = store.get(i, keys)
+        bt = m.tests(i, sl, c)
+        fstat, df1, df2, p = m.f_test(bt, sl, c)
+        floats = sink.floats(sl.stop - sl.start)
+        for name, value in (
+            ("F", fstat),
+            ("df1", float(df1)),
+            ("df2", df2),
+            ("pvalue", p),
+            ("padj", m.f_padj[sl]),
+        ):
+            floats[name][:] = value
+        other: Block = {"feature": var_names[sl]}
+        if genes is not None:
+            other["gene"] = genes[sl]
+        sink.commit(floats, other)
+
+
+def _release_long(store: ChunkStore, m: Moderation) -> None:
+    """Forget the arrays only the long table reads (the F table reads the kept tests, or the fit
+    of a spilled store again)."""
+    m.release_long()
+    if m.keep_tests:
+        for name in ("coef", "su", "amean", "n_obs", "det_a", "det_b", "none"):
+            store.drop(name)
+
+
+def table_columns(genes: pd.Index | None) -> tuple[list[str], list[str]]:
+    """Column names of the long table and of the F table (``gene`` last when known)."""
+    extra = ["gene"] if genes is not None else []
+    return [*TABLE_COLUMNS, *DETECTION_COLUMNS, *extra], [*F_COLUMNS, *extra]
 
 
 def _object_column(values: np.ndarray | pd.Index) -> np.ndarray:
@@ -635,65 +821,6 @@ def _object_column(values: np.ndarray | pd.Index) -> np.ndarray:
     if isinstance(values, pd.Index) and values.dtype != object:
         return np.asarray(values.astype(str), dtype=object)
     return np.asarray(values, dtype=object)
-
-
-def _dtype(value: Any) -> np.dtype:
-    """The dtype of a block's column (an array, an index or a scalar): numbers keep theirs, text
-    and anything else is object."""
-    dtype = None if isinstance(value, str) else getattr(value, "dtype", None)
-    if dtype is None:
-        dtype = np.asarray(value).dtype
-    return dtype if isinstance(dtype, np.dtype) and dtype.kind in "biuf" else np.dtype(object)
-
-
-def collect(blocks: Iterator[Block], n_rows: int) -> pd.DataFrame:
-    """Concatenate column blocks into one DataFrame of ``n_rows`` rows.
-
-    The float columns are filled into one preallocated (columns x rows) array that the DataFrame
-    keeps without a copy; the other columns are filled into one array each. A scalar in a block
-    fills the block's rows.
-    """
-    import pandas as pd
-
-    order: list[str] = []
-    store = np.empty((0, n_rows))
-    fpos: dict[str, int] = {}
-    other: dict[str, np.ndarray] = {}
-    pos = 0
-    for block in blocks:
-        if not order:
-            order = list(block)
-            dtypes = {k: _dtype(v) for k, v in block.items()}
-            floats = [k for k, d in dtypes.items() if d == np.float64]
-            fpos = {k: i for i, k in enumerate(floats)}
-            store = np.empty((len(floats), n_rows))
-            for k, d in dtypes.items():
-                if k not in fpos:
-                    other[k] = np.empty(n_rows, dtype=d)
-        n = next(len(v) for v in block.values() if np.ndim(v))
-        for k, v in block.items():
-            if k in fpos:
-                store[fpos[k], pos : pos + n] = v
-            elif other[k].dtype == object and np.ndim(v):
-                other[k][pos : pos + n] = _object_column(v)
-            else:
-                other[k][pos : pos + n] = v
-        pos += n
-    if pos != n_rows:
-        raise KratomOmicsError(f"the result blocks hold {pos} rows; expected {n_rows}.")
-    table = pd.DataFrame(store.T, columns=list(fpos), copy=False)
-    del store
-    for loc, name in enumerate(order):
-        if name in other:
-            # as a Series of its dtype: pandas copies it but does not scan text columns for
-            # dates (which allocates several arrays of the column's length); each source is
-            # freed as soon as it is inserted
-            values = other.pop(name)
-            column = pd.Series(values, index=table.index, dtype=values.dtype, copy=False)
-            del values
-            table.insert(loc, name, column)
-            del column
-    return table
 
 
 def _arrow(values: Any, n: int) -> pa.Array:
@@ -707,36 +834,11 @@ def _arrow(values: Any, n: int) -> pa.Array:
             return pa.array(values.array).cast(pa.string())
         return pa.array(np.asarray(values.astype(str), dtype=object), type=pa.string())
     if not np.ndim(values):
-        text = _dtype(values).kind == "O"
+        text = isinstance(values, str)
         return pa.repeat(pa.scalar(values, type=pa.string() if text else None), n)
     if values.dtype == object:
         return pa.array(values, type=pa.string())
     return pa.array(values)
-
-
-def write_parquet(blocks: Iterator[Block], path: Path) -> int:
-    """Write column blocks to one parquet file atomically; return the number of rows."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rows = 0
-    try:
-        with atomic_path(path) as tmp:
-            writer = None
-            try:
-                for block in blocks:
-                    n = next(len(v) for v in block.values() if np.ndim(v))
-                    table = pa.table({k: _arrow(v, n) for k, v in block.items()})
-                    if writer is None:
-                        writer = pq.ParquetWriter(tmp, table.schema)
-                    writer.write_table(table)
-                    rows += table.num_rows
-            finally:
-                if writer is not None:
-                    writer.close()
-    except OSError as err:
-        raise KratomOmicsError(f"could not write {str(path)!r}: {err}") from err
-    return rows
 
 
 @single_blas_thread
@@ -778,7 +880,8 @@ def run(
         fdr=fdr,
         f_cov=f_cov,
     )
-    long_blocks, f_blocks, counts = table_blocks(store, m, names, var_names, genes, sides, totals)
+    if m.keep_tests:  # every block's tests are kept: the residual sd is not read again
+        store.drop("sigma")
     result: dict[str, Any] = {
         "df_prior": m.df_prior,
         "s2_prior": m.s2_prior,
@@ -786,13 +889,38 @@ def run(
         "fdr_info": m.fdr_info,
     }
     g = store.n_features
+    long_cols, f_cols = table_columns(genes)
     if out is None:
-        result["table"] = collect(long_blocks, g * len(names))
-        result["f_table"] = collect(f_blocks, g)
+        long_sink = FrameSink(long_cols, LONG_FLOATS, g * len(names), {"n_obs": np.dtype(np.int64)})
+        counts = long_table(long_sink, store, m, names, var_names, genes, sides, totals)
+        result["table"] = long_sink.frame()
+        del long_sink
+        _release_long(store, m)
+        f_sink = FrameSink(f_cols, F_FLOATS, g, {})
+        f_table(f_sink, store, m, var_names, genes)
+        result["f_table"] = f_sink.frame()
     else:
-        for part, blocks in (("table", long_blocks), ("f_table", f_blocks)):
-            write_parquet(blocks, out / f"{part}.parquet")
-            result[f"{part}_path"] = str(out / f"{part}.parquet")
+        for part, cols, floats in (
+            ("table", long_cols, LONG_FLOATS),
+            ("f_table", f_cols, F_FLOATS),
+        ):
+            path = out / f"{part}.parquet"
+            try:
+                with atomic_path(path) as tmp:
+                    sink = ParquetSink(cols, floats, tmp)
+                    try:
+                        if part == "table":
+                            counts = long_table(
+                                sink, store, m, names, var_names, genes, sides, totals
+                            )
+                            _release_long(store, m)
+                        else:
+                            f_table(sink, store, m, var_names, genes)
+                    finally:
+                        sink.close()
+            except OSError as err:
+                raise KratomOmicsError(f"could not write {str(path)!r}: {err}") from err
+            result[f"{part}_path"] = str(path)
     result["n_na"] = counts["na"]
     result["n_onoff"] = counts["onoff"]
     return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -40,10 +41,22 @@ def single_blas_thread(func: Callable[_P, _R]) -> Callable[_P, _R]:
 
     @functools.wraps(func)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with _one_blas_thread():
+        if getattr(_NESTED, "inside", False):  # in a decorated call of this thread already
             return func(*args, **kwargs)
+        with _one_blas_thread():
+            _NESTED.inside = True
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _NESTED.inside = False
 
     return wrapper
+
+
+#: the threadpoolctl controller, found once (finding the BLAS libraries of the process takes a
+#: few milliseconds, as long as a small fit)
+_BLAS: dict[str, Any] = {"controller": None}
+_NESTED = threading.local()
 
 
 def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
@@ -52,11 +65,13 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
     The products here are tall and skinny (features x few columns) and memory-bound; threaded BLAS
     only adds synchronisation (3-5x slower on shared machines).
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    if _BLAS["controller"] is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            return contextlib.nullcontext()
+        _BLAS["controller"] = ThreadpoolController()
+    return _BLAS["controller"].limit(limits=1, user_api="blas")
 
 
 _QR_TOL = 1e-7  # LINPACK dqrdc2 tolerance used by R's lm.fit
