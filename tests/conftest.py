@@ -43,3 +43,11 @@ def repository(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("KRATOM_OMICS_MASSIVE_FTP", repo.ftp)
     yield repo
     repo.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The workflow tests (full Snakemake runs, the longest files) first. ``make test`` runs
+    ``pytest -n 2 --dist loadfile --no-loadscope-reorder``: each file goes to one worker in
+    collection order, and a long file handed out last would keep one worker busy alone at the
+    end."""
+    items.sort(key=lambda item: 0 if "/workflow/" in item.nodeid.replace("\\", "/") else 1)
