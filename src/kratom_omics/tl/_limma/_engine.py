@@ -27,6 +27,7 @@ limma's ``MArrayLM``.
 
 from __future__ import annotations
 
+import abc
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -594,7 +595,7 @@ def t_quantile_975(df_total: np.ndarray) -> np.ndarray:
     return by_unique(lambda d: t_ppf(0.975, d), df_total)
 
 
-class TableSink:
+class TableSink(abc.ABC):
     """Where the blocks of a result table go: the float columns of a block are written in place
     into the arrays :meth:`floats` returns, the other columns handed to :meth:`commit`.
 
@@ -607,13 +608,13 @@ class TableSink:
         self.float_names = [c for c in self.columns if c in floats]
         self.rows = 0
 
+    @abc.abstractmethod
     def floats(self, n: int) -> dict[str, np.ndarray]:
         """Writable arrays for the float columns of the next ``n`` rows."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def commit(self, floats: dict[str, np.ndarray], other: Block) -> None:
         """The block is complete: its float columns are filled, ``other`` holds the rest."""
-        raise NotImplementedError
 
 
 class FrameSink(TableSink):
