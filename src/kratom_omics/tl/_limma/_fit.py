@@ -203,9 +203,12 @@ def lm_fit(
     # AveExpr (mean of the observed values) and completeness, chunk by chunk to bound memory
     amean = np.empty(g)
     any_missing = False
+    # samples x features in C order when y is the transpose of an AnnData's X (the usual case):
+    # the complete-data steps then read contiguous memory
+    yt = y.T if y.flags.f_contiguous and not y.flags.c_contiguous else None
     for start in range(0, g, chunk_size):
         yc = y[start : start + chunk_size]
-        sums = yc.sum(axis=1)
+        sums = yc.sum(axis=1) if yt is None else yt[:, start : start + chunk_size].sum(axis=0)
         if np.all(np.isfinite(sums)):  # complete rows: plain means
             amean[start : start + chunk_size] = sums / n
             continue
@@ -248,6 +251,14 @@ def lm_fit(
         df = n - p
         for start in range(0, g, chunk_size):
             sl = slice(start, min(g, start + chunk_size))
+            if yt is not None and p:  # samples x features: the same steps, transposed
+                ytc = yt[:, sl] if sw is None else yt[:, sl] * sw[:, None]
+                bt = np.linalg.solve(r, q.T @ ytc)
+                coefs[sl] = bt.T
+                if df > 0:
+                    res = ytc - xw @ bt
+                    sigma[sl] = np.sqrt(np.sum(res**2, axis=0) / df)
+                continue
             yc = y[sl] if sw is None else y[sl] * sw
             qty = yc @ q
             b = np.linalg.solve(r, qty.T).T if p else np.zeros((yc.shape[0], 0))
