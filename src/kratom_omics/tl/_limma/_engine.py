@@ -28,6 +28,7 @@ limma's ``MArrayLM``.
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -618,8 +619,13 @@ class TableSink(abc.ABC):
 
 
 class FrameSink(TableSink):
-    """A table of ``n_rows`` rows in memory: the float columns in one (columns x rows) array that
-    the DataFrame keeps without a copy, every other column in one array of its own."""
+    """A table of ``n_rows`` rows in memory, one preallocated array per dtype: the float columns
+    in one (columns x rows) array, the text columns in another, the integer ones in a third.
+
+    :meth:`frame` makes the DataFrame of these arrays without copying them: one block per dtype
+    (what pandas would consolidate a table into), so a copy of the table (``kom.get``) is one
+    copy per block, with nothing to merge.
+    """
 
     def __init__(
         self,
@@ -630,26 +636,28 @@ class FrameSink(TableSink):
     ) -> None:
         super().__init__(columns, floats)
         self.n_rows = n_rows
-        self._store = np.empty((len(self.float_names), n_rows))
-        self._fpos = {name: i for i, name in enumerate(self.float_names)}
-        self._other = {
-            c: np.empty(n_rows, dtype=dtypes.get(c, np.dtype(object)))
-            for c in self.columns
-            if c not in self._fpos
+        others = [c for c in self.columns if c not in self.float_names]
+        kinds = {c: np.dtype(dtypes.get(c, np.dtype(object))) for c in others}
+        self._groups: dict[np.dtype, list[str]] = {np.dtype(float): list(self.float_names)}
+        for c in others:
+            self._groups.setdefault(kinds[c], []).append(c)
+        self._arrays = {
+            d: np.empty((len(cols), n_rows), dtype=d) for d, cols in self._groups.items()
         }
+        self._where = {c: (d, i) for d, cols in self._groups.items() for i, c in enumerate(cols)}
 
     def floats(self, n: int) -> dict[str, np.ndarray]:
         rows = slice(self.rows, self.rows + n)
-        return {name: self._store[i, rows] for name, i in self._fpos.items()}
+        store = self._arrays[np.dtype(float)]
+        return {name: store[i, rows] for i, name in enumerate(self.float_names)}
 
     def commit(self, floats: dict[str, np.ndarray], other: Block) -> None:
         n = len(next(iter(floats.values()))) if floats else _length(other)
         rows = slice(self.rows, self.rows + n)
         for name, value in other.items():
-            target = self._other[name]
-            target[rows] = (
-                _object_column(value) if target.dtype == object and np.ndim(value) else value
-            )
+            dtype, i = self._where[name]
+            text = dtype.kind == "O" and np.ndim(value)
+            self._arrays[dtype][i, rows] = _object_column(value) if text else value
         self.rows += n
 
     def frame(self) -> pd.DataFrame:
@@ -660,18 +668,22 @@ class FrameSink(TableSink):
             raise KratomOmicsError(
                 f"the result blocks hold {self.rows} rows; expected {self.n_rows}."
             )
-        table = pd.DataFrame(self._store.T, columns=self.float_names, copy=False)
-        self._store = np.empty((0, 0))
-        for loc, name in enumerate(self.columns):
-            if name in self._other:
-                # as a Series of its dtype: pandas copies it but does not scan text columns for
-                # dates (which allocates several arrays of the column's length); each source is
-                # freed as soon as it is inserted
-                values = self._other.pop(name)
-                column = pd.Series(values, index=table.index, dtype=values.dtype, copy=False)
-                del values
-                table.insert(loc, name, column)
-                del column
+        parts = [
+            pd.DataFrame(self._arrays.pop(d).T, columns=cols, dtype=d, copy=False)
+            for d, cols in self._groups.items()
+            if cols
+        ]
+        # the blocks side by side, then the columns in the table's order: under copy-on-write
+        # pandas reorders by placing the blocks (views), not by copying them (pandas 3 always
+        # works so); the arrays belong to the table alone afterwards
+        cow = (
+            pd.option_context("mode.copy_on_write", True)
+            if int(pd.__version__.split(".")[0]) < 3
+            else contextlib.nullcontext()
+        )
+        with cow:
+            table = pd.concat(parts, axis=1, copy=False)[self.columns]
+        del parts
         return table
 
 
