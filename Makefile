@@ -22,7 +22,7 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 test: lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n $(CORES) --dist loadfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n $(CORES) --dist loadfile --no-loadscope-reorder
 
 example-data: $(BIN)/.installed
 	$(BIN)/kratom-omics example-data example_data

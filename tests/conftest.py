@@ -43,3 +43,19 @@ def repository(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("KRATOM_OMICS_MASSIVE_FTP", repo.ftp)
     yield repo
     repo.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The example-data workflow file (one full Snakemake run shared by its tests, the longest
+    file) first, the other full runs (a DIA-NN export, a public dataset) last. ``make test`` runs
+    ``pytest -n 2 --dist loadfile --no-loadscope-reorder``: each file goes to one worker in
+    collection order, so the longest file starts at once beside the unit tests, and the full runs
+    do not compete with each other for the two cores (each runs two jobs at a time)."""
+
+    def rank(item) -> int:
+        path = item.nodeid.replace("\\", "/").split("::")[0]
+        if path.endswith("tests/workflow/test_workflow.py"):
+            return 0
+        return 2 if "tests/workflow/test_workflow_" in path else 1
+
+    items.sort(key=rank)

@@ -48,6 +48,37 @@ def test_import_is_lazy():
     assert out.strip() == ""
 
 
+HEAVY = ("anndata", "dask", "matplotlib", "scanpy", "scipy.stats", "sklearn", "statsmodels", "zarr")
+
+
+def loaded_after(statements: str, modules: tuple[str, ...]) -> list[str]:
+    code = f"import sys; {statements}; print(','.join(m for m in {modules!r} if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    return [m for m in out.strip().split(",") if m]
+
+
+def test_cli_and_namespaces_load_no_heavy_library():
+    """Every workflow job starts the CLI: what a command does not use, it must not import (the
+    heavy libraries come with the function that needs them)."""
+    assert loaded_after("import kratom_omics.cli", ("numpy", "pandas", "scipy", *HEAVY)) == []
+    namespaces = ", ".join(f"kratom_omics.{ns}" for ns in NAMESPACES)
+    assert loaded_after(f"import {namespaces}", HEAVY) == []
+
+
+def test_limma_path_needs_no_scipy_stats():
+    """kom.tl.differential and kom.get.differential (the limma engine) load scipy.special only;
+    scipy.stats (slower to import than a small analysis takes) comes with Fisher's test of
+    missing values and the robust and log-scale tails."""
+    statements = (
+        "import kratom_omics as kom; kom.tl.differential; kom.get.differential; "
+        "import kratom_omics.tl._limma"
+    )
+    assert loaded_after(statements, ("scipy.special", "scipy.stats")) == ["scipy.special"]
+    assert loaded_after("import kratom_omics as kom; kom.tl.flag_biomarkers", HEAVY) == []
+
+
 @pytest.mark.parametrize(("ns", "name", "func"), FUNCS)
 def test_signature_conventions(ns, name, func):
     sig = inspect.signature(func)

@@ -105,17 +105,22 @@ class Result:
         """Whether the result holds the table ``part`` (``"table"``, ``"f_table"``, ...)."""
         return is_result(self.store, part)
 
-    def table(self, part: str = "table", *, contrast: str | None = None) -> pd.DataFrame:
+    def table(
+        self, part: str = "table", *, contrast: str | None = None, copy: bool = False
+    ) -> pd.DataFrame:
         """The table ``part`` (the stored DataFrame itself, not a copy, when in memory).
 
         ``contrast`` reads only that contrast's rows from a parquet long table; in memory the
-        whole table is returned (use :meth:`contrast_table` for one contrast).
+        whole table is returned (use :meth:`contrast_table` for one contrast). ``copy``: a copy of
+        a table held in memory (a table read from disk is a new frame already).
         """
         import pandas as pd
 
         if part in self.store:
             value = self.store[part]
-            return value if isinstance(value, pd.DataFrame) else pd.DataFrame(value)
+            if isinstance(value, pd.DataFrame):
+                return value.copy() if copy else value
+            return pd.DataFrame(value)
         if f"{part}_path" not in self.store:
             raise ResultNotFoundError(
                 f"adata.uns[{self.key!r}] holds no {part!r} table; tables present: "
@@ -164,11 +169,17 @@ class Result:
 
     def contrast_table(self, contrast: str | None = None) -> pd.DataFrame:
         """Rows of one contrast of the long table (a new DataFrame, fresh integer index)."""
+        import numpy as np
+        import pandas as pd
+
         name = self.contrast(contrast)
         table = self.table("table", contrast=name)
-        out = table.loc[table["contrast"].astype(str) == name].copy()
-        out["feature"] = out["feature"].astype(str)
-        return out.reset_index(drop=True)
+        rows = np.flatnonzero(table["contrast"].astype(str).to_numpy() == name)
+        out = table.take(rows)  # a new frame (the one copy of the rows)
+        out.index = pd.RangeIndex(len(out))
+        if out["feature"].dtype != object:
+            out["feature"] = out["feature"].astype(str)
+        return out
 
 
 def get_result(adata: AnnData, key: str, *, part: str = "table") -> Result:

@@ -279,3 +279,43 @@ def test_out_with_in_memory_data_and_missing_files(tmp_path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(DesignError, match="is a file; give a directory"):
         kom.tl.differential(lazy(a), out=tmp_path / "file")
+
+
+def test_blocks_with_and_without_missing_values_give_the_in_memory_table(tmp_path, monkeypatch):
+    """Blocks with no missing value skip the per-feature detection counts (one row of side
+    totals); blocks with missing values count them. Mixed in one chunked fit (in memory and
+    spilled to parquet) they give the table of the in-memory fit."""
+    from kratom_omics.tl import _detection
+    from kratom_omics.tl._limma import _engine
+
+    a = simulated(300)
+    x = np.asarray(a.X).copy()
+    x[:2, 5] = np.nan  # missing values in the first block only (features 0-99)
+    x[:, 60] = np.nan
+    x[4:7, 70] = np.nan  # a group entirely missing: an on/off result
+    a.X = x
+    counted: list[int] = []
+    original = _detection.detection_counts
+
+    def counting(detected, masks):
+        counted.append(detected.shape[0])
+        return original(detected, masks)
+
+    monkeypatch.setattr(_engine, "detection_counts", counting)
+    kom.tl.differential(a)
+    assert counted == [300]  # one block with missing values: counted
+    for kwargs in ({"chunk_size": 100}, {"chunk_size": 100, "out": tmp_path / "res"}):
+        counted.clear()
+        b = simulated(300)
+        b.X = x.copy()
+        kom.tl.differential(b, **kwargs)
+        assert counted == [100]  # only the first block has missing values
+        pd.testing.assert_frame_equal(kom.get.differential(b), kom.get.differential(a))
+        pd.testing.assert_frame_equal(kom.get.differential_f(b), kom.get.differential_f(a))
+    table = kom.get.differential(a)
+    full = table[table["feature"].isin([f"F{i}" for i in range(100, 300)])]
+    assert (full["n_detected_a"] == full["n_a"]).all()
+    assert (full["detection_pvalue"] == 1.0).all()
+    assert (full["reason"] == "").all()
+    onoff = table[(table["feature"] == "F70") & (table["contrast"] == "use - control")]
+    assert onoff["log2fc"].tolist() == [-np.inf]

@@ -513,3 +513,26 @@ def test_mostly_zero_variances_warn() -> None:
         KratomOmicsWarning, match="more than half of the residual variances are exactly zero"
     ):
         kom.tl.differential(a, "phase")
+
+
+def test_tmixture_converts_only_the_candidates_of_the_top_t():
+    """limma's tmixture.vector keeps the top proportion/2 of the |t| converted to the largest df;
+    converting only the features of smallest tail area (ties included) selects the same features
+    with the same values as converting all of them."""
+    from kratom_omics.tl._limma._moderate import tmixture_convert, tmixture_top
+
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        n = int(rng.integers(25, 2000))
+        t = rng.standard_t(5, n) * rng.choice([1.0, 3.0], n)
+        t[rng.random(n) < 0.05] = 0.0
+        df = rng.choice([3.0, 5.0, 8.5, 10.0], n)
+        t[:10], df[:10] = t[10:20], df[10:20]  # ties
+        top = int(rng.integers(1, n + 1))
+        full = tmixture_convert(t, df, 10.0)
+        part = tmixture_convert(t, df, 10.0, top=top)
+        o_full, o_part = tmixture_top(full, top), tmixture_top(part, top)
+        np.testing.assert_array_equal(o_part, o_full)
+        np.testing.assert_array_equal(part[o_part], full[o_full])
+        if top < (df < 10.0).sum() // 2:  # most converted values were not needed: skipped
+            assert (part == -1.0).sum() > 0

@@ -18,24 +18,30 @@ _ASCENDING = {"pvalue": True, "padj": True, "feature": True, "contrast": True, "
 _BY_ABS = {"log2fc", "t"}
 
 
-def _sorted(df: pd.DataFrame, sort_by: str | None) -> pd.DataFrame:
+def _sorted(df: pd.DataFrame, sort_by: str | None, *, owned: bool) -> pd.DataFrame:
+    """``df`` with a fresh integer index, sorted by ``sort_by`` (NaN last).
+
+    ``owned``: ``df`` is a new frame of the caller's, re-indexed in place; otherwise (the stored
+    table) a copy is returned. Either way the rows of a large table are copied at most once.
+    """
     if sort_by is None:
-        return df.reset_index(drop=True)
+        out = df if owned else df.copy()
+        out.index = pd.RangeIndex(len(out))
+        return out
     if sort_by not in df.columns:
         raise KeyNotFoundError(
             did_you_mean(sort_by, df.columns, what="sort_by").replace(
                 "is not available", "is not a column of the result table"
             )
         )
-    if sort_by in _BY_ABS:
-        order = (
-            df[sort_by].abs().sort_values(ascending=False, kind="stable", na_position="last").index
-        )
-        return df.loc[order].reset_index(drop=True)
-    ascending = _ASCENDING.get(sort_by, False)
-    return df.sort_values(
-        sort_by, ascending=ascending, kind="stable", na_position="last"
-    ).reset_index(drop=True)
+    key = df[sort_by].abs() if sort_by in _BY_ABS else df[sort_by]
+    ascending = sort_by not in _BY_ABS and _ASCENDING.get(sort_by, False)
+    order = key.reset_index(drop=True).sort_values(
+        ascending=ascending, kind="stable", na_position="last"
+    )
+    out = df.take(order.index.to_numpy())  # a new frame: the one copy of the rows
+    out.index = pd.RangeIndex(len(out))
+    return out
 
 
 def differential(
@@ -69,8 +75,11 @@ def differential(
     from its parquet file (only the rows of ``contrast`` when one is given).
     """
     res = get_result(adata, key)
-    table = res.table().copy() if contrast is None else res.contrast_table(contrast)
-    return _sorted(table, sort_by)
+    if contrast is not None:
+        return _sorted(res.contrast_table(contrast), sort_by, owned=True)
+    if sort_by is None:
+        return _sorted(res.table(copy=True), None, owned=True)
+    return _sorted(res.table(), sort_by, owned=False)  # sorting makes the copy
 
 
 def differential_f(
@@ -91,4 +100,7 @@ def differential_f(
     -------
     DataFrame with columns ``feature, F, df1, df2, pvalue, padj`` (+ ``gene``), one row per feature.
     """
-    return _sorted(get_result(adata, key, part="f_table").table("f_table").copy(), sort_by)
+    res = get_result(adata, key, part="f_table")
+    if sort_by is None:
+        return _sorted(res.table("f_table", copy=True), None, owned=True)
+    return _sorted(res.table("f_table"), sort_by, owned=False)

@@ -197,7 +197,7 @@ def _fit_block(
     y = np.asarray(block, dtype=np.float64).T
     fit = lm_fit(y, design, per_feature_cov=exact)
     cfit = contrasts_fit(fit, cmat, exact=exact)
-    return block_summary(fit, cfit, np.isfinite(y), masks)
+    return block_summary(fit, cfit, y, masks)
 
 
 def _blocks(x: Any, chunk_size: int | None) -> tuple[list[Any], list[int]]:

@@ -22,6 +22,7 @@ from .._results import DETECTION_COLUMNS
 
 __all__ = [
     "DETECTION_COLUMNS",
+    "complete_counts",
     "contrast_sides",
     "detection_columns",
     "detection_counts",
@@ -95,10 +96,14 @@ def fisher_exact_counts(
 @functools.lru_cache(maxsize=65536)
 def _fisher(da: int, na: int, db: int, nb: int) -> float:
     """One table's p-value, cached: block after block of features repeat the same few tables."""
-    from scipy import stats
-
     if na == 0 or nb == 0:
         return float("nan")
+    if da + db == 0 or da + db == na + nb:
+        # a column of the table is empty (nothing missing, or nothing detected): scipy's
+        # fisher_exact returns 1 for it; answered here without importing scipy.stats
+        return 1.0
+    from scipy import stats
+
     return float(stats.fisher_exact([[da, na - da], [db, nb - db]]).pvalue)
 
 
@@ -120,7 +125,11 @@ def detection_counts(
     detected: np.ndarray, masks: Sequence[tuple[np.ndarray, np.ndarray] | None]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Detected samples on side *a* and *b* per feature and contrast (features x samples input;
-    -1 for a contrast without sides). int32: a few bytes per feature, gathered from dask tasks."""
+    -1 for a contrast without sides). int32: a few bytes per feature, gathered from dask tasks.
+
+    When every value is observed the counts are the side totals: :func:`complete_counts` gives
+    them as one row without reading the data.
+    """
     g = detected.shape[0]
     det_a = np.full((g, len(masks)), -1, dtype=np.int32)
     det_b = np.full((g, len(masks)), -1, dtype=np.int32)
@@ -128,6 +137,18 @@ def detection_counts(
         if m is not None:
             det_a[:, j] = detected[:, m[0]].sum(axis=1)
             det_b[:, j] = detected[:, m[1]].sum(axis=1)
+    return det_a, det_b
+
+
+def complete_counts(
+    masks: Sequence[tuple[np.ndarray, np.ndarray] | None],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The counts of :func:`detection_counts` for a block in which every value is observed: one
+    row (1 x contrasts, the side totals; -1 without sides) that broadcasts over the features."""
+    tot_a, tot_b = side_totals(masks)
+    has = np.array([m is not None for m in masks], dtype=bool)
+    det_a = np.where(has, tot_a, -1).astype(np.int32).reshape(1, -1)
+    det_b = np.where(has, tot_b, -1).astype(np.int32).reshape(1, -1)
     return det_a, det_b
 
 
@@ -194,23 +215,39 @@ def detection_from_counts(
     """The detection columns (features x contrasts) from the counts of :func:`detection_counts`.
 
     Works on any block of features (the chunked engine calls it block by block); returns the
-    columns and ``log2fc`` with ``+inf``/``-inf`` for on/off features.
+    columns and ``log2fc`` with ``+inf``/``-inf`` for on/off features (``log2fc`` itself, not a
+    copy, when there is none).
+
+    Counts of one row (:func:`complete_counts`: every value of the block observed) give columns of
+    one row too, the same for every feature, as long as no contrast is NA and every feature has
+    residual df (so nothing is computed per feature); otherwise they are broadcast.
     """
     g, k = log2fc.shape
     tot_a, tot_b = totals
     has_side = np.array([s is not None for s in sides], dtype=bool)
+    if det_a.shape[0] == 1 and g != 1:  # one row of counts for the whole block
+        if not np.isnan(log2fc).any() and not np.any(np.asarray(df_residual) == 0):
+            cols, _ = detection_from_counts(
+                det_a, det_b, totals, sides, np.zeros((1, k)), np.ones(1), np.zeros(1, bool)
+            )
+            return cols, log2fc
+        det_a = np.broadcast_to(det_a, (g, k))
+        det_b = np.broadcast_to(det_b, (g, k))
+        nothing_detected = np.broadcast_to(nothing_detected, (g,))
     na_mat = np.broadcast_to(tot_a, (g, k))
     nb_mat = np.broadcast_to(tot_b, (g, k))
     pval = np.full((g, k), np.nan)
     if has_side.any():
         sel = np.broadcast_to(has_side, (g, k))
         pval[sel] = fisher_exact_counts(det_a[sel], na_mat[sel], det_b[sel], nb_mat[sel])
-    fc = np.array(log2fc, dtype=float, copy=True)
-    nan_fc = np.isnan(fc)
+    nan_fc = np.isnan(log2fc)
     on = nan_fc & has_side & (det_a > 0) & (det_b == 0)
     off = nan_fc & has_side & (det_a == 0) & (det_b > 0)
-    fc[on] = np.inf
-    fc[off] = -np.inf
+    fc = log2fc
+    if on.any() or off.any():
+        fc = np.array(log2fc, dtype=float, copy=True)
+        fc[on] = np.inf
+        fc[off] = -np.inf
     reason = np.full((g, k), "", dtype=object)
     no_df = (np.asarray(df_residual) == 0)[:, None] & ~nan_fc
     reason[no_df] = "no residual df (too few observed samples for a variance)"

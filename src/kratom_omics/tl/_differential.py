@@ -129,7 +129,7 @@ def _fit_in_memory(
             y, design.matrix, weights=w, coef_names=design.columns, per_feature_cov=exact_se
         )
     cfit = contrasts_fit(fit, cmat, exact=exact_se)
-    summary = block_summary(fit, cfit, np.isfinite(y), masks)
+    summary = block_summary(fit, cfit, y, masks)
     del y
     gathered = {"sigma": fit.sigma.copy(), "df_residual": fit.df_residual, "amean": fit.amean}
     return ChunkStore.single(summary), gathered, cfit.cov_coefficients, block_info, wname

@@ -14,13 +14,15 @@ Every analysis (in memory or chunk by chunk on dask) runs the same steps:
    moderated t and p per block (keeping the p-values), then the top ``proportion / 2`` converted
    |t| of each block (a superset of the global top, from which ``tmixture.vector`` is computed
    exactly as on all features), then the FDR.
-3. **tables, per block** (:func:`table_blocks`): every column of the long table and of the F table,
-   block by block, handed to a sink: :func:`collect` (a DataFrame in memory) or
-   :func:`write_parquet` (results larger than memory).
+3. **tables, per block** (:func:`long_table`, :func:`f_table`): every column of the long table
+   and of the F table, block by block, written into a :class:`TableSink`: a :class:`FrameSink`
+   (a DataFrame in memory; the float columns of a block are computed straight into their rows of
+   the table, so a value is written once) or a :class:`ParquetSink` (results larger than memory).
 
-The moderated statistics of a block are computed once and reused while the same block is read
-again (:meth:`Moderation.tests`), so one block costs one pass. :func:`ebayes` and :func:`treat`
-are this orchestration on one block, returning the arrays of limma's ``MArrayLM``.
+The moderated statistics of a block are computed once (:meth:`Moderation.tests`): for a store in
+memory they are kept for every block, for a spilled store while the same block is read again.
+:func:`ebayes` and :func:`treat` are this orchestration on one block, returning the arrays of
+limma's ``MArrayLM``.
 
 Two hooks let other moderation methods run through the same steps: ``covariate`` (the prior
 variance trended on a numeric covariate, R's ``eBayes(trend = <numeric>)``) and
@@ -30,9 +32,11 @@ variance trended on a numeric covariate, R's ``eBayes(trend = <numeric>)``) and
 
 from __future__ import annotations
 
+import abc
+import contextlib
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,9 +44,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._files import atomic_path
-from ..._results import DETECTION_COLUMNS, TABLE_COLUMNS
+from ..._results import DETECTION_COLUMNS, F_COLUMNS, TABLE_COLUMNS
 from ...errors import DesignError, KratomOmicsError
-from .._detection import detection_counts, detection_from_counts
+from .._detection import complete_counts, detection_counts, detection_from_counts
 from .._multitest import adjust_pvalues
 from ._fit import ContrastFit, LinearFit, single_blas_thread
 from ._moderate import (
@@ -60,29 +64,35 @@ from ._moderate import (
     treat_tests,
 )
 from ._prior import posterior_var, squeeze_var
-from ._special import by_unique
+from ._special import by_unique, t_ppf
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     import pyarrow as pa
 
 __all__ = [
+    "F_FLOATS",
+    "LONG_FLOATS",
     "BlockTests",
     "ChunkStore",
     "EBayesResult",
+    "FrameSink",
     "Moderation",
+    "ParquetSink",
+    "TableSink",
     "VariancePrior",
     "block_summary",
-    "collect",
     "contrast_columns",
     "ebayes",
+    "f_table",
+    "long_table",
     "moderate",
     "require_residual_df",
     "run",
     "stored_prior",
-    "table_blocks",
+    "t_quantile_975",
+    "table_columns",
     "treat",
-    "write_parquet",
 ]
 
 FIT_KEYS: tuple[str, ...] = ("coef", "su", "sigma", "dfres")
@@ -136,7 +146,9 @@ def block_summary(
     fit, cfit
         ``lm_fit`` and ``contrasts_fit`` of the block.
     detected
-        Features x samples, True where a value was observed (None: detection unknown, no counts).
+        Features x samples: True where a value was observed, or the values themselves (NaN = not
+        observed); None: detection unknown, no counts. Not read when every feature of the block
+        was observed in every sample (``fit.n_obs``): the counts are then the side totals.
     masks
         Sample masks of side *a* and *b* of every contrast
         (:func:`~kratom_omics.tl._detection.side_masks`).
@@ -148,14 +160,22 @@ def block_summary(
     -------
     ``coef``, ``su`` (features x contrasts), ``sigma``, ``dfres``, ``amean``, ``n_obs``,
     ``det_a``, ``det_b`` (features x contrasts, -1 without sides), ``none`` (nothing detected);
-    ``fcoef``, ``fsu`` with ``f_cfit``. About ``6 + 4k`` numbers per feature.
+    ``fcoef``, ``fsu`` with ``f_cfit``. About ``6 + 4k`` numbers per feature. For a block with
+    every value observed ``det_a``, ``det_b`` and ``none`` are one row
+    (:func:`~kratom_omics.tl._detection.complete_counts`) that broadcasts over its features.
     """
     g = fit.sigma.shape[0]
+    n = fit.design.shape[0]
     if detected is None:
         det_a = np.full((g, len(masks)), -1, dtype=np.int32)
         det_b = det_a.copy()
         none = np.zeros(g, dtype=bool)
+    elif g > 0 and int(fit.n_obs.min()) == n:  # nothing missing: no per-feature counting
+        det_a, det_b = complete_counts(masks)
+        none = np.zeros(1, dtype=bool)
     else:
+        if detected.dtype != bool:
+            detected = np.isfinite(detected)
         det_a, det_b = detection_counts(detected, masks)
         none = np.asarray(~detected.any(axis=1))
     out = {
@@ -220,6 +240,12 @@ class ChunkStore:
             return {n: self._mem[i][n] for n in names}
         return {n: np.load(self.directory / f"{i:07d}_{n}.npy", allow_pickle=False) for n in names}
 
+    def drop(self, name: str) -> None:
+        """Forget the array ``name`` of every block held in memory (a spilled store keeps it)."""
+        if self.directory is None:
+            for arrays in self._mem.values():
+                arrays.pop(name, None)
+
     def has(self, name: str) -> bool:
         """Whether the blocks hold the array ``name`` (e.g. ``fcoef``)."""
         if not len(self):
@@ -259,6 +285,15 @@ class BlockTests:
     p: np.ndarray  # TREAT's p-values with lfc > 0
     s2_post: np.ndarray
     dfres: np.ndarray
+    _q975: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def q975(self) -> np.ndarray:
+        """``qt(0.975, df_total)`` of the block (for the confidence intervals), computed once."""
+        if self._q975 is None:
+            with np.errstate(invalid="ignore"):
+                self._q975 = t_quantile_975(self.df_total)
+        return self._q975
 
 
 def _part(value: Prior, sl: slice) -> Prior:
@@ -287,7 +322,24 @@ class Moderation:
     separate_f: bool = False
     b_statistic: bool = True
     fdr_info: dict[str, Any] = field(default_factory=dict)
-    _memo: tuple[int, BlockTests] | None = field(default=None, repr=False)
+    #: keep the tests of every block (a store in memory: about as much as the fit itself), not
+    #: only of the last one read (a spilled store: bounded memory, tests recomputed per pass)
+    keep_tests: bool = False
+    _memo: dict[int, BlockTests] = field(default_factory=dict, repr=False)
+
+    def release_long(self) -> None:
+        """The long table is written: forget what only it reads (the p-values of the kept tests,
+        the adjusted p-values, the t quantiles), before the F table is built."""
+        self.padj = np.empty((0, 0))
+        for bt in self._memo.values():
+            bt.p = np.empty((0, 0))
+            bt._q975 = None
+
+    @property
+    def fit_keys(self) -> tuple[str, ...]:
+        """The fit arrays a block's tests are read from (the residual sd only while the tests of
+        every block are not kept: :func:`run` drops it from a store in memory)."""
+        return tuple(k for k in FIT_KEYS if k != "sigma") if self.keep_tests else FIT_KEYS
 
     def post(self, sl: slice, c: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Posterior variances and residual df of one block, from its sigma and df.
@@ -304,15 +356,18 @@ class Moderation:
 
     def tests(self, i: int, sl: slice, c: Mapping[str, np.ndarray]) -> BlockTests:
         """Moderated t, total df, p (TREAT's with ``lfc > 0``) and posterior variances of block
-        ``i`` (computed once while the same block is read again)."""
-        if self._memo is not None and self._memo[0] == i:
-            return self._memo[1]
+        ``i``, computed once per block with ``keep_tests`` (else once while the same block is
+        read again)."""
+        if i in self._memo:
+            return self._memo[i]
         s2, dfres = self.post(sl, c)
         t, df_total, p = moderated_t(c["coef"], c["su"], s2, dfres, self.dfp[sl], self.df_cap)
         if self.lfc > 0:
             _, p = treat_tests(c["coef"], c["su"], s2, df_total, self.lfc)
         bt = BlockTests(t=t, df_total=df_total, p=p, s2_post=s2, dfres=dfres)
-        self._memo = (i, bt)
+        if not self.keep_tests:
+            self._memo.clear()
+        self._memo[i] = bt
         return bt
 
     def f_test(
@@ -447,6 +502,7 @@ def moderate(
         proportion=proportion,
         separate_f=separate_f,
         b_statistic=vp.b_statistic,
+        keep_tests=store.directory is None,
     )
     del vp
     gathered.pop("df_residual")
@@ -479,8 +535,9 @@ def moderate(
                 if ntarget[j] < 1:
                     continue
                 keep = ~np.isnan(bt.t[:, j])
-                tc = tmixture_convert(bt.t[keep, j], bt.df_total[keep], float(maxdf[j]))
-                o = tmixture_top(tc, min(ntarget[j], tc.size))
+                top = min(ntarget[j], int(keep.sum()))
+                tc = tmixture_convert(bt.t[keep, j], bt.df_total[keep], float(maxdf[j]), top=top)
+                o = tmixture_top(tc, top)
                 cand_t[j].append(tc[o])
                 cand_su[j].append(c["su"][keep, j][o])
         lim = tmixture_limits(m.s2_prior, stdev_coef_lim)
@@ -511,6 +568,13 @@ def moderate(
 # --------------------------------------------------------------------------------------------------
 
 
+#: float columns of the long table (written in place, block by block) and of the F table
+LONG_FLOATS: tuple[str, ...] = tuple(
+    c for c in (*TABLE_COLUMNS[2:], *DETECTION_COLUMNS) if c not in ("n_obs", "reason")
+)
+F_FLOATS: tuple[str, ...] = tuple(c for c in F_COLUMNS if c != "feature")
+
+
 def contrast_columns(
     coef: np.ndarray,
     su: np.ndarray,
@@ -522,38 +586,192 @@ def contrast_columns(
     df_total: np.ndarray,
     amean: np.ndarray,
     df_residual: np.ndarray,
-) -> dict[str, np.ndarray]:
+    *,
+    q975: np.ndarray | None = None,
+    out: Mapping[str, np.ndarray] | None = None,
+) -> Mapping[str, np.ndarray]:
     """The float columns of the long table for one contrast and a block of features.
 
     ``se = su * sqrt(s2_post)`` and the 95% confidence interval ``log2fc +- t_{0.975, df_total}
-    se`` (limma's ``topTable(confint=TRUE)``); the other columns are passed through.
+    se`` (limma's ``topTable(confint=TRUE)``); the other columns are passed through. ``q975``:
+    the quantiles ``t_{0.975, df_total}`` when already known (they are the same for every
+    contrast of a block). ``out``: arrays the columns are written into (no temporaries; the
+    mapping is returned) instead of a new dict of arrays.
     """
-    from scipy import stats
-
+    q = t_quantile_975(df_total) if q975 is None else q975
+    if out is None:
+        with np.errstate(invalid="ignore"):
+            se = su * np.sqrt(s2_post)
+        margin = se * q
+        return {
+            "log2fc": coef,
+            "se": se,
+            "ci_low": coef - margin,
+            "ci_high": coef + margin,
+            "mean_log2": amean,
+            "t": t,
+            "df_total": df_total,
+            "pvalue": pvalue,
+            "padj": padj,
+            "B": b,
+            "s2_post": s2_post,
+            "df_residual": df_residual,
+        }
     with np.errstate(invalid="ignore"):
-        q = by_unique(
-            lambda d: np.where(np.isinf(d), stats.norm.ppf(0.975), stats.t.ppf(0.975, d)),
-            df_total,
+        np.sqrt(s2_post, out=out["se"])
+    out["se"] *= su
+    margin = np.multiply(out["se"], q, out=out["ci_high"])
+    np.subtract(coef, margin, out=out["ci_low"])
+    np.add(coef, margin, out=out["ci_high"])
+    for name, value in (
+        ("log2fc", coef),
+        ("mean_log2", amean),
+        ("t", t),
+        ("df_total", df_total),
+        ("pvalue", pvalue),
+        ("padj", padj),
+        ("B", b),
+        ("s2_post", s2_post),
+        ("df_residual", df_residual),
+    ):
+        np.copyto(out[name], value)
+    return out
+
+
+def t_quantile_975(df_total: np.ndarray) -> np.ndarray:
+    """``qt(0.975, df_total)`` feature-wise (normal where df is infinite), once per distinct df;
+    one value broadcast (not a copy per feature) when every feature has the same df."""
+    df_total = np.asarray(df_total, dtype=float)
+    if df_total.size > 1 and df_total.min() == df_total.max():
+        return np.broadcast_to(t_ppf(0.975, df_total[:1]), df_total.shape)
+    return by_unique(lambda d: t_ppf(0.975, d), df_total)
+
+
+class TableSink(abc.ABC):
+    """Where the blocks of a result table go: the float columns of a block are written in place
+    into the arrays :meth:`floats` returns, the other columns handed to :meth:`commit`.
+
+    A column in ``commit`` is an array of the block's rows, an index slice (feature names) or a
+    scalar (the value of every row).
+    """
+
+    def __init__(self, columns: Sequence[str], floats: Sequence[str]) -> None:
+        self.columns = list(columns)
+        self.float_names = [c for c in self.columns if c in floats]
+        self.rows = 0
+
+    @abc.abstractmethod
+    def floats(self, n: int) -> dict[str, np.ndarray]:
+        """Writable arrays for the float columns of the next ``n`` rows."""
+
+    @abc.abstractmethod
+    def commit(self, floats: dict[str, np.ndarray], other: Block) -> None:
+        """The block is complete: its float columns are filled, ``other`` holds the rest."""
+
+
+class FrameSink(TableSink):
+    """A table of ``n_rows`` rows in memory, one preallocated array per dtype: the float columns
+    in one (columns x rows) array, the text columns in another, the integer ones in a third.
+
+    :meth:`frame` makes the DataFrame of these arrays without copying them: one block per dtype
+    (what pandas would consolidate a table into), so a copy of the table (``kom.get``) is one
+    copy per block, with nothing to merge.
+    """
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        floats: Sequence[str],
+        n_rows: int,
+        dtypes: Mapping[str, np.dtype],
+    ) -> None:
+        super().__init__(columns, floats)
+        self.n_rows = n_rows
+        others = [c for c in self.columns if c not in self.float_names]
+        kinds = {c: np.dtype(dtypes.get(c, np.dtype(object))) for c in others}
+        self._groups: dict[np.dtype, list[str]] = {np.dtype(float): list(self.float_names)}
+        for c in others:
+            self._groups.setdefault(kinds[c], []).append(c)
+        self._arrays = {
+            d: np.empty((len(cols), n_rows), dtype=d) for d, cols in self._groups.items()
+        }
+        self._where = {c: (d, i) for d, cols in self._groups.items() for i, c in enumerate(cols)}
+
+    def floats(self, n: int) -> dict[str, np.ndarray]:
+        rows = slice(self.rows, self.rows + n)
+        store = self._arrays[np.dtype(float)]
+        return {name: store[i, rows] for i, name in enumerate(self.float_names)}
+
+    def commit(self, floats: dict[str, np.ndarray], other: Block) -> None:
+        n = len(next(iter(floats.values()))) if floats else _length(other)
+        rows = slice(self.rows, self.rows + n)
+        for name, value in other.items():
+            dtype, i = self._where[name]
+            text = dtype.kind == "O" and np.ndim(value)
+            self._arrays[dtype][i, rows] = _object_column(value) if text else value
+        self.rows += n
+
+    def frame(self) -> pd.DataFrame:
+        """The DataFrame (the sink is empty afterwards)."""
+        import pandas as pd
+
+        if self.rows != self.n_rows:
+            raise KratomOmicsError(
+                f"the result blocks hold {self.rows} rows; expected {self.n_rows}."
+            )
+        parts = [
+            pd.DataFrame(self._arrays.pop(d).T, columns=cols, dtype=d, copy=False)
+            for d, cols in self._groups.items()
+            if cols
+        ]
+        # the blocks side by side, then the columns in the table's order: under copy-on-write
+        # pandas reorders by placing the blocks (views), not by copying them (pandas 3 always
+        # works so); the arrays belong to the table alone afterwards
+        cow = (
+            pd.option_context("mode.copy_on_write", True)
+            if int(pd.__version__.split(".")[0]) < 3
+            else contextlib.nullcontext()
         )
-        se = su * np.sqrt(s2_post)
-    margin = se * q
-    return {
-        "log2fc": coef,
-        "se": se,
-        "ci_low": coef - margin,
-        "ci_high": coef + margin,
-        "mean_log2": amean,
-        "t": t,
-        "df_total": df_total,
-        "pvalue": pvalue,
-        "padj": padj,
-        "B": b,
-        "s2_post": s2_post,
-        "df_residual": df_residual,
-    }
+        with cow:
+            table = pd.concat(parts, axis=1, copy=False)[self.columns]
+        del parts
+        return table
 
 
-def table_blocks(
+class ParquetSink(TableSink):
+    """A table written block by block to the parquet file ``path`` (:meth:`close` finishes it)."""
+
+    def __init__(self, columns: Sequence[str], floats: Sequence[str], path: Path) -> None:
+        super().__init__(columns, floats)
+        self.path = path
+        self._writer: Any = None
+
+    def floats(self, n: int) -> dict[str, np.ndarray]:
+        return {name: np.empty(n) for name in self.float_names}
+
+    def commit(self, floats: dict[str, np.ndarray], other: Block) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        n = len(next(iter(floats.values()))) if floats else _length(other)
+        cols = {**floats, **other}
+        table = pa.table({c: _arrow(cols[c], n) for c in self.columns})
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+        self._writer.write_table(table)
+        self.rows += n
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def _length(block: Block) -> int:
+    return next(len(v) for v in block.values() if np.ndim(v))
+
+
+def long_table(
+    sink: TableSink,
     store: ChunkStore,
     m: Moderation,
     names: Sequence[str],
@@ -561,86 +779,103 @@ def table_blocks(
     genes: pd.Index | None,
     sides: Sides,
     totals: tuple[np.ndarray, np.ndarray],
-) -> tuple[Iterator[Block], Iterator[Block], dict[str, int]]:
-    """Column blocks of the long table (contrast-major) and of the F table.
-
-    A block maps each column name to an array (``feature`` and ``gene``: a slice of the given
-    index, so Arrow-backed names stay Arrow strings on their way to parquet). Returns the two
-    iterators and a dict counting NA contrasts and on/off results, filled as the long-table blocks
-    are produced.
-    """
+) -> dict[str, int]:
+    """Write the long table (contrast-major: every feature of the first contrast, then the next)
+    into ``sink`` block by block; return the number of NA contrasts and of on/off results."""
     counts = {"na": 0, "onoff": 0}
-    k = len(names)
-    keys = (*FIT_KEYS, "amean", "n_obs", "det_a", "det_b", "none")
-    fkeys = (*FIT_KEYS, "fcoef", "fsu") if m.separate_f else FIT_KEYS
-
-    def long() -> Iterator[Block]:
-        for j in range(k):
-            for i in range(len(store)):
-                sl = store.slice(i)
-                c = store.get(i, keys)
-                bt = m.tests(i, sl, c)
-                t_out, b = m.contrast_t(bt, sl, c, j)
-                cols = contrast_columns(
-                    c["coef"][:, j],
-                    c["su"][:, j],
-                    t_out,
-                    bt.p[:, j],
-                    m.padj[j, sl],
-                    b,
-                    bt.s2_post,
-                    bt.df_total,
-                    c["amean"],
-                    bt.dfres,
-                )
-                det, fc = detection_from_counts(
-                    c["det_a"][:, [j]],
-                    c["det_b"][:, [j]],
-                    (totals[0][[j]], totals[1][[j]]),
-                    [sides[j]],
-                    c["coef"][:, [j]],
-                    bt.dfres,
-                    c["none"],
-                )
-                if j == 0:
-                    counts["na"] += int(np.isnan(c["coef"]).any(axis=1).sum())
-                counts["onoff"] += int(np.isinf(fc).sum())
-                cols["log2fc"] = fc[:, 0]
-                n = sl.stop - sl.start
-                block: Block = {
-                    "feature": var_names[sl],
-                    "contrast": np.full(n, names[j], dtype=object),
-                }
-                for name in TABLE_COLUMNS[2:]:
-                    block[name] = c["n_obs"] if name == "n_obs" else np.asarray(cols[name], float)
-                for name in DETECTION_COLUMNS:
-                    v = det[name][:, 0]
-                    block[name] = v if name == "reason" else v.astype(float)
-                if genes is not None:
-                    block["gene"] = genes[sl]
-                del cols, det, fc, t_out, b
-                yield block
-                del block  # one block's temporaries at a time
-
-    def ftable() -> Iterator[Block]:
+    keys = (*m.fit_keys, "amean", "n_obs", "det_a", "det_b", "none")
+    for j, name in enumerate(names):
         for i in range(len(store)):
             sl = store.slice(i)
-            c = store.get(i, fkeys)
+            n = sl.stop - sl.start
+            c = store.get(i, keys)
             bt = m.tests(i, sl, c)
-            fstat, df1, df2, p = m.f_test(bt, sl, c)
-            block: Block = {
-                "feature": var_names[sl],
-                "F": fstat,
-                "df1": np.full(fstat.size, float(df1)),
-                "df2": np.asarray(df2, dtype=float),
-                "pvalue": p,
-                "padj": m.f_padj[sl],
-            }
+            coef_j = c["coef"][:, [j]]
+            det, fc = detection_from_counts(
+                c["det_a"][:, [j]],
+                c["det_b"][:, [j]],
+                (totals[0][[j]], totals[1][[j]]),
+                [sides[j]],
+                coef_j,
+                bt.dfres,
+                c["none"],
+            )
+            if j == 0:
+                counts["na"] += int(np.isnan(c["coef"]).any(axis=1).sum())
+            if fc is not coef_j:  # on/off results were filled in
+                counts["onoff"] += int(np.isinf(fc).sum())
+            t_out, b = m.contrast_t(bt, sl, c, j)
+            floats = sink.floats(n)
+            contrast_columns(
+                c["coef"][:, j],
+                c["su"][:, j],
+                t_out,
+                bt.p[:, j],
+                m.padj[j, sl],
+                b,
+                bt.s2_post,
+                bt.df_total,
+                c["amean"],
+                bt.dfres,
+                q975=bt.q975,
+                out=floats,
+            )
+            floats["log2fc"][:] = fc[:, 0]
+            other: Block = {"feature": var_names[sl], "contrast": name, "n_obs": c["n_obs"]}
+            for col in DETECTION_COLUMNS:
+                v = det[col][:, 0]  # one value for the whole block, or one per feature
+                if col == "reason":
+                    other[col] = v if v.shape[0] == n else v[0]
+                else:
+                    floats[col][:] = v
             if genes is not None:
-                block["gene"] = genes[sl]
-            yield block
+                other["gene"] = genes[sl]
+            del det, fc, t_out, b, coef_j
+            sink.commit(floats, other)
+            del floats, other
+    return counts
 
-    return long(), ftable(), counts
+
+def f_table(
+    sink: TableSink, store: ChunkStore, m: Moderation, var_names: pd.Index, genes: pd.Index | None
+) -> None:
+    """Write the F table (one row per feature) into ``sink`` block by block."""
+    keys: tuple[str, ...] = ("fcoef", "fsu") if m.separate_f else ()
+    if not m.keep_tests:  # the tests of a block are computed again from its fit
+        keys = (*FIT_KEYS, *keys)
+    for i in range(len(store)):
+        sl = store.slice(i)
+        c = store.get(i, keys)
+        bt = m.tests(i, sl, c)
+        fstat, df1, df2, p = m.f_test(bt, sl, c)
+        floats = sink.floats(sl.stop - sl.start)
+        for name, value in (
+            ("F", fstat),
+            ("df1", float(df1)),
+            ("df2", df2),
+            ("pvalue", p),
+            ("padj", m.f_padj[sl]),
+        ):
+            floats[name][:] = value
+        other: Block = {"feature": var_names[sl]}
+        if genes is not None:
+            other["gene"] = genes[sl]
+        sink.commit(floats, other)
+
+
+def _release_long(store: ChunkStore, m: Moderation) -> None:
+    """Forget the arrays only the long table reads (the F table reads the kept tests, or the fit
+    of a spilled store again)."""
+    m.release_long()
+    if m.keep_tests:
+        for name in ("coef", "su", "amean", "n_obs", "det_a", "det_b", "none"):
+            store.drop(name)
+
+
+def table_columns(genes: pd.Index | None) -> tuple[list[str], list[str]]:
+    """Column names of the long table and of the F table (``gene`` last when known)."""
+    extra = ["gene"] if genes is not None else []
+    return [*TABLE_COLUMNS, *DETECTION_COLUMNS, *extra], [*F_COLUMNS, *extra]
 
 
 def _object_column(values: np.ndarray | pd.Index) -> np.ndarray:
@@ -652,51 +887,9 @@ def _object_column(values: np.ndarray | pd.Index) -> np.ndarray:
     return np.asarray(values, dtype=object)
 
 
-def collect(blocks: Iterator[Block], n_rows: int) -> pd.DataFrame:
-    """Concatenate column blocks into one DataFrame of ``n_rows`` rows.
-
-    The float columns are filled into one preallocated (columns x rows) array that the DataFrame
-    keeps without a copy; text columns become object columns.
-    """
-    import pandas as pd
-
-    order: list[str] = []
-    store = np.empty((0, n_rows))
-    fpos: dict[str, int] = {}
-    other: dict[str, np.ndarray] = {}
-    pos = 0
-    for block in blocks:
-        if not order:
-            order = list(block)
-            floats = [
-                k for k, v in block.items() if isinstance(v, np.ndarray) and v.dtype == np.float64
-            ]
-            fpos = {k: i for i, k in enumerate(floats)}
-            store = np.empty((len(floats), n_rows))
-            for k, v in block.items():
-                if k not in fpos:
-                    dtype = v.dtype if isinstance(v, np.ndarray) and v.dtype != object else object
-                    other[k] = np.empty(n_rows, dtype=dtype)
-        n = len(block[order[0]])
-        for k, v in block.items():
-            if k in fpos:
-                store[fpos[k], pos : pos + n] = v
-            else:
-                other[k][pos : pos + n] = _object_column(v) if other[k].dtype == object else v
-        pos += n
-    if pos != n_rows:
-        raise KratomOmicsError(f"the result blocks hold {pos} rows; expected {n_rows}.")
-    table = pd.DataFrame(store.T, columns=list(fpos), copy=False)
-    del store
-    for loc, name in enumerate(order):
-        if name in other:
-            table.insert(loc, name, other.pop(name))  # pandas copies: free each source at once
-    return table
-
-
-def _arrow(values: np.ndarray | pd.Index) -> pa.Array:
-    """One column of a block as an Arrow array (text as Arrow strings, without Python objects
-    for Arrow-backed names)."""
+def _arrow(values: Any, n: int) -> pa.Array:
+    """One column of a block as an Arrow array of ``n`` rows (text as Arrow strings, without
+    Python objects for Arrow-backed names; a scalar repeated)."""
     import pandas as pd
     import pyarrow as pa
 
@@ -704,35 +897,15 @@ def _arrow(values: np.ndarray | pd.Index) -> pa.Array:
         if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
             return pa.array(values.array).cast(pa.string())
         return pa.array(np.asarray(values.astype(str), dtype=object), type=pa.string())
+    if not np.ndim(values):
+        text = isinstance(values, str)
+        return pa.repeat(pa.scalar(values, type=pa.string() if text else None), n)
     if values.dtype == object:
         return pa.array(values, type=pa.string())
     return pa.array(values)
 
 
-def write_parquet(blocks: Iterator[Block], path: Path) -> int:
-    """Write column blocks to one parquet file atomically; return the number of rows."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rows = 0
-    try:
-        with atomic_path(path) as tmp:
-            writer = None
-            try:
-                for block in blocks:
-                    table = pa.table({k: _arrow(v) for k, v in block.items()})
-                    if writer is None:
-                        writer = pq.ParquetWriter(tmp, table.schema)
-                    writer.write_table(table)
-                    rows += table.num_rows
-            finally:
-                if writer is not None:
-                    writer.close()
-    except OSError as err:
-        raise KratomOmicsError(f"could not write {str(path)!r}: {err}") from err
-    return rows
-
-
+@single_blas_thread
 def run(
     store: ChunkStore,
     gathered: dict[str, np.ndarray],
@@ -777,7 +950,8 @@ def run(
         covariate=covariate,
         variance_prior=variance_prior,
     )
-    long_blocks, f_blocks, counts = table_blocks(store, m, names, var_names, genes, sides, totals)
+    if m.keep_tests:  # every block's tests are kept: the residual sd is not read again
+        store.drop("sigma")
     result: dict[str, Any] = {
         "df_prior": m.df_prior,
         "s2_prior": m.s2_prior,
@@ -785,13 +959,38 @@ def run(
         "fdr_info": m.fdr_info,
     }
     g = store.n_features
+    long_cols, f_cols = table_columns(genes)
     if out is None:
-        result["table"] = collect(long_blocks, g * len(names))
-        result["f_table"] = collect(f_blocks, g)
+        long_sink = FrameSink(long_cols, LONG_FLOATS, g * len(names), {"n_obs": np.dtype(np.int64)})
+        counts = long_table(long_sink, store, m, names, var_names, genes, sides, totals)
+        result["table"] = long_sink.frame()
+        del long_sink
+        _release_long(store, m)
+        f_sink = FrameSink(f_cols, F_FLOATS, g, {})
+        f_table(f_sink, store, m, var_names, genes)
+        result["f_table"] = f_sink.frame()
     else:
-        for part, blocks in (("table", long_blocks), ("f_table", f_blocks)):
-            write_parquet(blocks, out / f"{part}.parquet")
-            result[f"{part}_path"] = str(out / f"{part}.parquet")
+        for part, cols, floats in (
+            ("table", long_cols, LONG_FLOATS),
+            ("f_table", f_cols, F_FLOATS),
+        ):
+            path = out / f"{part}.parquet"
+            try:
+                with atomic_path(path) as tmp:
+                    sink = ParquetSink(cols, floats, tmp)
+                    try:
+                        if part == "table":
+                            counts = long_table(
+                                sink, store, m, names, var_names, genes, sides, totals
+                            )
+                            _release_long(store, m)
+                        else:
+                            f_table(sink, store, m, var_names, genes)
+                    finally:
+                        sink.close()
+            except OSError as err:
+                raise KratomOmicsError(f"could not write {str(path)!r}: {err}") from err
+            result[f"{part}_path"] = str(path)
     result["n_na"] = counts["na"]
     result["n_onoff"] = counts["onoff"]
     return result

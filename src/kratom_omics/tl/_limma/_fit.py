@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -40,10 +41,22 @@ def single_blas_thread(func: Callable[_P, _R]) -> Callable[_P, _R]:
 
     @functools.wraps(func)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with _one_blas_thread():
+        if getattr(_NESTED, "inside", False):  # in a decorated call of this thread already
             return func(*args, **kwargs)
+        with _one_blas_thread():
+            _NESTED.inside = True
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _NESTED.inside = False
 
     return wrapper
+
+
+#: the threadpoolctl controller, found once (finding the BLAS libraries of the process takes a
+#: few milliseconds, as long as a small fit)
+_BLAS: dict[str, Any] = {"controller": None}
+_NESTED = threading.local()
 
 
 def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
@@ -52,11 +65,13 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
     The products here are tall and skinny (features x few columns) and memory-bound; threaded BLAS
     only adds synchronisation (3-5x slower on shared machines).
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    if _BLAS["controller"] is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+            return contextlib.nullcontext()
+        _BLAS["controller"] = ThreadpoolController()
+    return _BLAS["controller"].limit(limits=1, user_api="blas")
 
 
 _QR_TOL = 1e-7  # LINPACK dqrdc2 tolerance used by R's lm.fit
@@ -188,9 +203,12 @@ def lm_fit(
     # AveExpr (mean of the observed values) and completeness, chunk by chunk to bound memory
     amean = np.empty(g)
     any_missing = False
+    # samples x features in C order when y is the transpose of an AnnData's X (the usual case):
+    # the complete-data steps then read contiguous memory
+    yt = y.T if y.flags.f_contiguous and not y.flags.c_contiguous else None
     for start in range(0, g, chunk_size):
         yc = y[start : start + chunk_size]
-        sums = yc.sum(axis=1)
+        sums = yc.sum(axis=1) if yt is None else yt[:, start : start + chunk_size].sum(axis=0)
         if np.all(np.isfinite(sums)):  # complete rows: plain means
             amean[start : start + chunk_size] = sums / n
             continue
@@ -233,6 +251,14 @@ def lm_fit(
         df = n - p
         for start in range(0, g, chunk_size):
             sl = slice(start, min(g, start + chunk_size))
+            if yt is not None and p:  # samples x features: the same steps, transposed
+                ytc = yt[:, sl] if sw is None else yt[:, sl] * sw[:, None]
+                bt = np.linalg.solve(r, q.T @ ytc)
+                coefs[sl] = bt.T
+                if df > 0:
+                    res = ytc - xw @ bt
+                    sigma[sl] = np.sqrt(np.sum(res**2, axis=0) / df)
+                continue
             yc = y[sl] if sw is None else y[sl] * sw
             qty = yc @ q
             b = np.linalg.solve(r, qty.T).T if p else np.zeros((yc.shape[0], 0))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from ...errors import DesignError
 from ._fit import cov2cor
@@ -36,13 +36,34 @@ __all__ = [
 ]
 
 
-def tmixture_convert(t: np.ndarray, df: np.ndarray, maxdf: float) -> np.ndarray:
-    """|t| of features with fewer df than ``maxdf`` turned into the t of equal tail area at maxdf."""
+def tmixture_convert(
+    t: np.ndarray, df: np.ndarray, maxdf: float, *, top: int | None = None
+) -> np.ndarray:
+    """|t| of features with fewer df than ``maxdf`` turned into the t of equal tail area at maxdf.
+
+    ``top``: only the ``top`` largest converted values are needed (limma's ``tmixture.vector``
+    keeps the top ``proportion / 2``): the conversion (a t quantile, the costly step) is made for
+    the features of smallest tail area only, all ties included, and the others are set to -1,
+    below every |t|. The largest ``top`` values are then exactly those of the full conversion.
+    """
     t = np.abs(t)
-    i = df < maxdf
-    if np.any(i):
-        logp = stats.t.logsf(t[i], df[i])
-        t[i] = t_isf(np.exp(logp), maxdf)
+    i = np.flatnonzero(df < maxdf)
+    if not i.size:
+        return t
+    ti, dfi = t[i], df[i]
+    # scipy.stats.t.logsf: log(sf) above the median (0), log1p(-cdf) at or below it
+    logp = np.empty(ti.shape)
+    pos = ti > 0
+    with np.errstate(divide="ignore"):
+        logp[pos] = np.log(special.stdtr(dfi[pos], -ti[pos]))
+        logp[~pos] = np.log1p(-special.stdtr(dfi[~pos], ti[~pos]))
+    if top is not None and top < i.size:
+        # the converted t falls with the tail area: the smallest areas give the largest t
+        kth = np.partition(logp, top - 1)[top - 1]
+        keep = logp <= kth
+        t[i[~keep]] = -1.0
+        i, logp = i[keep], logp[keep]
+    t[i] = t_isf(np.exp(logp), maxdf)
     return t
 
 
@@ -113,7 +134,8 @@ def moderated_t(
     with np.errstate(invalid="ignore", divide="ignore"):
         t = coef / su / np.sqrt(s2_post)[:, None]
     df_total = np.minimum(dfres + dfp, df_cap)
-    p = 2 * t_sf(np.abs(t), df_total[:, None])
+    p = t_sf(np.abs(t), df_total[:, None])
+    p *= 2
     return t, df_total, p
 
 
@@ -142,7 +164,12 @@ def lods(
 ) -> np.ndarray:
     """limma's B statistic (log-odds of differential abundance), feature-wise."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = (su**2 + var_prior[None, :]) / su**2
+        # limma's formula, evaluated in place (the same operations in the same order, with one
+        # or two temporaries of the block's size instead of six)
+        su2 = su**2
+        r = su2 + var_prior[None, :]
+        r /= su2  # r = (su^2 + var_prior) / su^2
+        del su2
         t2 = t**2
         dft = df_total[:, None]
         infdf = dfp > 1e6
@@ -155,9 +182,20 @@ def lods(
                     / 2
                     * np.log((t2[fin] + dft[fin]) / (t2[fin] / r[fin] + dft[fin]))
                 )
+            del t2
         else:
-            kernel = (1 + dft) / 2 * np.log((t2 + dft) / (t2 / r + dft))
-        return math.log(proportion / (1 - proportion)) - np.log(r) / 2 + kernel
+            kernel = t2 + dft
+            t2 /= r
+            t2 += dft
+            kernel /= t2  # (t2 + dft) / (t2 / r + dft)
+            del t2
+            np.log(kernel, out=kernel)
+            kernel *= (1 + dft) / 2
+        np.log(r, out=r)
+        r /= 2
+        np.subtract(math.log(proportion / (1 - proportion)), r, out=r)
+        r += kernel
+        return r
 
 
 def f_statistic(

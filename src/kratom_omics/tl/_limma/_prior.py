@@ -16,7 +16,7 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import special
 
 from ..._smooth import choose_lowess_span, loess_fit, ns_basis
 from ...errors import DesignError, KratomOmicsWarning
@@ -172,6 +172,8 @@ def _gauss_uniform(n: int = 128) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _rank_avg(x: np.ndarray) -> np.ndarray:
+    from scipy import stats
+
     return np.asarray(stats.rankdata(x, method="average"), dtype=float)
 
 
@@ -281,7 +283,7 @@ def fit_f_dist_robustly(
         ztc = ztrend + zwmean - mom_inf[0]
         s20 = np.exp(ztc)
         fstat = np.exp(z - ztc)
-        tailp = stats.chi2.sf(fstat * d1, d1)
+        tailp = special.chdtrc(d1, fstat * d1)  # scipy.stats.chi2.sf
         r = _rank_avg(fstat)
         emp = (n - r + 0.5) / n
         pno = np.minimum(tailp / emp, 1)
@@ -450,6 +452,8 @@ def fit_f_dist_unequal_df1(
             terms_sum(d2, d2s20, slice(s, s + _LOGLIK_BLOCK)) for s in range(0, n, _LOGLIK_BLOCK)
         )
         return -2 * total
+
+    from scipy import optimize
 
     par = optimize.fminbound(minus_twice_loglik, 0.5, 0.9998, xtol=_EPS**0.25)
     d2 = float(par) / (1 - float(par))

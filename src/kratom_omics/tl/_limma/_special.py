@@ -1,7 +1,9 @@
 """Special functions and distribution tails of the limma engine (R's ``pt``, ``pf`` and friends).
 
 Element-wise over features; ``df2 = inf`` (an infinite prior df) gives the chi-square/normal limit,
-as in R.
+as in R. The tails on the per-feature path call :mod:`scipy.special` directly (no argument
+checking, and no import of :mod:`scipy.stats`, which takes longer than the rest of the engine on a
+command line); :mod:`scipy.stats` is imported only by the log-scale and robust variants.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 __all__ = [
     "by_unique",
@@ -22,6 +24,7 @@ __all__ = [
     "f_sf",
     "logmdigamma",
     "t_isf",
+    "t_ppf",
     "t_sf",
     "trigamma",
     "trigamma_inverse",
@@ -109,6 +112,8 @@ def f_sf(
         out[fin] = special.fdtrc(df1[fin], df2[fin], f[fin])
         out[inf] = special.chdtrc(df1[inf], f[inf] * df1[inf])
         return out
+    from scipy import stats
+
     if np.any(fin):
         out[fin] = stats.f.logsf(f[fin], df1[fin], df2[fin])
     if np.any(inf):
@@ -119,6 +124,8 @@ def f_sf(
 def f_cdf(
     f: np.ndarray, df1: float | np.ndarray, df2: float | np.ndarray, *, log: bool = False
 ) -> np.ndarray:
+    from scipy import stats
+
     f = np.asarray(f, dtype=float)
     f, df1, df2 = np.broadcast_arrays(f, np.asarray(df1, float), np.asarray(df2, float))
     out = np.empty(f.shape)
@@ -134,18 +141,24 @@ def f_cdf(
 
 
 def f_ppf(p: np.ndarray, df1: float, df2: float) -> np.ndarray:
+    from scipy import stats
+
     if np.isinf(df2):
         return np.asarray(stats.chi2.ppf(p, df1) / df1)
     return np.asarray(stats.f.ppf(p, df1, df2))
 
 
 def f_isf(p: np.ndarray, df1: float, df2: float) -> np.ndarray:
+    from scipy import stats
+
     if np.isinf(df2):
         return np.asarray(stats.chi2.isf(p, df1) / df1)
     return np.asarray(stats.f.isf(p, df1, df2))
 
 
 def f_pdf(x: np.ndarray, df1: float, df2: float) -> np.ndarray:
+    from scipy import stats
+
     if np.isinf(df2):
         return np.asarray(stats.chi2.pdf(x * df1, df1) * df1)
     return np.asarray(stats.f.pdf(x, df1, df2))
@@ -153,7 +166,11 @@ def f_pdf(x: np.ndarray, df1: float, df2: float) -> np.ndarray:
 
 def t_sf(t: np.ndarray, df: np.ndarray) -> np.ndarray:
     """Upper tail of Student's t allowing infinite df (normal); NaN stays NaN."""
-    t, df = np.broadcast_arrays(np.asarray(t, float), np.asarray(df, float))
+    t, df = np.asarray(t, float), np.asarray(df, float)
+    if not np.isinf(df).any():  # the usual case: no broadcast copies of df
+        with np.errstate(invalid="ignore"):
+            return np.asarray(special.stdtr(df, -t))
+    t, df = np.broadcast_arrays(t, df)
     with np.errstate(invalid="ignore"):
         out = special.stdtr(np.where(np.isinf(df), 1.0, df), -t)
     inf = np.isinf(df)
@@ -190,6 +207,25 @@ def trigamma(x: np.ndarray) -> np.ndarray:
 
 
 def t_isf(p: np.ndarray, df: float) -> np.ndarray:
-    if np.isinf(df):
-        return np.asarray(stats.norm.isf(p))
-    return np.asarray(stats.t.isf(p, df))
+    """Upper-tail quantile of Student's t (``qt(p, df, lower.tail = FALSE)``); normal for infinite df.
+
+    The values of ``scipy.stats.t.isf`` and ``norm.isf`` (``inf`` at 0, ``-inf`` at 1), from the
+    special functions without the distribution objects' argument checking.
+    """
+    p = np.asarray(p, dtype=float)
+    with np.errstate(invalid="ignore"):
+        q = -special.ndtri(p) if np.isinf(df) else -special.stdtrit(df, p)
+    return np.where(p == 0, np.inf, np.where(p == 1, -np.inf, q))
+
+
+def t_ppf(p: float, df: np.ndarray) -> np.ndarray:
+    """Quantile ``p`` of Student's t for every df (``qt(p, df)``); normal where df is infinite.
+
+    The values of ``scipy.stats.t.ppf`` and ``norm.ppf`` for ``0 < p < 1``, from the special
+    functions without the distribution objects' argument checking.
+    """
+    df = np.asarray(df, dtype=float)
+    inf = np.isinf(df)
+    with np.errstate(invalid="ignore"):
+        out = special.stdtrit(np.where(inf, 1.0, df), p)
+    return np.where(inf, special.ndtri(p), out)

@@ -32,7 +32,7 @@ import logging
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import special
 
 from ...errors import DesignError
 from .._limma import LinearFit, lm_fit, squeeze_var
@@ -50,7 +50,7 @@ logger = logging.getLogger("kratom_omics")
 MIN_MISSING = 20
 MIN_FEATURES_WITH_MISSING = 10
 _NODES = np.linspace(-8.0, 8.0, 321)  # quadrature grid in standard deviations
-_NODE_W = stats.norm.pdf(_NODES)
+_NODE_W = np.exp(-0.5 * _NODES**2) / np.sqrt(2.0 * np.pi)  # the standard normal density
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +110,8 @@ def fit_detection_curve(
     (fewer than 20, or fewer than 10 features with one) or when detection does not rise with
     intensity (slope <= 0: the missing values look random).
     """
+    from scipy import optimize
+
     y = np.asarray(y, dtype=float)
     detected = np.isfinite(y)
     det = detected.sum(axis=1).astype(float)
