@@ -318,3 +318,29 @@ def test_real_xlsx_with_two_sheets(sheet):
     expected = forms.iloc[:, ratio_cols].astype(float).replace(0, np.nan)
     np.testing.assert_allclose(np.nansum(a.X, axis=1), expected.sum().to_numpy(), rtol=1e-12)
     assert int(np.isnan(a.X).sum()) == int(expected.isna().sum().sum())
+
+
+def test_load_command_reads_the_sheet_named_by_sheet_flag(tmp_path, capsys):
+    from kratom_omics.cli import main
+
+    rows = _text_rows(DATA / "histone_ratios.xls")
+    other = [r[:] for r in rows]
+    other[0] = [c.replace("RatCtl01", "RatCtl09") for c in other[0]]
+    path = _write_xlsx(tmp_path / "epi.xlsx", {"batch1": rows, "batch2": other})
+    for i, sheet in enumerate(("batch2", "1")):
+        out = tmp_path / f"o{i}.h5ad"
+        assert main(["load", str(path), str(out), "--sheet", sheet]) == 0
+        assert list(ad.read_h5ad(out).obs_names) == ["RatCtl09", "RatCtl02", "RatWd01"]
+    capsys.readouterr()
+    assert main(["load", str(path), str(tmp_path / "x.h5ad"), "--sheet", "batch3"]) == 1
+    err = capsys.readouterr().err
+    assert "--sheet batch3 is not a sheet of" in err
+    assert not (tmp_path / "x.h5ad").exists()
+    text = DATA / "histone_ratios.xls"  # EpiProfile's text table (named .xls by the tool)
+    assert main(["load", str(text), str(tmp_path / "y.h5ad"), "--sheet", "batch2"]) == 1
+    assert "the file is text, not a workbook; leave --sheet unset" in capsys.readouterr().err
+    adata = kom.datasets.simulate("protein", seed=4, n_features=20, n_per_phase=2)
+    kom.datasets.write_maxquant(adata, tmp_path / "proteinGroups.txt")
+    pg = str(tmp_path / "proteinGroups.txt")
+    assert main(["load", pg, str(tmp_path / "z.h5ad"), "--sheet", "1"]) == 1
+    assert "proteinGroups.txt: --sheet does not apply to a MaxQuant file" in capsys.readouterr().err

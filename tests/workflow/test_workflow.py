@@ -358,3 +358,21 @@ def test_workflow_passes_the_moderation_method(tmp_path) -> None:
     assert "'edgeR' is not one of ['limma', 'count_trend', 'deqms', 'dpc']" in (
         proc.stdout + proc.stderr
     )
+
+
+def test_workflow_passes_the_workbook_sheet(tmp_path) -> None:
+    """modalities.<name>.sheet (an EpiProfile workbook's sheet) reaches `load --sheet`, quoted."""
+    work = project_copy(tmp_path)
+    cfg = work / "config" / "config.yaml"
+    text = cfg.read_text()
+    assert "    format: epiprofile\n" in text
+    cfg.write_text(
+        text.replace("    format: epiprofile\n", "    format: epiprofile\n    sheet: batch 2\n")
+    )
+    out = snakemake(work, "-n", "-p", "--cores", "2").stdout
+    assert out.count("--sheet 'batch 2'") == 1
+    cfg.write_text(
+        text.replace("    format: epiprofile\n", "    format: epiprofile\n    sheet: 1\n")
+    )
+    out = snakemake(work, "-n", "-p", "--cores", "2").stdout
+    assert out.count("--sheet 1 ") == 1

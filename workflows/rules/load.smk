@@ -14,6 +14,11 @@ rule load:
         quantity=lambda w: (
             f"--quantity {q(modality_config(w)['quantity'])}" if modality_config(w).get("quantity") else ""
         ),
+        sheet=lambda w: (
+            f"--sheet {q(str(modality_config(w)['sheet']))}"
+            if modality_config(w).get("sheet") not in (None, "")
+            else ""
+        ),
         samples=samples_flags(),
         join=JOIN,
     conda:
@@ -25,5 +30,5 @@ rule load:
         mem_mb=4000,
         runtime=20,
     shell:
-        "kratom-omics load {input.data:q} {output:q} --format {params.format:q} {params.quantity} "
+        "kratom-omics load {input.data:q} {output:q} --format {params.format:q} {params.quantity} {params.sheet} "
         "{params.tracks} {params.samples} --join {params.join:q} 2> {log:q}"

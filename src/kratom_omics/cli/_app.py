@@ -382,6 +382,13 @@ def load_cmd(
             help="bigWig: the mark the tracks hold (e.g. H3K9ac); default: the sheet's mark column."
         ),
     ] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option(
+            help="EpiProfile saved as a workbook (.xlsx/.xls): the sheet to read, by name or "
+            "0-based position (default: the first)."
+        ),
+    ] = None,
 ) -> None:
     """Read a tool output (MaxQuant, DIA-NN, FragPipe, Spectronaut, AlphaPept, mzTab, EpiProfile,
     densitometry, featureCounts, bigWig tracks, generic table) into .h5ad with the sample sheet
@@ -405,7 +412,9 @@ def load_cmd(
         "max_distance": max_distance,
         "mark": mark,
     }
-    options = {k: v for k, v in tracks.items() if v is not None}
+    options: dict[str, object] = {k: v for k, v in tracks.items() if v is not None}
+    if sheet is not None:
+        options["sheet"] = int(sheet) if sheet.isdigit() else sheet
     if (
         format.lower() == "bigwig"
         and samples is None

@@ -134,7 +134,9 @@ def _read_rows(
         return rows, kind, source
     if sheet not in (None, 0):
         raise InputFormatError(
-            f"{path}: sheet={sheet!r} but the file is text, not a workbook; leave sheet unset."
+            f"{path}: sheet={sheet!r} but the file is text, not a workbook; leave sheet unset.",
+            cli=f"{path}: --sheet {sheet} but the file is text, not a workbook; leave --sheet "
+            "unset.",
         )
     tf = open_text(path, what="EpiProfile table", encoding=encoding)
     lines = list(tf.lines())

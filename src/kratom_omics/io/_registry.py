@@ -222,9 +222,11 @@ def _options(fmt: Format, options: dict[str, Any], source: str) -> dict[str, Any
                 )
     unknown = sorted(set(options) - accepted)
     if unknown:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
         raise KeyNotFoundError(
-            f"option(s) {unknown} are not options of the {fmt.label} reader; it takes "
-            f"{sorted(accepted - {'phases', 'join'})}."
+            f"{source}: option(s) {unknown} are not options of the {fmt.label} reader; it takes "
+            f"{sorted(accepted - {'phases', 'join'})}.",
+            cli=f"{source}: {flags} does not apply to a {fmt.label} file; leave it out.",
         )
     return {k: v for k, v in options.items() if v is not None or k not in ("quantity", "encoding")}
 
