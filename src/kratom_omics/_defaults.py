@@ -30,7 +30,9 @@ class PreprocessDefaults:
     pseudocount: float = 0.0
     min_valid: float = 0.7
     valid_mode: Literal["total", "each_group", "any_group"] = "any_group"
-    normalize: Literal["median", "quantile", "none"] = "median"
+    normalize: Literal[
+        "median", "quantile", "none", "reference_sample", "reference_feature", "irs"
+    ] = "median"
     impute: Literal["none", "downshift", "minprob", "knn", "mixed"] = "none"
     track_normalization: Literal["total", "track", "spikein", "none"] = "total"
     groupby: str = "phase"

@@ -69,3 +69,41 @@ def test_recipe_logit_for_histone_ratios():
 def test_recipe_rejects_unknown_transform(loaded):
     with pytest.raises(InputFormatError, match="transform='ln'"):
         kom.pp.recipe(loaded, transform="ln", copy=True)  # type: ignore[arg-type]
+
+
+def test_recipe_irs_is_median_then_internal_reference_scaling(tmp_path, capsys):
+    """A TMT experiment across plexes: normalize='irs' is IRS's sample loading (median), then
+    the reference scaling on the named channel; the command line does the same."""
+    import anndata as ad
+
+    from kratom_omics.cli import main
+
+    sim = kom.datasets.simulate("protein", seed=4, n_features=60, n_per_phase=6)
+    kom.datasets.write_maxquant_tmt(sim, tmp_path / "pg.txt", plex_sd=1.0, seed=1)
+    loaded = kom.io.read(tmp_path / "pg.txt")
+    by_hand = loaded.copy()
+    kom.pp.remove_flagged(by_hand)
+    kom.pp.log2(by_hand)
+    kom.pp.normalize(by_hand, method="median")
+    kom.pp.normalize(by_hand, method="irs", reference=10)
+    got = kom.pp.recipe(loaded, min_valid=0, normalize="irs", reference=10, copy=True)
+    np.testing.assert_array_equal(got.X, by_hand.X)
+    loaded.write_h5ad(tmp_path / "loaded.h5ad")
+    out = tmp_path / "pre.h5ad"
+    args = ["preprocess", str(tmp_path / "loaded.h5ad"), str(out), "--min-valid", "0"]
+    assert main([*args, "--normalize", "irs", "--reference", "10"]) == 0
+    np.testing.assert_array_equal(ad.read_h5ad(out).X, by_hand.X)
+    capsys.readouterr()
+    assert main([*args, "--normalize", "irs"]) == 1
+    assert "error: --normalize irs needs --reference: the reference channel of every plex" in (
+        capsys.readouterr().err
+    )
+
+
+def test_recipe_checks_the_reference_before_any_step(loaded):
+    before = loaded.X.copy()
+    with pytest.raises(InputFormatError, match=r"normalize\(method='irs'\) needs reference="):
+        kom.pp.recipe(loaded, normalize="irs")
+    with pytest.raises(InputFormatError, match=r"does not use reference='pool'"):
+        kom.pp.recipe(loaded, normalize="median", reference="pool")
+    np.testing.assert_array_equal(loaded.X, before)  # nothing was done

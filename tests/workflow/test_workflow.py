@@ -376,3 +376,40 @@ def test_workflow_passes_the_workbook_sheet(tmp_path) -> None:
     )
     out = snakemake(work, "-n", "-p", "--cores", "2").stdout
     assert out.count("--sheet 1 ") == 1
+
+
+def test_workflow_normalises_isobaric_plexes_with_irs(tmp_path) -> None:
+    """preprocess.normalize: irs with its reference channel reaches `preprocess --reference`;
+    without a reference, or with one the method does not use, the configuration is refused in its
+    own words before any job."""
+    work = project_copy(tmp_path)
+    cfg = work / "config" / "config.yaml"
+    text = cfg.read_text()
+    assert "      normalize: median\n" in text
+    cfg.write_text(
+        text.replace(
+            "      normalize: median\n", "      normalize: irs\n      reference: [TMT131, pool 2]\n"
+        )
+    )
+    out = snakemake(work, "-n", "-p", "--cores", "2").stdout
+    assert (
+        out.count(
+            "--normalize irs --impute none --track-normalization total --reference 'TMT131,pool 2'"
+        )
+        == 1
+    )
+    cfg.write_text(text.replace("      normalize: median\n", "      normalize: irs\n"))
+    proc = snakemake(work, "-n", "--cores", "1", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert (
+        "modalities.protein.preprocess: normalize: irs needs reference: the reference channel"
+        in out
+    )
+    cfg.write_text(
+        text.replace("      normalize: median\n", "      normalize: median\n      reference: 10\n")
+    )
+    proc = snakemake(work, "-n", "--cores", "1", check=False)
+    out = proc.stdout + proc.stderr
+    assert "modalities.protein.preprocess: reference is used by normalize: reference_sample" in out
+    assert "Traceback" not in out

@@ -102,6 +102,15 @@ for _name in MODALITIES:
 CHECK_MAX_BYTES = 256 * 2**20
 
 
+#: the normalisations that need preprocess.reference, and what it names for each
+NORMALIZE_REFERENCE = {
+    "reference_sample": "the reference sample(s), e.g. reference: pool_1",
+    "reference_feature": "the reference feature(s), e.g. reference: [Gapdh, Actb]",
+    "irs": "the reference channel of every plex (e.g. reference: 10 or TMT131) or the reference "
+    "sample(s)",
+}
+
+
 def config_problems():
     """Everything wrong between the configuration, the sample sheet and the inputs, found before
     any job runs: inputs that do not exist, samples on one side only (each local input is read
@@ -133,6 +142,18 @@ def config_problems():
                     + f" (the columns of {SAMPLE_SHEET})"
                 )
     for name, mod in config["modalities"].items():
+        pp = mod.get("preprocess", {})
+        method, reference = pp.get("normalize", PREPROCESS.normalize), pp.get("reference")
+        if method in NORMALIZE_REFERENCE and reference in (None, "", []):
+            problems.append(
+                f"modalities.{name}.preprocess: normalize: {method} needs reference: "
+                f"{NORMALIZE_REFERENCE[method]}."
+            )
+        elif method not in NORMALIZE_REFERENCE and reference not in (None, "", []):
+            problems.append(
+                f"modalities.{name}.preprocess: reference is used by normalize: "
+                f"{', '.join(NORMALIZE_REFERENCE)}, not by normalize: {method}; remove it."
+            )
         if mod.get("regions") and not is_tracks(mod):
             problems.append(
                 f"modalities.{name}: regions is for signal tracks (format: bigwig), not for format: "
@@ -279,6 +300,10 @@ def preprocess_flags(wildcards):
     flags = ["--remove-flagged" if pp["remove_flagged"] else "--no-remove-flagged"]
     for key in PREPROCESS_OPTIONS[1:]:
         flags.append(f"--{key.replace('_', '-')} {q(pp[key])}")
+    reference = pp.get("reference")
+    if reference not in (None, "", []):
+        names = reference if isinstance(reference, list) else [reference]
+        flags.append(f"--reference {q(','.join(str(r) for r in names))}")
     return " ".join(flags)
 
 

@@ -42,7 +42,21 @@ _MinValidOpt = Annotated[
     float, typer.Option(help="Minimum valid values: number (>=1) or fraction.")
 ]
 _ValidModeOpt = Annotated[str, typer.Option(help="total, each_group or any_group.")]
-_NormalizeOpt = Annotated[str, typer.Option(help="median, quantile or none.")]
+_NormalizeOpt = Annotated[
+    str,
+    typer.Option(
+        help="median, quantile, none, reference_sample, reference_feature or irs (isobaric "
+        "plexes: median, then internal reference scaling); the last three need --reference."
+    ),
+]
+_ReferenceOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="--normalize reference_sample: sample name(s); reference_feature: feature name(s); "
+        "irs: the reference channel of every plex (e.g. 10 or TMT131) or the reference sample(s). "
+        "Comma-separated."
+    ),
+]
 _ImputeOpt = Annotated[str, typer.Option(help="none, downshift, minprob, knn or mixed.")]
 _TrackNormOpt = Annotated[
     str,
@@ -437,6 +451,13 @@ def load_cmd(
     logger.info("loaded %s: %d samples x %d features -> %s", data, adata.n_obs, adata.n_vars, out)
 
 
+def _references(text: str | None) -> list[str | int] | None:
+    """``--reference a,b`` as names; a channel number (digits) as a number."""
+    if text is None:
+        return None
+    return [int(r) if r.strip().isdigit() else r.strip() for r in text.split(",") if r.strip()]
+
+
 @command("preprocess")
 def preprocess_cmd(
     data: Annotated[Path, typer.Argument(help="Input .h5ad (as loaded).")],
@@ -447,6 +468,7 @@ def preprocess_cmd(
     min_valid: _MinValidOpt = PREPROCESS.min_valid,
     valid_mode: _ValidModeOpt = PREPROCESS.valid_mode,
     normalize: _NormalizeOpt = PREPROCESS.normalize,
+    reference: _ReferenceOpt = None,
     impute: _ImputeOpt = PREPROCESS.impute,
     track_normalization: _TrackNormOpt = PREPROCESS.track_normalization,
     groupby: _GroupbyOpt = PREPROCESS.groupby,
@@ -466,6 +488,7 @@ def preprocess_cmd(
         min_valid=min_valid,
         valid_mode=valid_mode,  # type: ignore[arg-type]
         normalize=normalize,  # type: ignore[arg-type]
+        reference=_references(reference),
         impute=impute,  # type: ignore[arg-type]
         track_normalization=track_normalization,  # type: ignore[arg-type]
         groupby=groupby,

@@ -169,36 +169,7 @@ def normalize(
     DesignError
         A sample shares no observed feature with the reference.
     """
-    if method not in _METHODS:
-        raise InputFormatError(
-            did_you_mean(str(method), _METHODS, what="normalize: method").replace(
-                "is not available", "is not a normalisation method"
-            )
-        )
-    refs = (
-        [str(reference)]
-        if isinstance(reference, int)
-        else as_name_list(None if reference is None else [str(r) for r in reference])
-        if not isinstance(reference, str)
-        else [reference]
-    )
-    if method == "irs" and not refs:
-        raise InputFormatError(
-            "normalize(method='irs') needs reference= the reference channel of every plex (e.g. "
-            "reference='TMT131' or reference=10) or the reference sample(s) by name."
-        )
-    if method in ("reference_sample", "reference_feature") and not refs:
-        what = (
-            "sample name(s), e.g. reference='pool_1'"
-            if method == "reference_sample"
-            else ("feature name(s), e.g. reference=['Gapdh', 'Actb'] or reference='H3'")
-        )
-        raise InputFormatError(f"normalize(method={method!r}) needs reference= {what}.")
-    if refs and method not in ("reference_sample", "reference_feature", "irs"):
-        raise InputFormatError(
-            f"normalize(method={method!r}) does not use reference={reference!r}; use "
-            "method='reference_sample', 'reference_feature' or 'irs', or drop reference."
-        )
+    refs = check_method(method, reference)
     log_scale = is_log2(adata, None, scale)
     x = get_matrix(adata)
     offsets: np.ndarray | None = None
@@ -412,3 +383,46 @@ def _irs(
     )
     table = pd.DataFrame(offsets.T, index=adata.var_names.copy(), columns=plexes)
     return new, table
+
+
+def check_method(method: str, reference: str | int | Sequence[str | int] | None) -> list[str]:
+    """The reference names of ``normalize(method=..., reference=...)``, checked: an unknown method,
+    a missing reference (for the reference and IRS methods) or an unneeded one is an error."""
+    if method not in _METHODS:
+        raise InputFormatError(
+            did_you_mean(str(method), _METHODS, what="normalize: method").replace(
+                "is not available", "is not a normalisation method"
+            )
+        )
+    refs = (
+        [str(reference)]
+        if isinstance(reference, int)
+        else as_name_list(None if reference is None else [str(r) for r in reference])
+        if not isinstance(reference, str)
+        else [reference]
+    )
+    if method == "irs" and not refs:
+        raise InputFormatError(
+            "normalize(method='irs') needs reference= the reference channel of every plex (e.g. "
+            "reference='TMT131' or reference=10) or the reference sample(s) by name.",
+            cli="--normalize irs needs --reference: the reference channel of every plex (e.g. "
+            "--reference 10 or --reference TMT131) or the reference sample(s) by name.",
+        )
+    if method in ("reference_sample", "reference_feature") and not refs:
+        if method == "reference_sample":
+            what, example = "sample name(s)", ("reference='pool_1'", "--reference pool_1")
+        else:
+            what = "feature name(s)"
+            example = ("reference=['Gapdh', 'Actb']", "--reference Gapdh,Actb")
+        raise InputFormatError(
+            f"normalize(method={method!r}) needs reference= {what}, e.g. {example[0]}.",
+            cli=f"--normalize {method} needs --reference: {what}, e.g. {example[1]}.",
+        )
+    if refs and method not in ("reference_sample", "reference_feature", "irs"):
+        raise InputFormatError(
+            f"normalize(method={method!r}) does not use reference={reference!r}; use "
+            "method='reference_sample', 'reference_feature' or 'irs', or drop reference.",
+            cli=f"--normalize {method} does not use --reference; use --normalize "
+            "reference_sample, reference_feature or irs, or drop --reference.",
+        )
+    return refs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from .._core import track_info
@@ -13,6 +14,7 @@ from ._filter import filter_valid
 from ._filter import remove_flagged as remove_flagged_features
 from ._histone import histone_transform
 from ._impute import impute as impute_values
+from ._normalize import check_method
 from ._normalize import normalize as normalize_values
 from ._tracks import normalize_tracks
 from ._transform import log2
@@ -43,7 +45,10 @@ def recipe(
     pseudocount: float = PREPROCESS.pseudocount,
     min_valid: float = PREPROCESS.min_valid,
     valid_mode: Literal["total", "each_group", "any_group"] = PREPROCESS.valid_mode,
-    normalize: Literal["median", "quantile", "none"] = PREPROCESS.normalize,
+    normalize: Literal[
+        "median", "quantile", "none", "reference_sample", "reference_feature", "irs"
+    ] = PREPROCESS.normalize,
+    reference: str | int | Sequence[str | int] | None = None,
     impute: Literal["none", "downshift", "minprob", "knn", "mixed"] = PREPROCESS.impute,
     track_normalization: Literal[
         "total", "track", "spikein", "none"
@@ -59,7 +64,9 @@ def recipe(
     2. :func:`filter_valid` with ``min_valid`` and ``valid_mode`` over ``groupby``;
     3. the transformation: :func:`log2`, or for histone peptidoform ratios ``logit`` / ``clr``
        (:func:`histone_transform`), or none;
-    4. :func:`normalize` (``median``, ``quantile`` or ``none``);
+    4. :func:`normalize` (``median``, ``quantile``, ``reference_sample``, ``reference_feature``,
+       ``irs`` with ``reference``, or ``none``); ``irs`` (isobaric plexes) is preceded by the
+       median normalisation, its sample-loading step, as IRS and MSstatsTMT apply it;
     5. :func:`impute` only when asked (the linear model handles missing values itself).
 
     Signal tracks (read by :func:`kratom_omics.io.read_bigwig`, which records them in
@@ -78,8 +85,9 @@ def recipe(
         Transformation of ``.X`` and the pseudo-count for ``log2`` of counts.
     min_valid, valid_mode, groupby
         Valid-value filter (step 2); ``min_valid=0`` keeps every feature.
-    normalize
-        Between-sample normalisation (step 4).
+    normalize, reference
+        Between-sample normalisation (step 4) and, for the reference and IRS methods, its
+        reference samples, features or channels (see :func:`normalize`).
     impute, seed
         Imputation method (``"none"`` by default) and its seed.
     track_normalization
@@ -99,6 +107,7 @@ def recipe(
         raise InputFormatError(
             f"transform={transform!r}; expected 'log2', 'logit', 'clr' or 'none'."
         )
+    check_method(normalize, reference)  # before any step
     tracks = track_info(adata) is not None
     if tracks:
         _check_track_options(transform, track_normalization)
@@ -142,8 +151,10 @@ def recipe(
         log2(adata, pseudocount=pseudocount)
     elif transform in ("logit", "clr"):
         histone_transform(adata, method=transform)
+    if normalize == "irs":
+        normalize_values(adata, method="median")  # IRS's sample loading
     if normalize != "none":
-        normalize_values(adata, method=normalize)
+        normalize_values(adata, method=normalize, reference=reference)
     if impute != "none":
         impute_values(adata, method=impute, seed=seed, groupby=groupby)
     logger.info("preprocessed: %d samples x %d features", adata.n_obs, adata.n_vars)
