@@ -47,7 +47,9 @@ METHODS: dict[str, str] = DIFFERENTIAL_METHODS
 COUNT_METHODS: tuple[str, ...] = ("count_trend", "deqms")
 
 _COUNT_SOURCES = (
-    "MaxQuant 'Peptides', FragPipe 'Combined Total Peptides', DIA-NN precursors of the main report"
+    "MaxQuant 'Razor + unique peptides' (else 'Peptides'), FragPipe 'Combined Total Peptides', "
+    "DIA-NN 'N.Sequences' or the peptides of a report or pr_matrix, Spectronaut "
+    "'PG.NrOfStrippedSequencesIdentified'"
 )
 
 
