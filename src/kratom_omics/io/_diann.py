@@ -28,7 +28,7 @@ import pandas as pd
 from ..errors import InputFormatError, KeyNotFoundError
 from ._anndata import normalize_run_name
 from ._choices import note_choice
-from ._columns import ignore_quantity, read_columns, require_columns
+from ._columns import ignore_quantity, read_columns, read_parquet_columns, require_columns
 from ._format import Detection, Format, Probe, probe
 from ._loader import loader
 from ._precursors import one_per_run, peptide_counts, precursors_to_groups
@@ -407,7 +407,9 @@ def _read_report(
     numeric = [qcol, *filters, *(["Decoy"] if "Decoy" in header else [])]
     numeric = list(dict.fromkeys(numeric))
     if tf is None:
-        ann, vals = _read_parquet(p, text, numeric, source)
+        ann, vals = read_parquet_columns(
+            p, text=text, numeric=numeric, source=source, what="report"
+        )
     else:
         ann, vals = read_columns(
             tf, text=text, numeric=numeric, row_label="Protein.Group", fast=True
@@ -467,30 +469,6 @@ def _read_report(
         parameters={"kind": "report", "quantity": key, "filters": filters},
         obs=_file_obs(all_runs, names),
     )
-
-
-def _read_parquet(
-    p: Path, text: list[str], numeric: list[str], source: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(p, columns=list(dict.fromkeys([*text, *numeric]))).to_pandas()
-    except Exception as exc:  # pyarrow raises several types for damaged files
-        raise InputFormatError(
-            f"{source}: the parquet file could not be read ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())[:200]}); write or copy it again."
-        ) from None
-    if table.empty:
-        raise InputFormatError(f"{source}: the report has no rows.")
-    ann = table[text].astype("string").astype(object).where(table[text].notna(), np.nan)
-    ann = ann.mask(ann.isin(["", "NA", "NaN", "nan"]))
-    vals = table[numeric].apply(pd.to_numeric, errors="coerce").astype(np.float64)
-    bad = vals.isna() & table[numeric].notna()
-    if bad.to_numpy().any():
-        col = vals.columns[np.flatnonzero(bad.any().to_numpy())[0]]
-        raise InputFormatError(f"{source}: column {col!r} holds non-numeric values.")
-    return ann, vals
 
 
 def _check_channels(ann: pd.DataFrame, source: str) -> None:
