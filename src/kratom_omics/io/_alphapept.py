@@ -28,7 +28,13 @@ from ._choices import FormatMismatchError, note_choice
 from ._columns import read_columns, read_parquet_columns
 from ._format import Detection, Format, Probe, probe
 from ._loader import loader
-from ._precursors import one_per_run, peptide_counts, precursor_runs
+from ._precursors import (
+    one_per_run,
+    passing_rows,
+    peptide_counts,
+    precursor_runs,
+    report_runs,
+)
 from ._protein import finish, protein_var
 from ._text import TextFile, open_table
 
@@ -279,12 +285,6 @@ def _read_alphadia_precursors(
         ann, vals = read_parquet_columns(p, text=text, numeric=numeric, source=source)
     else:
         ann, vals = read_columns(tf, text=text, numeric=numeric, row_label=group)
-    keep = np.ones(len(vals), dtype=bool)
-    if "decoy" in names:
-        decoy = (vals[names["decoy"]].fillna(0) != 0).to_numpy()
-        if decoy.any():
-            note_choice("decoys", int(decoy.sum()), source=source, why="decoy rows removed")
-        keep &= ~decoy
     if "channel" in names:
         channels = sorted({str(c) for c in ann[names["channel"]].dropna().unique()})
         if len(channels) > 1:
@@ -292,19 +292,9 @@ def _read_alphadia_precursors(
                 f"{source}: a multiplexed AlphaDIA search with channels {channels[:10]}; read "
                 "its per-channel protein matrices (pg.matrix.ch<n>.parquet) instead."
             )
-    for col, cut in filters.items():
-        keep &= (vals[col] <= cut).to_numpy()
-    note_choice(
-        "q_value_filters",
-        filters,
-        source=source,
-        why=f"{int(keep.sum())} of {len(keep)} precursor rows pass",
-    )
+    keep = passing_rows(vals, filters, decoy=names.get("decoy"), source=source)
     keep &= ann[group].notna().to_numpy()
-    if ann[run].isna().any():
-        lines = [int(v) for v in ann.index[ann[run].isna().to_numpy()][:10]]
-        raise InputFormatError(f"{source}: empty {run!r} on line(s) {lines}.")
-    runs = list(pd.unique(ann[run].astype(str)))
+    runs = report_runs(ann, run, source)
     long = pd.concat([ann, vals], axis=1).loc[keep]
     if long.empty:
         raise InputFormatError(

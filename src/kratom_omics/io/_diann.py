@@ -31,7 +31,13 @@ from ._choices import note_choice
 from ._columns import ignore_quantity, read_columns, read_parquet_columns, require_columns
 from ._format import Detection, Format, Probe, probe
 from ._loader import loader
-from ._precursors import one_per_run, peptide_counts, precursors_to_groups
+from ._precursors import (
+    one_per_run,
+    passing_rows,
+    peptide_counts,
+    precursors_to_groups,
+    report_runs,
+)
 from ._protein import finish, protein_var
 from ._text import TextFile, open_table
 from ._values import as_integer
@@ -414,21 +420,8 @@ def _read_report(
         ann, vals = read_columns(
             tf, text=text, numeric=numeric, row_label="Protein.Group", fast=True
         )
-    keep = np.ones(len(vals), dtype=bool)
-    if "Decoy" in vals:
-        decoy = (vals["Decoy"].fillna(0) != 0).to_numpy()
-        if decoy.any():
-            note_choice("decoys", int(decoy.sum()), source=source, why="decoy rows removed")
-        keep &= ~decoy
     _check_channels(ann, source)
-    for col, cut in filters.items():
-        keep &= (vals[col] <= cut).to_numpy()
-    note_choice(
-        "q_value_filters",
-        filters,
-        source=source,
-        why=f"{int(keep.sum())} of {len(keep)} precursor rows pass",
-    )
+    keep = passing_rows(vals, filters, decoy="Decoy" if "Decoy" in vals else None, source=source)
     no_group = ann["Protein.Group"].isna().to_numpy() & keep
     if no_group.any():
         note_choice(
@@ -439,11 +432,7 @@ def _read_report(
             level=logging.WARNING,
         )
         keep &= ~no_group
-    runs_col = ann[run_col]
-    if runs_col.isna().any():
-        lines = [int(v) for v in runs_col.index[runs_col.isna().to_numpy()][:10]]
-        raise InputFormatError(f"{source}: empty {run_col!r} on line(s) {lines}.")
-    all_runs = list(pd.unique(runs_col.astype(str)))
+    all_runs = report_runs(ann, run_col, source)
     long = pd.concat([ann, vals[[qcol]]], axis=1).loc[keep]
     if long.empty:
         raise InputFormatError(
