@@ -25,10 +25,16 @@ import pandas as pd
 from ..errors import InputFormatError, KeyNotFoundError
 from ._anndata import normalize_run_name
 from ._choices import FormatMismatchError, note_choice
-from ._columns import read_columns
+from ._columns import read_columns, read_parquet_columns
 from ._format import Detection, Format, Probe, probe
 from ._loader import loader
-from ._precursors import one_per_run, peptide_counts, precursor_runs
+from ._precursors import (
+    one_per_run,
+    passing_rows,
+    peptide_counts,
+    precursor_runs,
+    report_runs,
+)
 from ._protein import finish, protein_var
 from ._text import TextFile, open_table
 
@@ -228,7 +234,7 @@ def read_alphadia(
     text = [id_col, *[c for c in header[1:] if c in _ALPHADIA_ANNOTATIONS]]
     runs = [c for c in header if c not in text]
     if tf is None:
-        annotations, values = _read_parquet_columns(p, text, runs, source)
+        annotations, values = read_parquet_columns(p, text=text, numeric=runs, source=source)
     else:
         annotations, values = read_columns(tf, text=text, numeric=runs, row_label=id_col)
     ann = annotations.rename(columns=_ALPHADIA_ANNOTATIONS)
@@ -276,15 +282,9 @@ def _read_alphadia_precursors(
     numeric += [quantity] if quantity is not None else [names["intensity"]]
     numeric = [c for c in dict.fromkeys(numeric) if c not in text]
     if tf is None:
-        ann, vals = _read_parquet_columns(p, text, numeric, source)
+        ann, vals = read_parquet_columns(p, text=text, numeric=numeric, source=source)
     else:
         ann, vals = read_columns(tf, text=text, numeric=numeric, row_label=group)
-    keep = np.ones(len(vals), dtype=bool)
-    if "decoy" in names:
-        decoy = (vals[names["decoy"]].fillna(0) != 0).to_numpy()
-        if decoy.any():
-            note_choice("decoys", int(decoy.sum()), source=source, why="decoy rows removed")
-        keep &= ~decoy
     if "channel" in names:
         channels = sorted({str(c) for c in ann[names["channel"]].dropna().unique()})
         if len(channels) > 1:
@@ -292,19 +292,9 @@ def _read_alphadia_precursors(
                 f"{source}: a multiplexed AlphaDIA search with channels {channels[:10]}; read "
                 "its per-channel protein matrices (pg.matrix.ch<n>.parquet) instead."
             )
-    for col, cut in filters.items():
-        keep &= (vals[col] <= cut).to_numpy()
-    note_choice(
-        "q_value_filters",
-        filters,
-        source=source,
-        why=f"{int(keep.sum())} of {len(keep)} precursor rows pass",
-    )
+    keep = passing_rows(vals, filters, decoy=names.get("decoy"), source=source)
     keep &= ann[group].notna().to_numpy()
-    if ann[run].isna().any():
-        lines = [int(v) for v in ann.index[ann[run].isna().to_numpy()][:10]]
-        raise InputFormatError(f"{source}: empty {run!r} on line(s) {lines}.")
-    runs = list(pd.unique(ann[run].astype(str)))
+    runs = report_runs(ann, run, source)
     long = pd.concat([ann, vals], axis=1).loc[keep]
     if long.empty:
         raise InputFormatError(
@@ -366,31 +356,6 @@ def _parquet_columns(p: Path) -> list[str]:
     if pr.problem or not pr.columns:
         raise InputFormatError(pr.problem or f"{p}: the parquet file has no columns.")
     return list(pr.columns)
-
-
-def _read_parquet_columns(
-    p: Path, text: list[str], numeric: list[str], source: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Text and numeric columns of a parquet file, as :func:`read_columns` gives them."""
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(p, columns=list(dict.fromkeys([*text, *numeric]))).to_pandas()
-    except Exception as exc:  # pyarrow raises several types for damaged files
-        raise InputFormatError(
-            f"{source}: the parquet file could not be read ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())[:200]}); write or copy it again."
-        ) from None
-    if table.empty:
-        raise InputFormatError(f"{source}: the table has no rows.")
-    ann = table[text].astype("string").astype(object).where(table[text].notna(), np.nan)
-    ann = ann.mask(ann.isin(["", "NA", "NaN", "nan"]))
-    vals = table[numeric].apply(pd.to_numeric, errors="coerce").astype(np.float64)
-    bad = vals.isna() & table[numeric].notna()
-    if bad.to_numpy().any():
-        col = vals.columns[np.flatnonzero(bad.any().to_numpy())[0]]
-        raise InputFormatError(f"{source}: column {col!r} holds non-numeric values.")
-    return ann, vals
 
 
 def _detect_alphapept(pr: Probe) -> bool:

@@ -42,6 +42,7 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -391,14 +392,14 @@ def _missing_warnings(
             "not have; their values are NaN. If the names differ (e.g. 'NC_005100.4' vs 'chr1'), "
             "pass chrom_aliases={region name: track name}.",
             KratomOmicsWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     if past:
         warnings.warn(
             f"{source}: regions start past the end of their chromosome in some tracks "
             f"({past}); their values are NaN. Are the regions of the tracks' genome build?",
             KratomOmicsWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
@@ -451,21 +452,102 @@ def _check_args(stat: str, chunk_size: int) -> None:
         raise InputFormatError(f"chunk_size={chunk_size}; expected >= 1.")
 
 
+@dataclass(frozen=True)
+class _RegionOptions:
+    """How regions are made from an annotation, as :func:`read_bigwig` takes them."""
+
+    feature: Literal["promoter", "gene_body"]
+    upstream: int
+    downstream: int
+    annotation: str | os.PathLike | pd.DataFrame | None
+    max_distance: int
+
+    def parameters(self) -> dict[str, Any]:
+        """The options as provenance parameters (the annotation by its path)."""
+        return {
+            "feature": self.feature,
+            "upstream": self.upstream,
+            "downstream": self.downstream,
+            "annotation": None if self.annotation is None else str(self.annotation),
+            "max_distance": self.max_distance,
+        }
+
+    def record(self, mark: str | None, stat: str, source: str, region_type: str) -> dict[str, Any]:
+        """``adata.uns["tracks"]`` (:func:`track_record`) with the options that shaped the regions."""
+        promoter = region_type == "promoter"
+        nearest = self.annotation is not None or region_type == "peak"
+        return track_record(
+            mark,
+            stat,
+            source,
+            region_type,
+            upstream=self.upstream if promoter else None,
+            downstream=self.downstream if promoter else None,
+            max_distance=self.max_distance if nearest else None,
+        )
+
+
 def _prepare(
     tracks: Any,
     regions: Any,
     samples: Any,
     phases: Sequence[str] | None,
-    region_options: dict[str, Any],
+    options: _RegionOptions,
 ) -> tuple[list[str], list[Path], pd.DataFrame | None, pd.DataFrame, str]:
     names, paths, sheet = _resolve_tracks(tracks, samples, phases)
     for p in paths:  # every file checked before any is read
         _open_track(p).close()
-    table = read_regions(regions, **region_options)
+    table = read_regions(
+        regions,
+        feature=options.feature,
+        upstream=options.upstream,
+        downstream=options.downstream,
+        annotation=options.annotation,
+        max_distance=options.max_distance,
+    )
     if table.empty:
         raise InputFormatError("read_bigwig: the region set is empty.")
     src = table.attrs.get("source") or ("regions" if isinstance(regions, pd.DataFrame) else "")
     return names, paths, sheet, table, str(src or regions)
+
+
+def _open_tracks(
+    names: list[str],
+    paths: list[Path],
+    table: pd.DataFrame,
+    aliases: Mapping[str, str] | None,
+    source: str,
+) -> _TrackSet:
+    """Open the tracks over the regions' chromosomes; raise when none is shared, warn for the
+    regions a track cannot give (:func:`_missing_warnings`)."""
+    ts = _TrackSet(names, paths, list(pd.unique(table["chrom"].astype(str))), aliases)
+    try:
+        if not any(ts.maps):
+            raise _no_overlap(source, ts, table)
+        codes, chroms = pd.factorize(table["chrom"].astype(str), sort=False)
+        _missing_warnings(ts, codes, [str(c) for c in chroms], table["start"].to_numpy(), source)
+    except BaseException:
+        ts.close()
+        raise
+    return ts
+
+
+def _data_blocks(
+    tracks: _TrackSet,
+    regions: pd.DataFrame,
+    stat: str,
+    chunk_size: int,
+    progress: _Progress,
+    source: str,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """:func:`_blocks` without the coverage; raises after the last block when no region overlaps
+    any data in the tracks."""
+    any_data = False
+    for first, values, covered in _blocks(tracks, regions, stat, chunk_size, progress):
+        any_data = any_data or bool(covered.any())
+        yield first, values
+    if not any_data:
+        raise _no_overlap(source, tracks, regions)
 
 
 def _no_overlap(source: str, tracks: _TrackSet, regions: pd.DataFrame) -> InputFormatError:
@@ -626,34 +708,15 @@ def read_bigwig(
 
     _check_args(stat, chunk_size)
     mark = check_mark(mark)
-    names, paths, sheet, table, source = _prepare(
-        tracks,
-        regions,
-        samples,
-        phases,
-        {
-            "feature": feature,
-            "upstream": upstream,
-            "downstream": downstream,
-            "annotation": annotation,
-            "max_distance": max_distance,
-        },
-    )
+    options = _RegionOptions(feature, upstream, downstream, annotation, max_distance)
+    names, paths, sheet, table, source = _prepare(tracks, regions, samples, phases, options)
     region_type = str(table.attrs.get("region_type", "region"))
-    ts = _TrackSet(names, paths, list(pd.unique(table["chrom"].astype(str))), chrom_aliases)
+    ts = _open_tracks(names, paths, table, chrom_aliases, source)
     progress_bar = _Progress(len(table) * len(names), "read_bigwig", progress)
     try:
-        if not any(ts.maps):
-            raise _no_overlap(source, ts, table)
-        codes, chroms = pd.factorize(table["chrom"].astype(str), sort=False)
-        _missing_warnings(ts, codes, [str(c) for c in chroms], table["start"].to_numpy(), source)
         x = np.empty((len(names), len(table)))
-        any_data = False
-        for first, values, covered in _blocks(ts, table, stat, chunk_size, progress_bar):
+        for first, values in _data_blocks(ts, table, stat, chunk_size, progress_bar, source):
             x[:, first : first + values.shape[1]] = values
-            any_data = any_data or bool(covered.any())
-        if not any_data:
-            raise _no_overlap(source, ts, table)
         obs = _obs_of(names, paths, ts)
     finally:
         progress_bar.close()
@@ -669,11 +732,7 @@ def read_bigwig(
             "tracks": [str(p) for p in paths],
             "regions": source,
             "stat": stat,
-            "feature": feature,
-            "upstream": upstream,
-            "downstream": downstream,
-            "annotation": None if annotation is None else str(annotation),
-            "max_distance": max_distance,
+            **options.parameters(),
             "chrom_aliases": dict(chrom_aliases or {}),
             "mark": mark,
         },
@@ -690,15 +749,7 @@ def read_bigwig(
             source=f"bigWig tracks ({source})",
         )
     mark = sheet_mark(adata.obs, mark, f"sample sheet of the bigWig tracks ({source})")
-    adata.uns[TRACKS_KEY] = track_record(
-        mark,
-        stat,
-        source,
-        region_type,
-        upstream=upstream if region_type == "promoter" else None,
-        downstream=downstream if region_type == "promoter" else None,
-        max_distance=max_distance if annotation is not None or region_type == "peak" else None,
-    )
+    adata.uns[TRACKS_KEY] = options.record(mark, stat, source, region_type)
     if mark is None:
         logger.info(
             "read_bigwig: no mark given (mark= or a 'mark' column in the sample sheet); the "
@@ -779,19 +830,8 @@ def bigwig_to_zarr(
         raise InputFormatError(
             f"{str(out_p)!r} already exists; choose another out path or pass overwrite=True."
         )
-    names, paths, sheet, table, source = _prepare(
-        tracks,
-        regions,
-        samples,
-        phases,
-        {
-            "feature": feature,
-            "upstream": upstream,
-            "downstream": downstream,
-            "annotation": annotation,
-            "max_distance": max_distance,
-        },
-    )
+    options = _RegionOptions(feature, upstream, downstream, annotation, max_distance)
+    names, paths, sheet, table, source = _prepare(tracks, regions, samples, phases, options)
     region_type = str(table.attrs.get("region_type", "region"))
     sheet_or_samples = sheet if sheet is not None else samples
     sheet_obs: pd.DataFrame | None = None
@@ -809,23 +849,13 @@ def bigwig_to_zarr(
         names = [str(n) for n in joined.obs_names]
         sheet_obs = joined.obs
     mark = sheet_mark(sheet_obs, mark, f"sample sheet of the bigWig tracks ({source})")
-    ts = _TrackSet(names, paths, list(pd.unique(table["chrom"].astype(str))), chrom_aliases)
+    ts = _open_tracks(names, paths, table, chrom_aliases, source)
     progress_bar = _Progress(len(table) * len(names), "bigwig_to_zarr", progress)
     with store_atomically(out_p, overwrite=overwrite) as tmp:
         try:
-            if not any(ts.maps):
-                raise _no_overlap(source, ts, table)
-            codes, chroms = pd.factorize(table["chrom"].astype(str), sort=False)
-            _missing_warnings(
-                ts, codes, [str(c) for c in chroms], table["start"].to_numpy(), source
-            )
             root, x = new_store(tmp, len(names), chunk_size)
-            any_data = False
-            for _, values, covered in _blocks(ts, table, stat, chunk_size, progress_bar):
+            for _, values in _data_blocks(ts, table, stat, chunk_size, progress_bar, source):
                 x.append(values, axis=1)
-                any_data = any_data or bool(covered.any())
-            if not any_data:
-                raise _no_overlap(source, ts, table)
             obs = _obs_of(names, paths, ts)
             if sheet_obs is not None:
                 obs = pd.concat(
@@ -835,17 +865,7 @@ def bigwig_to_zarr(
             var = h5ad_safe(table)
             var.index = pd.Index(_make_unique([str(v) for v in table.index], source))
             skeleton = ad.AnnData(obs=h5ad_safe(obs), var=var)
-            skeleton.uns[TRACKS_KEY] = track_record(
-                mark,
-                stat,
-                source,
-                region_type,
-                upstream=upstream if region_type == "promoter" else None,
-                downstream=downstream if region_type == "promoter" else None,
-                max_distance=(
-                    max_distance if annotation is not None or region_type == "peak" else None
-                ),
-            )
+            skeleton.uns[TRACKS_KEY] = options.record(mark, stat, source, region_type)
             record_provenance(
                 skeleton,
                 "kratom_omics.io.bigwig_to_zarr",
@@ -853,11 +873,7 @@ def bigwig_to_zarr(
                     "tracks": [str(p) for p in paths],
                     "regions": source,
                     "stat": stat,
-                    "feature": feature,
-                    "upstream": upstream,
-                    "downstream": downstream,
-                    "annotation": None if annotation is None else str(annotation),
-                    "max_distance": max_distance,
+                    **options.parameters(),
                     "chrom_aliases": dict(chrom_aliases or {}),
                     "chunk_size": int(chunk_size),
                     "mark": mark,

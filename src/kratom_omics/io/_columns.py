@@ -14,6 +14,7 @@ names are applied here:
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ __all__ = [
     "ignore_quantity",
     "read_all_text",
     "read_columns",
+    "read_parquet_columns",
     "require_columns",
 ]
 
@@ -200,6 +202,43 @@ def _drop_blank_rows(
         "blank_rows", int(blank.sum()), source=source, why="rows with only empty cells dropped"
     )
     return annotations.loc[~blank], values.loc[~blank]
+
+
+def read_parquet_columns(
+    path: str | os.PathLike[str],
+    *,
+    text: Sequence[str],
+    numeric: Sequence[str],
+    source: str,
+    what: str = "table",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read ``text`` and ``numeric`` columns of a parquet file, as :func:`read_columns` gives them.
+
+    Text cells become ``str`` (empty, ``NA`` and ``NaN`` cells -> NaN); numeric columns become
+    float64, and a non-numeric cell is an error naming its column. ``what`` names the file in the
+    message for an empty file (``"table"``, ``"report"``).
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path, columns=list(dict.fromkeys([*text, *numeric]))).to_pandas()
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise InputFormatError(
+            f"{source}: the parquet file could not be read ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:200]}); write or copy it again."
+        ) from None
+    if table.empty:
+        raise InputFormatError(f"{source}: the {what} has no rows.")
+    texts, numbers = list(text), list(numeric)
+    ann = table[texts].astype("string").astype(object).where(table[texts].notna(), np.nan)
+    ann = ann.mask(ann.isin(["", "NA", "NaN", "nan"]))
+    vals = table[numbers].apply(pd.to_numeric, errors="coerce").astype(np.float64)
+    bad = vals.isna() & table[numbers].notna()
+    if bad.to_numpy().any():
+        col = vals.columns[np.flatnonzero(bad.any().to_numpy())[0]]
+        raise InputFormatError(f"{source}: column {col!r} holds non-numeric values.")
+    return ann, vals
 
 
 def read_all_text(tf: TextFile) -> pd.DataFrame:

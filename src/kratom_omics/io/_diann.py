@@ -28,10 +28,16 @@ import pandas as pd
 from ..errors import InputFormatError, KeyNotFoundError
 from ._anndata import normalize_run_name
 from ._choices import note_choice
-from ._columns import ignore_quantity, read_columns, require_columns
+from ._columns import ignore_quantity, read_columns, read_parquet_columns, require_columns
 from ._format import Detection, Format, Probe, probe
 from ._loader import loader
-from ._precursors import one_per_run, peptide_counts, precursors_to_groups
+from ._precursors import (
+    one_per_run,
+    passing_rows,
+    peptide_counts,
+    precursors_to_groups,
+    report_runs,
+)
 from ._protein import finish, protein_var
 from ._text import TextFile, open_table
 from ._values import as_integer
@@ -407,26 +413,15 @@ def _read_report(
     numeric = [qcol, *filters, *(["Decoy"] if "Decoy" in header else [])]
     numeric = list(dict.fromkeys(numeric))
     if tf is None:
-        ann, vals = _read_parquet(p, text, numeric, source)
+        ann, vals = read_parquet_columns(
+            p, text=text, numeric=numeric, source=source, what="report"
+        )
     else:
         ann, vals = read_columns(
             tf, text=text, numeric=numeric, row_label="Protein.Group", fast=True
         )
-    keep = np.ones(len(vals), dtype=bool)
-    if "Decoy" in vals:
-        decoy = (vals["Decoy"].fillna(0) != 0).to_numpy()
-        if decoy.any():
-            note_choice("decoys", int(decoy.sum()), source=source, why="decoy rows removed")
-        keep &= ~decoy
     _check_channels(ann, source)
-    for col, cut in filters.items():
-        keep &= (vals[col] <= cut).to_numpy()
-    note_choice(
-        "q_value_filters",
-        filters,
-        source=source,
-        why=f"{int(keep.sum())} of {len(keep)} precursor rows pass",
-    )
+    keep = passing_rows(vals, filters, decoy="Decoy" if "Decoy" in vals else None, source=source)
     no_group = ann["Protein.Group"].isna().to_numpy() & keep
     if no_group.any():
         note_choice(
@@ -437,11 +432,7 @@ def _read_report(
             level=logging.WARNING,
         )
         keep &= ~no_group
-    runs_col = ann[run_col]
-    if runs_col.isna().any():
-        lines = [int(v) for v in runs_col.index[runs_col.isna().to_numpy()][:10]]
-        raise InputFormatError(f"{source}: empty {run_col!r} on line(s) {lines}.")
-    all_runs = list(pd.unique(runs_col.astype(str)))
+    all_runs = report_runs(ann, run_col, source)
     long = pd.concat([ann, vals[[qcol]]], axis=1).loc[keep]
     if long.empty:
         raise InputFormatError(
@@ -467,30 +458,6 @@ def _read_report(
         parameters={"kind": "report", "quantity": key, "filters": filters},
         obs=_file_obs(all_runs, names),
     )
-
-
-def _read_parquet(
-    p: Path, text: list[str], numeric: list[str], source: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(p, columns=list(dict.fromkeys([*text, *numeric]))).to_pandas()
-    except Exception as exc:  # pyarrow raises several types for damaged files
-        raise InputFormatError(
-            f"{source}: the parquet file could not be read ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())[:200]}); write or copy it again."
-        ) from None
-    if table.empty:
-        raise InputFormatError(f"{source}: the report has no rows.")
-    ann = table[text].astype("string").astype(object).where(table[text].notna(), np.nan)
-    ann = ann.mask(ann.isin(["", "NA", "NaN", "nan"]))
-    vals = table[numeric].apply(pd.to_numeric, errors="coerce").astype(np.float64)
-    bad = vals.isna() & table[numeric].notna()
-    if bad.to_numpy().any():
-        col = vals.columns[np.flatnonzero(bad.any().to_numpy())[0]]
-        raise InputFormatError(f"{source}: column {col!r} holds non-numeric values.")
-    return ann, vals
 
 
 def _check_channels(ann: pd.DataFrame, source: str) -> None:

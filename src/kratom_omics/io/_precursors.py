@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -36,6 +36,7 @@ __all__ = [
     "accessions",
     "maxlfq",
     "one_per_run",
+    "passing_rows",
     "peptide_counts",
     "precursor_runs",
     "precursors_to_groups",
@@ -188,6 +189,45 @@ def accessions(ids: pd.Series) -> pd.Series:
 
 
 # long reports ---------------------------------------------------------------------------------
+def passing_rows(
+    values: pd.DataFrame, filters: Mapping[str, float], *, decoy: str | None, source: str
+) -> np.ndarray:
+    """Rows of a long report kept: not decoys (``values[decoy]`` non-zero) and within every
+    q-value cut-off (``values[column] <= cut``). The decoys removed and the rows passing are noted
+    in the provenance."""
+    from ._choices import note_choice
+
+    keep = np.ones(len(values), dtype=bool)
+    if decoy is not None:
+        is_decoy = (values[decoy].fillna(0) != 0).to_numpy()
+        if is_decoy.any():
+            note_choice("decoys", int(is_decoy.sum()), source=source, why="decoy rows removed")
+        keep &= ~is_decoy
+    for col, cut in filters.items():
+        keep &= (values[col] <= cut).to_numpy()
+    note_choice(
+        "q_value_filters",
+        dict(filters),
+        source=source,
+        why=f"{int(keep.sum())} of {len(keep)} precursor rows pass",
+    )
+    return keep
+
+
+def report_runs(rows: pd.DataFrame, run: str, source: str) -> list[str]:
+    """The runs of a long report in order of first appearance; an empty run cell is an error
+    naming its lines."""
+    import pandas as pd
+
+    from ..errors import InputFormatError
+
+    empty = rows[run].isna().to_numpy()
+    if empty.any():
+        lines = [int(v) for v in rows.index[empty][:10]]
+        raise InputFormatError(f"{source}: empty {run!r} on line(s) {lines}.")
+    return list(pd.unique(rows[run].astype(str)))
+
+
 def one_per_run(
     long: pd.DataFrame, *, run: str, group: str, quantity: str, runs: Sequence[str], source: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -29,7 +29,7 @@ from ._choices import note_choice
 from ._columns import read_columns, require_columns
 from ._format import Detection, Format, Probe
 from ._loader import loader
-from ._precursors import accessions, one_per_run, peptide_counts, precursor_runs
+from ._precursors import accessions, one_per_run, peptide_counts, precursor_runs, report_runs
 from ._protein import finish, protein_var
 from ._text import TextFile, open_table
 from ._values import as_integer
@@ -247,10 +247,7 @@ def _read_long(
         tf, text=names, numeric=[qcol, *filters], decimal=decimal, row_label=id_col
     )
     long = pd.concat([annotations, values], axis=1)
-    if long[run_col].isna().any():
-        lines = [int(i) for i in long.index[long[run_col].isna().to_numpy()][:10]]
-        raise InputFormatError(f"{source}: empty {run_col!r} on line(s) {lines}.")
-    all_runs = list(pd.unique(long[run_col]))
+    all_runs = report_runs(long, run_col, source)
     keep = long[id_col].notna().to_numpy()
     for col, cut in filters.items():
         keep &= (long[col] <= cut).to_numpy()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFormatError, KeyNotFoundError, did_you_mean
-from ._style import NS_COLOR, new_axes, plot_function, quiet, tx
+from ._style import NS_COLOR, label_points, new_axes, plot_function, quiet, scatter_groups, tx
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -123,18 +123,7 @@ def protein_vs_mark(
     y = _edge(pd.to_numeric(sub["mark_log2fc"], errors="coerce").to_numpy(dtype=float))
     group = pair_group(sub)
     ax = new_axes(ax, (5.0, 4.4))
-    for gid, color, text in PAIR_GROUPS:
-        sel = group == gid
-        ax.scatter(
-            x[sel],
-            y[sel],
-            s=10 if gid == "neither" else 18,
-            color=color,
-            alpha=0.7 if gid == "neither" else 0.9,
-            edgecolors="none",
-            label=f"{text} ({int(sel.sum())})",
-            gid=gid,
-        )
+    scatter_groups(ax, x, y, group, PAIR_GROUPS, background="neither", size=18)
     ax.axhline(0, color="0.3", lw=0.8)
     ax.axvline(0, color="0.3", lw=0.8)
     if label is not None:
@@ -149,19 +138,9 @@ def protein_vs_mark(
     finite = np.isfinite(x[rows]) & np.isfinite(y[rows]) if rows.size else np.array([], bool)
     rows = rows[finite]
     if rows.size:
-        ax.scatter(
-            x[rows], y[rows], s=44, facecolors="none", edgecolors="black", lw=1.0, gid="labelled"
+        label_points(
+            ax, x[rows], y[rows], sub["gene"].iloc[rows].tolist(), size=44, gid="gene-label"
         )
-        for i in rows:
-            ax.annotate(
-                tx(sub["gene"].iat[i]),
-                (x[i], y[i]),
-                xytext=(4, 4),
-                textcoords="offset points",
-                fontsize="small",
-                fontweight="bold",
-                gid="gene-label",
-            )
     ok = np.isfinite(x) & np.isfinite(y)
     if ok.sum() >= 3:
         from scipy.stats import spearmanr

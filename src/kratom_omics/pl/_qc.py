@@ -62,6 +62,22 @@ def _phase_legend(ax: Axes, colors: Mapping[str, str], present: Sequence[str], t
     )
 
 
+def _samples_on_x(ax: Axes, adata: AnnData, order: np.ndarray, groupby: str, *, pad: float) -> None:
+    """One x tick per sample, named in ``order``, ``pad`` of room beyond the outer ones, and the
+    legend of the ``groupby`` colours."""
+    ax.set_xticks(
+        np.arange(adata.n_obs),
+        [tx(n) for n in adata.obs_names[order]],
+        rotation=90,
+        fontsize="x-small",
+    )
+    ax.set_xlabel("sample")
+    ax.set_xlim(-pad, adata.n_obs - 1 + pad)
+    _phase_legend(
+        ax, group_colors(adata, groupby), adata.obs[groupby].astype(str).tolist(), groupby
+    )
+
+
 @plot_function
 def detected(
     adata: AnnData,
@@ -98,14 +114,9 @@ def detected(
     ax = new_axes(ax, (max(4.0, 0.25 * adata.n_obs + 1.5), 3.2))
     x = np.arange(adata.n_obs)
     ax.bar(x, counts, color=list(colors), edgecolor="none")
-    ax.set_xticks(x, [tx(n) for n in adata.obs_names[order]], rotation=90, fontsize="x-small")
     ax.set_ylabel("features detected")
-    ax.set_xlabel("sample")
-    ax.set_xlim(-0.6, adata.n_obs - 0.4)
     ax.axhline(adata.n_vars, color="0.3", lw=0.8, ls=":")
-    _phase_legend(
-        ax, group_colors(adata, groupby), adata.obs[groupby].astype(str).tolist(), groupby
-    )
+    _samples_on_x(ax, adata, order, groupby, pad=0.6)
     return ax
 
 
@@ -227,13 +238,8 @@ def intensity_distributions(
         ax.set_title(f"hatched: {label_before}; solid: {label}", fontsize="small")
     else:
         _boxes(after, x, 0.7, light=False)
-    ax.set_xticks(x, [tx(n) for n in adata.obs_names[order]], rotation=90, fontsize="x-small")
-    ax.set_xlim(-0.7, adata.n_obs - 0.3)
     ax.set_ylabel(label)
-    ax.set_xlabel("sample")
-    _phase_legend(
-        ax, group_colors(adata, groupby), adata.obs[groupby].astype(str).tolist(), groupby
-    )
+    _samples_on_x(ax, adata, order, groupby, pad=0.7)
     return ax
 
 

@@ -23,6 +23,7 @@ from ._style import (
     group_colors,
     groupby_of,
     heatmap,
+    label_points,
     lfc_of,
     match_features,
     new_axes,
@@ -30,6 +31,7 @@ from ._style import (
     quiet,
     sample_order,
     scale_labels,
+    scatter_groups,
     tx,
 )
 
@@ -67,22 +69,12 @@ def _labels_for(
 
 
 def _scatter_by_status(ax: Axes, x: np.ndarray, y: np.ndarray, status: np.ndarray) -> None:
-    for st, color, name in (
+    groups = (
         ("ns", NS_COLOR, "not significant"),
         ("down", DOWN_COLOR, "down"),
         ("up", UP_COLOR, "up"),
-    ):
-        sel = status == st
-        ax.scatter(
-            x[sel],
-            y[sel],
-            s=10 if st == "ns" else 16,
-            color=color,
-            alpha=0.7 if st == "ns" else 0.9,
-            edgecolors="none",
-            label=f"{name} ({int(sel.sum())})",
-            gid=st,
-        )
+    )
+    scatter_groups(ax, x, y, status, groups, background="ns", size=16)
 
 
 def _annotate(
@@ -93,19 +85,7 @@ def _annotate(
     pos = pd.Index(table["feature"]).get_indexer(feats)
     names = feature_labels(adata, feats)
     xs = table[xcol].to_numpy(dtype=float)[pos]
-    ys = ycol[pos]
-    ax.scatter(xs, ys, s=40, facecolors="none", edgecolors="black", linewidths=1.0, gid="labelled")
-    for name, xv, yv in zip(names, xs, ys, strict=True):
-        if np.isfinite(xv) and np.isfinite(yv):
-            ax.annotate(
-                tx(name),
-                (xv, yv),
-                xytext=(4, 4),
-                textcoords="offset points",
-                fontsize="small",
-                fontweight="bold",
-                gid="feature-label",
-            )
+    label_points(ax, xs, ycol[pos], names, size=40, gid="feature-label")
 
 
 #: Parameters and result shared by the docstrings of :func:`volcano` and :func:`ma`.

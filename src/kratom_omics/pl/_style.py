@@ -226,6 +226,52 @@ def tx(text: object) -> str:
     return s.replace("$", r"\$")
 
 
+def scatter_groups(
+    ax: Axes,
+    x: np.ndarray,
+    y: np.ndarray,
+    group: np.ndarray,
+    groups: Sequence[tuple[str, str, str]],
+    *,
+    background: str,
+    size: float,
+) -> None:
+    """One scatter per ``(gid, colour, legend name)`` of ``groups``, in that order, of the points
+    whose ``group`` is the gid; the ``background`` group's points are smaller and fainter, and
+    each legend name carries its number of points."""
+    for gid, color, name in groups:
+        sel = group == gid
+        ax.scatter(
+            x[sel],
+            y[sel],
+            s=10 if gid == background else size,
+            color=color,
+            alpha=0.7 if gid == background else 0.9,
+            edgecolors="none",
+            label=f"{name} ({int(sel.sum())})",
+            gid=gid,
+        )
+
+
+def label_points(
+    ax: Axes, x: np.ndarray, y: np.ndarray, names: Sequence[object], *, size: float, gid: str
+) -> None:
+    """Circle the points (a scatter with gid ``"labelled"``) and write each finite one's name
+    beside it in bold (text annotations with gid ``gid``)."""
+    ax.scatter(x, y, s=size, facecolors="none", edgecolors="black", linewidths=1.0, gid="labelled")
+    for name, xv, yv in zip(names, x, y, strict=True):
+        if np.isfinite(xv) and np.isfinite(yv):
+            ax.annotate(
+                tx(name),
+                (xv, yv),
+                xytext=(4, 4),
+                textcoords="offset points",
+                fontsize="small",
+                fontweight="bold",
+                gid=gid,
+            )
+
+
 def heatmap(
     ax: Axes,
     values: np.ndarray,
