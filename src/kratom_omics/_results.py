@@ -28,6 +28,7 @@ __all__ = [
     "TABLE_COLUMNS",
     "Result",
     "biomarker_keys",
+    "copy_on_write",
     "get_result",
     "is_result",
     "result_keys",
@@ -63,6 +64,17 @@ DETECTION_COLUMNS: tuple[str, ...] = (
 )
 #: Columns of the moderated F table, one row per feature (then ``gene``).
 F_COLUMNS: tuple[str, ...] = ("feature", "F", "df1", "df2", "pvalue", "padj")
+
+
+def copy_on_write() -> bool:
+    """Whether pandas copies on write: a shallow copy of a DataFrame is then a safe copy (a
+    change to it, or to the original, copies the columns it touches first). Always in pandas 3;
+    in pandas 2 when ``pd.options.mode.copy_on_write`` is True (not ``"warn"``)."""
+    import pandas as pd
+
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    return pd.get_option("mode.copy_on_write") is True
 
 
 def is_result(value: object, part: str = "table") -> bool:
@@ -112,14 +124,17 @@ class Result:
 
         ``contrast`` reads only that contrast's rows from a parquet long table; in memory the
         whole table is returned (use :meth:`contrast_table` for one contrast). ``copy``: a copy of
-        a table held in memory (a table read from disk is a new frame already).
+        a table held in memory (a table read from disk is a new frame already). Under pandas'
+        copy-on-write (always in pandas 3, ``pd.options.mode.copy_on_write = True`` in pandas
+        2) the copy is a lazy one (:func:`copy_on_write`): it shares the stored columns until
+        either frame is modified, and behaves as an independent copy.
         """
         import pandas as pd
 
         if part in self.store:
             value = self.store[part]
             if isinstance(value, pd.DataFrame):
-                return value.copy() if copy else value
+                return value.copy(deep=not copy_on_write()) if copy else value
             return pd.DataFrame(value)
         if f"{part}_path" not in self.store:
             raise ResultNotFoundError(

@@ -184,7 +184,7 @@ def block_summary(
         "sigma": fit.sigma,
         "dfres": fit.df_residual,
         "amean": fit.amean,
-        "n_obs": fit.n_obs.astype(np.int64),
+        "n_obs": np.asarray(fit.n_obs, dtype=np.int64),
         "det_a": det_a,
         "det_b": det_b,
         "none": none,

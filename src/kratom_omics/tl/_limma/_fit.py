@@ -370,7 +370,8 @@ def contrasts_fit(fit: LinearFit, contrasts: np.ndarray, *, exact: bool = False)
     rc = np.linalg.cholesky(cov).T
     cov_out = (rc @ c).T @ (rc @ c)
     if orthog:
-        se = np.sqrt((su**2) @ (c**2))
+        se = np.square(su) @ np.square(c)
+        np.sqrt(se, out=se)
     else:
         rchol = np.linalg.cholesky(cor).T  # upper: R'R = cor
         se = np.empty(est.shape)
