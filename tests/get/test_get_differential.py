@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+
 import anndata as ad
 import numpy as np
 import pandas as pd

@@ -33,7 +33,6 @@ variance trended on a numeric covariate, R's ``eBayes(trend = <numeric>)``) and
 from __future__ import annotations
 
 import abc
-import contextlib
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -44,7 +43,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._files import atomic_path
-from ..._results import DETECTION_COLUMNS, F_COLUMNS, TABLE_COLUMNS
+from ..._results import (
+    DETECTION_COLUMNS,
+    F_COLUMNS,
+    TABLE_COLUMNS,
+    frame_of_blocks,
+    table_buffer,
+)
 from ...errors import DesignError, KratomOmicsError
 from .._detection import complete_counts, detection_counts, detection_from_counts
 from .._multitest import adjust_pvalues
@@ -675,7 +680,8 @@ class FrameSink(TableSink):
 
     :meth:`frame` makes the DataFrame of these arrays without copying them: one block per dtype
     (what pandas would consolidate a table into), so a copy of the table (``kom.get``) is one
-    copy per block, with nothing to merge.
+    copy per block, with nothing to merge. Large arrays are mapped in at once
+    (:func:`~kratom_omics._results.table_buffer`).
     """
 
     def __init__(
@@ -692,9 +698,7 @@ class FrameSink(TableSink):
         self._groups: dict[np.dtype, list[str]] = {np.dtype(float): list(self.float_names)}
         for c in others:
             self._groups.setdefault(kinds[c], []).append(c)
-        self._arrays = {
-            d: np.empty((len(cols), n_rows), dtype=d) for d, cols in self._groups.items()
-        }
+        self._arrays = {d: table_buffer((len(cols), n_rows), d) for d, cols in self._groups.items()}
         self._where = {c: (d, i) for d, cols in self._groups.items() for i, c in enumerate(cols)}
 
     def floats(self, n: int) -> dict[str, np.ndarray]:
@@ -713,29 +717,12 @@ class FrameSink(TableSink):
 
     def frame(self) -> pd.DataFrame:
         """The DataFrame (the sink is empty afterwards)."""
-        import pandas as pd
-
         if self.rows != self.n_rows:
             raise KratomOmicsError(
                 f"the result blocks hold {self.rows} rows; expected {self.n_rows}."
             )
-        parts = [
-            pd.DataFrame(self._arrays.pop(d).T, columns=cols, dtype=d, copy=False)
-            for d, cols in self._groups.items()
-            if cols
-        ]
-        # the blocks side by side, then the columns in the table's order: under copy-on-write
-        # pandas reorders by placing the blocks (views), not by copying them (pandas 3 always
-        # works so); the arrays belong to the table alone afterwards
-        cow = (
-            pd.option_context("mode.copy_on_write", True)
-            if int(pd.__version__.split(".")[0]) < 3
-            else contextlib.nullcontext()
-        )
-        with cow:
-            table = pd.concat(parts, axis=1, copy=False)[self.columns]
-        del parts
-        return table
+        blocks = {d: (self._arrays.pop(d), cols) for d, cols in self._groups.items()}
+        return frame_of_blocks(blocks, self.columns)
 
 
 class ParquetSink(TableSink):
