@@ -291,6 +291,8 @@ class BlockTests:
     s2_post: np.ndarray
     dfres: np.ndarray
     _q975: np.ndarray | None = field(default=None, repr=False)
+    #: the moderated F (statistic, df1, df2, p) once computed, for the F table
+    f: tuple[np.ndarray, int, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def q975(self) -> np.ndarray:
@@ -330,6 +332,9 @@ class Moderation:
     #: keep the tests of every block (a store in memory: about as much as the fit itself), not
     #: only of the last one read (a spilled store: bounded memory, tests recomputed per pass)
     keep_tests: bool = False
+    #: contrasts x features: where the p-values go (the long table's ``pvalue`` column of a
+    #: table in memory, which then holds the tests' p-values); None: they stay in the tests
+    p_rows: np.ndarray | None = None
     _memo: dict[int, BlockTests] = field(default_factory=dict, repr=False)
 
     def release_long(self) -> None:
@@ -369,6 +374,9 @@ class Moderation:
         t, df_total, p = moderated_t(c["coef"], c["su"], s2, dfres, self.dfp[sl], self.df_cap)
         if self.lfc > 0:
             _, p = treat_tests(c["coef"], c["su"], s2, df_total, self.lfc)
+        if self.p_rows is not None:
+            self.p_rows[:, sl] = p.T
+            p = self.p_rows[:, sl].T
         bt = BlockTests(t=t, df_total=df_total, p=p, s2_post=s2, dfres=dfres)
         if not self.keep_tests:
             self._memo.clear()
@@ -378,7 +386,10 @@ class Moderation:
     def f_test(
         self, bt: BlockTests, sl: slice, c: Mapping[str, np.ndarray]
     ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
-        """Moderated F of one block: statistic, df1, df2 and p-value."""
+        """Moderated F of one block: statistic, df1, df2 and p-value (computed once with
+        ``keep_tests``)."""
+        if bt.f is not None:
+            return bt.f
         if self.separate_f:
             t = moderated_t(c["fcoef"], c["fsu"], bt.s2_post, bt.dfres, self.dfp[sl], self.df_cap)[
                 0
@@ -387,7 +398,10 @@ class Moderation:
             t = bt.t
         fstat, df1 = f_statistic(t, self.f_cov, self.fullrank)
         df2 = bt.dfres + self.dfp[sl]
-        return fstat, df1, df2, f_pvalue(fstat, df1, df2)
+        f = (fstat, df1, df2, f_pvalue(fstat, df1, df2))
+        if self.keep_tests:
+            bt.f = f
+        return f
 
     def contrast_t(
         self, bt: BlockTests, sl: slice, c: Mapping[str, np.ndarray], j: int
@@ -428,6 +442,7 @@ def moderate(
     proportion: float = 0.01,
     stdev_coef_lim: tuple[float, float] = (0.1, 4.0),
     winsor_tail_p: tuple[float, float] = (0.05, 0.1),
+    p_out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Moderation:
     """Prior, FDR and B-statistic prior variances of a blocked fit (see the module docs).
 
@@ -459,6 +474,10 @@ def moderate(
         ``legacy`` and ``covariate`` are then not used).
     proportion, stdev_coef_lim, winsor_tail_p
         limma's ``eBayes`` constants.
+    p_out
+        Two contrasts x features arrays receiving the p-values and the adjusted p-values (the
+        ``pvalue`` and ``padj`` columns of a long table in memory: written once, in place); for
+        a store in memory only. None: arrays of their own.
     """
     sigma = gathered["sigma"]
     dfres = gathered["df_residual"]
@@ -497,7 +516,7 @@ def moderate(
         s2_prior=vp.s2_prior,
         df_cap=float(np.nansum(dfres)) if vp.df_cap is None else float(vp.df_cap),
         var_prior=np.full(k, np.nan),
-        padj=np.empty((k, g)),
+        padj=np.empty((k, g)) if p_out is None else p_out[1],
         f_padj=np.empty(g),
         f_df1=k,
         f_cov=f_cov if f_cov is not None else cov_coefficients,
@@ -508,7 +527,10 @@ def moderate(
         separate_f=separate_f,
         b_statistic=vp.b_statistic,
         keep_tests=store.directory is None,
+        p_rows=None if p_out is None else p_out[0],
     )
+    if p_out is not None and not m.keep_tests:
+        raise KratomOmicsError("p_out= needs a store in memory (the tests of every block kept).")
     del vp
     gathered.pop("df_residual")
     del dfres  # read back block by block with sigma
@@ -523,10 +545,14 @@ def moderate(
         m.padj[:, sl] = bt.p.T
         _, m.f_df1, _, m.f_padj[sl] = m.f_test(bt, sl, c)
         has_t = ~np.isnan(bt.t)
-        n_t += has_t.sum(axis=0)
+        block_t = has_t.sum(axis=0)
+        n_t += block_t
         for j in range(k):
-            if has_t[:, j].any():
+            if block_t[j] == has_t.shape[0] and block_t[j]:  # every t: no selection
+                maxdf[j] = max(maxdf[j], float(np.max(bt.df_total)))
+            elif block_t[j]:
                 maxdf[j] = max(maxdf[j], float(np.max(bt.df_total[has_t[:, j]])))
+        del has_t
     # pass 2: limma's tmixture.vector from the top converted |t| of every block
     if lfc == 0 and m.b_statistic:
         ntarget = [math.ceil(proportion / 2 * int(n)) for n in n_t]
@@ -540,11 +566,20 @@ def moderate(
                 if ntarget[j] < 1:
                     continue
                 keep = ~np.isnan(bt.t[:, j])
-                top = min(ntarget[j], int(keep.sum()))
-                tc = tmixture_convert(bt.t[keep, j], bt.df_total[keep], float(maxdf[j]), top=top)
+                n_keep = int(keep.sum())
+                top = min(ntarget[j], n_keep)
+                if n_keep == keep.size:  # every t: the columns themselves, no selected copies
+                    tc = tmixture_convert(bt.t[:, j], bt.df_total, float(maxdf[j]), top=top)
+                    su_j = c["su"][:, j]
+                else:
+                    tc = tmixture_convert(
+                        bt.t[keep, j], bt.df_total[keep], float(maxdf[j]), top=top
+                    )
+                    su_j = c["su"][keep, j]
                 o = tmixture_top(tc, top)
                 cand_t[j].append(tc[o])
-                cand_su[j].append(c["su"][keep, j][o])
+                cand_su[j].append(su_j[o])
+                del keep, tc, su_j
         lim = tmixture_limits(m.s2_prior, stdev_coef_lim)
         for j in range(k):
             if ntarget[j] < 1:
@@ -639,8 +674,19 @@ def contrast_columns(
         ("s2_post", s2_post),
         ("df_residual", df_residual),
     ):
-        np.copyto(out[name], value)
+        if not _same_memory(out[name], value):  # else written in place already
+            np.copyto(out[name], value)
     return out
+
+
+def _same_memory(a: np.ndarray, b: Any) -> bool:
+    """Whether ``b`` is the array ``a`` itself (the same memory, laid out the same way)."""
+    return (
+        isinstance(b, np.ndarray)
+        and a.shape == b.shape
+        and a.strides == b.strides
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )
 
 
 def t_quantile_975(df_total: np.ndarray) -> np.ndarray:
@@ -700,6 +746,10 @@ class FrameSink(TableSink):
             self._groups.setdefault(kinds[c], []).append(c)
         self._arrays = {d: table_buffer((len(cols), n_rows), d) for d, cols in self._groups.items()}
         self._where = {c: (d, i) for d, cols in self._groups.items() for i, c in enumerate(cols)}
+
+    def column(self, name: str) -> np.ndarray:
+        """The whole float column ``name`` (every row, written or not), to fill in place."""
+        return self._arrays[np.dtype(float)][self.float_names.index(name)]
 
     def floats(self, n: int) -> dict[str, np.ndarray]:
         rows = slice(self.rows, self.rows + n)
@@ -807,7 +857,8 @@ def long_table(
                 q975=bt.q975,
                 out=floats,
             )
-            floats["log2fc"][:] = fc[:, 0]
+            if fc is not coef_j:  # on/off results: +-inf where limma's is NA
+                floats["log2fc"][:] = fc[:, 0]
             other: Block = {"feature": var_names[sl], "contrast": name, "n_obs": c["n_obs"]}
             for col in DETECTION_COLUMNS:
                 v = det[col][:, 0]  # one value for the whole block, or one per feature
@@ -923,6 +974,17 @@ def run(
     (the prior's path), ``fdr_info``, ``n_na`` (features with an NA contrast) and ``n_onoff``.
     """
     require_residual_df(gathered["df_residual"], design.shape[1])
+    g, k = store.n_features, len(names)
+    long_cols, f_cols = table_columns(genes)
+    table_sink = p_out = None
+    if out is None and store.directory is None:
+        # the long table in memory: the p-values and adjusted p-values are written straight
+        # into its columns (contrast-major: contrast j is rows j*g ... (j+1)*g - 1)
+        table_sink = FrameSink(long_cols, LONG_FLOATS, g * k, {"n_obs": np.dtype(np.int64)})
+        p_out = (
+            table_sink.column("pvalue").reshape(k, g),
+            table_sink.column("padj").reshape(k, g),
+        )
     m = moderate(
         store,
         gathered,
@@ -936,7 +998,9 @@ def run(
         f_cov=f_cov,
         covariate=covariate,
         variance_prior=variance_prior,
+        p_out=p_out,
     )
+    del p_out
     if m.keep_tests:  # every block's tests are kept: the residual sd is not read again
         store.drop("sigma")
     result: dict[str, Any] = {
@@ -945,10 +1009,11 @@ def run(
         "legacy": m.legacy,
         "fdr_info": m.fdr_info,
     }
-    g = store.n_features
-    long_cols, f_cols = table_columns(genes)
     if out is None:
-        long_sink = FrameSink(long_cols, LONG_FLOATS, g * len(names), {"n_obs": np.dtype(np.int64)})
+        long_sink = table_sink or FrameSink(
+            long_cols, LONG_FLOATS, g * k, {"n_obs": np.dtype(np.int64)}
+        )
+        del table_sink
         counts = long_table(long_sink, store, m, names, var_names, genes, sides, totals)
         result["table"] = long_sink.frame()
         del long_sink
