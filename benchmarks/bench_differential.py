@@ -21,8 +21,9 @@ sensitive to other jobs on a shared machine). kratom-omics matches the R version
 unequal residual df) otherwise; its p-values are checked against R's. Then, for kratom-omics alone:
 
 - a per-stage profile of one run (``cProfile``, cumulative CPU seconds of the engine's stages);
-- peak memory of one ``kom.tl.differential`` call, measured with ``tracemalloc`` (numpy reports its
-  buffers to it; the input matrix, allocated before, is not counted), and the size of the results
+- peak memory of one ``kom.tl.differential`` call above what was resident before it (on Linux
+  the peak resident size, ``VmHWM`` reset through ``/proc/self/clear_refs``: every allocation,
+  the tables' memory mappings included; elsewhere ``tracemalloc``), and the size of the results
   it leaves in ``adata.uns`` (long table and F table), both relative to the input matrix; and the
   peak of the engine's fit alone (``lm_fit`` + ``contrasts_fit`` + ``ebayes``: limma's arrays,
   no tables).
@@ -35,6 +36,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import ctypes
+import gc
 import pstats
 import subprocess
 import sys
@@ -187,15 +190,50 @@ def profile(func: Any, adata: Any) -> dict[str, float]:
     return out
 
 
+def _status_kb(key: str) -> int:
+    """A field of /proc/self/status in kB (``VmRSS``, ``VmHWM``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1])
+    raise KeyError(key)
+
+
+class PeakMemory:
+    """Peak memory of a block of code above what was resident before it, in bytes.
+
+    On Linux the peak resident size (``VmHWM``, reset through ``/proc/self/clear_refs``, with
+    freed heap memory returned by ``malloc_trim`` first): every allocation counts, including the
+    tables' memory mappings. Elsewhere ``tracemalloc`` (numpy's buffers and Python objects).
+    """
+
+    def __enter__(self) -> PeakMemory:
+        gc.collect()
+        self.rss = False
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+            Path("/proc/self/clear_refs").write_text("5")
+            self.before = _status_kb("VmRSS") * 1024
+            self.rss = True
+        except (OSError, KeyError, AttributeError):
+            tracemalloc.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.rss:
+            self.peak = _status_kb("VmHWM") * 1024 - self.before
+        else:
+            self.peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+
+
 def memory(adata: Any, legacy: bool | None, size: int) -> tuple[float, float]:
     """Peak of one ``kom.tl.differential`` call and the size of its tables, / input size."""
     import kratom_omics as kom
 
     adata.uns.pop("differential", None)
-    tracemalloc.start()
-    kom.tl.differential(adata, "phase", CONTRASTS, legacy=legacy)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    with PeakMemory() as pm:
+        kom.tl.differential(adata, "phase", CONTRASTS, legacy=legacy)
+    peak = pm.peak
     res = adata.uns["differential"]
     kept = sum(int(res[p].memory_usage(index=True, deep=False).sum()) for p in ("table", "f_table"))
     return peak / size, kept / size
@@ -208,13 +246,11 @@ def fit_memory(x: np.ndarray) -> float:
     n = x.shape[0]
     design = np.eye(3)[np.repeat([0, 1, 2], n // 3)]
     cmat = np.array([[-1.0, -1.0, 0.0], [0.0, 1.0, -1.0], [1.0, 0.0, 1.0]])  # as CONTRASTS
-    tracemalloc.start()
-    fit = lm_fit(x.T, design)
-    eb = ebayes(contrasts_fit(fit, cmat), fit)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    with PeakMemory() as pm:
+        fit = lm_fit(x.T, design)
+        eb = ebayes(contrasts_fit(fit, cmat), fit)
     del fit, eb
-    return peak / x.nbytes
+    return pm.peak / x.nbytes
 
 
 def run_r(x: np.ndarray, repeats: int, lib: str, tmp: Path) -> dict[str, Any]:
