@@ -102,6 +102,7 @@ STAGES: dict[str, tuple[tuple[str, str], ...]] = {
         ("_limma/_engine.py", "long_table"),
         ("_limma/_engine.py", "f_table"),
         ("_limma/_engine.py", "frame"),
+        ("_limma/_engine.py", "__init__"),  # the sinks' memory (and the trivial ChunkStore's)
     ),
     "get": (("get/_differential.py", "differential"),),
 }
@@ -110,7 +111,7 @@ STAGE_NOTES = {
     "eBayes": "moderated t and p, F, B prior (eBayes without the prior)",
     "prior": "variance prior (squeezeVar)",
     "FDR": "BH over each contrast and the F test",
-    "tables": "long table (3 rows per feature) and F table",
+    "tables": "long table (3 rows per feature) and F table, their memory included",
     "get": "kom.get.differential (the long table, a copy)",
     "rest": "design, contrasts, checks, result dict, provenance",
 }
