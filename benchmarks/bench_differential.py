@@ -21,12 +21,11 @@ sensitive to other jobs on a shared machine). kratom-omics matches the R version
 unequal residual df) otherwise; its p-values are checked against R's. Then, for kratom-omics alone:
 
 - a per-stage profile of one run (``cProfile``, cumulative CPU seconds of the engine's stages);
-- peak memory of one ``kom.tl.differential`` call above what was resident before it (on Linux
-  the peak resident size, ``VmHWM`` reset through ``/proc/self/clear_refs``: every allocation,
-  the tables' memory mappings included; elsewhere ``tracemalloc``), and the size of the results
-  it leaves in ``adata.uns`` (long table and F table), both relative to the input matrix; and the
-  peak of the engine's fit alone (``lm_fit`` + ``contrasts_fit`` + ``ebayes``: limma's arrays,
-  no tables).
+- peak memory of one ``kom.tl.differential`` call, measured with ``tracemalloc`` (numpy reports its
+  buffers to it, and the tables' memory mappings are reported to it while they live; the input
+  matrix, allocated before, is not counted), and the size of the results it leaves in
+  ``adata.uns`` (long table and F table), both relative to the input matrix; and the peak of the
+  engine's fit alone (``lm_fit`` + ``contrasts_fit`` + ``ebayes``: limma's arrays, no tables).
 
 Design: three phases (control/use/withdrawal) in equal numbers; contrasts withdrawal - control,
 use - control and withdrawal - use. Prints Markdown tables (seconds and ratios kratom-omics / R).
@@ -38,12 +37,14 @@ import argparse
 import cProfile
 import ctypes
 import gc
+import mmap
 import pstats
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -191,40 +192,48 @@ def profile(func: Any, adata: Any) -> dict[str, float]:
     return out
 
 
-def _status_kb(key: str) -> int:
-    """A field of /proc/self/status in kB (``VmRSS``, ``VmHWM``)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{key}:"):
-            return int(line.split()[1])
-    raise KeyError(key)
-
-
 class PeakMemory:
-    """Peak memory of a block of code above what was resident before it, in bytes.
-
-    On Linux the peak resident size (``VmHWM``, reset through ``/proc/self/clear_refs``, with
-    freed heap memory returned by ``malloc_trim`` first): every allocation counts, including the
-    tables' memory mappings. Elsewhere ``tracemalloc`` (numpy's buffers and Python objects).
-    """
+    """Peak memory of a block of code, in bytes: ``tracemalloc`` (numpy reports its buffers to
+    it), with the result tables' memory mappings (``kratom_omics._results.table_buffer``, not
+    numpy's memory) reported to it as well while they live."""
 
     def __enter__(self) -> PeakMemory:
+        from kratom_omics import _results
+        from kratom_omics.tl._limma import _engine
+
         gc.collect()
-        self.rss = False
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-            Path("/proc/self/clear_refs").write_text("5")
-            self.before = _status_kb("VmRSS") * 1024
-            self.rss = True
-        except (OSError, KeyError, AttributeError):
-            tracemalloc.start()
+        mods = [mod for mod in (_results, _engine) if hasattr(mod, "table_buffer")]
+        self._patched = [(mod, mod.table_buffer) for mod in mods]  # (none in older versions)
+        original = getattr(_results, "table_buffer", None)
+
+        def traced(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+            arr = original(shape, dtype)
+            base: Any = arr
+            while isinstance(base, (np.ndarray, memoryview)):
+                base = base.base if isinstance(base, np.ndarray) else base.obj
+            if isinstance(base, mmap.mmap):
+                ptr = arr.__array_interface__["data"][0]
+                _TRACK(_DOMAIN, ptr, arr.nbytes)
+                weakref.finalize(base, _UNTRACK, _DOMAIN, ptr)
+            return arr
+
+        for mod, _ in self._patched:
+            mod.table_buffer = traced  # type: ignore[assignment]
+        tracemalloc.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.rss:
-            self.peak = _status_kb("VmHWM") * 1024 - self.before
-        else:
-            self.peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
+        self.peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        for mod, func in self._patched:
+            mod.table_buffer = func  # type: ignore[assignment]
+
+
+_DOMAIN = 389047  # numpy's tracemalloc domain
+_TRACK = ctypes.pythonapi.PyTraceMalloc_Track
+_TRACK.argtypes = (ctypes.c_uint, ctypes.c_size_t, ctypes.c_size_t)
+_UNTRACK = ctypes.pythonapi.PyTraceMalloc_Untrack
+_UNTRACK.argtypes = (ctypes.c_uint, ctypes.c_size_t)
 
 
 def memory(adata: Any, legacy: bool | None, size: int) -> tuple[float, float]:
