@@ -22,10 +22,10 @@ unequal residual df) otherwise; its p-values are checked against R's. Then, for 
 
 - a per-stage profile of one run (``cProfile``, cumulative CPU seconds of the engine's stages);
 - peak memory of one ``kom.tl.differential`` call, measured with ``tracemalloc`` (numpy reports its
-  buffers to it; the input matrix, allocated before, is not counted), and the size of the results
-  it leaves in ``adata.uns`` (long table and F table), both relative to the input matrix; and the
-  peak of the engine's fit alone (``lm_fit`` + ``contrasts_fit`` + ``ebayes``: limma's arrays,
-  no tables).
+  buffers to it, and the tables' memory mappings are reported to it while they live; the input
+  matrix, allocated before, is not counted), and the size of the results it leaves in
+  ``adata.uns`` (long table and F table), both relative to the input matrix; and the peak of the
+  engine's fit alone (``lm_fit`` + ``contrasts_fit`` + ``ebayes``: limma's arrays, no tables).
 
 Design: three phases (control/use/withdrawal) in equal numbers; contrasts withdrawal - control,
 use - control and withdrawal - use. Prints Markdown tables (seconds and ratios kratom-omics / R).
@@ -35,12 +35,16 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import ctypes
+import gc
+import mmap
 import pstats
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +103,7 @@ STAGES: dict[str, tuple[tuple[str, str], ...]] = {
         ("_limma/_engine.py", "long_table"),
         ("_limma/_engine.py", "f_table"),
         ("_limma/_engine.py", "frame"),
+        ("_limma/_engine.py", "__init__"),  # the sinks' memory (and the trivial ChunkStore's)
     ),
     "get": (("get/_differential.py", "differential"),),
 }
@@ -107,7 +112,7 @@ STAGE_NOTES = {
     "eBayes": "moderated t and p, F, B prior (eBayes without the prior)",
     "prior": "variance prior (squeezeVar)",
     "FDR": "BH over each contrast and the F test",
-    "tables": "long table (3 rows per feature) and F table",
+    "tables": "long table (3 rows per feature) and F table, their memory included",
     "get": "kom.get.differential (the long table, a copy)",
     "rest": "design, contrasts, checks, result dict, provenance",
 }
@@ -187,15 +192,58 @@ def profile(func: Any, adata: Any) -> dict[str, float]:
     return out
 
 
+class PeakMemory:
+    """Peak memory of a block of code, in bytes: ``tracemalloc`` (numpy reports its buffers to
+    it), with the result tables' memory mappings (``kratom_omics._results.table_buffer``, not
+    numpy's memory) reported to it as well while they live."""
+
+    def __enter__(self) -> PeakMemory:
+        from kratom_omics import _results
+        from kratom_omics.tl._limma import _engine
+
+        gc.collect()
+        mods = [mod for mod in (_results, _engine) if hasattr(mod, "table_buffer")]
+        self._patched = [(mod, mod.table_buffer) for mod in mods]  # (none in older versions)
+        original = getattr(_results, "table_buffer", None)
+
+        def traced(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+            arr = original(shape, dtype)
+            base: Any = arr
+            while isinstance(base, (np.ndarray, memoryview)):
+                base = base.base if isinstance(base, np.ndarray) else base.obj
+            if isinstance(base, mmap.mmap):
+                ptr = arr.__array_interface__["data"][0]
+                _TRACK(_DOMAIN, ptr, arr.nbytes)
+                weakref.finalize(base, _UNTRACK, _DOMAIN, ptr)
+            return arr
+
+        for mod, _ in self._patched:
+            mod.table_buffer = traced  # type: ignore[assignment]
+        tracemalloc.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        for mod, func in self._patched:
+            mod.table_buffer = func  # type: ignore[assignment]
+
+
+_DOMAIN = 389047  # numpy's tracemalloc domain
+_TRACK = ctypes.pythonapi.PyTraceMalloc_Track
+_TRACK.argtypes = (ctypes.c_uint, ctypes.c_size_t, ctypes.c_size_t)
+_UNTRACK = ctypes.pythonapi.PyTraceMalloc_Untrack
+_UNTRACK.argtypes = (ctypes.c_uint, ctypes.c_size_t)
+
+
 def memory(adata: Any, legacy: bool | None, size: int) -> tuple[float, float]:
     """Peak of one ``kom.tl.differential`` call and the size of its tables, / input size."""
     import kratom_omics as kom
 
     adata.uns.pop("differential", None)
-    tracemalloc.start()
-    kom.tl.differential(adata, "phase", CONTRASTS, legacy=legacy)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    with PeakMemory() as pm:
+        kom.tl.differential(adata, "phase", CONTRASTS, legacy=legacy)
+    peak = pm.peak
     res = adata.uns["differential"]
     kept = sum(int(res[p].memory_usage(index=True, deep=False).sum()) for p in ("table", "f_table"))
     return peak / size, kept / size
@@ -208,13 +256,11 @@ def fit_memory(x: np.ndarray) -> float:
     n = x.shape[0]
     design = np.eye(3)[np.repeat([0, 1, 2], n // 3)]
     cmat = np.array([[-1.0, -1.0, 0.0], [0.0, 1.0, -1.0], [1.0, 0.0, 1.0]])  # as CONTRASTS
-    tracemalloc.start()
-    fit = lm_fit(x.T, design)
-    eb = ebayes(contrasts_fit(fit, cmat), fit)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    with PeakMemory() as pm:
+        fit = lm_fit(x.T, design)
+        eb = ebayes(contrasts_fit(fit, cmat), fit)
     del fit, eb
-    return peak / x.nbytes
+    return pm.peak / x.nbytes
 
 
 def run_r(x: np.ndarray, repeats: int, lib: str, tmp: Path) -> dict[str, Any]:

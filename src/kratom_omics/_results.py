@@ -11,6 +11,7 @@ all read results through it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -19,6 +20,7 @@ from ._design import normalize_contrast
 from .errors import DesignError, KeyNotFoundError, ResultNotFoundError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import pandas as pd
     from anndata import AnnData
 
@@ -28,9 +30,13 @@ __all__ = [
     "TABLE_COLUMNS",
     "Result",
     "biomarker_keys",
+    "copy_on_write",
+    "copy_table",
+    "frame_of_blocks",
     "get_result",
     "is_result",
     "result_keys",
+    "table_buffer",
 ]
 
 #: Columns of the long table, one row per feature and contrast (then the detection columns and,
@@ -63,6 +69,109 @@ DETECTION_COLUMNS: tuple[str, ...] = (
 )
 #: Columns of the moderated F table, one row per feature (then ``gene``).
 F_COLUMNS: tuple[str, ...] = ("feature", "F", "df1", "df2", "pvalue", "padj")
+
+
+#: arrays of at least this many bytes are mapped in at once by :func:`table_buffer`
+MAPPED_MIN_BYTES = 32 << 20
+
+
+def table_buffer(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """An uninitialised array for columns of a result table, its memory mapped in at once.
+
+    A long table of millions of rows is hundreds of MB written once. numpy asks the kernel for
+    transparent huge pages for every large array, and the first touch of a huge page can stall
+    (compaction, or on a virtual machine that hands free memory back to its host, a refill by
+    the host): on the 2-core benchmark machine writing 400 MB took 0.15 s or 1.0-1.5 s by turns.
+    Here the memory is an anonymous mapping populated in one call (``MAP_POPULATE``) under the
+    system's own page-size policy (no huge-page request): 0.2 s every time there. Object
+    arrays, arrays below :data:`MAPPED_MIN_BYTES` and systems without ``MAP_POPULATE`` get
+    ``np.empty``. The mapping is released with the last array that uses it.
+    """
+    import mmap
+
+    import numpy as np
+
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    populate = getattr(mmap, "MAP_POPULATE", 0)
+    if dtype.hasobject or nbytes < MAPPED_MIN_BYTES or not populate:
+        return np.empty(shape, dtype=dtype)
+    try:
+        buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | populate)
+    except (OSError, ValueError):  # e.g. no address space left for a mapping: numpy decides
+        return np.empty(shape, dtype=dtype)
+    return np.frombuffer(buf, dtype=dtype).reshape(shape)
+
+
+def frame_of_blocks(
+    blocks: Mapping[Any, tuple[np.ndarray, list[Any]]], columns: list[Any]
+) -> pd.DataFrame:
+    """A DataFrame of columns held as the rows of 2-D arrays (one array per dtype: what pandas
+    consolidates a frame into), made without copying them; ``columns`` gives the order.
+
+    The arrays belong to the frame afterwards (a copy of it is one copy per array, with nothing
+    to merge).
+    """
+    import contextlib
+
+    import pandas as pd
+
+    parts = [
+        pd.DataFrame(arr.T, columns=names, dtype=arr.dtype, copy=False)
+        for arr, names in blocks.values()
+        if names
+    ]
+    # the blocks side by side, then the columns in order: under copy-on-write pandas reorders
+    # by placing the blocks (views), not by copying them (pandas 3 always works so)
+    cow = (
+        pd.option_context("mode.copy_on_write", True)
+        if int(pd.__version__.split(".")[0]) < 3
+        else contextlib.nullcontext()
+    )
+    with cow:
+        table = pd.concat(parts, axis=1, copy=False)[columns]
+    return table
+
+
+def copy_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A deep copy of a result table (the values of ``table.copy()``).
+
+    Large tables are copied column by column into one :func:`table_buffer` per dtype; tables
+    with extension dtypes or repeated column names, and small ones, by ``table.copy()``.
+    """
+    import copy
+
+    import numpy as np
+
+    columns = list(table.columns)
+    if table.size * 8 < MAPPED_MIN_BYTES or not table.columns.is_unique:
+        return table.copy()
+    groups: dict[np.dtype, list[Any]] = {}
+    for name, dtype in table.dtypes.items():
+        if not isinstance(dtype, np.dtype):
+            return table.copy()
+        groups.setdefault(dtype, []).append(name)
+    blocks = {}
+    for dtype, names in groups.items():
+        arr = table_buffer((len(names), len(table)), dtype)
+        for i, name in enumerate(names):
+            arr[i] = table[name].to_numpy()
+        blocks[dtype] = (arr, names)
+    out = frame_of_blocks(blocks, columns)
+    out.index = table.index
+    out.attrs = copy.deepcopy(table.attrs)
+    return out
+
+
+def copy_on_write() -> bool:
+    """Whether pandas copies on write: a shallow copy of a DataFrame is then a safe copy (a
+    change to it, or to the original, copies the columns it touches first). Always in pandas 3;
+    in pandas 2 when ``pd.options.mode.copy_on_write`` is True (not ``"warn"``)."""
+    import pandas as pd
+
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    return pd.get_option("mode.copy_on_write") is True
 
 
 def is_result(value: object, part: str = "table") -> bool:
@@ -112,14 +221,19 @@ class Result:
 
         ``contrast`` reads only that contrast's rows from a parquet long table; in memory the
         whole table is returned (use :meth:`contrast_table` for one contrast). ``copy``: a copy of
-        a table held in memory (a table read from disk is a new frame already).
+        a table held in memory (a table read from disk is a new frame already). Under pandas'
+        copy-on-write (always in pandas 3, ``pd.options.mode.copy_on_write = True`` in pandas
+        2) the copy is a lazy one (:func:`copy_on_write`): it shares the stored columns until
+        either frame is modified, and behaves as an independent copy.
         """
         import pandas as pd
 
         if part in self.store:
             value = self.store[part]
             if isinstance(value, pd.DataFrame):
-                return value.copy() if copy else value
+                if not copy:
+                    return value
+                return value.copy(deep=False) if copy_on_write() else copy_table(value)
             return pd.DataFrame(value)
         if f"{part}_path" not in self.store:
             raise ResultNotFoundError(

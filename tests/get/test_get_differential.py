@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -33,6 +35,38 @@ def test_table_is_a_copy_with_range_index(adata: ad.AnnData) -> None:
     assert isinstance(t.index, pd.RangeIndex)
     t.loc[0, "log2fc"] = 99.0
     assert adata.uns["differential"]["table"].loc[0, "log2fc"] != 99.0
+
+
+PANDAS3 = int(pd.__version__.split(".")[0]) >= 3
+
+
+@pytest.mark.parametrize("cow", [False, True])
+@pytest.mark.parametrize("part", ["table", "f_table"])
+def test_table_is_independent_of_the_stored_one(adata: ad.AnnData, part: str, cow: bool) -> None:
+    # under copy-on-write the returned table shares the stored columns until either is modified
+    if PANDAS3 and not cow:
+        pytest.skip("pandas 3 always copies on write")
+    get = kom.get.differential if part == "table" else kom.get.differential_f
+    mode = contextlib.nullcontext() if PANDAS3 else pd.option_context("mode.copy_on_write", cow)
+    with mode:
+        stored = adata.uns["differential"][part]
+        before = stored.copy(deep=True)
+        t = get(adata)
+        shared = np.shares_memory(t["pvalue"].to_numpy(), stored["pvalue"].to_numpy())
+        assert shared is cow
+        t.loc[0, "pvalue"] = 99.0
+        t.iloc[1, t.columns.get_loc("padj")] = -1.0
+        t.loc[2, "feature"] = "changed"
+        t["F" if part == "f_table" else "se"] *= 2
+        pd.testing.assert_frame_equal(stored, before)
+        assert t.loc[0, "pvalue"] == 99.0
+        # and the other way round: a change to the stored table leaves a returned one as it was
+        u = get(adata)
+        u_before = u.copy(deep=True)
+        stored.loc[0, "padj"] = 0.123
+        stored.loc[1, "feature"] = "changed"
+        pd.testing.assert_frame_equal(u, u_before)
+        assert adata.uns["differential"][part].loc[0, "padj"] == 0.123
 
 
 def test_filter_contrast_normalises_spacing(adata: ad.AnnData) -> None:

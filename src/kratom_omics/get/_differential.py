@@ -53,6 +53,11 @@ def differential(
 ) -> pd.DataFrame:
     """The long result table of :func:`kratom_omics.tl.differential` (a copy).
 
+    Changing the returned table leaves the stored result as it is, and the other way round.
+    Under pandas' copy-on-write (pandas 3, or ``pd.options.mode.copy_on_write = True``) the
+    copy is lazy: the returned table shares the stored columns until either is modified, so
+    getting a table of millions of rows costs no memory.
+
     Parameters
     ----------
     adata

@@ -33,7 +33,6 @@ variance trended on a numeric covariate, R's ``eBayes(trend = <numeric>)``) and
 from __future__ import annotations
 
 import abc
-import contextlib
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -44,7 +43,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._files import atomic_path
-from ..._results import DETECTION_COLUMNS, F_COLUMNS, TABLE_COLUMNS
+from ..._results import (
+    DETECTION_COLUMNS,
+    F_COLUMNS,
+    TABLE_COLUMNS,
+    frame_of_blocks,
+    table_buffer,
+)
 from ...errors import DesignError, KratomOmicsError
 from .._detection import complete_counts, detection_counts, detection_from_counts
 from .._multitest import adjust_pvalues
@@ -184,7 +189,7 @@ def block_summary(
         "sigma": fit.sigma,
         "dfres": fit.df_residual,
         "amean": fit.amean,
-        "n_obs": fit.n_obs.astype(np.int64),
+        "n_obs": np.asarray(fit.n_obs, dtype=np.int64),
         "det_a": det_a,
         "det_b": det_b,
         "none": none,
@@ -286,6 +291,8 @@ class BlockTests:
     s2_post: np.ndarray
     dfres: np.ndarray
     _q975: np.ndarray | None = field(default=None, repr=False)
+    #: the moderated F (statistic, df1, df2, p) once computed, for the F table
+    f: tuple[np.ndarray, int, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def q975(self) -> np.ndarray:
@@ -325,6 +332,9 @@ class Moderation:
     #: keep the tests of every block (a store in memory: about as much as the fit itself), not
     #: only of the last one read (a spilled store: bounded memory, tests recomputed per pass)
     keep_tests: bool = False
+    #: contrasts x features: where the p-values go (the long table's ``pvalue`` column of a
+    #: table in memory, which then holds the tests' p-values); None: they stay in the tests
+    p_rows: np.ndarray | None = None
     _memo: dict[int, BlockTests] = field(default_factory=dict, repr=False)
 
     def release_long(self) -> None:
@@ -364,6 +374,9 @@ class Moderation:
         t, df_total, p = moderated_t(c["coef"], c["su"], s2, dfres, self.dfp[sl], self.df_cap)
         if self.lfc > 0:
             _, p = treat_tests(c["coef"], c["su"], s2, df_total, self.lfc)
+        if self.p_rows is not None:
+            self.p_rows[:, sl] = p.T
+            p = self.p_rows[:, sl].T
         bt = BlockTests(t=t, df_total=df_total, p=p, s2_post=s2, dfres=dfres)
         if not self.keep_tests:
             self._memo.clear()
@@ -373,7 +386,10 @@ class Moderation:
     def f_test(
         self, bt: BlockTests, sl: slice, c: Mapping[str, np.ndarray]
     ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
-        """Moderated F of one block: statistic, df1, df2 and p-value."""
+        """Moderated F of one block: statistic, df1, df2 and p-value (computed once with
+        ``keep_tests``)."""
+        if bt.f is not None:
+            return bt.f
         if self.separate_f:
             t = moderated_t(c["fcoef"], c["fsu"], bt.s2_post, bt.dfres, self.dfp[sl], self.df_cap)[
                 0
@@ -382,7 +398,10 @@ class Moderation:
             t = bt.t
         fstat, df1 = f_statistic(t, self.f_cov, self.fullrank)
         df2 = bt.dfres + self.dfp[sl]
-        return fstat, df1, df2, f_pvalue(fstat, df1, df2)
+        f = (fstat, df1, df2, f_pvalue(fstat, df1, df2))
+        if self.keep_tests:
+            bt.f = f
+        return f
 
     def contrast_t(
         self, bt: BlockTests, sl: slice, c: Mapping[str, np.ndarray], j: int
@@ -423,6 +442,7 @@ def moderate(
     proportion: float = 0.01,
     stdev_coef_lim: tuple[float, float] = (0.1, 4.0),
     winsor_tail_p: tuple[float, float] = (0.05, 0.1),
+    p_out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Moderation:
     """Prior, FDR and B-statistic prior variances of a blocked fit (see the module docs).
 
@@ -454,6 +474,10 @@ def moderate(
         ``legacy`` and ``covariate`` are then not used).
     proportion, stdev_coef_lim, winsor_tail_p
         limma's ``eBayes`` constants.
+    p_out
+        Two contrasts x features arrays receiving the p-values and the adjusted p-values (the
+        ``pvalue`` and ``padj`` columns of a long table in memory: written once, in place); for
+        a store in memory only. None: arrays of their own.
     """
     sigma = gathered["sigma"]
     dfres = gathered["df_residual"]
@@ -492,7 +516,7 @@ def moderate(
         s2_prior=vp.s2_prior,
         df_cap=float(np.nansum(dfres)) if vp.df_cap is None else float(vp.df_cap),
         var_prior=np.full(k, np.nan),
-        padj=np.empty((k, g)),
+        padj=np.empty((k, g)) if p_out is None else p_out[1],
         f_padj=np.empty(g),
         f_df1=k,
         f_cov=f_cov if f_cov is not None else cov_coefficients,
@@ -503,7 +527,10 @@ def moderate(
         separate_f=separate_f,
         b_statistic=vp.b_statistic,
         keep_tests=store.directory is None,
+        p_rows=None if p_out is None else p_out[0],
     )
+    if p_out is not None and not m.keep_tests:
+        raise KratomOmicsError("p_out= needs a store in memory (the tests of every block kept).")
     del vp
     gathered.pop("df_residual")
     del dfres  # read back block by block with sigma
@@ -518,10 +545,14 @@ def moderate(
         m.padj[:, sl] = bt.p.T
         _, m.f_df1, _, m.f_padj[sl] = m.f_test(bt, sl, c)
         has_t = ~np.isnan(bt.t)
-        n_t += has_t.sum(axis=0)
+        block_t = has_t.sum(axis=0)
+        n_t += block_t
         for j in range(k):
-            if has_t[:, j].any():
+            if block_t[j] == has_t.shape[0] and block_t[j]:  # every t: no selection
+                maxdf[j] = max(maxdf[j], float(np.max(bt.df_total)))
+            elif block_t[j]:
                 maxdf[j] = max(maxdf[j], float(np.max(bt.df_total[has_t[:, j]])))
+        del has_t
     # pass 2: limma's tmixture.vector from the top converted |t| of every block
     if lfc == 0 and m.b_statistic:
         ntarget = [math.ceil(proportion / 2 * int(n)) for n in n_t]
@@ -535,11 +566,20 @@ def moderate(
                 if ntarget[j] < 1:
                     continue
                 keep = ~np.isnan(bt.t[:, j])
-                top = min(ntarget[j], int(keep.sum()))
-                tc = tmixture_convert(bt.t[keep, j], bt.df_total[keep], float(maxdf[j]), top=top)
+                n_keep = int(keep.sum())
+                top = min(ntarget[j], n_keep)
+                if n_keep == keep.size:  # every t: the columns themselves, no selected copies
+                    tc = tmixture_convert(bt.t[:, j], bt.df_total, float(maxdf[j]), top=top)
+                    su_j = c["su"][:, j]
+                else:
+                    tc = tmixture_convert(
+                        bt.t[keep, j], bt.df_total[keep], float(maxdf[j]), top=top
+                    )
+                    su_j = c["su"][keep, j]
                 o = tmixture_top(tc, top)
                 cand_t[j].append(tc[o])
-                cand_su[j].append(c["su"][keep, j][o])
+                cand_su[j].append(su_j[o])
+                del keep, tc, su_j
         lim = tmixture_limits(m.s2_prior, stdev_coef_lim)
         for j in range(k):
             if ntarget[j] < 1:
@@ -634,8 +674,19 @@ def contrast_columns(
         ("s2_post", s2_post),
         ("df_residual", df_residual),
     ):
-        np.copyto(out[name], value)
+        if not _same_memory(out[name], value):  # else written in place already
+            np.copyto(out[name], value)
     return out
+
+
+def _same_memory(a: np.ndarray, b: Any) -> bool:
+    """Whether ``b`` is the array ``a`` itself (the same memory, laid out the same way)."""
+    return (
+        isinstance(b, np.ndarray)
+        and a.shape == b.shape
+        and a.strides == b.strides
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )
 
 
 def t_quantile_975(df_total: np.ndarray) -> np.ndarray:
@@ -675,7 +726,8 @@ class FrameSink(TableSink):
 
     :meth:`frame` makes the DataFrame of these arrays without copying them: one block per dtype
     (what pandas would consolidate a table into), so a copy of the table (``kom.get``) is one
-    copy per block, with nothing to merge.
+    copy per block, with nothing to merge. Large arrays are mapped in at once
+    (:func:`~kratom_omics._results.table_buffer`).
     """
 
     def __init__(
@@ -692,10 +744,12 @@ class FrameSink(TableSink):
         self._groups: dict[np.dtype, list[str]] = {np.dtype(float): list(self.float_names)}
         for c in others:
             self._groups.setdefault(kinds[c], []).append(c)
-        self._arrays = {
-            d: np.empty((len(cols), n_rows), dtype=d) for d, cols in self._groups.items()
-        }
+        self._arrays = {d: table_buffer((len(cols), n_rows), d) for d, cols in self._groups.items()}
         self._where = {c: (d, i) for d, cols in self._groups.items() for i, c in enumerate(cols)}
+
+    def column(self, name: str) -> np.ndarray:
+        """The whole float column ``name`` (every row, written or not), to fill in place."""
+        return self._arrays[np.dtype(float)][self.float_names.index(name)]
 
     def floats(self, n: int) -> dict[str, np.ndarray]:
         rows = slice(self.rows, self.rows + n)
@@ -713,29 +767,12 @@ class FrameSink(TableSink):
 
     def frame(self) -> pd.DataFrame:
         """The DataFrame (the sink is empty afterwards)."""
-        import pandas as pd
-
         if self.rows != self.n_rows:
             raise KratomOmicsError(
                 f"the result blocks hold {self.rows} rows; expected {self.n_rows}."
             )
-        parts = [
-            pd.DataFrame(self._arrays.pop(d).T, columns=cols, dtype=d, copy=False)
-            for d, cols in self._groups.items()
-            if cols
-        ]
-        # the blocks side by side, then the columns in the table's order: under copy-on-write
-        # pandas reorders by placing the blocks (views), not by copying them (pandas 3 always
-        # works so); the arrays belong to the table alone afterwards
-        cow = (
-            pd.option_context("mode.copy_on_write", True)
-            if int(pd.__version__.split(".")[0]) < 3
-            else contextlib.nullcontext()
-        )
-        with cow:
-            table = pd.concat(parts, axis=1, copy=False)[self.columns]
-        del parts
-        return table
+        blocks = {d: (self._arrays.pop(d), cols) for d, cols in self._groups.items()}
+        return frame_of_blocks(blocks, self.columns)
 
 
 class ParquetSink(TableSink):
@@ -820,7 +857,8 @@ def long_table(
                 q975=bt.q975,
                 out=floats,
             )
-            floats["log2fc"][:] = fc[:, 0]
+            if fc is not coef_j:  # on/off results: +-inf where limma's is NA
+                floats["log2fc"][:] = fc[:, 0]
             other: Block = {"feature": var_names[sl], "contrast": name, "n_obs": c["n_obs"]}
             for col in DETECTION_COLUMNS:
                 v = det[col][:, 0]  # one value for the whole block, or one per feature
@@ -936,6 +974,17 @@ def run(
     (the prior's path), ``fdr_info``, ``n_na`` (features with an NA contrast) and ``n_onoff``.
     """
     require_residual_df(gathered["df_residual"], design.shape[1])
+    g, k = store.n_features, len(names)
+    long_cols, f_cols = table_columns(genes)
+    table_sink = p_out = None
+    if out is None and store.directory is None:
+        # the long table in memory: the p-values and adjusted p-values are written straight
+        # into its columns (contrast-major: contrast j is rows j*g ... (j+1)*g - 1)
+        table_sink = FrameSink(long_cols, LONG_FLOATS, g * k, {"n_obs": np.dtype(np.int64)})
+        p_out = (
+            table_sink.column("pvalue").reshape(k, g),
+            table_sink.column("padj").reshape(k, g),
+        )
     m = moderate(
         store,
         gathered,
@@ -949,7 +998,9 @@ def run(
         f_cov=f_cov,
         covariate=covariate,
         variance_prior=variance_prior,
+        p_out=p_out,
     )
+    del p_out
     if m.keep_tests:  # every block's tests are kept: the residual sd is not read again
         store.drop("sigma")
     result: dict[str, Any] = {
@@ -958,10 +1009,11 @@ def run(
         "legacy": m.legacy,
         "fdr_info": m.fdr_info,
     }
-    g = store.n_features
-    long_cols, f_cols = table_columns(genes)
     if out is None:
-        long_sink = FrameSink(long_cols, LONG_FLOATS, g * len(names), {"n_obs": np.dtype(np.int64)})
+        long_sink = table_sink or FrameSink(
+            long_cols, LONG_FLOATS, g * k, {"n_obs": np.dtype(np.int64)}
+        )
+        del table_sink
         counts = long_table(long_sink, store, m, names, var_names, genes, sides, totals)
         result["table"] = long_sink.frame()
         del long_sink

@@ -249,15 +249,22 @@ def lm_fit(
         rinv = np.linalg.inv(r)
         su_row = np.sqrt(np.sum(rinv**2, axis=1))
         df = n - p
+        # samples x features: the residuals of every chunk in one buffer (a fresh array of a
+        # few MB per chunk costs more than the arithmetic)
+        res_buf = np.empty((n, min(g, chunk_size))) if yt is not None and p else None
         for start in range(0, g, chunk_size):
             sl = slice(start, min(g, start + chunk_size))
-            if yt is not None and p:  # samples x features: the same steps, transposed
+            if res_buf is not None and yt is not None:  # the same steps, transposed
                 ytc = yt[:, sl] if sw is None else yt[:, sl] * sw[:, None]
                 bt = np.linalg.solve(r, q.T @ ytc)
                 coefs[sl] = bt.T
                 if df > 0:
-                    res = ytc - xw @ bt
-                    sigma[sl] = np.sqrt(np.sum(res**2, axis=0) / df)
+                    res = np.matmul(xw, bt, out=res_buf[:, : sl.stop - sl.start])
+                    np.subtract(ytc, res, out=res)  # ytc - xw @ bt
+                    np.square(res, out=res)
+                    ss = np.sum(res, axis=0)
+                    ss /= df
+                    sigma[sl] = np.sqrt(ss, out=ss)
                 continue
             yc = y[sl] if sw is None else y[sl] * sw
             qty = yc @ q
@@ -370,7 +377,8 @@ def contrasts_fit(fit: LinearFit, contrasts: np.ndarray, *, exact: bool = False)
     rc = np.linalg.cholesky(cov).T
     cov_out = (rc @ c).T @ (rc @ c)
     if orthog:
-        se = np.sqrt((su**2) @ (c**2))
+        se = np.square(su) @ np.square(c)
+        np.sqrt(se, out=se)
     else:
         rchol = np.linalg.cholesky(cor).T  # upper: R'R = cor
         se = np.empty(est.shape)

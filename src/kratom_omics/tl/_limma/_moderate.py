@@ -17,7 +17,7 @@ from scipy import special
 
 from ...errors import DesignError
 from ._fit import cov2cor
-from ._special import f_sf, t_isf, t_sf
+from ._special import f_sf, t_isf, t_sf, t_sf_twosided
 
 __all__ = [
     "check_moderation_inputs",
@@ -132,11 +132,10 @@ def moderated_t(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Moderated t, total df (capped at the pooled residual df) and two-sided p, feature-wise."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        t = coef / su / np.sqrt(s2_post)[:, None]
+        t = np.divide(coef, su)
+        t /= np.sqrt(s2_post)[:, None]  # coef / su / sqrt(s2_post), without a temporary
     df_total = np.minimum(dfres + dfp, df_cap)
-    p = t_sf(np.abs(t), df_total[:, None])
-    p *= 2
-    return t, df_total, p
+    return t, df_total, t_sf_twosided(t, df_total[:, None])
 
 
 def tmixture_limits(

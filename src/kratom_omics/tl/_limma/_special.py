@@ -26,6 +26,7 @@ __all__ = [
     "t_isf",
     "t_ppf",
     "t_sf",
+    "t_sf_twosided",
     "trigamma",
     "trigamma_inverse",
 ]
@@ -170,6 +171,26 @@ def t_sf(t: np.ndarray, df: np.ndarray) -> np.ndarray:
     if not np.isinf(df).any():  # the usual case: no broadcast copies of df
         with np.errstate(invalid="ignore"):
             return np.asarray(special.stdtr(df, -t))
+    return _t_sf_inf(t, df)
+
+
+def t_sf_twosided(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """``2 * t_sf(|t|, df)`` (R's ``2 * pt(-abs(t), df)``) with one array of ``t``'s shape: the
+    tail is computed in place into ``-|t|`` (the same values as :func:`t_sf`)."""
+    t, df = np.asarray(t, float), np.asarray(df, float)
+    if np.isinf(df).any():
+        p = _t_sf_inf(np.abs(t), df)
+    else:
+        p = np.abs(t)
+        np.negative(p, out=p)
+        with np.errstate(invalid="ignore"):
+            special.stdtr(df, p, out=p)
+    p *= 2
+    return p
+
+
+def _t_sf_inf(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """:func:`t_sf` where some df are infinite (normal tail there)."""
     t, df = np.broadcast_arrays(t, df)
     with np.errstate(invalid="ignore"):
         out = special.stdtr(np.where(np.isinf(df), 1.0, df), -t)
