@@ -72,17 +72,28 @@ def fingerprint(adata: AnnData, key: str) -> str:
 
 
 def _panel(fig: Figure, ax: Axes, fmt: str) -> bytes:
-    """One panel of ``fig`` (``ax`` with its labels, title and legend) as a figure file."""
+    """One panel of ``fig`` (``ax`` with its labels, title and legend) as a figure file, cut from
+    the figure as the page shows it: called after the figure was saved for the page, so its layout
+    is done and is kept (not run again), and the other panels are hidden while saving."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     canvas = FigureCanvasAgg(fig)
-    fig.draw_without_rendering()  # the figure's layout, as it will be saved
     box = ax.get_tightbbox(canvas.get_renderer())
     if box is None:  # pragma: no cover - a drawn volcano has extent
         raise KratomOmicsError("the volcano panel has no extent to save.")
     inches = box.transformed(fig.dpi_scale_trans.inverted()).padded(0.05)
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=150, bbox_inches=inches)
+    others = [a for a in fig.axes if a is not ax and a.get_visible()]
+    engine = fig.get_layout_engine()
+    fig.set_layout_engine("none")  # the positions of the page's figure
+    for a in others:
+        a.set_visible(False)
+    try:
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=150, bbox_inches=inches)
+    finally:
+        for a in others:
+            a.set_visible(True)
+        fig.set_layout_engine(engine)
     return buf.getvalue()
 
 
