@@ -44,7 +44,7 @@ def test_readme_command_line_example_runs(tmp_path, monkeypatch, capsys):
     shutil.copy(ROOT / "example_data/samples.tsv", tmp_path)
     monkeypatch.chdir(tmp_path)
     lines = [ln.split("  #")[0].strip() for ln in block.splitlines() if ln.strip()]
-    assert len(lines) == 7
+    assert len(lines) == 9
     for line in lines:
         args = shlex.split(line)
         assert args[0] == "kratom-omics"
@@ -53,6 +53,12 @@ def test_readme_command_line_example_runs(tmp_path, monkeypatch, capsys):
     assert cand.loc["Rab35", "status"] == "concordant"
     assert (tmp_path / "volcano.png").read_bytes().startswith(b"\x89PNG")
     assert "Rab35" in (tmp_path / "report.html").read_text()
+    images = [
+        re.findall(r"base64,([A-Za-z0-9+/=]+)", (tmp_path / name).read_text())
+        for name in ("report.html", "same.html")
+    ]
+    assert len(images[0]) > 5
+    assert images[0] == images[1]  # the figures drawn apart are the page's
     assert (tmp_path / "report_tables" / "protein_biomarkers.tsv").exists()
     assert (tmp_path / "sim" / "samples.tsv").exists()
 

@@ -180,6 +180,7 @@ WRITERS = [
     ["power", "{dir}/diff.h5ad", "{out}"],
     ["plot", "pca", "{dir}/sim.h5ad", "{out}"],
     ["report", "{dir}/diff.h5ad", "--out", "{out}"],
+    ["report-figures", "protein={dir}/diff.h5ad", "--out", "{out}"],
     [
         "study",
         "protein={dir}/proteinGroups.txt",
@@ -208,7 +209,13 @@ def test_unusable_output_is_one_error_line(files, argv, case, capsys, tmp_path, 
     else:
         message = BAD_OUTPUTS[case][1]
     out = BAD_OUTPUTS[case][0]
-    suffix = {"plot": ".png", "report": ".html", "study": ".h5mu", "power": ".tsv"}.get(argv[0], "")
+    suffix = {
+        "plot": ".png",
+        "report": ".html",
+        "report-figures": ".json",
+        "study": ".h5mu",
+        "power": ".tsv",
+    }.get(argv[0], "")
     if case in ("under a file", "not encodable") and suffix:
         out = out.removesuffix(".h5ad") + suffix
     args = [a.format(dir=files, out=out.format(dir=files)) for a in argv]

@@ -29,8 +29,22 @@ def test_composition_fractions_sum_to_one_and_match(histone):
     assert bars[0].get_height() == pytest.approx(np.nanmean(frac[ctrl, 0]))
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[:2] == ["unmod", "K9me1"]
+    # seaborn's tab20 palette, one colour per peptidoform (in the order of the legend)
+    import seaborn as sns
+    from matplotlib.colors import to_rgb
+
+    palette = [tuple(c) for c in sns.color_palette("tab20", n_forms)]
+    assert [to_rgb(bars[4 * k].get_facecolor()) for k in range(n_forms)] == palette
     with pytest.raises(KeyNotFoundError, match=r"families='H3_9_71'.*Did you mean 'H3_9_17'"):
         kom.pl.histone_composition(histone, families="H3_9_71")
+
+
+def test_tab20_is_seaborns_palette_beyond_20_colours():
+    import seaborn as sns
+
+    from kratom_omics.pl._histone import _tab20
+
+    assert _tab20(23) == [tuple(c) for c in sns.color_palette("tab20", 23)]
 
 
 def test_family_fractions_table(histone):

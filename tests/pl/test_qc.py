@@ -82,6 +82,34 @@ def test_pca_matches_svd_of_complete_features(protein):
     assert len(fig.axes[1].collections) == protein.obs["batch"].nunique()
 
 
+@pytest.mark.parametrize("components", [(1, 2), (2, 3)])
+@pytest.mark.parametrize("min_complete", [5, 10_000])
+def test_pca_draws_the_coordinates_of_scanpy(protein, components, min_complete):
+    """The same points as scanpy's sc.pp.pca (signs included), for both of its solvers."""
+    import anndata as ad
+    import scanpy as sc
+
+    from kratom_omics.pl._qc import _pca_input
+
+    fig = kom.pl.pca(protein, "phase", components=components, min_complete=min_complete)
+    ax = fig.axes[0]
+    x, _ = _pca_input(protein.X, "complete", min_complete)
+    n = max(components)
+    ref = ad.AnnData(x.astype(np.float64))
+    sc.pp.pca(ref, n_comps=n, zero_center=True, svd_solver="arpack")
+    order = np.concatenate(
+        [
+            np.flatnonzero(protein.obs["phase"].astype(str) == p)
+            for p in ("control", "use", "withdrawal")
+        ]
+    )
+    drawn = np.concatenate([c.get_offsets() for c in ax.collections])
+    expected = ref.obsm["X_pca"][order][:, [components[0] - 1, components[1] - 1]]
+    np.testing.assert_allclose(drawn, expected, atol=1e-8)
+    ratio = ref.uns["pca"]["variance_ratio"][components[0] - 1]
+    assert ax.get_xlabel() == f"PC{components[0]} ({100 * ratio:.1f}%)"
+
+
 def test_pca_imputes_when_too_few_complete(protein):
     fig = kom.pl.pca(protein, "phase", min_complete=10_000)
     assert "missing set to the feature mean" in fig.get_suptitle()

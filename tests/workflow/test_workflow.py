@@ -413,3 +413,21 @@ def test_workflow_normalises_isobaric_plexes_with_irs(tmp_path) -> None:
     out = proc.stdout + proc.stderr
     assert "modalities.protein.preprocess: reference is used by normalize: reference_sample" in out
     assert "Traceback" not in out
+
+
+def test_differential_jobs_take_one_core_for_small_inputs(tmp_path) -> None:
+    """A differential job of the example data takes one core (the other modalities' jobs use the
+    other); the job's thread pool (scheduler: threads) gets two."""
+    work = project_copy(tmp_path)
+    out = snakemake(work, "-n", "-p", "--cores", "2").stdout
+    blocks = [b for b in out.split("\n\n") if "rule differential:" in b]
+    assert len(blocks) == 3
+    assert not any("threads:" in b for b in blocks)  # one core: snakemake prints no threads line
+    cfg = work / "config" / "config.yaml"
+    cfg.write_text(
+        cfg.read_text().replace("differential:\n", "differential:\n  scheduler: threads\n", 1)
+    )
+    out = snakemake(work, "-n", "-p", "--cores", "2").stdout
+    blocks = [b for b in out.split("\n\n") if "rule differential:" in b]
+    assert len(blocks) == 3
+    assert all("threads: 2" in b for b in blocks)

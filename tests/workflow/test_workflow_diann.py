@@ -79,7 +79,7 @@ def test_own_diann_export_and_bigwig_tracks_with_own_configfile(tmp_path):
     args = ("--configfile", "mine/study.yaml")
     out = snakemake(work, *args, "-n").stdout
     jobs = {line.split()[0]: line.split()[1] for line in out.splitlines() if len(line.split()) == 2}
-    assert jobs["load"] == jobs["differential"] == jobs["volcano"] == "2"
+    assert jobs["load"] == jobs["differential"] == jobs["figures"] == "2"
     snakemake(work, *args, "--cores", "2")
     assert (work / "config/config.yaml").read_text() == example_config
     assert sorted(p.name for p in (work / "results").iterdir()) == [

@@ -12,6 +12,7 @@ rule biomarkers:
         "../envs/kratom-omics.yaml"
     log:
         "logs/biomarkers/{modality}.log",
+    priority: 5  # see rule figures
     threads: 1
     resources:
         mem_mb=4000,

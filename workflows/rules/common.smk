@@ -312,12 +312,23 @@ def biomarker_option(name):
     return config.get("biomarkers", {}).get(name, getattr(BIOMARKERS, name))
 
 
+# A modality whose input (the tool's output) is this large or larger gets two cores for its
+# differential job (the in-memory fit's matrix products use them); a smaller one is fitted in a
+# second or two on one core while the other modalities' jobs use the other.
+DIFFERENTIAL_TWO_CORES_MB = 64
+
+
 def differential_threads(wildcards):
-    """Cores of a differential job: N for a dask LocalCluster of N workers ('local:N'), else 2."""
+    """Cores of a differential job: N for a dask LocalCluster of N workers ('local:N'); 2 for
+    the job's thread pool ('threads') or an input of DIFFERENTIAL_TWO_CORES_MB or more (or one
+    still to be downloaded), else 1."""
     scheduler = str(config.get("differential", {}).get("scheduler", ""))
     if scheduler.startswith("local:") and scheduler[6:].isdigit():
         return int(scheduler[6:])
-    return 2
+    path = Path(modality_input(wildcards))
+    if scheduler == "threads" or not path.is_file():
+        return 2
+    return 2 if path.stat().st_size >= DIFFERENTIAL_TWO_CORES_MB * 2**20 else 1
 
 
 def differential_flags(wildcards):

@@ -10,6 +10,7 @@ rule differential:
         "../envs/kratom-omics.yaml"
     log:
         "logs/differential/{modality}.log",
+    priority: 4  # see rule figures
     threads: differential_threads
     resources:
         mem_mb=8000,

@@ -25,6 +25,7 @@ rule load:
         "../envs/kratom-omics.yaml"
     log:
         "logs/load/{modality}.log",
+    priority: 2  # see rule figures
     threads: 1
     resources:
         mem_mb=4000,

@@ -10,6 +10,7 @@ rule preprocess:
         "../envs/kratom-omics.yaml"
     log:
         "logs/preprocess/{modality}.log",
+    priority: 3  # see rule figures
     threads: 1
     resources:
         mem_mb=4000,

@@ -876,17 +876,40 @@ def report_cmd(
         Path | None,
         typer.Option(help="Folder of the report's TSV tables (default: <out stem>_tables)."),
     ] = None,
+    figures_from: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=figures.json: a modality's figures drawn by `kratom-omics report-figures` "
+            "(taken from there instead of drawn again); repeatable."
+        ),
+    ] = None,
 ) -> None:
     """Write the self-contained HTML report (and its tables as TSV beside it)."""
     from .. import report
 
     _outputs(out)
     _outputs(tables_dir, directory=True)
+    drawn: dict[str, str] = {}
+    for item in figures_from or []:
+        name, sep, path = item.partition("=")
+        if not (sep and name and path) or name in drawn:
+            raise InputFormatError(
+                f"--figures-from {item!r}: expected NAME=figures.json with distinct names, e.g. "
+                "--figures-from protein=results/protein/report_figures.json."
+            )
+        drawn[name] = path
     data: dict[str, Any] = {}
     if len(inputs) == 1 and inputs[0].lower().endswith(".h5mu"):  # a study (kratom-omics study)
         from ..io import read_h5mu
 
-        report.html(read_h5mu(inputs[0]), out, title=title, key=key, tables_dir=tables_dir)
+        report.html(
+            read_h5mu(inputs[0]),
+            out,
+            title=title,
+            key=key,
+            tables_dir=tables_dir,
+            figures_from=drawn,
+        )
         logger.info("wrote %s", out)
         return
     for item in inputs:
@@ -898,14 +921,61 @@ def report_cmd(
                 f"report input {item!r}: expected NAME=file.h5ad with distinct names."
             )
         data[name] = read_h5ad(Path(path))
+    if len(data) == 1 and drawn:  # one modality: named by its NAME= (else by its kind)
+        report.html(data, out, title=title, key=key, tables_dir=tables_dir, figures_from=drawn)
+        logger.info("wrote %s", out)
+        return
     report.html(
         data if len(data) > 1 else next(iter(data.values())),
         out,
         title=title,
         key=key,
         tables_dir=tables_dir,
+        figures_from=drawn,
     )
     logger.info("wrote %s", out)
+
+
+@command("report-figures")
+def report_figures_cmd(
+    data: Annotated[
+        str, typer.Argument(help="NAME=file.h5ad: one modality and its name in the report.")
+    ],
+    out: Annotated[Path, typer.Option(help="Output figures file (.json).")],
+    key: Annotated[str, typer.Option(help="Key of the differential results.")] = "differential",
+    dpi: Annotated[int, typer.Option(help="Resolution of the figures.")] = 80,
+    volcano: Annotated[
+        Path | None,
+        typer.Option(help="Also write the volcano plot of --contrast (.png, .svg or .pdf)."),
+    ] = None,
+    contrast: Annotated[str | None, typer.Option(help="Contrast of the volcano plot.")] = None,
+) -> None:
+    """Draw one modality's report figures (for `kratom-omics report --figures-from`), so that
+    the modalities of a study are drawn at the same time, each by a process of its own."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    from .. import report
+
+    _outputs(out, volcano)
+    name, sep, path = data.partition("=")
+    if not sep:
+        name, path = Path(data).stem, data
+    if not name or not path:
+        raise InputFormatError(
+            f"report-figures input {data!r}: expected NAME=file.h5ad, e.g. "
+            "protein=results/protein/biomarkers.h5ad."
+        )
+    report.figures(
+        read_h5ad(Path(path)),
+        out,
+        name=name,
+        key=key,
+        dpi=dpi,
+        volcano=volcano,
+        contrast=contrast,
+    )
 
 
 @command("fetch")

@@ -38,6 +38,7 @@ COMMANDS: Mapping[str, str] = {
     "tl.panel_tests": "panel-tests",
     "tl.power": "power",
     "report.html": "report",
+    "report.figures": "report-figures",
     "datasets.simulate": "simulate",
     "datasets.fetch": "fetch",
 }

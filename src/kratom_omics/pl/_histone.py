@@ -153,8 +153,6 @@ def histone_composition(
     The Figure, one Axes per family (title = family); each bar segment is a ``Rectangle`` whose
     height is the mean fraction (see :func:`family_fractions`).
     """
-    import seaborn as sns
-
     table = family_fractions(adata, groupby, layer=layer, family=family, timepoint=timepoint)
     all_fams = list(pd.unique(table["family"]))
     if families is None:
@@ -172,7 +170,7 @@ def histone_composition(
         sub = table.loc[table["family"] == fam]
         wide = sub.pivot(index="stage", columns="label", values="fraction").reindex(stage_names)
         wide = wide[list(pd.unique(sub["label"]))]
-        colors = sns.color_palette("tab20", wide.shape[1])
+        colors = _tab20(wide.shape[1])
         bottom = np.zeros(len(stage_names))
         x = np.arange(len(stage_names))
         for k, lab in enumerate(wide.columns):
@@ -194,6 +192,15 @@ def histone_composition(
         ax.set_title(tx(fam), fontsize="medium")
         ax.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
+
+
+def _tab20(n: int) -> list[tuple[float, float, float]]:
+    """``n`` colours of matplotlib's tab20, repeated after 20 (seaborn's ``color_palette("tab20",
+    n)``, without importing seaborn)."""
+    from matplotlib import colormaps
+
+    base = colormaps["tab20"](np.linspace(0, 1, 20))[:, :3]
+    return [(float(r), float(g), float(b)) for r, g, b in (base[i % 20] for i in range(n))]
 
 
 def _mark_tokens(adata: AnnData) -> pd.Series | None:
@@ -313,8 +320,6 @@ def western_tests(
 ) -> pd.DataFrame:
     """One test result per feature and non-reference level: stored differential results or Welch's
     t-test."""
-    from scipy import stats
-
     store = adata.uns.get(key)
     levels = [
         lv for lv in group_colors(adata, groupby) if (adata.obs[groupby].astype(str) == lv).any()
@@ -334,6 +339,8 @@ def western_tests(
             )
         if rows:
             return pd.DataFrame(rows)
+    from scipy import stats  # only here: the stored results need no test
+
     m = get_matrix(adata, layer)[:, adata.var_names.get_indexer(list(features))]
     values = adata.obs[groupby].astype(str).to_numpy()
     ref = m[values == reference]

@@ -314,6 +314,27 @@ def _pca_input(m: np.ndarray, missing: str, min_complete: int) -> tuple[np.ndarr
     return out, f"{int(observed.sum())} features, missing set to the {how} (plot only)"
 
 
+def _pca(x: np.ndarray, n_comps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sample coordinates and explained variance ratios of the first ``n_comps`` principal
+    components of ``x`` (samples x features), centred.
+
+    The numbers of scanpy's ``sc.pp.pca(zero_center=True)`` (scikit-learn's PCA), signs included:
+    each component's sign makes the largest absolute loading positive (``svd_flip`` with
+    ``u_based_decision=False``). Computed with one thin SVD (a report's figures are drawn in
+    processes of their own, which then need not import scanpy and scikit-learn, about 1 s).
+    """
+    xc = np.asarray(x, dtype=np.float64)
+    xc = xc - xc.mean(axis=0)
+    u, s, vt = np.linalg.svd(xc, full_matrices=False)
+    u, s, vt = u[:, :n_comps], s[:n_comps], vt[:n_comps]
+    signs = np.sign(vt[np.arange(n_comps), np.argmax(np.abs(vt), axis=1)])
+    signs[signs == 0] = 1.0
+    coords = u * (s * signs)[None, :]
+    total = float((xc**2).sum())
+    ratio = s**2 / total if total > 0 else np.zeros_like(s)
+    return coords, ratio
+
+
 @plot_function
 def pca(
     adata: AnnData,
@@ -327,11 +348,10 @@ def pca(
 ) -> Figure:
     """PCA of the samples, one panel per ``color`` column (default phase and batch).
 
-    The PCA (scanpy's ``sc.pp.pca`` on centred values) uses the features observed in every sample
-    when
-    ``missing="complete"`` and at least ``min_complete`` such features exist; otherwise (or with
-    ``missing="mean"``/``"min"``) missing values are filled with the feature mean/minimum for the
-    plot only.
+    The PCA (the numbers of scanpy's ``sc.pp.pca`` on centred values) uses the features observed
+    in every sample when ``missing="complete"`` and at least ``min_complete`` such features exist;
+    otherwise (or with ``missing="mean"``/``"min"``) missing values are filled with the feature
+    mean/minimum for the plot only.
     ``adata`` is not changed, except for the stored colours.
 
     Parameters
@@ -358,9 +378,6 @@ def pca(
     The Figure (one Axes per colour column; axes labelled ``PCk (x.x%)``). Writes
     ``adata.uns[f"{column}_colors"]`` for each colour column.
     """
-    import anndata as ad
-    import scanpy as sc
-
     cols = [color] if isinstance(color, str) else list(color)
     present = [c for c in cols if c in adata.obs.columns]
     for c in cols:
@@ -377,15 +394,7 @@ def pca(
             f"components={components!r} needs at least {n_comps + 1} samples and features; "
             f"got {x.shape[0]} samples and {x.shape[1]} usable features."
         )
-    tmp = ad.AnnData(x.astype(np.float64))
-    sc.pp.pca(
-        tmp,
-        n_comps=n_comps,
-        zero_center=True,
-        svd_solver="arpack" if n_comps < min(x.shape) - 1 else "full",
-    )
-    coords = tmp.obsm["X_pca"]
-    ratio = tmp.uns["pca"]["variance_ratio"]
+    coords, ratio = _pca(x, n_comps)
     fig, axes = new_figure(len(present), ncols=len(present), panel_size=(4.2, 3.6))
     for ax, col in zip(axes, present, strict=True):
         colors = group_colors(adata, col, palette=palette if col == "phase" else None)

@@ -94,7 +94,7 @@ def stages(
 
 
 def _ci(values: np.ndarray, level: float) -> tuple[float, float, float, int]:
-    from scipy import stats
+    from scipy.special import stdtrit  # scipy.stats' t quantile, without importing scipy.stats
 
     v = values[np.isfinite(values)]
     n = v.size
@@ -103,7 +103,7 @@ def _ci(values: np.ndarray, level: float) -> tuple[float, float, float, int]:
     mean = float(v.mean())
     if n < 2:
         return mean, np.nan, np.nan, 1
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    half = float(stdtrit(n - 1, 0.5 + level / 2) * v.std(ddof=1) / np.sqrt(n))
     return mean, mean - half, mean + half, n
 
 

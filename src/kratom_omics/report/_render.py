@@ -11,7 +11,7 @@ import io
 import logging
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -52,22 +52,57 @@ def figure(fig: Figure, fid: str, caption: str, dpi: int) -> dict[str, Any]:
 
 
 class Figures:
-    """Collects figures; a plot the data cannot support is skipped with a note."""
+    """Collects figures; a plot the data cannot support is skipped with a note.
 
-    def __init__(self, prefix: str, dpi: int, notes: list[str], *, draw: bool = True) -> None:
+    Figures drawn beforehand (by :func:`kratom_omics.report.figures`, in a process of their own)
+    are given as ``drawn`` (caption -> figure, or caption -> ``{"skipped": note}``) and taken
+    from there instead of drawing them again; every figure added is also kept in ``recorded``
+    (the same form), which is what :func:`kratom_omics.report.figures` writes. ``keep`` is called
+    with each figure drawn and the ``tag`` it was added with, after it was rendered for the page.
+    """
+
+    def __init__(
+        self,
+        prefix: str,
+        dpi: int,
+        notes: list[str],
+        *,
+        draw: bool = True,
+        drawn: Mapping[str, Mapping[str, Any]] | None = None,
+        keep: Callable[[Figure, str], None] | None = None,
+    ) -> None:
         self.prefix, self.dpi, self.notes, self.n, self.draw = prefix, dpi, notes, 0, draw
+        self.drawn = drawn if drawn is not None else {}
+        self.keep = keep
+        self.recorded: dict[str, dict[str, Any]] = {}
 
     def add(
-        self, out: list[dict[str, Any]], caption: str, make: Callable[[], Figure | Axes]
+        self,
+        out: list[dict[str, Any]],
+        caption: str,
+        make: Callable[[], Figure | Axes],
+        *,
+        tag: str = "",
     ) -> None:
         self.n += 1
+        fid = f"{self.prefix}-f{self.n}"
+        if caption in self.drawn and self.draw:
+            entry = dict(self.drawn[caption])
+            self.recorded[caption] = entry
+            if "skipped" in entry:
+                self.notes.append(str(entry["skipped"]))
+            else:
+                out.append({**entry, "id": fid, "caption": caption})
+            return
         if not self.draw:
             return
         try:
             result = make()
         except KratomOmicsError as exc:
             logger.warning("report: figure %r skipped: %s", caption, exc)
-            self.notes.append(f"Figure skipped ({caption.split(':')[0]}): {exc}")
+            note = f"Figure skipped ({caption.split(':')[0]}): {exc}"
+            self.notes.append(note)
+            self.recorded[caption] = {"skipped": note}
             return
         from matplotlib.figure import Figure
 
@@ -76,7 +111,11 @@ class Figures:
             fig = getattr(fig, "figure", None)
         if not isinstance(fig, Figure):  # pragma: no cover - every plot draws on a Figure
             raise KratomOmicsError(f"figure {caption!r}: the plot returned no figure.")
-        out.append(figure(fig, f"{self.prefix}-f{self.n}", caption, self.dpi))
+        item = figure(fig, fid, caption, self.dpi)
+        self.recorded[caption] = {k: v for k, v in item.items() if k != "id"}
+        out.append(item)
+        if self.keep is not None:
+            self.keep(fig, tag)
 
 
 def _cell(value: Any, column: str) -> tuple[str, str | None, str]:

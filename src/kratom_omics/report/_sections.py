@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -178,8 +178,11 @@ def resolve(
     draw: bool,
     tables: dict[str, pd.DataFrame],
     tables_rel: str,
+    drawn: Mapping[str, Mapping[str, Any]] | None = None,
+    keep: Callable[[Figure, str], None] | None = None,
 ) -> Modality:
-    """Read once what every section of ``adata`` needs (see the module docs)."""
+    """Read once what every section of ``adata`` needs (see the module docs); ``drawn`` and
+    ``keep`` are those of :class:`~kratom_omics.report._render.Figures`."""
     from ..pl._style import fdr_of, lfc_of
 
     notes: list[str] = []
@@ -204,7 +207,7 @@ def resolve(
         lfc=lfc_of(adata, key, lfc),
         lazy=_is_lazy(adata),
         scale=_scale(adata),
-        figs=Figures(f"m{index}", dpi, notes, draw=draw),
+        figs=Figures(f"m{index}", dpi, notes, draw=draw, drawn=drawn, keep=keep),
         tables=tables,
         tables_rel=tables_rel,
         notes=notes,
@@ -371,6 +374,7 @@ def results_section(m: Modality, max_rows: int) -> dict[str, Any] | None:
             + " (candidate markers and top features labelled), and the p-value histogram "
             "(dashed: the level expected if nothing changed).",
             functools.partial(_contrast_figure, adata, c, key=m.key, fdr=thr, lfc=lfc_t),
+            tag=f"contrast:{c}",
         )
         cols = [col for col in _RESULT_COLUMNS if col in t.columns]
         ranked = t.sort_values(["pvalue", "feature"], kind="stable", na_position="last")[cols]
