@@ -361,10 +361,32 @@ def test_workflow_passes_the_moderation_method(tmp_path) -> None:
 
 
 def test_workflow_passes_the_workbook_sheet(tmp_path) -> None:
-    """modalities.<name>.sheet (an EpiProfile workbook's sheet) reaches `load --sheet`, quoted."""
+    """modalities.<name>.sheet (an EpiProfile table saved as a workbook with several sheets):
+    the configuration check reads that sheet, and it reaches `load --sheet`, quoted."""
+    from openpyxl import Workbook
+
     work = project_copy(tmp_path)
+    rows = [
+        line.split("\t")
+        for line in (work / "example_data/histone_ratios.xls").read_text().splitlines()
+    ]
+    other = [[c.replace("control_01", "other_01") for c in r] for r in rows]
+    book = Workbook()
+    book.remove(book.active)
+
+    def cell(text: str) -> float | str | None:  # numbers as number cells, as Excel saves them
+        try:
+            return float(text)
+        except ValueError:
+            return text or None
+
+    for name, sheet_rows in (("other run", other), ("batch 2", rows)):
+        ws = book.create_sheet(name)
+        for row in sheet_rows:
+            ws.append([cell(c) for c in row])
+    book.save(work / "example_data/histone.xlsx")
     cfg = work / "config" / "config.yaml"
-    text = cfg.read_text()
+    text = cfg.read_text().replace("example_data/histone_ratios.xls", "example_data/histone.xlsx")
     assert "    format: epiprofile\n" in text
     cfg.write_text(
         text.replace("    format: epiprofile\n", "    format: epiprofile\n    sheet: batch 2\n")
@@ -376,6 +398,10 @@ def test_workflow_passes_the_workbook_sheet(tmp_path) -> None:
     )
     out = snakemake(work, "-n", "-p", "--cores", "2").stdout
     assert out.count("--sheet 1 ") == 1
+    cfg.write_text(text)  # no sheet: the first, whose samples the sample sheet does not have
+    proc = snakemake(work, "-n", "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert "other_01" in proc.stdout + proc.stderr
 
 
 def test_workflow_normalises_isobaric_plexes_with_irs(tmp_path) -> None:

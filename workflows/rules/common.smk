@@ -177,8 +177,13 @@ def config_problems():
         if sheet is None or path.stat().st_size > CHECK_MAX_BYTES:
             continue
         try:
+            extra = {"sheet": mod["sheet"]} if mod.get("sheet") not in (None, "") else {}
             data = kom.io.read(
-                path, None, format=mod.get("format", "auto"), quantity=mod.get("quantity") or None
+                path,
+                None,
+                format=mod.get("format", "auto"),
+                quantity=mod.get("quantity") or None,
+                **extra,
             )
             kom.io.attach_samples(data, sheet, phases=None, join=JOIN, source=f"{path}")
         except KratomOmicsError as exc:
