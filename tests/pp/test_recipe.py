@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,17 @@ def test_recipe_irs_is_median_then_internal_reference_scaling(tmp_path, capsys):
     kom.pp.normalize(by_hand, method="median")
     kom.pp.normalize(by_hand, method="irs", reference=10)
     got = kom.pp.recipe(loaded, min_valid=0, normalize="irs", reference=10, copy=True)
+    # the pooled reference channels end equal across plexes (no variance left), then are removed
+    refs = by_hand.obs["channel"].astype(str) == "10"
+    assert refs.sum() == 2
+    pools = by_hand.X[refs.to_numpy()]
+    np.testing.assert_allclose(pools[0], pools[1], atol=1e-12, equal_nan=True)
+    by_hand = by_hand[~refs.to_numpy()].copy()
+    assert got.obs_names.tolist() == by_hand.obs_names.tolist()
     np.testing.assert_array_equal(got.X, by_hand.X)
+    step = list(got.uns["kratom_omics"]["provenance"].values())[-1]
+    assert step["function"] == "kratom_omics.pp.recipe"
+    assert json.loads(step["parameters"])["removed_references"] == ["plex1_10", "plex2_10"]
     loaded.write_h5ad(tmp_path / "loaded.h5ad")
     out = tmp_path / "pre.h5ad"
     args = ["preprocess", str(tmp_path / "loaded.h5ad"), str(out), "--min-valid", "0"]

@@ -281,7 +281,7 @@ def _feature_indices(adata: AnnData, refs: list[str]) -> list[int]:
     return sorted(set(out))
 
 
-def _irs_references(adata: AnnData, refs: list[str]) -> np.ndarray:
+def irs_references(adata: AnnData, refs: list[str]) -> np.ndarray:
     """Boolean mask of the reference samples: names, else channels, else labels."""
     names = np.asarray(list(map(str, adata.obs_names)))
     if all(r in set(names) for r in refs):
@@ -338,7 +338,7 @@ def _irs(
         raise InputFormatError(f"normalize(method='irs'): sample(s) {bad} have no {plex_key!r}.")
     plex = plex_values.astype(str).to_numpy()
     plexes = list(dict.fromkeys(plex))
-    is_ref = _irs_references(adata, refs)
+    is_ref = irs_references(adata, refs)
     without = [p for p in plexes if not is_ref[plex == p].any()]
     if without:
         raise DesignError(

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-from .._core import track_info
+from .._core import record_provenance, track_info
 from .._defaults import PREPROCESS
 from ..errors import InputFormatError
 from ._common import start, x_transform
@@ -14,7 +14,7 @@ from ._filter import filter_valid
 from ._filter import remove_flagged as remove_flagged_features
 from ._histone import histone_transform
 from ._impute import impute as impute_values
-from ._normalize import check_method
+from ._normalize import check_method, irs_references
 from ._normalize import normalize as normalize_values
 from ._tracks import normalize_tracks
 from ._transform import log2
@@ -155,10 +155,32 @@ def recipe(
         normalize_values(adata, method="median")  # IRS's sample loading
     if normalize != "none":
         normalize_values(adata, method=normalize, reference=reference)
+    if normalize == "irs":
+        _drop_irs_references(adata, check_method(normalize, reference))
     if impute != "none":
         impute_values(adata, method=impute, seed=seed, groupby=groupby)
     logger.info("preprocessed: %d samples x %d features", adata.n_obs, adata.n_vars)
     return adata if copy else None
+
+
+def _drop_irs_references(adata: AnnData, refs: list[str]) -> None:
+    """Remove the reference channels internal reference scaling used: after it they hold the same
+    values in every plex, and kept as samples they would add residual degrees of freedom without
+    variance (MSstatsTMT drops its ``Norm`` channels likewise)."""
+    import pandas as pd
+
+    is_ref = irs_references(adata, refs)
+    removed = [str(n) for n in adata.obs_names[is_ref]]
+    adata._inplace_subset_obs(~is_ref)
+    for col in adata.obs.columns:  # a phase (or batch) only the references had is gone too
+        if isinstance(adata.obs[col].dtype, pd.CategoricalDtype):
+            adata.obs[col] = adata.obs[col].cat.remove_unused_categories()
+    logger.info(
+        "recipe: %d reference channel(s) removed after internal reference scaling: %s",
+        len(removed),
+        removed[:12],
+    )
+    record_provenance(adata, "kratom_omics.pp.recipe", {"removed_references": removed})
 
 
 def _check_track_options(transform: str, track_normalization: str) -> None:
