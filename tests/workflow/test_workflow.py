@@ -393,11 +393,6 @@ def test_workflow_passes_the_workbook_sheet(tmp_path) -> None:
     )
     out = snakemake(work, "-n", "-p", "--cores", "2").stdout
     assert out.count("--sheet 'batch 2'") == 1
-    cfg.write_text(
-        text.replace("    format: epiprofile\n", "    format: epiprofile\n    sheet: 1\n")
-    )
-    out = snakemake(work, "-n", "-p", "--cores", "2").stdout
-    assert out.count("--sheet 1 ") == 1
     cfg.write_text(text)  # no sheet: the first, whose samples the sample sheet does not have
     proc = snakemake(work, "-n", "--cores", "1", check=False)
     assert proc.returncode != 0
@@ -424,7 +419,10 @@ def test_workflow_normalises_isobaric_plexes_with_irs(tmp_path) -> None:
         )
         == 1
     )
-    cfg.write_text(text.replace("      normalize: median\n", "      normalize: irs\n"))
+    # both refusals in one message: the protein without its reference, the histone with one
+    bad = text.replace("      normalize: median\n", "      normalize: irs\n", 1)
+    bad = bad.replace("      normalize: none\n", "      normalize: none\n      reference: 10\n", 1)
+    cfg.write_text(bad)
     proc = snakemake(work, "-n", "--cores", "1", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
@@ -432,12 +430,7 @@ def test_workflow_normalises_isobaric_plexes_with_irs(tmp_path) -> None:
         "modalities.protein.preprocess: normalize: irs needs reference: the reference channel"
         in out
     )
-    cfg.write_text(
-        text.replace("      normalize: median\n", "      normalize: median\n      reference: 10\n")
-    )
-    proc = snakemake(work, "-n", "--cores", "1", check=False)
-    out = proc.stdout + proc.stderr
-    assert "modalities.protein.preprocess: reference is used by normalize: reference_sample" in out
+    assert "modalities.histone.preprocess: reference is used by normalize: reference_sample" in out
     assert "Traceback" not in out
 
 
