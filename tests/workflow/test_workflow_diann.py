@@ -4,45 +4,13 @@ can run on another worker than the example-data run of test_workflow.py)."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-pytestmark = pytest.mark.skipif(not (BIN / "snakemake").exists(), reason="snakemake not installed")
 
-
-def project_copy(tmp: Path) -> Path:
-    for name in ("workflows", "config", "example_data"):
-        shutil.copytree(ROOT / name, tmp / name)
-    return tmp
-
-
-def snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    proc = subprocess.run(
-        [str(BIN / "snakemake"), "-s", "workflows/Snakefile", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise AssertionError(
-            f"snakemake {args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        )
-    return proc
-
-
-def test_own_diann_export_and_bigwig_tracks_with_own_configfile(tmp_path):
+def test_own_diann_export_and_bigwig_tracks_with_own_configfile(workflow, tmp_path):
     """A user points their own config (--configfile) at a DIA-NN pg_matrix (raw-file paths as
     columns), H3K9ac bigWig tracks with a gene annotation, and a sample sheet: it replaces
     config/config.yaml as a whole, so only their two modalities run (the example's histone and
@@ -50,7 +18,7 @@ def test_own_diann_export_and_bigwig_tracks_with_own_configfile(tmp_path):
     gene's promoter."""
     import kratom_omics as kom
 
-    work = project_copy(tmp_path)
+    work = workflow.project(tmp_path)
     example_config = (work / "config/config.yaml").read_text()
     sim = kom.datasets.simulate("protein", seed=21, n_features=150)
     runs = [f"D:\\DIA\\2026\\{s}.raw" for s in sim.obs_names]
@@ -77,10 +45,10 @@ def test_own_diann_export_and_bigwig_tracks_with_own_configfile(tmp_path):
         "differential:\n  covariates: [batch]\n"
     )
     args = ("--configfile", "mine/study.yaml")
-    out = snakemake(work, *args, "-n").stdout
+    out = workflow.run(work, *args, "-n").stdout
     jobs = {line.split()[0]: line.split()[1] for line in out.splitlines() if len(line.split()) == 2}
     assert jobs["load"] == jobs["differential"] == jobs["figures"] == "2"
-    snakemake(work, *args, "--cores", "2")
+    workflow.run(work, *args, "--cores", "2")
     assert (work / "config/config.yaml").read_text() == example_config
     assert sorted(p.name for p in (work / "results").iterdir()) == [
         "chip",
@@ -124,7 +92,7 @@ def test_own_diann_export_and_bigwig_tracks_with_own_configfile(tmp_path):
     written["tracks"][3].write_bytes(written["tracks"][0].read_bytes())
     later = time.time() + 60
     os.utime(written["tracks"][3], (later, later))
-    out = snakemake(work, *args, "-n").stdout
+    out = workflow.run(work, *args, "-n").stdout
     jobs = {line.split()[0]: line.split()[1] for line in out.splitlines() if len(line.split()) == 2}
     assert jobs["load"] == "1"
     assert "chip/loaded.h5ad" in out

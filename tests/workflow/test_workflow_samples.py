@@ -3,20 +3,12 @@ and a public dataset named by accession (served by a local PRIDE stand-in; no ne
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import kratom_omics as kom
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-pytestmark = pytest.mark.skipif(not (BIN / "snakemake").exists(), reason="snakemake not installed")
 
 NAMES = {"control": "vehicle", "use": "chronic", "withdrawal": "abstinent"}
 CONFIG = """\
@@ -36,26 +28,8 @@ differential:
 {extra}"""
 
 
-def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ)  # carries the repository fixture's KRATOM_OMICS_* addresses
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    proc = subprocess.run(
-        [str(BIN / "snakemake"), "-s", "workflows/Snakefile", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"snakemake {args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        )
-    return proc
-
-
 @pytest.fixture
-def study(tmp_path, repository):
+def study(workflow, tmp_path, repository):
     """A PRIDE project with a MaxQuant table, and a project folder whose sheet says `condition`,
     excludes one sample and lists one the data do not have."""
     sim = kom.datasets.simulate("protein", seed=11, n_features=200, n_per_phase=4)
@@ -64,8 +38,8 @@ def study(tmp_path, repository):
     repository.add_pride_project("PXD000001", {"proteinGroups.txt": served, "run.raw": b"0" * 100})
     work = tmp_path / "project"
     work.mkdir()
-    shutil.copytree(ROOT / "workflows", work / "workflows")
-    shutil.copytree(ROOT / "config", work / "config")
+    shutil.copytree(workflow.root / "workflows", work / "workflows")
+    shutil.copytree(workflow.root / "config", work / "config")
     sheet = pd.DataFrame(
         {
             "sample": [*sim.obs_names, "extra_99"],
@@ -79,9 +53,9 @@ def study(tmp_path, repository):
     return work, sim, served
 
 
-def test_dry_run_plans_the_download_and_the_study_and_names_a_wrong_column(study):
+def test_dry_run_plans_the_download_and_the_study_and_names_a_wrong_column(workflow, study):
     work, _, _ = study
-    out = snakemake(work, "-n").stdout
+    out = workflow.run(work, "-n").stdout
     jobs = {line.split()[0]: line.split()[1] for line in out.splitlines() if len(line.split()) == 2}
     assert jobs["fetch"] == "1"
     assert jobs["study"] == "1"
@@ -90,21 +64,21 @@ def test_dry_run_plans_the_download_and_the_study_and_names_a_wrong_column(study
 
     cfg = work / "config/config.yaml"
     cfg.write_text(cfg.read_text().replace("phase_column: condition", "phase_column: conditon"))
-    proc = snakemake(work, "-n", check=False)
+    proc = workflow.run(work, "-n", check=False)
     assert proc.returncode != 0
     assert (
         "sample sheet: phase_column='conditon' is not a column of sample sheet"
         in proc.stdout + proc.stderr
     )
     cfg.write_text(CONFIG.format(extra="").replace("join: inner", "join: outer"))
-    proc = snakemake(work, "-n", check=False)
+    proc = workflow.run(work, "-n", check=False)
     assert proc.returncode != 0
     assert "'outer' is not one of ['exact', 'inner']" in proc.stdout + proc.stderr
 
 
-def test_run_downloads_loads_with_condition_inner_join_and_exclusion(study, repository):
+def test_run_downloads_loads_with_condition_inner_join_and_exclusion(workflow, study, repository):
     work, sim, served = study
-    snakemake(work, "--cores", "2")
+    workflow.run(work, "--cores", "2")
     assert (work / "resources/public/PXD000001/proteinGroups.txt").read_bytes() == served
     assert (
         "downloaded to resources/public/PXD000001/proteinGroups.txt (sha1 checked)"

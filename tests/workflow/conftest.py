@@ -1,0 +1,59 @@
+"""The workflow tests' shared helpers: a copy of the project to run in, and Snakemake run with the
+venv's tools first on the PATH (the environment is read at each call, so a fixture's
+``KRATOM_OMICS_*`` settings reach the jobs)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+class Workflow:
+    """``project(tmp)`` copies workflows/, config/ and example_data/ into ``tmp``;
+    ``run(cwd, *args)`` runs ``snakemake -s workflows/Snakefile *args`` there (an AssertionError
+    with its output when it fails and ``check``)."""
+
+    root = ROOT
+    bin = BIN
+
+    @staticmethod
+    def env() -> dict[str, str]:
+        env = dict(os.environ)
+        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+    @staticmethod
+    def project(tmp: Path) -> Path:
+        for name in ("workflows", "config", "example_data"):
+            shutil.copytree(ROOT / name, tmp / name)
+        return tmp
+
+    def run(self, cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [str(BIN / "snakemake"), "-s", "workflows/Snakefile", *args],
+            cwd=cwd,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"snakemake {args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            )
+        return proc
+
+
+@pytest.fixture(scope="session")
+def workflow() -> Workflow:
+    if not (BIN / "snakemake").exists():
+        pytest.skip("snakemake not installed")
+    return Workflow()
