@@ -44,7 +44,7 @@ def test_readme_command_line_example_runs(tmp_path, monkeypatch, capsys):
     shutil.copy(ROOT / "example_data/samples.tsv", tmp_path)
     monkeypatch.chdir(tmp_path)
     lines = [ln.split("  #")[0].strip() for ln in block.splitlines() if ln.strip()]
-    assert len(lines) == 9
+    assert len(lines) == 10
     for line in lines:
         args = shlex.split(line)
         assert args[0] == "kratom-omics"
@@ -61,6 +61,13 @@ def test_readme_command_line_example_runs(tmp_path, monkeypatch, capsys):
     assert images[0] == images[1]  # the figures drawn apart are the page's
     assert (tmp_path / "report_tables" / "protein_biomarkers.tsv").exists()
     assert (tmp_path / "sim" / "samples.tsv").exists()
+    import anndata as ad
+    import numpy as np
+
+    # the steps in one process write what the commands one by one wrote
+    np.testing.assert_array_equal(
+        ad.read_h5ad(tmp_path / "p.h5ad").X, ad.read_h5ad(tmp_path / "pre.h5ad").X
+    )
 
 
 def test_quickstart_has_exactly_two_commands():

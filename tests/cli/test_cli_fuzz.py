@@ -95,7 +95,8 @@ def command_lines(draw, inputs: dict[str, str]) -> list[str]:
     line = [command]
     for _ in args:
         line.append(draw(_value(inputs)))
-    for name in draw(st.lists(st.sampled_from(sorted(opts)), max_size=3, unique=True)):
+    names = draw(st.lists(st.sampled_from(sorted(opts)), max_size=3, unique=True)) if opts else []
+    for name in names:
         flag = opts[name]
         if command == "fetch" and name == "base_url":
             continue

@@ -5,6 +5,7 @@ venv's tools first on the PATH (the environment is read at each call, so a fixtu
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,19 @@ class Workflow:
                 f"snakemake {args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
             )
         return proc
+
+    @staticmethod
+    def steps(out: str) -> list[list[str]]:
+        """The commands of every `kratom-omics steps` job in a dry run's output (``-n -p``), each
+        as the argument list it runs with."""
+        found = []
+        for line in out.splitlines():
+            line = line.strip().removeprefix("Shell command:").strip()
+            if line.startswith("kratom-omics steps "):
+                words = shlex.split(line)
+                steps = words[2 : words.index("2>")] if "2>" in words else words[2:]
+                found += [shlex.split(step) for step in steps]
+        return found
 
 
 @pytest.fixture(scope="session")

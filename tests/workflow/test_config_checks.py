@@ -26,7 +26,6 @@ def test_slurm_profile_dry_run_resolves_resources(workflow, tmp_path):
     assert "mem_mb=16000" in block
     for rule, n in {
         "load": 3,
-        "preprocess": 3,
         "differential": 3,
         "biomarkers": 3,
         "report": 1,
@@ -196,7 +195,11 @@ def test_workflow_passes_the_workbook_sheet(workflow, tmp_path) -> None:
         text.replace("    format: epiprofile\n", "    format: epiprofile\n    sheet: batch 2\n")
     )
     out = workflow.run(work, "-n", "-p", "--cores", "2").stdout
-    assert out.count("--sheet 'batch 2'") == 1
+    loads = [step for step in workflow.steps(out) if step[0] == "load"]
+    assert len(loads) == 3
+    histone = next(step for step in loads if "example_data/histone.xlsx" in step)
+    assert histone[histone.index("--sheet") + 1] == "batch 2"
+    assert sum("--sheet" in step for step in loads) == 1
     cfg.write_text(text)  # no sheet: the first, whose samples the sample sheet does not have
     proc = workflow.run(work, "-n", "--cores", "1", check=False)
     assert proc.returncode != 0
@@ -217,12 +220,12 @@ def test_workflow_normalises_isobaric_plexes_with_irs(workflow, tmp_path) -> Non
         )
     )
     out = workflow.run(work, "-n", "-p", "--cores", "2").stdout
-    assert (
-        out.count(
-            "--normalize irs --impute none --track-normalization total --reference 'TMT131,pool 2'"
-        )
-        == 1
-    )
+    pre = {step[1]: step for step in workflow.steps(out) if step[0] == "preprocess"}
+    assert len(pre) == 3
+    protein = pre["results/protein/loaded.h5ad"]
+    assert protein[protein.index("--normalize") + 1] == "irs"
+    assert protein[protein.index("--reference") + 1] == "TMT131,pool 2"
+    assert sum("--reference" in step for step in pre.values()) == 1
     # both refusals in one message: the protein without its reference, the histone with one
     bad = text.replace("      normalize: median\n", "      normalize: irs\n", 1)
     bad = bad.replace("      normalize: none\n", "      normalize: none\n      reference: 10\n", 1)

@@ -299,6 +299,18 @@ PREPROCESS_OPTIONS = (
 )
 
 
+def load_step(wildcards, input, output):
+    """The `kratom-omics load` command of a modality (its arguments quoted for `steps`)."""
+    mod = modality_config(wildcards)
+    flags = [f"--format {q(mod.get('format', 'auto'))}"]
+    if mod.get("quantity"):
+        flags.append(f"--quantity {q(mod['quantity'])}")
+    if mod.get("sheet") not in (None, ""):
+        flags.append(f"--sheet {q(str(mod['sheet']))}")
+    flags += [track_flags(wildcards), samples_flags(), f"--join {q(JOIN)}"]
+    return f"load {q(input.data)} {q(output.loaded)} " + " ".join(f for f in flags if f)
+
+
 def preprocess_flags(wildcards):
     pp = {key: getattr(PREPROCESS, key) for key in PREPROCESS_OPTIONS}
     pp.update(modality_config(wildcards).get("preprocess", {}))

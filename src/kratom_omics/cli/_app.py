@@ -978,6 +978,43 @@ def report_figures_cmd(
     )
 
 
+@command("steps")
+def steps_cmd(
+    commands: Annotated[
+        list[str],
+        typer.Argument(
+            help="The commands, each one quoted argument without 'kratom-omics', e.g. "
+            "'load proteinGroups.txt loaded.h5ad' 'preprocess loaded.h5ad pre.h5ad'."
+        ),
+    ],
+) -> None:
+    """Run several commands in one process, in order, stopping at the first that fails (its
+    error is the error of the whole). Each process start pays the imports (about 1 s); the
+    workflow loads and preprocesses a modality so."""
+    import shlex
+
+    parsed = []
+    for text in commands:
+        try:
+            args = shlex.split(text)
+        except ValueError as exc:
+            raise InputFormatError(
+                f"step {text!r}: {exc}; quote each step as one argument."
+            ) from None
+        if not args:
+            raise InputFormatError(
+                f"step {text!r}: expected a command and its arguments, e.g. "
+                "'preprocess loaded.h5ad pre.h5ad'."
+            )
+        if args[0] == "steps":
+            raise InputFormatError(f"step {text!r}: steps do not nest; list the commands instead.")
+        parsed.append(args)
+    for args in parsed:
+        code = main(args)
+        if code:
+            raise typer.Exit(code)
+
+
 @command("fetch")
 def fetch_cmd(
     accession: Annotated[str, typer.Argument(help="PRIDE (PXD...) or MassIVE (MSV...) accession.")],
