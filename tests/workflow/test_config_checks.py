@@ -27,7 +27,6 @@ def test_slurm_profile_dry_run_resolves_resources(workflow, tmp_path):
     for rule, n in {
         "load": 3,
         "differential": 3,
-        "biomarkers": 3,
         "report": 1,
     }.items():
         assert any(line.split() == [rule, str(n)] for line in out.splitlines()), rule

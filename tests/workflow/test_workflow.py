@@ -78,7 +78,7 @@ def test_full_run_holds_the_planted_findings(workflow, finished):
     for m in ("protein", "histone", "western"):
         cand = pd.read_csv(res / f"tables/{m}_biomarkers.tsv", sep="\t")
         n = int((cand["concordant"].astype(str) == "True").sum())
-        log = (finished / "logs" / "biomarkers" / f"{m}.log").read_text()
+        log = (finished / "logs" / "differential" / f"{m}.log").read_text()
         assert f"; {n} of {len(cand)} candidates concordant" in log, m
     summary = pd.read_csv(res / "tables/summary_candidates.tsv", sep="\t")
     west = summary[summary["modality"] == "western"].set_index("candidate")

@@ -19,7 +19,7 @@ rule figures:
     log:
         "logs/figures/{modality}.log",
     # Which ready job runs first: a modality's analysis before any figures (its later steps first:
-    # load and preprocess 3 < differential 4 < biomarkers 5), then figures 1, then the study 0.
+    # load and preprocess 3 < differential and biomarkers 4), then figures 1, then the study 0.
     # Two modalities run through while the third starts on the core a figures job leaves free, so
     # the figures jobs spread over the run instead of queueing at its end.
     priority: 1
