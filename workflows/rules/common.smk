@@ -102,7 +102,8 @@ for _name in MODALITIES:
 CHECK_MAX_BYTES = 256 * 2**20
 
 
-#: the normalisations that need preprocess.reference, and what it names for each
+#: what preprocess.reference names for each normalisation that needs it (the package's
+#: REFERENCE_METHODS)
 NORMALIZE_REFERENCE = {
     "reference_sample": "the reference sample(s), e.g. reference: pool_1",
     "reference_feature": "the reference feature(s), e.g. reference: [Gapdh, Actb]",
@@ -120,6 +121,7 @@ def config_problems():
 
     from kratom_omics._design import parse_contrast
     from kratom_omics.errors import did_you_mean
+    from kratom_omics.pp._normalize import REFERENCE_METHODS
 
     problems = []
     phases = list(config["phases"])
@@ -144,15 +146,15 @@ def config_problems():
     for name, mod in config["modalities"].items():
         pp = mod.get("preprocess", {})
         method, reference = pp.get("normalize", PREPROCESS.normalize), pp.get("reference")
-        if method in NORMALIZE_REFERENCE and reference in (None, "", []):
+        if method in REFERENCE_METHODS and reference in (None, "", []):
             problems.append(
                 f"modalities.{name}.preprocess: normalize: {method} needs reference: "
-                f"{NORMALIZE_REFERENCE[method]}."
+                f"{NORMALIZE_REFERENCE.get(method, 'its reference')}."
             )
-        elif method not in NORMALIZE_REFERENCE and reference not in (None, "", []):
+        elif method not in REFERENCE_METHODS and reference not in (None, "", []):
             problems.append(
                 f"modalities.{name}.preprocess: reference is used by normalize: "
-                f"{', '.join(NORMALIZE_REFERENCE)}, not by normalize: {method}; remove it."
+                f"{', '.join(REFERENCE_METHODS)}, not by normalize: {method}; remove it."
             )
         if mod.get("regions") and not is_tracks(mod):
             problems.append(

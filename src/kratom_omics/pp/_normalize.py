@@ -23,6 +23,8 @@ __all__ = ["normalize", "normalize_quantiles"]
 logger = logging.getLogger("kratom_omics")
 
 _METHODS = ("median", "quantile", "none", "reference_sample", "reference_feature", "irs")
+#: The methods that need ``reference=`` (and the only ones that take it).
+REFERENCE_METHODS = ("reference_sample", "reference_feature", "irs")
 
 
 def normalize_quantiles(values: np.ndarray) -> np.ndarray:
@@ -418,7 +420,7 @@ def check_method(method: str, reference: str | int | Sequence[str | int] | None)
             f"normalize(method={method!r}) needs reference= {what}, e.g. {example[0]}.",
             cli=f"--normalize {method} needs --reference: {what}, e.g. {example[1]}.",
         )
-    if refs and method not in ("reference_sample", "reference_feature", "irs"):
+    if refs and method not in REFERENCE_METHODS:
         raise InputFormatError(
             f"normalize(method={method!r}) does not use reference={reference!r}; use "
             "method='reference_sample', 'reference_feature' or 'irs', or drop reference.",
