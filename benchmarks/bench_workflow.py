@@ -30,6 +30,7 @@ BIN = Path(sys.executable).parent
 
 SHIM = """#!{python} -I
 import resource, subprocess, sys, time
+start = time.time()
 t0 = time.perf_counter()
 c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
 rc = subprocess.run([{real!r}, *sys.argv[1:]]).returncode
@@ -37,8 +38,9 @@ c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
 args = [a for a in sys.argv[1:] if not a.startswith("-")]
 job = " ".join(args[:2] if args[:1] == ["plot"] else args[:1])
+what = " ".join(" ".join(a.split()[:2]) for a in args[:3])[:90]
 with open({log!r}, "a") as fh:
-    fh.write(f"{{job}}\\t{{time.perf_counter() - t0:.3f}}\\t{{cpu:.3f}}\\n")
+    fh.write(f"{{job}}\\t{{time.perf_counter() - t0:.3f}}\\t{{cpu:.3f}}\\t{{start:.3f}}\\t{{what}}\\n")
 sys.exit(rc)
 """
 
@@ -63,8 +65,12 @@ IMPORTS = {
 }
 
 
-def run_workflow(cores: int) -> tuple[float, list[tuple[str, float, float]]]:
-    """One run in a fresh copy of the project: wall seconds and (job, wall, cpu) per job."""
+Job = tuple[str, float, float, float, str]
+
+
+def run_workflow(cores: int) -> tuple[float, list[Job]]:
+    """One run in a fresh copy of the project: wall seconds and (job, wall, cpu, start, what) per
+    job, the start in seconds from the launch of Snakemake, ``what`` its first arguments."""
     with tempfile.TemporaryDirectory() as tmp:
         work, shim_dir = Path(tmp) / "project", Path(tmp) / "bin"
         shim_dir.mkdir()
@@ -78,7 +84,7 @@ def run_workflow(cores: int) -> tuple[float, list[tuple[str, float, float]]]:
         shim.chmod(0o755)
         env = dict(os.environ)
         env["PATH"] = f"{shim_dir}{os.pathsep}{BIN}{os.pathsep}{env.get('PATH', '')}"
-        t0 = time.perf_counter()
+        t0, launched = time.perf_counter(), time.time()
         subprocess.run(
             [str(BIN / "snakemake"), "-s", "workflows/Snakefile", "--cores", str(cores)],
             cwd=work,
@@ -89,8 +95,8 @@ def run_workflow(cores: int) -> tuple[float, list[tuple[str, float, float]]]:
         wall = time.perf_counter() - t0
         jobs = []
         for line in log.read_text().splitlines():
-            job, seconds, cpu = line.split("\t")
-            jobs.append((job, float(seconds), float(cpu)))
+            job, seconds, cpu, start, what = line.split("\t")
+            jobs.append((job, float(seconds), float(cpu), float(start) - launched, what))
     return wall, jobs
 
 
@@ -110,6 +116,9 @@ def main() -> None:
     )
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument(
+        "--timeline", action="store_true", help="print when each job of the median run ran"
+    )
     args = parser.parse_args()
     walls, runs = [], []
     for _ in range(args.repeats):
@@ -133,6 +142,15 @@ def main() -> None:
             f"| {name} | {len(sel) // len(runs)} | {np.median([j[1] for j in sel]):.2f} "
             f"| {np.median([j[2] for j in sel]):.2f} |"
         )
+    if args.timeline:
+        i = int(np.argsort(walls)[len(walls) // 2])
+        print(
+            f"\nTimeline of the median run ({walls[i]:.1f} s; seconds from Snakemake's launch):\n"
+        )
+        print("| start | end | job |")
+        print("|---|---|---|")
+        for _, seconds, _, start, what in sorted(runs[i], key=lambda j: j[3]):
+            print(f"| {start:.1f} | {start + seconds:.1f} | {what} |")
     print("\nImports of one job (a fresh interpreter, median of 5):\n")
     print("| imports | seconds |")
     print("|---|---|")
