@@ -178,7 +178,11 @@ def run(args, capsys):
     return code, out.out, out.err
 
 
-def test_cli_report_figures_and_report(study, tmp_path, capsys):
+def test_cli_report_figures_and_report(study, drawn, tmp_path, capsys):
+    """The command draws what kom.report.figures draws (the page assembled from such files is
+    the page drawn in one call: test_page_from_drawn_figures_is_the_page_drawn_in_one_call), and
+    `report --figures-from` puts those figures on the page."""
+    _, files = drawn
     for name, adata in study.items():
         adata.write_h5ad(tmp_path / f"{name}.h5ad")
     for name in study:
@@ -192,29 +196,42 @@ def test_cli_report_figures_and_report(study, tmp_path, capsys):
                 str(tmp_path / f"{name}_volcano.png"),
                 "--contrast",
                 WC,
+                "--dpi",
+                "60",
             ],
             capsys,
         )
         assert code == 0, err
         assert f"report figures of {name}: 10 drawn" in err or name == "histone"
-    doc = json.loads((tmp_path / "histone_figures.json").read_text())
-    assert doc["modality"] == "histone"
+        doc = json.loads((tmp_path / f"{name}_figures.json").read_text())
+        expected = json.loads(files[name].read_text())
+        assert doc["modality"] == name
+        assert doc["figures"] == expected["figures"]
+        assert (tmp_path / f"{name}_volcano.png").read_bytes() == (
+            files[name].parent / f"{name}_volcano.png"
+        ).read_bytes()
     png = base64.b64decode(next(iter(doc["figures"].values()))["png"])
     assert Image.open(io.BytesIO(png)).format == "PNG"
     inputs = [f"{n}={tmp_path / n}.h5ad" for n in study]
-    common = ["--out", str(tmp_path / "r.html"), "--tables-dir", str(tmp_path / "t")]
+    common = ["--out", str(tmp_path / "r.html"), "--tables-dir", str(tmp_path / "t"), "--dpi"]
+    common.append("60")
     figs = [a for n in study for a in ("--figures-from", f"{n}={tmp_path / n}_figures.json")]
     code, _, err = run(["report", *inputs, *figs, *common], capsys)
     assert code == 0, err
-    text = (tmp_path / "r.html").read_text()
-    code, _, err = run(
-        ["report", *inputs, *common[:1], str(tmp_path / "s.html"), *common[2:]], capsys
-    )
-    assert code == 0, err
-    assert images(text) == images((tmp_path / "s.html").read_text())
+    on_page = images((tmp_path / "r.html").read_text())
+    for name in study:
+        doc = json.loads((tmp_path / f"{name}_figures.json").read_text())
+        pngs = [f["png"] for f in doc["figures"].values() if "png" in f]
+        assert pngs
+        assert set(pngs) <= set(on_page)
     # errors in command-line words, one line, nothing written
-    code, _, err = run(["report", *inputs, *figs[:2], "--dpi", "70", *common], capsys)
-    assert code == 2  # no such option: a usage error
+    code, _, err = run(["report", *inputs, *figs, *common[:-1], "70"], capsys)
+    assert code == 1
+    assert err.strip().splitlines()[-1] == (
+        f"error: {str(tmp_path / 'protein_figures.json')!r} holds the figures of dpi 60, not 70; "
+        "draw it again with `kratom-omics report-figures protein=<data.h5ad> --out "
+        f"{tmp_path / 'protein_figures.json'} --dpi 70`, or run the report with --dpi 60."
+    )
     code, _, err = run(
         ["report", *inputs, "--figures-from", f"protein={tmp_path}/histone_figures.json", *common],
         capsys,
@@ -223,7 +240,7 @@ def test_cli_report_figures_and_report(study, tmp_path, capsys):
     assert err.strip().splitlines()[-1] == (
         f"error: {str(tmp_path / 'histone_figures.json')!r} holds the figures of modality "
         "'histone', not 'protein'; draw it again with `kratom-omics report-figures "
-        f"protein=<data.h5ad> --out {tmp_path / 'histone_figures.json'}`."
+        f"protein=<data.h5ad> --out {tmp_path / 'histone_figures.json'} --dpi 60`."
     )
     code, _, err = run(["report", *inputs, "--figures-from", "protein", *common], capsys)
     assert code == 1

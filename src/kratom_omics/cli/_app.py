@@ -880,9 +880,10 @@ def report_cmd(
         list[str] | None,
         typer.Option(
             help="NAME=figures.json: a modality's figures drawn by `kratom-omics report-figures` "
-            "(taken from there instead of drawn again); repeatable."
+            "(taken from there instead of drawn again; drawn at the same --dpi); repeatable."
         ),
     ] = None,
+    dpi: Annotated[int, typer.Option(help="Resolution of the figures.")] = 80,
 ) -> None:
     """Write the self-contained HTML report (and its tables as TSV beside it)."""
     from .. import report
@@ -909,6 +910,7 @@ def report_cmd(
             key=key,
             tables_dir=tables_dir,
             figures_from=drawn,
+            dpi=dpi,
         )
         logger.info("wrote %s", out)
         return
@@ -922,7 +924,9 @@ def report_cmd(
             )
         data[name] = read_h5ad(Path(path))
     if len(data) == 1 and drawn:  # one modality: named by its NAME= (else by its kind)
-        report.html(data, out, title=title, key=key, tables_dir=tables_dir, figures_from=drawn)
+        report.html(
+            data, out, title=title, key=key, tables_dir=tables_dir, figures_from=drawn, dpi=dpi
+        )
         logger.info("wrote %s", out)
         return
     report.html(
@@ -932,6 +936,7 @@ def report_cmd(
         key=key,
         tables_dir=tables_dir,
         figures_from=drawn,
+        dpi=dpi,
     )
     logger.info("wrote %s", out)
 

@@ -246,7 +246,10 @@ def read_figures(
     redraw = (
         f"draw it again with kom.report.figures(adata, {str(path)!r}, name={name!r}, dpi={dpi})"
     )
-    redraw_cli = f"draw it again with `kratom-omics report-figures {name}=<data.h5ad> --out {path}`"
+    redraw_cli = (
+        f"draw it again with `kratom-omics report-figures {name}=<data.h5ad> --out {path}"
+        + (f" --dpi {dpi}`" if dpi != 80 else "`")
+    )
     if not path.is_file():
         raise InputFormatError(
             f"figures_from[{name!r}]: {str(path)!r} does not exist; {redraw}.",
@@ -290,6 +293,9 @@ def read_figures(
             ),
         }
         text = f"{str(path)!r} holds the figures of " + " and ".join(what[k] for k in differ)
+        if differ == ["dpi"] and isinstance(found["dpi"], int):
+            redraw += f", or assemble the report with dpi={found['dpi']}"
+            redraw_cli += f", or run the report with --dpi {found['dpi']}"
         raise InputFormatError(f"{text}; {redraw}.", cli=f"{text}; {redraw_cli}.")
     out: dict[str, dict[str, Any]] = {}
     for caption, entry in doc["figures"].items():
