@@ -24,12 +24,15 @@ def q(value):
 # A modality name becomes part of output paths and job commands: refuse anything but a plain name
 # before anything else reads it (the schema says the same; this message is the friendlier one).
 MODALITY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
-for _name in (config.get("modalities") or {}):
-    if not MODALITY_NAME.fullmatch(str(_name)):
-        raise WorkflowError(
-            f"modalities: the name {str(_name)!r} is not allowed; use letters, digits, '_', '.' "
-            "and '-' (starting with a letter, digit or '_'), e.g. 'protein' or 'histone_ms'."
-        )
+_bad_names = [str(n) for n in (config.get("modalities") or {}) if not MODALITY_NAME.fullmatch(str(n))]
+if _bad_names:
+    raise WorkflowError(
+        ("modalities: the name " if len(_bad_names) == 1 else "modalities: the names ")
+        + ", ".join(repr(n) for n in _bad_names)
+        + (" is" if len(_bad_names) == 1 else " are")
+        + " not allowed; use letters, digits, '_', '.' and '-' (starting with a letter, digit or "
+        "'_'), e.g. 'protein' or 'histone_ms'."
+    )
 
 # bigWig tracks are summarised over regions: say so in the configuration's words (the schema's
 # rule says it too, less plainly)
