@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 
 def test_lint(workflow, tmp_path):
     proc = workflow.run(workflow.project(tmp_path), "--lint")
