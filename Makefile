@@ -34,7 +34,7 @@ run: $(BIN)/.installed
 lint: $(DEV_BIN)/.installed
 	$(DEV_BIN)/ruff check .
 	$(DEV_BIN)/ruff format --check .
-	$(DEV_BIN)/mypy
+	$(DEV_BIN)/mypy --num-workers $(CORES)
 
 # The workflow tests run Snakemake and its jobs in the workflow's environment (.venv), as
 # `make run` does; everything else runs in .venv-dev.
