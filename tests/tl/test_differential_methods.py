@@ -186,3 +186,28 @@ def test_dpc_refuses_data_without_informative_missing_values() -> None:
     a = phase_adata("y_phase")  # complete
     with pytest.raises(DesignError, match=r"needs missing values to learn from.*method='limma'"):
         kom.tl.differential(a, "phase", CONTRASTS, method="dpc")
+
+
+def test_option_conflicts_lists_every_option_a_method_cannot_take() -> None:
+    """What the workflow's configuration check reports before any job: every conflict, each the
+    sentence `differential` raises for it."""
+    from kratom_omics.tl._methods._setup import option_conflicts
+
+    found = option_conflicts(
+        "dpc", block="subject", covariates=["batch"], chunked=True, trend=True, robust=True
+    )
+    assert len(found) == 3
+    assert "cannot take block='subject'" in found[0]
+    assert "cannot take covariates= or formula=" in found[1]
+    assert found[2].startswith("method='dpc' fits in memory only")
+    assert option_conflicts("limma", trend=True, robust=True, lfc=1.0, covariates=["b"]) == []
+    found = option_conflicts("deqms", trend=True, robust=True, lfc=0.5)
+    assert [f.split(";")[0] for f in found] == [
+        "method='deqms' trends the prior variance on the peptide counts",
+        "method='deqms' has no TREAT test (DEqMS computes none) and lfc=0.5 asks for one",
+        "robust=True chooses limma's prior estimator",
+    ]
+    a = phase_adata()
+    with pytest.raises(DesignError) as raised:
+        kom.tl.differential(a, "phase", CONTRASTS, method="dpc", covariates=["batch"])
+    assert str(raised.value) == option_conflicts("dpc", covariates=["batch"])[0]

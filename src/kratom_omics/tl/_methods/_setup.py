@@ -37,7 +37,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..._design import Design
     from .._limma import LinearFit
 
-__all__ = ["COUNT_METHODS", "METHODS", "MethodSetup", "method_setup", "peptide_counts"]
+__all__ = [
+    "COUNT_METHODS",
+    "METHODS",
+    "MethodSetup",
+    "method_setup",
+    "option_conflicts",
+    "peptide_counts",
+]
 
 logger = logging.getLogger("kratom_omics")
 
@@ -132,6 +139,66 @@ class MethodSetup:
         return out
 
 
+def option_conflicts(
+    method: str,
+    *,
+    trend: bool = False,
+    robust: bool = False,
+    legacy: bool | None = None,
+    lfc: float = 0.0,
+    block: str | None = None,
+    weights: object = None,
+    exact_se: bool = False,
+    covariates: Sequence[str] = (),
+    formula: str | None = None,
+    chunked: bool = False,
+) -> list[str]:
+    """What a ``differential`` call's other options ask that ``method`` cannot do, each as one
+    sentence naming the option and what works instead (empty: nothing). :func:`method_setup`
+    raises the first; the workflow's configuration check lists them all before any job runs."""
+    out = []
+    if method in COUNT_METHODS and trend:
+        out.append(
+            f"method={method!r} trends the prior variance on the peptide counts; trend=True "
+            "(on the mean intensity) cannot be combined with it. Drop trend=True or use "
+            "method='limma' or 'dpc' with trend=True."
+        )
+    if method == "deqms":
+        if lfc > 0:
+            out.append(
+                f"method='deqms' has no TREAT test (DEqMS computes none) and lfc={lfc!r} asks for "
+                "one; use method='count_trend' or 'limma' with lfc=, or lfc=0."
+            )
+        if robust or legacy is not None:
+            option = "robust=True" if robust else f"legacy={legacy!r}"
+            out.append(
+                f"{option} chooses limma's prior estimator; method='deqms' fits DEqMS's loess "
+                "prior instead. Drop the option or use method='count_trend' (limma's prior on the "
+                "peptide counts, with robust= and legacy=)."
+            )
+    if method == "dpc":
+        beyond_groups = bool(covariates) or formula is not None
+        refused = [
+            (block is not None, f"block={block!r} (a within-block correlation)"),
+            (weights is not None, "weights= (observation weights)"),
+            (exact_se, "exact_se=True"),
+            (beyond_groups, "covariates= or formula= (a design beyond the group means)"),
+        ]
+        out += [
+            f"method='dpc' estimates group means for the design ~ 0 + groupby and cannot "
+            f"take {what}; use method='limma' (or 'count_trend'/'deqms'), which supports it."
+            for bad, what in refused
+            if bad
+        ]
+        if chunked:
+            out.append(
+                "method='dpc' fits in memory only (the detection curve and the group means need "
+                "the whole matrix); load the data (adata.to_memory(), scheduler=None, "
+                "chunk_size=None) or use method='limma', 'count_trend' or 'deqms' chunk by chunk."
+            )
+    return out
+
+
 def method_setup(
     adata: AnnData,
     method: str,
@@ -162,48 +229,25 @@ def method_setup(
             f"detection_curve= is the detection model of method='dpc'; method={method!r} does not "
             "use it. Pass method='dpc' or drop detection_curve=."
         )
+    conflicts = option_conflicts(
+        method,
+        trend=trend,
+        robust=robust,
+        legacy=legacy,
+        lfc=lfc,
+        block=block,
+        weights=weights,
+        exact_se=exact_se,
+        covariates=covariates,
+        formula=formula,
+        chunked=chunked,
+    )
+    if conflicts:
+        raise DesignError(conflicts[0])
     setup = MethodSetup(method=method, detection_curve=detection_curve)
     if method in COUNT_METHODS:
-        if trend:
-            raise DesignError(
-                f"method={method!r} trends the prior variance on the peptide counts; trend=True "
-                "(on the mean intensity) cannot be combined with it. Drop trend=True or use "
-                "method='limma' or 'dpc' with trend=True."
-            )
         setup.counts = peptide_counts(adata, n_peptides, method)
         setup.counts_name = n_peptides if isinstance(n_peptides, str) else "array"
     if method == "deqms":
-        if lfc > 0:
-            raise DesignError(
-                f"method='deqms' has no TREAT test (DEqMS computes none) and lfc={lfc!r} asks for "
-                "one; use method='count_trend' or 'limma' with lfc=, or lfc=0."
-            )
-        if robust or legacy is not None:
-            option = "robust=True" if robust else f"legacy={legacy!r}"
-            raise DesignError(
-                f"{option} chooses limma's prior estimator; method='deqms' fits DEqMS's loess "
-                "prior instead. Drop the option or use method='count_trend' (limma's prior on the "
-                "peptide counts, with robust= and legacy=)."
-            )
         setup.variance_prior = DEqMSVariancePrior(setup.counts)
-    if method == "dpc":
-        beyond_groups = bool(covariates) or formula is not None
-        refused = [
-            (block is not None, f"block={block!r} (a within-block correlation)"),
-            (weights is not None, "weights= (observation weights)"),
-            (exact_se, "exact_se=True"),
-            (beyond_groups, "covariates= or formula= (a design beyond the group means)"),
-        ]
-        for bad, what in refused:
-            if bad:
-                raise DesignError(
-                    f"method='dpc' estimates group means for the design ~ 0 + groupby and cannot "
-                    f"take {what}; use method='limma' (or 'count_trend'/'deqms'), which supports it."
-                )
-        if chunked:
-            raise DesignError(
-                "method='dpc' fits in memory only (the detection curve and the group means need "
-                "the whole matrix); load the data (adata.to_memory(), scheduler=None, "
-                "chunk_size=None) or use method='limma', 'count_trend' or 'deqms' chunk by chunk."
-            )
     return setup
