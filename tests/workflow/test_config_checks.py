@@ -148,15 +148,39 @@ def test_workflow_passes_the_moderation_method(workflow, tmp_path) -> None:
     cfg = work / "config" / "config.yaml"
     text = cfg.read_text()
     assert "  method: limma\n" in text
-    cfg.write_text(text.replace("  method: limma\n", "  method: deqms\n  n_peptides: peptides\n"))
+    deqms = text.replace("  method: limma\n", "  method: deqms\n  n_peptides: peptides\n")
+    assert "  robust: true\n" in deqms
+    cfg.write_text(deqms.replace("  robust: true\n", "  robust: false\n"))  # limma's estimator
     out = workflow.run(work, "-n", "-p", "--cores", "2").stdout
     assert out.count("--method deqms --n-peptides peptides") == 3  # every modality
-    # one modality with its own method
+    # one modality with its own method: dpc takes no covariates, and the example's design has
+    # batch; refused before any job with the package's reason, until the modality sets its own
     own = "    format: maxquant\n    differential:\n      method: dpc\n"
     cfg.write_text(text.replace("    format: maxquant\n", own, 1))
+    proc = workflow.run(work, "-n", "--cores", "1", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "1 problem(s) in the configuration, found before running any job:" in out
+    assert (
+        "modalities.protein: method: dpc estimates group means for the design ~ 0 + groupby and "
+        "cannot take covariates (a design beyond the group means); use method: limma"
+    ) in out
+    assert "(Settings of this modality alone go under modalities.protein.differential.)" in out
+    assert "Traceback" not in out
+    own += "      covariates: []\n      robust: false\n"
+    cfg.write_text(text.replace("    format: maxquant\n", own, 1))
     out = workflow.run(work, "-n", "-p", "--cores", "2").stdout
-    assert out.count("--method dpc --n-peptides n_peptides") == 1
-    assert out.count("--method limma --n-peptides n_peptides") == 2
+    assert out.count("--no-robust --fdr bh --method dpc --n-peptides n_peptides") == 1
+    assert out.count("--covariate batch --no-trend --robust --fdr bh --method limma") == 2
+    # deqms fits its own prior: limma's robust estimator (the example's) is refused
+    own = "    format: maxquant\n    differential:\n      method: deqms\n"
+    cfg.write_text(text.replace("    format: maxquant\n", own, 1))
+    proc = workflow.run(work, "-n", "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert (
+        "modalities.protein: robust: true chooses limma's prior estimator; method: deqms fits "
+        "DEqMS's loess prior instead."
+    ) in proc.stdout + proc.stderr
     cfg.write_text(text.replace("  method: limma\n", "  method: edgeR\n"))
     proc = workflow.run(work, "-n", "--cores", "1", check=False)
     assert proc.returncode != 0

@@ -115,6 +115,56 @@ NORMALIZE_REFERENCE = {
 }
 
 
+#: the differential settings a modality may set for itself (modalities.<name>.differential)
+DIFFERENTIAL_OWN = ("method", "n_peptides", "covariates", "block", "trend", "robust", "lfc")
+
+
+def modality_differential(mod):
+    """A modality's differential settings: the top-level section, its own overrides on top, the
+    package's defaults for the rest."""
+    d = config.get("differential", {})
+    own = mod.get("differential", {})
+    out = {key: d.get(key, getattr(DIFFERENTIAL, key, None)) for key in DIFFERENTIAL_OWN}
+    out.update({key: own[key] for key in DIFFERENTIAL_OWN if key in own})
+    out["covariates"] = list(out["covariates"] or [])
+    out["block"] = out["block"] or ""
+    return out
+
+
+def method_problems(name, mod):
+    """What a modality's moderation method cannot do with its other settings (the package's own
+    rules, in the configuration's words)."""
+    from kratom_omics.tl._methods._setup import option_conflicts
+
+    s = modality_differential(mod)
+    d = config.get("differential", {})
+    found = option_conflicts(
+        s["method"],
+        trend=bool(s["trend"]),
+        robust=bool(s["robust"]),
+        lfc=float(s["lfc"] or 0),
+        block=s["block"] or None,
+        covariates=s["covariates"],
+        chunked=bool(d.get("scheduler", "")) or d.get("chunk_size") is not None,
+    )
+    if not found:
+        return []
+
+    def words(m):
+        value = m.group(2).strip("'")
+        value = {"True": "true", "False": "false", "None": "null"}.get(value, value)
+        return f"{m.group(1)}: {value}"
+
+    return [
+        f"modalities.{name}: "
+        + re.sub(r"\b(method|trend|robust|lfc|block|scheduler|chunk_size)=('[^']*'|\w+)", words, text).replace(
+            "covariates= or formula=", "covariates"
+        )
+        + f" (Settings of this modality alone go under modalities.{name}.differential.)"
+        for text in found
+    ]
+
+
 def config_problems():
     """Everything wrong between the configuration, the sample sheet and the inputs, found before
     any job runs: inputs that do not exist, samples on one side only (each local input is read
@@ -147,6 +197,7 @@ def config_problems():
                     + f" (the columns of {SAMPLE_SHEET})"
                 )
     for name, mod in config["modalities"].items():
+        problems += method_problems(name, mod)
         pp = mod.get("preprocess", {})
         method, reference = pp.get("normalize", PREPROCESS.normalize), pp.get("reference")
         if method in REFERENCE_METHODS and reference in (None, "", []):
@@ -355,19 +406,18 @@ def differential_threads(wildcards):
 
 def differential_flags(wildcards):
     d = config.get("differential", {})
+    s = modality_differential(modality_config(wildcards))
     flags = [f"--contrast {q(c)}" for c in config["contrasts"]]
-    flags += [f"--covariate {q(c)}" for c in d.get("covariates", [])]
-    flags.append("--trend" if d.get("trend", DIFFERENTIAL.trend) else "--no-trend")
-    flags.append("--robust" if d.get("robust", DIFFERENTIAL.robust) else "--no-robust")
+    flags += [f"--covariate {q(c)}" for c in s["covariates"]]
+    flags.append("--trend" if s["trend"] else "--no-trend")
+    flags.append("--robust" if s["robust"] else "--no-robust")
     flags.append(f"--fdr {q(d.get('fdr', DIFFERENTIAL.fdr))}")
-    if d.get("block", ""):
-        flags.append(f"--block {q(d['block'])}")
-    if d.get("lfc", DIFFERENTIAL.lfc):
-        flags.append(f"--lfc {float(d['lfc'])}")
-    own = modality_config(wildcards).get("differential", {})  # this modality's overrides
+    if s["block"]:
+        flags.append(f"--block {q(s['block'])}")
+    if s["lfc"]:
+        flags.append(f"--lfc {float(s['lfc'])}")
     for key in ("method", "n_peptides"):
-        value = own.get(key, d.get(key, getattr(DIFFERENTIAL, key)))
-        flags.append(f"--{key.replace('_', '-')} {q(value)}")
+        flags.append(f"--{key.replace('_', '-')} {q(s[key])}")
     if d.get("scheduler", ""):
         flags.append(f"--scheduler {q(d['scheduler'])}")
     if d.get("chunk_size") is not None:
