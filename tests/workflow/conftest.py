@@ -28,6 +28,13 @@ class Workflow:
 
     root = ROOT
     bin = BIN
+    #: the environment running the tests (with the test extras: dask, scikit-misc)
+    dev = Path(sys.executable).parent.absolute()
+
+    def has(self, module: str) -> bool:
+        """Whether the workflow's environment (:attr:`bin`) can import ``module``."""
+        code = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+        return subprocess.run([str(BIN / "python"), "-c", code], check=False).returncode == 0
 
     @staticmethod
     def env() -> dict[str, str]:
@@ -41,11 +48,16 @@ class Workflow:
             shutil.copytree(ROOT / name, tmp / name)
         return tmp
 
-    def run(self, cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def run(
+        self, cwd: Path, *args: str, check: bool = True, bin: Path = BIN
+    ) -> subprocess.CompletedProcess:
+        """``bin``: another environment's tools (e.g. :attr:`dev`, which has the extras)."""
+        env = self.env()
+        env["PATH"] = f"{bin}{os.pathsep}{env['PATH']}"
         proc = subprocess.run(
-            [str(BIN / "snakemake"), "-s", "workflows/Snakefile", *args],
+            [str(bin / "snakemake"), "-s", "workflows/Snakefile", *args],
             cwd=cwd,
-            env=self.env(),
+            env=env,
             capture_output=True,
             text=True,
             check=False,

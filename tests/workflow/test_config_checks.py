@@ -136,7 +136,17 @@ def test_workflow_passes_scheduler_and_chunk_size(workflow, tmp_path) -> None:
         "differential:\n", "differential:\n  scheduler: local:3\n  chunk_size: 5000\n", 1
     )
     cfg.write_text(text)
-    out = workflow.run(work, "-n", "-p", "--cores", "4").stdout
+    if not workflow.has("dask"):  # the workflow's own environment (make run's .venv)
+        proc = workflow.run(work, "-n", "--cores", "4", check=False)
+        assert proc.returncode != 0
+        assert (
+            "differential.scheduler / chunk_size: fitting chunk by chunk needs dask, which this "
+            "environment does not have; install it (pip install 'kratom-omics[workflow,dask]')"
+        ) in proc.stdout + proc.stderr
+        # jobs in a conda environment of their own: not this environment's concern
+        out = workflow.run(work, "-n", "--cores", "4", "--sdm", "conda", check=False)
+        assert "needs dask" not in out.stdout + out.stderr
+    out = workflow.run(work, "-n", "-p", "--cores", "4", bin=workflow.dev).stdout
     block = out[out.index("rule differential:") :]
     block = block[: block.index("\n\n")]
     assert "threads: 3" in block
@@ -279,7 +289,7 @@ def test_differential_jobs_take_one_core_for_small_inputs(workflow, tmp_path) ->
     cfg.write_text(
         cfg.read_text().replace("differential:\n", "differential:\n  scheduler: threads\n", 1)
     )
-    out = workflow.run(work, "-n", "-p", "--cores", "2").stdout
+    out = workflow.run(work, "-n", "-p", "--cores", "2", bin=workflow.dev).stdout
     blocks = [b for b in out.split("\n\n") if "rule differential:" in b]
     assert len(blocks) == 3
     assert all("threads: 2" in b for b in blocks)

@@ -165,6 +165,29 @@ def method_problems(name, mod):
     ]
 
 
+def extra_problems():
+    """Settings that need a package the environment lacks, when the jobs run in this environment
+    (not in a conda or container environment of their own): dask for a scheduler or chunk size."""
+    from importlib.util import find_spec
+
+    from snakemake.settings.types import DeploymentMethod
+
+    if workflow.deployment_settings.deployment_method & {
+        DeploymentMethod.CONDA,
+        DeploymentMethod.APPTAINER,
+    }:
+        return []
+    d = config.get("differential", {})
+    chunked = bool(d.get("scheduler", "")) or d.get("chunk_size") is not None
+    if chunked and find_spec("dask") is None:
+        return [
+            "differential.scheduler / chunk_size: fitting chunk by chunk needs dask, which this "
+            "environment does not have; install it (pip install 'kratom-omics[workflow,dask]') "
+            "or remove them to fit in memory."
+        ]
+    return []
+
+
 def config_problems():
     """Everything wrong between the configuration, the sample sheet and the inputs, found before
     any job runs: inputs that do not exist, samples on one side only (each local input is read
@@ -196,6 +219,7 @@ def config_problems():
                     + did_you_mean(col, list(sheet.columns), what="column")
                     + f" (the columns of {SAMPLE_SHEET})"
                 )
+    problems += extra_problems()
     for name, mod in config["modalities"].items():
         problems += method_problems(name, mod)
         pp = mod.get("preprocess", {})
