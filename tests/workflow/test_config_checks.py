@@ -182,6 +182,14 @@ def test_workflow_passes_the_moderation_method(workflow, tmp_path) -> None:
     out = workflow.run(work, "-n", "-p", "--cores", "2").stdout
     assert out.count("--no-robust --fdr bh --method dpc --n-peptides n_peptides") == 1
     assert out.count("--covariate batch --no-trend --robust --fdr bh --method limma") == 2
+    # a modality's own covariates are checked against the sheet like the top-level ones
+    cfg.write_text(text.replace("    format: maxquant\n", own.replace("[]", "[btch]"), 1))
+    proc = workflow.run(work, "-n", "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert (
+        "modalities.protein.differential.covariates: column='btch' is not available. Did you "
+        "mean 'batch'?"
+    ) in proc.stdout + proc.stderr
     # deqms fits its own prior: limma's robust estimator (the example's) is refused
     own = "    format: maxquant\n    differential:\n      method: deqms\n"
     cfg.write_text(text.replace("    format: maxquant\n", own, 1))

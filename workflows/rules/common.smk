@@ -131,13 +131,18 @@ def modality_differential(mod):
     return out
 
 
+def fits_chunked():
+    """Whether the differential jobs fit chunk by chunk (a scheduler or a chunk size is set)."""
+    d = config.get("differential", {})
+    return bool(d.get("scheduler", "")) or d.get("chunk_size") is not None
+
+
 def method_problems(name, mod):
     """What a modality's moderation method cannot do with its other settings (the package's own
     rules, in the configuration's words)."""
     from kratom_omics.tl._methods._setup import option_conflicts
 
     s = modality_differential(mod)
-    d = config.get("differential", {})
     found = option_conflicts(
         s["method"],
         trend=bool(s["trend"]),
@@ -145,10 +150,13 @@ def method_problems(name, mod):
         lfc=float(s["lfc"] or 0),
         block=s["block"] or None,
         covariates=s["covariates"],
-        chunked=bool(d.get("scheduler", "")) or d.get("chunk_size") is not None,
+        chunked=fits_chunked(),
     )
     if not found:
         return []
+
+    # the package's sentences name options as keywords (robust=True): here as settings
+    OPTION = r"\b(method|trend|robust|lfc|block|scheduler|chunk_size)=('[^']*'|\w+)"
 
     def words(m):
         value = m.group(2).strip("'")
@@ -157,9 +165,7 @@ def method_problems(name, mod):
 
     return [
         f"modalities.{name}: "
-        + re.sub(r"\b(method|trend|robust|lfc|block|scheduler|chunk_size)=('[^']*'|\w+)", words, text).replace(
-            "covariates= or formula=", "covariates"
-        )
+        + re.sub(OPTION, words, text).replace("covariates= or formula=", "covariates")
         + f" (Settings of this modality alone go under modalities.{name}.differential.)"
         for text in found
     ]
@@ -177,9 +183,7 @@ def extra_problems():
         DeploymentMethod.APPTAINER,
     }:
         return []
-    d = config.get("differential", {})
-    chunked = bool(d.get("scheduler", "")) or d.get("chunk_size") is not None
-    if chunked and find_spec("dask") is None:
+    if fits_chunked() and find_spec("dask") is None:
         return [
             "differential.scheduler / chunk_size: fitting chunk by chunk needs dask, which this "
             "environment does not have; install it (pip install 'kratom-omics[workflow,dask]') "
@@ -208,17 +212,20 @@ def config_problems():
         except KratomOmicsError as exc:
             problems.append(f"contrasts: {exc}")
     sheet = globals().get("SAMPLES")
-    d = config.get("differential", {})
-    if sheet is not None:
-        wanted = [("covariates", c) for c in d.get("covariates", [])]
-        wanted += [("block", d["block"])] if d.get("block") else []
-        for what, col in wanted:
-            if col not in sheet.columns:
-                problems.append(
-                    f"differential.{what}: "
+    if sheet is not None:  # each modality's covariates and block (its own, else the top-level)
+        for name, mod in config["modalities"].items():
+            s, own = modality_differential(mod), mod.get("differential", {})
+            wanted = [("covariates", c) for c in s["covariates"]]
+            wanted += [("block", s["block"])] if s["block"] else []
+            for what, col in wanted:
+                where = f"modalities.{name}.differential" if what in own else "differential"
+                problem = (
+                    f"{where}.{what}: "
                     + did_you_mean(col, list(sheet.columns), what="column")
                     + f" (the columns of {SAMPLE_SHEET})"
                 )
+                if col not in sheet.columns and problem not in problems:
+                    problems.append(problem)
     problems += extra_problems()
     for name, mod in config["modalities"].items():
         problems += method_problems(name, mod)
