@@ -899,38 +899,26 @@ def report_cmd(
                 "--figures-from protein=results/protein/report_figures.json."
             )
         drawn[name] = path
-    data: dict[str, Any] = {}
+    study: Any
     if len(inputs) == 1 and inputs[0].lower().endswith(".h5mu"):  # a study (kratom-omics study)
         from ..io import read_h5mu
 
-        report.html(
-            read_h5mu(inputs[0]),
-            out,
-            title=title,
-            key=key,
-            tables_dir=tables_dir,
-            figures_from=drawn,
-            dpi=dpi,
-        )
-        logger.info("wrote %s", out)
-        return
-    for item in inputs:
-        name, sep, path = item.partition("=")
-        if not sep:
-            name, path = Path(item).stem, item
-        if not name or name in data:
-            raise InputFormatError(
-                f"report input {item!r}: expected NAME=file.h5ad with distinct names."
-            )
-        data[name] = read_h5ad(Path(path))
-    if len(data) == 1 and drawn:  # one modality: named by its NAME= (else by its kind)
-        report.html(
-            data, out, title=title, key=key, tables_dir=tables_dir, figures_from=drawn, dpi=dpi
-        )
-        logger.info("wrote %s", out)
-        return
+        study = read_h5mu(inputs[0])
+    else:
+        data: dict[str, Any] = {}
+        for item in inputs:
+            name, sep, path = item.partition("=")
+            if not sep:
+                name, path = Path(item).stem, item
+            if not name or name in data:
+                raise InputFormatError(
+                    f"report input {item!r}: expected NAME=file.h5ad with distinct names."
+                )
+            data[name] = read_h5ad(Path(path))
+        # one modality without drawn figures: named by its kind; else by each NAME=
+        study = data if len(data) > 1 or drawn else next(iter(data.values()))
     report.html(
-        data if len(data) > 1 else next(iter(data.values())),
+        study,
         out,
         title=title,
         key=key,
